@@ -1,0 +1,52 @@
+# The Makefile is the primary interface: `make help` lists the targets.
+VERSION ?= 0.1.0
+IMAGE_REPO ?= ghcr.io/oxidecomputer/oxide-cloud-controller-manager
+GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+ifeq ($(RELEASE),true)
+IMAGE_TAG := $(VERSION)
+else
+IMAGE_TAG := $(VERSION)-$(GIT_SHA)
+endif
+IMAGE ?= $(IMAGE_REPO):$(IMAGE_TAG)
+
+NODE := node_modules/.bin/node
+NPM_STAMP := node_modules/.package-lock.json
+TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+TEST_CONCURRENCY ?= 2
+
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster bundle clean
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NPM_STAMP) ## Install npm dependencies (pinned Node.js 24 included)
+
+testbin: ## Build (first time) or locate the cached etcd, kube-apiserver, kubectl, helm
+	@bash hack/testbin.sh
+
+test: deps testbin ## Run unit and integration tests (real etcd + kube-apiserver, Oxide simulator)
+	$(NODE) --test --test-global-setup=test/harness/global-setup.ts \
+	  --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=300000 $(TEST_FILES)
+
+typecheck: deps ## Type-check everything with TypeScript 7's native checker
+	node_modules/.bin/tsc -p tsconfig.json
+
+lint: deps typecheck ## Lint (oxlint), check formatting (prettier), type-check
+	node_modules/.bin/oxlint --deny-warnings src sim test hack
+	node_modules/.bin/prettier --check .
+
+fmt: deps ## Format the tree
+	node_modules/.bin/prettier --write .
+
+sim: deps ## Start the Oxide API simulator on loopback (SEED=file optional)
+	$(NODE) sim/main.ts $(if $(SEED),--seed $(SEED))
+
+cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kubeconfig path
+	$(NODE) hack/cluster.ts
+
+clean: ## Remove build output (the test binary cache stays; see docs/operations.md)
+	rm -rf dist

@@ -1,0 +1,91 @@
+// The whole contract between the generic controllers and a cloud. Controllers import only this
+// module from cloud/; the Oxide implementation lives in cloud/oxide/. Each capability is optional,
+// as upstream: a provider without routes returns undefined and the route controller stays off.
+import type { V1Node, V1Service } from '@kubernetes/client-node';
+
+export type NodeAddressType =
+  'Hostname' | 'InternalIP' | 'ExternalIP' | 'InternalDNS' | 'ExternalDNS';
+
+export interface NodeAddress {
+  type: NodeAddressType;
+  address: string;
+}
+
+export interface InstanceMetadata {
+  /** Ends up in Node `spec.providerID` when that is empty. */
+  providerID: string;
+  /** Ends up in labels `node.kubernetes.io/instance-type` and `beta.kubernetes.io/instance-type`. */
+  instanceType: string;
+  /** Ends up in `status.addresses`, in this order (kubelet and users pick the first of a type). */
+  nodeAddresses: NodeAddress[];
+  /** Labels `topology.kubernetes.io/zone` (+ beta) when non-empty. */
+  zone: string;
+  /** Labels `topology.kubernetes.io/region` (+ beta) when non-empty. */
+  region: string;
+  /** Extra labels; never in the kubernetes.io / k8s.io domains, never overwrite a different value. */
+  additionalLabels: Record<string, string>;
+}
+
+/** Thrown by Instances methods when the cloud says definitively that the instance does not exist. */
+export class InstanceNotFoundError extends Error {
+  override readonly name = 'InstanceNotFoundError';
+}
+
+export interface Instances {
+  /**
+   * False only when the cloud definitively says the Node's instance is gone (the node-lifecycle
+   * controller then deletes the Node). Any doubt (timeouts, 5xx, auth) must throw instead.
+   */
+  instanceExists(node: V1Node): Promise<boolean>;
+  /** True when the instance is shut down: the Node gets the shutdown taint. */
+  instanceShutdown(node: V1Node): Promise<boolean>;
+  /** Everything the node controller writes to an uninitialized Node. */
+  instanceMetadata(node: V1Node): Promise<InstanceMetadata>;
+}
+
+export interface LoadBalancerIngress {
+  ip: string;
+  ipMode?: 'VIP' | 'Proxy';
+}
+
+export interface LoadBalancerStatus {
+  ingress: LoadBalancerIngress[];
+}
+
+export interface LoadBalancer {
+  /** Current status, or undefined when no load balancer exists for the Service. */
+  getLoadBalancer(clusterName: string, service: V1Service): Promise<LoadBalancerStatus | undefined>;
+  getLoadBalancerName(clusterName: string, service: V1Service): string;
+  /** Creates or updates the load balancer; the result goes to Service `status.loadBalancer`. */
+  ensureLoadBalancer(
+    clusterName: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus>;
+  /** Node-set changes only: re-target without touching anything else. */
+  updateLoadBalancer(clusterName: string, service: V1Service, nodes: V1Node[]): Promise<void>;
+  /** Deletes everything the Service owns; succeeds when it is already gone. */
+  ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void>;
+}
+
+export interface Route {
+  name: string;
+  /** Node name the route sends traffic to. */
+  targetNode: string;
+  destinationCIDR: string;
+  /** The target no longer exists: the route controller deletes it. */
+  blackhole: boolean;
+}
+
+export interface Routes {
+  listRoutes(clusterName: string): Promise<Route[]>;
+  createRoute(clusterName: string, nameHint: string, route: Route): Promise<void>;
+  deleteRoute(clusterName: string, route: Route): Promise<void>;
+}
+
+export interface CloudProvider {
+  providerName(): string;
+  instances(): Instances | undefined;
+  loadBalancer(): LoadBalancer | undefined;
+  routes(): Routes | undefined;
+}

@@ -1,0 +1,139 @@
+// The one Kubernetes API client. @kubernetes/client-node supplies configuration loading
+// (kubeconfig or in-cluster), authentication and typed models; requests go through this thin
+// layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst, as
+// upstream's client-go) and one error type carrying the HTTP status.
+import { KubeConfig, RequestContext } from '@kubernetes/client-node';
+import type { HttpMethod } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import type { Dispatcher } from 'undici';
+import { TokenBucket } from './token-bucket.ts';
+
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  readonly status: number;
+  readonly reason: string;
+
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export const isNotFound = (err: unknown): boolean =>
+  err instanceof KubeApiError && err.status === 404;
+export const isConflict = (err: unknown): boolean =>
+  err instanceof KubeApiError && err.status === 409;
+export const isAlreadyExists = (err: unknown): boolean =>
+  err instanceof KubeApiError && err.status === 409 && err.reason === 'AlreadyExists';
+
+export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
+
+const patchContentTypes: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  patchType?: PatchType;
+  signal?: AbortSignal;
+}
+
+export interface KubeClientOptions {
+  qps: number;
+  burst: number;
+  userAgent?: string;
+}
+
+export class KubeClient {
+  readonly config: KubeConfig;
+  private readonly limiter: TokenBucket;
+  private readonly userAgent: string;
+
+  constructor(config: KubeConfig, options: KubeClientOptions) {
+    this.config = config;
+    this.limiter = new TokenBucket(options.qps, options.burst);
+    this.userAgent = options.userAgent ?? 'oxide-cloud-controller-manager';
+  }
+
+  /** From a kubeconfig file, or the in-cluster service account when file is empty. */
+  static load(kubeconfig: string | undefined, options: KubeClientOptions): KubeClient {
+    const kc = new KubeConfig();
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromCluster();
+    return new KubeClient(kc, options);
+  }
+
+  get<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('GET', path, options);
+  }
+
+  post<T>(path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('POST', path, { ...options, body });
+  }
+
+  put<T>(path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('PUT', path, { ...options, body });
+  }
+
+  patch<T>(
+    path: string,
+    patchType: PatchType,
+    body: unknown,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    return this.request<T>('PATCH', path, { ...options, body, patchType });
+  }
+
+  delete<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('DELETE', path, options);
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    await this.limiter.take(options.signal);
+    const cluster = this.config.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const ctx = new RequestContext(url.toString(), method as HttpMethod);
+    await this.config.applySecurityAuthentication(ctx);
+    const headers = ctx.getHeaders() as Record<string, string>;
+    headers['accept'] = 'application/json';
+    headers['user-agent'] = this.userAgent;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] = options.patchType
+        ? patchContentTypes[options.patchType]
+        : 'application/json';
+    }
+    const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
+    const res = await fetch(url, {
+      method,
+      headers,
+      body,
+      signal: options.signal ?? AbortSignal.timeout(30_000),
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let reason = res.statusText;
+      let message = `${method} ${path}: ${res.status} ${res.statusText}`;
+      try {
+        const status = JSON.parse(text) as { reason?: string; message?: string };
+        reason = status.reason ?? reason;
+        if (status.message) message = `${method} ${path}: ${status.message}`;
+      } catch {
+        // Not a Status object: keep the HTTP status line.
+      }
+      throw new KubeApiError(res.status, reason, message);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}

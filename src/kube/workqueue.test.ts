@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ExponentialBackoff, WorkQueue } from './workqueue.ts';
+
+test('a key added many times while waiting is handed out once', async () => {
+  const q = new WorkQueue({ name: 'test-dedupe' });
+  q.add('a');
+  q.add('a');
+  q.add('b');
+  assert.equal(q.len(), 2);
+  assert.equal(await q.get(), 'a');
+  assert.equal(await q.get(), 'b');
+  q.shutDown();
+});
+
+test('a key is never processed twice at once; an add during processing replays after done', async () => {
+  const q = new WorkQueue({ name: 'test-processing' });
+  q.add('a');
+  const key = await q.get();
+  q.add('a');
+  assert.equal(q.len(), 0, 'held back while a is processed');
+  q.done(key ?? '');
+  assert.equal(q.len(), 1);
+  assert.equal(await q.get(), 'a');
+  q.shutDown();
+});
+
+test('addAfter delivers later, and the earlier schedule of a key wins', async () => {
+  const q = new WorkQueue({ name: 'test-after' });
+  q.addAfter('a', 30);
+  q.addAfter('a', 5000);
+  const started = Date.now();
+  assert.equal(await q.get(), 'a');
+  assert.ok(Date.now() - started < 2000);
+  q.shutDown();
+});
+
+test('exponential backoff doubles per key up to the cap and forget resets it', () => {
+  const b = new ExponentialBackoff(5, 40);
+  assert.deepEqual(
+    [b.when('k'), b.when('k'), b.when('k'), b.when('k'), b.when('k')],
+    [5, 10, 20, 40, 40],
+  );
+  assert.equal(b.when('other'), 5);
+  assert.equal(b.retries('k'), 5);
+  b.forget('k');
+  assert.equal(b.when('k'), 5);
+});
+
+test('shutDown releases waiting workers with undefined', async () => {
+  const q = new WorkQueue({ name: 'test-shutdown' });
+  const waiting = q.get();
+  q.shutDown();
+  assert.equal(await waiting, undefined);
+});

@@ -1,0 +1,154 @@
+// One keyed work queue for every controller, with the guarantees of client-go's rate-limited
+// queue: a key waiting is stored once however often it is added, a key is never handed to two
+// workers at once (an add while it is processed is replayed after done()), failed keys come back
+// after a per-key exponential delay, and addAfter schedules a key for later.
+import { workqueueMetrics } from '../metrics.ts';
+
+export interface Backoff {
+  /** Delay before the next retry of key; grows with each call until forget(key). */
+  when(key: string): number;
+  forget(key: string): void;
+  retries(key: string): number;
+}
+
+/** Per-key exponential backoff: base · 2^failures, capped. */
+export class ExponentialBackoff implements Backoff {
+  private readonly failures = new Map<string, number>();
+  private readonly baseMs: number;
+  private readonly maxMs: number;
+
+  constructor(baseMs: number, maxMs: number) {
+    this.baseMs = baseMs;
+    this.maxMs = maxMs;
+  }
+
+  when(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    return Math.min(this.maxMs, this.baseMs * 2 ** n);
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  retries(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+}
+
+export interface WorkQueueOptions {
+  /** Metric label; the controller's canonical name. */
+  name: string;
+  backoff?: Backoff;
+}
+
+export class WorkQueue {
+  readonly name: string;
+  private readonly backoff: Backoff;
+  private readonly queue: string[] = [];
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly addedAt = new Map<string, number>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiters: ((key: string | undefined) => void)[] = [];
+  private shuttingDown = false;
+
+  constructor(options: WorkQueueOptions) {
+    this.name = options.name;
+    // client-go's default controller rate limiter starts at 5ms and caps at 1000s.
+    this.backoff = options.backoff ?? new ExponentialBackoff(5, 1_000_000);
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    workqueueMetrics.adds.inc({ name: this.name });
+    this.dirty.add(key);
+    this.addedAt.set(key, performance.now());
+    if (this.processing.has(key)) return;
+    this.push(key);
+  }
+
+  /** Adds key after delayMs; an earlier pending schedule of the same key wins. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.shuttingDown) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = Date.now() + delayMs;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(key, { at, timer });
+  }
+
+  /** Requeue after the key's backoff delay; call when reconcile failed. */
+  addRateLimited(key: string): void {
+    workqueueMetrics.retries.inc({ name: this.name });
+    this.addAfter(key, this.backoff.when(key));
+  }
+
+  /** Reset the key's backoff; call when reconcile succeeded. */
+  forget(key: string): void {
+    this.backoff.forget(key);
+  }
+
+  retries(key: string): number {
+    return this.backoff.retries(key);
+  }
+
+  /** Resolves with the next key, or undefined once the queue shuts down. */
+  get(): Promise<string | undefined> {
+    const key = this.queue.shift();
+    if (key !== undefined) return Promise.resolve(this.take(key));
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (this.dirty.has(key)) this.push(key);
+  }
+
+  len(): number {
+    return this.queue.length;
+  }
+
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const w of this.waiters.splice(0)) w(undefined);
+  }
+
+  private push(key: string): void {
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter(this.take(key));
+      return;
+    }
+    this.queue.push(key);
+    workqueueMetrics.depth.set({ name: this.name }, this.queue.length);
+  }
+
+  private take(key: string): string {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    const added = this.addedAt.get(key);
+    this.addedAt.delete(key);
+    if (added !== undefined) {
+      workqueueMetrics.queueDuration.observe(
+        { name: this.name },
+        (performance.now() - added) / 1000,
+      );
+    }
+    workqueueMetrics.depth.set({ name: this.name }, this.queue.length);
+    return key;
+  }
+}

@@ -1,0 +1,187 @@
+// A real etcd + kube-apiserver on loopback for tests, `make cluster` and `make demo`: free ports,
+// a temp data dir, service-account signing keys, an admin token, a kubeconfig; stop() kills both
+// and removes the dir, and it is also called on exit and on SIGINT/SIGTERM so nothing is orphaned.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, fetch } from 'undici';
+import { freePort } from './ports.ts';
+import { testbin } from './testbin.ts';
+
+export interface ControlPlaneInfo {
+  server: string;
+  token: string;
+  kubeconfig: string;
+  dir: string;
+}
+
+const live = new Set<ControlPlane>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const cp of live) cp.killNow();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const cp of live) cp.killNow();
+      process.exit(130);
+    });
+  }
+}
+
+export class ControlPlane {
+  private etcd?: ChildProcess;
+  private apiserver?: ChildProcess;
+  private readonly logFds: number[] = [];
+  info?: ControlPlaneInfo;
+
+  async start(): Promise<ControlPlaneInfo> {
+    hookExit();
+    live.add(this);
+    const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-cp-'));
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const token = randomBytes(24).toString('hex');
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+
+    const etcdLog = openSync(join(dir, 'etcd.log'), 'a');
+    const apiLog = openSync(join(dir, 'kube-apiserver.log'), 'a');
+    this.logFds.push(etcdLog, apiLog);
+    this.etcd = spawn(
+      testbin('etcd'),
+      [
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      { stdio: ['ignore', etcdLog, etcdLog] },
+    );
+    this.apiserver = spawn(
+      testbin('kube-apiserver'),
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${join(dir, 'certs')}`,
+        `--token-auth-file=${join(dir, 'tokens.csv')}`,
+        '--authorization-mode=Node,RBAC',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${join(dir, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+        '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112',
+        '--allow-privileged=true',
+        '--enable-priority-and-fairness=false',
+        '--profiling=false',
+        '--v=1',
+      ],
+      { stdio: ['ignore', apiLog, apiLog] },
+    );
+    const server = `https://127.0.0.1:${apiPort}`;
+    const kubeconfig = join(dir, 'kubeconfig.yaml');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: test',
+        '  cluster:',
+        `    server: ${server}`,
+        '    insecure-skip-tls-verify: true',
+        'users:',
+        '- name: admin',
+        '  user:',
+        `    token: ${token}`,
+        'contexts:',
+        '- name: test',
+        '  context: {cluster: test, user: admin}',
+        'current-context: test',
+        '',
+      ].join('\n'),
+    );
+    this.info = { server, token, kubeconfig, dir };
+    await this.waitReady(server, token);
+    return this.info;
+  }
+
+  private async waitReady(server: string, token: string): Promise<void> {
+    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    const deadline = Date.now() + 120_000;
+    let last = '';
+    try {
+      while (Date.now() < deadline) {
+        for (const [name, proc] of [
+          ['etcd', this.etcd],
+          ['kube-apiserver', this.apiserver],
+        ] as const) {
+          if (proc?.exitCode !== null && proc?.exitCode !== undefined) {
+            throw new Error(
+              `${name} exited with ${proc.exitCode}; see ${this.info?.dir}/${name}.log`,
+            );
+          }
+        }
+        try {
+          const res = await fetch(`${server}/readyz`, {
+            headers: { authorization: `Bearer ${token}` },
+            dispatcher,
+            signal: AbortSignal.timeout(2000),
+          });
+          last = `${res.status} ${await res.text()}`;
+          if (res.ok) return;
+        } catch (err) {
+          last = String(err);
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`kube-apiserver not ready after 120s: ${last.slice(0, 500)}`);
+    } finally {
+      await dispatcher.close();
+    }
+  }
+
+  /** Synchronous kill for exit paths. */
+  killNow(): void {
+    for (const p of [this.apiserver, this.etcd]) {
+      if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
+    for (const fd of this.logFds.splice(0)) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    if (this.info) rmSync(this.info.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  async stop(): Promise<void> {
+    const wait = (p?: ChildProcess): Promise<void> =>
+      new Promise((resolve) => {
+        if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+        p.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        p.kill('SIGTERM');
+      });
+    await wait(this.apiserver);
+    await wait(this.etcd);
+    this.killNow();
+  }
+}
