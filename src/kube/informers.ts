@@ -1,0 +1,60 @@
+// One informer per resource for the whole process, shared by every controller that needs it
+// (the node, node-lifecycle and service controllers all read Nodes from the same cache).
+import type { V1Node, V1Service, V1EndpointSlice } from '@kubernetes/client-node';
+import type { KubeClient } from './client.ts';
+import { Informer } from './informer.ts';
+import type { KubeObject } from './informer.ts';
+import type { Logger } from '../log.ts';
+
+export class SharedInformers {
+  private readonly client: KubeClient;
+  private readonly log: Logger;
+  private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly running: Promise<void>[] = [];
+  private signal?: AbortSignal;
+
+  constructor(client: KubeClient, log: Logger) {
+    this.client = client;
+    this.log = log;
+  }
+
+  nodes(): Informer<V1Node> {
+    return this.get<V1Node>('/api/v1/nodes');
+  }
+
+  services(): Informer<V1Service> {
+    return this.get<V1Service>('/api/v1/services');
+  }
+
+  endpointSlices(): Informer<V1EndpointSlice> {
+    return this.get<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices');
+  }
+
+  /** Starts every informer requested so far (and any requested later). */
+  start(signal: AbortSignal): void {
+    this.signal = signal;
+    for (const informer of this.informers.values()) this.running.push(informer.run(signal));
+  }
+
+  async waitForSync(signal: AbortSignal): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.waitForSync(signal)));
+  }
+
+  /** Resolves when every informer loop has ended (after the start signal aborted). */
+  async stopped(): Promise<void> {
+    await Promise.all(this.running);
+  }
+
+  private get<T extends KubeObject>(path: string): Informer<T> {
+    let informer = this.informers.get(path);
+    if (!informer) {
+      informer = new Informer<KubeObject>(this.client, {
+        path,
+        onError: (err) => this.log.warn({ path, err: String(err) }, 'watch failed; relisting'),
+      });
+      this.informers.set(path, informer);
+      if (this.signal) this.running.push(informer.run(this.signal));
+    }
+    return informer as Informer<T>;
+  }
+}
