@@ -1,0 +1,164 @@
+// A fake CloudProvider for controller tests: a call log, per-method error knobs and in-memory
+// answers, so controller behaviour is tested exactly and fast. The real provider is tested
+// against the Oxide simulator separately.
+import type { V1Node, V1Service } from '@kubernetes/client-node';
+import { InstanceNotFoundError } from '../../src/cloud/provider.ts';
+import type {
+  CloudProvider,
+  InstanceMetadata,
+  Instances,
+  LoadBalancer,
+  LoadBalancerStatus,
+  Route,
+  Routes,
+} from '../../src/cloud/provider.ts';
+
+export interface FakeCall {
+  method: string;
+  target: string;
+}
+
+export interface FakeInstance {
+  metadata: InstanceMetadata;
+  shutdown?: boolean;
+}
+
+type Method =
+  | 'instanceExists'
+  | 'instanceShutdown'
+  | 'instanceMetadata'
+  | 'getLoadBalancer'
+  | 'ensureLoadBalancer'
+  | 'updateLoadBalancer'
+  | 'ensureLoadBalancerDeleted'
+  | 'listRoutes'
+  | 'createRoute'
+  | 'deleteRoute';
+
+export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes {
+  /** Instances by Node name. */
+  readonly instancesByNode = new Map<string, FakeInstance>();
+  /** Load balancers by `namespace/name`. */
+  readonly loadBalancers = new Map<string, { status: LoadBalancerStatus; nodes: string[] }>();
+  readonly routeTable = new Map<string, Route>();
+  readonly calls: FakeCall[] = [];
+  /** Errors to throw: one entry per upcoming call of that method (shifted on use). */
+  readonly errors = new Map<Method, Error[]>();
+  /** Error thrown by every call of a method until cleared. */
+  readonly stickyErrors = new Map<Method, Error>();
+  nextIp = 1;
+
+  providerName(): string {
+    return 'fake';
+  }
+  instances(): Instances {
+    return this;
+  }
+  loadBalancer(): LoadBalancer {
+    return this;
+  }
+  routes(): Routes {
+    return this;
+  }
+
+  failNext(method: Method, err: Error, times = 1): void {
+    const list = this.errors.get(method) ?? [];
+    for (let i = 0; i < times; i++) list.push(err);
+    this.errors.set(method, list);
+  }
+
+  callsOf(method: Method): FakeCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  private enter(method: Method, target: string): void {
+    this.calls.push({ method, target });
+    const sticky = this.stickyErrors.get(method);
+    if (sticky) throw sticky;
+    const err = this.errors.get(method)?.shift();
+    if (err) throw err;
+  }
+
+  private lookup(node: V1Node): FakeInstance | undefined {
+    return this.instancesByNode.get(node.metadata?.name ?? '');
+  }
+
+  async instanceExists(node: V1Node): Promise<boolean> {
+    this.enter('instanceExists', node.metadata?.name ?? '');
+    return this.lookup(node) !== undefined;
+  }
+
+  async instanceShutdown(node: V1Node): Promise<boolean> {
+    this.enter('instanceShutdown', node.metadata?.name ?? '');
+    const inst = this.lookup(node);
+    if (!inst)
+      throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
+    return inst.shutdown === true;
+  }
+
+  async instanceMetadata(node: V1Node): Promise<InstanceMetadata> {
+    this.enter('instanceMetadata', node.metadata?.name ?? '');
+    const inst = this.lookup(node);
+    if (!inst)
+      throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
+    return structuredClone(inst.metadata);
+  }
+
+  getLoadBalancerName(clusterName: string, service: V1Service): string {
+    return `${clusterName}-${service.metadata?.namespace}-${service.metadata?.name}`;
+  }
+
+  async getLoadBalancer(
+    _cluster: string,
+    service: V1Service,
+  ): Promise<LoadBalancerStatus | undefined> {
+    const key = serviceKey(service);
+    this.enter('getLoadBalancer', key);
+    return this.loadBalancers.get(key)?.status;
+  }
+
+  async ensureLoadBalancer(
+    _cluster: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus> {
+    const key = serviceKey(service);
+    this.enter('ensureLoadBalancer', key);
+    const existing = this.loadBalancers.get(key);
+    const status = existing?.status ?? {
+      ingress: [{ ip: `192.0.2.${this.nextIp++}`, ipMode: 'Proxy' as const }],
+    };
+    this.loadBalancers.set(key, { status, nodes: nodes.map((n) => n.metadata?.name ?? '') });
+    return structuredClone(status);
+  }
+
+  async updateLoadBalancer(_cluster: string, service: V1Service, nodes: V1Node[]): Promise<void> {
+    const key = serviceKey(service);
+    this.enter('updateLoadBalancer', key);
+    const lb = this.loadBalancers.get(key);
+    if (lb) lb.nodes = nodes.map((n) => n.metadata?.name ?? '');
+  }
+
+  async ensureLoadBalancerDeleted(_cluster: string, service: V1Service): Promise<void> {
+    const key = serviceKey(service);
+    this.enter('ensureLoadBalancerDeleted', key);
+    this.loadBalancers.delete(key);
+  }
+
+  async listRoutes(): Promise<Route[]> {
+    this.enter('listRoutes', '');
+    return [...this.routeTable.values()].map((r) => ({ ...r }));
+  }
+
+  async createRoute(_cluster: string, nameHint: string, route: Route): Promise<void> {
+    this.enter('createRoute', route.targetNode);
+    this.routeTable.set(nameHint, { ...route, name: nameHint });
+  }
+
+  async deleteRoute(_cluster: string, route: Route): Promise<void> {
+    this.enter('deleteRoute', route.targetNode);
+    this.routeTable.delete(route.name);
+  }
+}
+
+export const serviceKey = (s: V1Service): string => `${s.metadata?.namespace}/${s.metadata?.name}`;
