@@ -43,6 +43,15 @@ export interface Instances {
   instanceMetadata(node: V1Node): Promise<InstanceMetadata>;
 }
 
+/**
+ * Thrown by LoadBalancer methods when the Service itself is wrong (an invalid annotation value or
+ * combination): nothing was created or deleted, retrying unchanged cannot help, and the message
+ * (naming the annotation or field) belongs in a Warning event on the Service.
+ */
+export class InvalidServiceConfigError extends Error {
+  override readonly name = 'InvalidServiceConfigError';
+}
+
 export interface LoadBalancerIngress {
   ip: string;
   ipMode?: 'VIP' | 'Proxy';
