@@ -1,0 +1,124 @@
+// The Instances capability: finds a Node's instance (by providerID, else by Node name = instance
+// name or hostname in the project) through the shared inventory, and answers exists / shutdown /
+// metadata. Existence is denied only on a 404 from a direct view; everything else throws.
+import type { V1Node } from '@kubernetes/client-node';
+import type { Instance } from '@oxide/api';
+import { isNotFound } from '../../oxide/errors.ts';
+import type { InstanceInventory } from '../../oxide/inventory.ts';
+import type { OxideClient } from '../../oxide/client.ts';
+import { InstanceNotFoundError } from '../provider.ts';
+import type { InstanceMetadata, Instances } from '../provider.ts';
+import { instanceMetadata } from './metadata.ts';
+import { parseProviderID } from './provider-id.ts';
+import { isShutdown } from './run-state.ts';
+
+/** Two instances match a Node; the controller reports it as a Warning event. */
+export class AmbiguousInstanceError extends Error {
+  override readonly name = 'AmbiguousInstanceError';
+}
+
+export interface OxideInstancesOptions {
+  client: OxideClient;
+  inventory: InstanceInventory;
+  region?: string;
+  zone?: string;
+}
+
+function nodeName(node: V1Node): string {
+  const name = node.metadata?.name;
+  if (!name) throw new Error('Node has no metadata.name');
+  return name;
+}
+
+export class OxideInstances implements Instances {
+  private readonly client: OxideClient;
+  private readonly inventory: InstanceInventory;
+  private readonly region: string;
+  private readonly zone: string;
+
+  constructor(options: OxideInstancesOptions) {
+    this.client = options.client;
+    this.inventory = options.inventory;
+    this.region = options.region ?? '';
+    this.zone = options.zone ?? '';
+  }
+
+  async instanceExists(node: V1Node): Promise<boolean> {
+    try {
+      const providerID = node.spec?.providerID;
+      if (providerID) {
+        const id = parseProviderID(providerID);
+        if ((await this.inventory.snapshot()).byId(id)) return true;
+        // Missing from a list proves nothing: only the server's 404 for this id does.
+        await this.client.viewInstanceById(id);
+        return true;
+      }
+      await this.findByNodeName(nodeName(node));
+      return true;
+    } catch (err) {
+      if (err instanceof InstanceNotFoundError || isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async instanceShutdown(node: V1Node): Promise<boolean> {
+    return isShutdown((await this.find(node)).runState);
+  }
+
+  async instanceMetadata(node: V1Node): Promise<InstanceMetadata> {
+    const instance = await this.find(node);
+    const [nics, externalIps] = await Promise.all([
+      this.inventory.nics(instance.id),
+      this.inventory.externalIps(instance.id),
+    ]);
+    return instanceMetadata(instance, nics, externalIps, {
+      region: this.region,
+      zone: this.zone,
+      project: this.client.project,
+    });
+  }
+
+  /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
+  async find(node: V1Node): Promise<Instance> {
+    const providerID = node.spec?.providerID;
+    if (!providerID) return this.findByNodeName(nodeName(node));
+    const id = parseProviderID(providerID);
+    const cached = (await this.inventory.snapshot()).byId(id);
+    if (cached) return cached;
+    try {
+      return await this.client.viewInstanceById(id);
+    } catch (err) {
+      if (isNotFound(err))
+        throw new InstanceNotFoundError(`instance ${id} (${providerID}) not found`);
+      throw err;
+    }
+  }
+
+  /**
+   * Node name = instance name, or = instance hostname. A cached snapshot serves the common
+   * case; no match there is checked against a list started after this call, then a view by
+   * name, before the instance is declared missing.
+   */
+  private async findByNodeName(name: string): Promise<Instance> {
+    for (const snapshot of [() => this.inventory.snapshot(), () => this.inventory.fresh()]) {
+      const candidates = (await snapshot()).matching(name);
+      if (candidates.length === 1 && candidates[0]) return candidates[0];
+      if (candidates.length > 1) {
+        const ids = candidates.map((i) => `${i.name} (${i.id})`).join(', ');
+        throw new AmbiguousInstanceError(
+          `Node ${name} is ambiguous: instances ${ids} in project ${this.client.project} match it by name or hostname; set spec.providerID`,
+        );
+      }
+    }
+    try {
+      return await this.client.viewInstanceByName(name);
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new InstanceNotFoundError(
+          `no instance named ${name} or with hostname ${name} in project ${this.client.project}`,
+        );
+      }
+      throw err;
+    }
+  }
+}

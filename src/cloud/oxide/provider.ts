@@ -1,0 +1,50 @@
+// The Oxide CloudProvider: one client and one instance inventory shared by every capability.
+// Load balancers and routes are added by their own modules.
+import { PROVIDER_NAME } from '../../names.ts';
+import type { OxideClient } from '../../oxide/client.ts';
+import { InstanceInventory } from '../../oxide/inventory.ts';
+import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
+import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
+import { OxideInstances } from './instances.ts';
+
+export interface OxideCloudProviderOptions {
+  client: OxideClient;
+  /** Written to topology.kubernetes.io/region when set; Oxide itself has no regions. */
+  region?: string;
+  /** Written to topology.kubernetes.io/zone when set; Oxide itself has no zones. */
+  zone?: string;
+  inventory?: InstanceInventoryOptions;
+}
+
+export class OxideCloudProvider implements CloudProvider {
+  readonly client: OxideClient;
+  readonly inventory: InstanceInventory;
+  private readonly instancesImpl: OxideInstances;
+
+  constructor(options: OxideCloudProviderOptions) {
+    this.client = options.client;
+    this.inventory = new InstanceInventory(options.client, options.inventory);
+    this.instancesImpl = new OxideInstances({
+      client: this.client,
+      inventory: this.inventory,
+      ...(options.region !== undefined ? { region: options.region } : {}),
+      ...(options.zone !== undefined ? { zone: options.zone } : {}),
+    });
+  }
+
+  providerName(): string {
+    return PROVIDER_NAME;
+  }
+
+  instances(): Instances {
+    return this.instancesImpl;
+  }
+
+  loadBalancer(): LoadBalancer | undefined {
+    return undefined;
+  }
+
+  routes(): Routes | undefined {
+    return undefined;
+  }
+}

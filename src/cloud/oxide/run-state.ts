@@ -1,0 +1,39 @@
+// Which Oxide run states mean "shut down" for the node-lifecycle controller (taint
+// node.cloudprovider.kubernetes.io/shutdown). Doc strings quoted from the API's InstanceState.
+// Transitional states count as not shut down: the controller asks again every monitor period
+// (5 s), so a stopping instance is tainted moments later, once it is `stopped`, and a reboot or
+// migration never flaps the taint. The Go CCM treats only `stopped` as shut down; we add
+// `failed`, whose guest is not running either (auto-restart brings it back to `running`, and
+// the taint goes away with the Node's Ready condition).
+import type { InstanceState } from '@oxide/api';
+
+export const SHUTDOWN_BY_RUN_STATE: Readonly<Record<InstanceState, boolean>> = {
+  /** "The instance is being created." */
+  creating: false,
+  /** "The instance is currently starting up." */
+  starting: false,
+  /** "The instance is currently running." */
+  running: false,
+  /** "...requested to stop and a transition to "Stopped" is imminent." Transitional. */
+  stopping: false,
+  /** "The instance is currently stopped." */
+  stopped: true,
+  /** "...will remain in the "rebooting" state until the VM is starting once more." */
+  rebooting: false,
+  /** "...until the migration process is complete..." The guest keeps running. */
+  migrating: false,
+  /** "The instance is attempting to recover from a failure." On its way back. */
+  repairing: false,
+  /** "The instance has encountered a failure." Not running; may be auto-restarted. */
+  failed: true,
+  /**
+   * "The instance has been deleted." Not running. Existence is still decided only by a 404 on
+   * a view by id, so a `destroyed` instance is shut down, not gone.
+   */
+  destroyed: true,
+};
+
+export function isShutdown(runState: InstanceState): boolean {
+  // Unknown future states are not shut down: never taint on a guess.
+  return SHUTDOWN_BY_RUN_STATE[runState] ?? false;
+}

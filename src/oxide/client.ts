@@ -1,0 +1,204 @@
+// The one wrapper over @oxide/api. Every request goes through `call`: a per-attempt timeout,
+// retries for transient failures only, one metric sample per attempt, and typed errors from
+// errors.ts. Typed helpers below cover what the Instances provider needs; other capabilities add
+// their own calls through `call`/`listAll` in their own modules.
+import { Api } from '@oxide/api';
+import type {
+  ApiResult,
+  CurrentUser,
+  ExternalIp,
+  Instance,
+  InstanceNetworkInterface,
+  Project,
+} from '@oxide/api';
+import { oxideMetrics } from '../metrics.ts';
+import { errorFromResult, errorFromThrown } from './errors.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
+import type { Page } from './paginate.ts';
+import { DEFAULT_RETRY, withRetry } from './retry.ts';
+import type { RetryOptions } from './retry.ts';
+import { caDispatcher } from './tls.ts';
+import type { TlsDispatcher } from './tls.ts';
+
+export interface OxideClientOptions {
+  /** Base URL of the rack's API, e.g. https://oxide.example.com. */
+  host: string;
+  token: string;
+  /** The project (name or id) that holds the cluster's instances. */
+  project: string;
+  /** Per attempt; default 10 s. */
+  timeoutMs?: number;
+  /** Retries after the first attempt for transient failures; default 3. */
+  maxRetries?: number;
+  /** PEM CA bundle for a privately signed API certificate. */
+  ca?: string;
+  caCertPath?: string;
+  /** Items per list request; default 1000, at most 10000 (the server's clamp). */
+  pageSize?: number;
+  /** Backoff tuning (tests shorten it). */
+  retry?: Partial<Omit<RetryOptions, 'maxRetries' | 'signal'>>;
+}
+
+/** What an SDK call gets from `call`: spread it into the method's second argument. */
+export interface RequestParams {
+  signal: AbortSignal;
+}
+
+export type ApiCall<T> = (api: Api, params: RequestParams) => Promise<ApiResult<T>>;
+export type PageCall<T> = (
+  api: Api,
+  pageToken: string | undefined,
+  limit: number,
+  params: RequestParams,
+) => Promise<ApiResult<Page<T>>>;
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class OxideClient {
+  readonly project: string;
+  readonly pageSize: number;
+  readonly timeoutMs: number;
+  private readonly api: Api;
+  private readonly token: string;
+  private readonly retry: RetryOptions;
+  private readonly tls: TlsDispatcher | undefined;
+
+  constructor(options: OxideClientOptions) {
+    this.project = options.project;
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE));
+    this.retry = {
+      ...DEFAULT_RETRY,
+      ...options.retry,
+      maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
+    };
+    this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
+    this.api = new Api({
+      host: options.host.replace(/\/+$/, ''),
+      token: options.token,
+      ...(this.tls ? { baseParams: { dispatcher: this.tls.dispatcher } as object } : {}),
+    });
+  }
+
+  /** The API version this build sends in the `api-version` header. */
+  get apiVersion(): string {
+    return this.api.apiVersion;
+  }
+
+  /**
+   * Runs one SDK call with timeout, retries and metrics; returns its data or throws OxideError.
+   * `operation` is the OpenAPI operationId (e.g. `instance_view`), used as metric label and
+   * error prefix.
+   */
+  call<T>(operation: string, fn: ApiCall<T>, signal?: AbortSignal): Promise<T> {
+    return withRetry(() => this.attempt(operation, fn, signal), { ...this.retry, signal });
+  }
+
+  /** Every item of a paginated list, each page fetched through `call`. */
+  listAll<T>(operation: string, fn: PageCall<T>, signal?: AbortSignal): Promise<T[]> {
+    return listAll((pageToken) =>
+      this.call(operation, (api, params) => fn(api, pageToken, this.pageSize, params), signal),
+    );
+  }
+
+  private async attempt<T>(operation: string, fn: ApiCall<T>, outer?: AbortSignal): Promise<T> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+    const started = performance.now();
+    let status = 0;
+    try {
+      const result = await fn(this.api, { signal });
+      status = result.response.status;
+      if (result.type === 'success') return result.data;
+      throw errorFromResult(operation, result, this.token);
+    } catch (err) {
+      if (outer?.aborted) throw outer.reason;
+      throw errorFromThrown(operation, err, timeout.aborted, this.timeoutMs, this.token);
+    } finally {
+      oxideMetrics.requests.inc({ operation, status: String(status) });
+      oxideMetrics.duration.observe({ operation }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** All instances of the project (every page). */
+  listInstances(signal?: AbortSignal): Promise<Instance[]> {
+    return this.listAll<Instance>(
+      'instance_list',
+      (api, pageToken, limit, params) =>
+        api.methods.instanceList(
+          { query: { project: this.project, limit, pageToken, sortBy: 'id_ascending' } },
+          params,
+        ),
+      signal,
+    );
+  }
+
+  /** By UUID, without the project selector (UUID plus parent selector is a 400). */
+  viewInstanceById(id: string, signal?: AbortSignal): Promise<Instance> {
+    return this.call(
+      'instance_view',
+      (api, params) => api.methods.instanceView({ path: { instance: id } }, params),
+      signal,
+    );
+  }
+
+  viewInstanceByName(name: string, signal?: AbortSignal): Promise<Instance> {
+    return this.call(
+      'instance_view',
+      (api, params) =>
+        api.methods.instanceView(
+          { path: { instance: name }, query: { project: this.project } },
+          params,
+        ),
+      signal,
+    );
+  }
+
+  /** Every NIC of an instance (every page), in the API's order. */
+  listInstanceNics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
+    return this.listAll<InstanceNetworkInterface>(
+      'instance_network_interface_list',
+      (api, pageToken, limit, params) =>
+        api.methods.instanceNetworkInterfaceList(
+          { query: { instance: instanceId, limit, pageToken } },
+          params,
+        ),
+      signal,
+    );
+  }
+
+  /** Ephemeral, floating and SNAT addresses of an instance (the endpoint is not paginated). */
+  async listInstanceExternalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {
+    const page = await this.call(
+      'instance_external_ip_list',
+      (api, params) =>
+        api.methods.instanceExternalIpList({ path: { instance: instanceId } }, params),
+      signal,
+    );
+    return page.items;
+  }
+
+  /** GET /v1/me: proves the token works (kind 'auth' otherwise). */
+  checkCredentials(signal?: AbortSignal): Promise<CurrentUser> {
+    return this.call(
+      'current_user_view',
+      (api, params) => api.methods.currentUserView({}, params),
+      signal,
+    );
+  }
+
+  /** Proves the configured project exists and the token can see it. */
+  checkProject(signal?: AbortSignal): Promise<Project> {
+    return this.call(
+      'project_view',
+      (api, params) => api.methods.projectView({ path: { project: this.project } }, params),
+      signal,
+    );
+  }
+
+  /** Releases the custom-CA connection pool, if any. */
+  async close(): Promise<void> {
+    await this.tls?.close();
+  }
+}
