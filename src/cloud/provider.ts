@@ -71,8 +71,18 @@ export interface LoadBalancer {
     service: V1Service,
     nodes: V1Node[],
   ): Promise<LoadBalancerStatus>;
-  /** Node-set changes only: re-target without touching anything else. */
-  updateLoadBalancer(clusterName: string, service: V1Service, nodes: V1Node[]): Promise<void>;
+  /**
+   * Node-set changes only (Nodes added/removed/NotReady, endpoints moved for
+   * externalTrafficPolicy Local, periodic resync): re-target without touching anything else.
+   * `nodes` is never empty (the controller keeps the current target when no Node is eligible).
+   * Return the new status when re-targeting changed it (e.g. the target Node's addresses are in
+   * status); the controller patches it when it differs. Void means "status unchanged".
+   */
+  updateLoadBalancer(
+    clusterName: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus | void>;
   /** Deletes everything the Service owns; succeeds when it is already gone. */
   ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void>;
 }
