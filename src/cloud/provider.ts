@@ -65,7 +65,13 @@ export interface LoadBalancer {
   /** Current status, or undefined when no load balancer exists for the Service. */
   getLoadBalancer(clusterName: string, service: V1Service): Promise<LoadBalancerStatus | undefined>;
   getLoadBalancerName(clusterName: string, service: V1Service): string;
-  /** Creates or updates the load balancer; the result goes to Service `status.loadBalancer`. */
+  /**
+   * Creates or updates the load balancer; the result goes to Service `status.loadBalancer`.
+   * `nodes` are the healthy candidates (Ready, schedulable, initialized, not shut down, not
+   * excluded, not being deleted; for externalTrafficPolicy Local only those with a ready
+   * endpoint). It may be empty (no eligible Node): create what the Service needs and keep any
+   * current attachment rather than detaching to nowhere.
+   */
   ensureLoadBalancer(
     clusterName: string,
     service: V1Service,
