@@ -1,0 +1,326 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseDuration, formatDuration } from './duration.ts';
+import { FLAGS, parseFlags } from './flags.ts';
+import { readCommandLine } from './command-line.ts';
+import { resolveControllers } from './controllers.ts';
+import { defaultOptions } from './options.ts';
+import { usage } from './usage.ts';
+import { VERSION } from '../version.ts';
+
+const base = ['--cloud-provider', 'oxide'];
+
+test('Go durations', () => {
+  assert.equal(parseDuration('15s'), 15_000);
+  assert.equal(parseDuration('1m30s'), 90_000);
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('1.5h'), 5_400_000);
+  assert.equal(parseDuration('2h45m'), 9_900_000);
+  assert.equal(parseDuration('0'), 0);
+  assert.equal(parseDuration('1000us'), 1);
+  assert.equal(parseDuration('-2s'), -2000);
+  for (const bad of ['', '15', 's', '1x', '1s2', '1.s.s', '.s', ' 1s', '1 s']) {
+    assert.throws(() => parseDuration(bad), /invalid duration/, bad);
+  }
+  assert.equal(formatDuration(90_000), '1m30s');
+  assert.equal(formatDuration(300_000), '5m0s');
+  assert.equal(formatDuration(500), '500ms');
+  assert.equal(formatDuration(15_000), '15s');
+});
+
+test('defaults match upstream (and our documented concurrent-node-syncs)', () => {
+  const { options, errors, warnings } = parseFlags([]);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(options, defaultOptions());
+  assert.equal(options.clusterName, 'kubernetes');
+  assert.equal(options.leaderElect, true);
+  assert.equal(options.leaderElectLeaseDurationMs, 15_000);
+  assert.equal(options.leaderElectRenewDeadlineMs, 10_000);
+  assert.equal(options.leaderElectRetryPeriodMs, 2_000);
+  assert.equal(options.securePort, 10258);
+  assert.equal(options.kubeApiQps, 20);
+  assert.equal(options.kubeApiBurst, 30);
+  assert.equal(options.nodeStatusUpdateFrequencyMs, 300_000);
+  assert.equal(options.concurrentNodeSyncs, 10);
+});
+
+test('every flag in both --flag value and --flag=value forms', () => {
+  const argv = [
+    '--cloud-provider=oxide',
+    '--cloud-config',
+    '/etc/oxide/cloud.yaml',
+    '--kubeconfig=/k',
+    '--master',
+    'https://10.0.0.1:6443',
+    '--cluster-name',
+    'prod',
+    '--controllers=cloud-node,-service',
+    '--leader-elect=false',
+    '--leader-elect-lease-duration',
+    '30s',
+    '--leader-elect-renew-deadline=20s',
+    '--leader-elect-retry-period',
+    '1m',
+    '--leader-elect-resource-lock',
+    'leases',
+    '--leader-elect-resource-namespace=ccm',
+    '--leader-elect-resource-name',
+    'oxide',
+    '--concurrent-node-syncs',
+    '3',
+    '--concurrent-service-syncs=4',
+    '--node-monitor-period',
+    '7s',
+    '--node-status-update-frequency=1m30s',
+    '--configure-cloud-routes=false',
+    '--allocate-node-cidrs',
+    '--cluster-cidr',
+    '10.244.0.0/16,fd00::/48',
+    '--route-reconciliation-period=15s',
+    '--kube-api-qps',
+    '50.5',
+    '--kube-api-burst=100',
+    '--secure-port',
+    '0',
+    '--bind-address=127.0.0.1',
+    '--tls-cert-file',
+    '/c',
+    '--tls-private-key-file=/k2',
+    '--metrics-plain-http=false',
+    '--oxide-request-timeout',
+    '45s',
+    '-v=5',
+  ];
+  const { options, errors } = parseFlags(argv);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(options, {
+    ...defaultOptions(),
+    cloudProvider: 'oxide',
+    cloudConfig: '/etc/oxide/cloud.yaml',
+    kubeconfig: '/k',
+    master: 'https://10.0.0.1:6443',
+    clusterName: 'prod',
+    controllers: ['cloud-node', '-service'],
+    leaderElect: false,
+    leaderElectLeaseDurationMs: 30_000,
+    leaderElectRenewDeadlineMs: 20_000,
+    leaderElectRetryPeriodMs: 60_000,
+    leaderElectResourceLock: 'leases',
+    leaderElectResourceNamespace: 'ccm',
+    leaderElectResourceName: 'oxide',
+    concurrentNodeSyncs: 3,
+    concurrentServiceSyncs: 4,
+    nodeMonitorPeriodMs: 7_000,
+    nodeStatusUpdateFrequencyMs: 90_000,
+    configureCloudRoutes: false,
+    allocateNodeCidrs: true,
+    clusterCidr: '10.244.0.0/16,fd00::/48',
+    routeReconciliationPeriodMs: 15_000,
+    kubeApiQps: 50.5,
+    kubeApiBurst: 100,
+    securePort: 0,
+    bindAddress: '127.0.0.1',
+    tlsCertFile: '/c',
+    tlsPrivateKeyFile: '/k2',
+    metricsPlainHttp: false,
+    oxideRequestTimeoutMs: 45_000,
+    verbosity: 5,
+  });
+  // The table and the test cover the same flags: a new flag must be added here too.
+  const covered = new Set(
+    argv.filter((a) => a.startsWith('-')).map((a) => a.replace(/^-+/, '').split('=')[0]),
+  );
+  for (const f of FLAGS) {
+    if (!['version', 'help', 'metrics-plain-http'].includes(f.name))
+      assert.ok(covered.has(f.name), f.name);
+  }
+});
+
+test('verbosity forms: -v 4, -v=4, -v4, --v=4, --v 4', () => {
+  for (const argv of [['-v', '4'], ['-v=4'], ['-v4'], ['--v=4'], ['--v', '4']]) {
+    const { options, errors } = parseFlags(argv);
+    assert.deepEqual(errors, [], argv.join(' '));
+    assert.equal(options.verbosity, 4, argv.join(' '));
+  }
+});
+
+test('Go bool syntax', () => {
+  for (const [arg, want] of [
+    ['--leader-elect', true],
+    ['--leader-elect=false', false],
+    ['--leader-elect=0', false],
+    ['--leader-elect=F', false],
+    ['--leader-elect=TRUE', true],
+    ['--leader-elect=t', true],
+  ] as const) {
+    assert.equal(parseFlags([arg]).options.leaderElect, want, arg);
+  }
+  // pflag never consumes the next argument for a bool flag.
+  const { errors } = parseFlags(['--leader-elect', 'false']);
+  assert.deepEqual(errors, ['unexpected argument "false": this command takes only flags']);
+  assert.deepEqual(parseFlags(['--leader-elect=nope']).errors, [
+    '--leader-elect: invalid boolean "nope" (use --leader-elect=true or --leader-elect=false)',
+  ]);
+});
+
+test('--version, --version=raw, -h and --help', () => {
+  assert.equal(parseFlags(['--version']).options.version, true);
+  assert.equal(parseFlags(['--version=raw']).options.version, true);
+  assert.equal(parseFlags(['--version=false']).options.version, false);
+  assert.equal(parseFlags(['-h']).options.help, true);
+  assert.equal(parseFlags(['--help']).options.help, true);
+});
+
+test('repeated --controllers append, like pflag string slices', () => {
+  const { options } = parseFlags(['--controllers', 'cloud-node', '--controllers=route']);
+  assert.deepEqual(options.controllers, ['cloud-node', 'route']);
+});
+
+test('controller selection: *, names, aliases, -name, first match wins', () => {
+  const names = (entries: string[]): string[] =>
+    resolveControllers(entries).enabled.map((c) => c.alias);
+  assert.deepEqual(names(['*']), ['cloud-node', 'cloud-node-lifecycle', 'service', 'route']);
+  assert.deepEqual(names(['*', '-route']), ['cloud-node', 'cloud-node-lifecycle', 'service']);
+  assert.deepEqual(names(['-route', '*']), ['cloud-node', 'cloud-node-lifecycle', 'service']);
+  assert.deepEqual(names(['cloud-node-controller', 'service']), ['cloud-node', 'service']);
+  assert.deepEqual(names(['-service-lb-controller', '*']), [
+    'cloud-node',
+    'cloud-node-lifecycle',
+    'route',
+  ]);
+  assert.deepEqual(names([]), []);
+  assert.deepEqual(names(['service', '-service']), ['service']);
+  const { errors } = resolveControllers(['*', 'nodeipam', '-bogus']);
+  assert.equal(errors.length, 2);
+  assert.match(
+    errors[0] ?? '',
+    /^--controllers: unknown controller "nodeipam"; known: cloud-node-controller \(cloud-node\)/,
+  );
+  assert.match(errors[1] ?? '', /unknown controller "bogus"/);
+});
+
+test('upstream flags we do not implement are accepted with one warning each', () => {
+  const { options, errors, warnings } = parseFlags([
+    '--use-service-account-credentials',
+    '--authentication-kubeconfig',
+    '/a',
+    '--authorization-kubeconfig=/b',
+    '--profiling=false',
+    '--feature-gates',
+    'Foo=true',
+    '--cert-dir',
+    '/c',
+    '--logtostderr',
+    '--vmodule=x=2',
+    '--feature-gates',
+    'Bar=true',
+    '--cluster-name',
+    'after',
+  ]);
+  assert.deepEqual(errors, []);
+  assert.equal(options.clusterName, 'after', 'value flags consumed exactly one argument');
+  assert.deepEqual(warnings, [
+    'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
+    'flag --authentication-kubeconfig is accepted for compatibility with upstream and ignored',
+    'flag --authorization-kubeconfig is accepted for compatibility with upstream and ignored',
+    'flag --profiling is accepted for compatibility with upstream and ignored',
+    'flag --feature-gates is accepted for compatibility with upstream and ignored',
+    'flag --cert-dir is accepted for compatibility with upstream and ignored',
+    'flag --logtostderr is accepted for compatibility with upstream and ignored',
+    'flag --vmodule is accepted for compatibility with upstream and ignored',
+  ]);
+});
+
+test('bad values: every problem collected, one line each', () => {
+  const { errors } = readCommandLine([
+    '--cloud-provider',
+    'aws',
+    '--leader-elect-lease-duration',
+    '15x',
+    '--concurrent-node-syncs',
+    'ten',
+    '--concurrent-service-syncs=0',
+    '--kube-api-qps',
+    'fast',
+    '--secure-port',
+    '70000',
+    '--bind-address',
+    'localhost',
+    '--controllers',
+    '*,bogus',
+    '--cluster-cidr',
+    '10.0.0.0/33',
+    '--tls-cert-file',
+    '/only-cert',
+    '--no-such-flag',
+    '-x',
+    'positional',
+    '--kubeconfig',
+  ]);
+  assert.deepEqual(errors, [
+    '--leader-elect-lease-duration: invalid duration "15x" (examples: 15s, 1m30s, 500ms)',
+    '--concurrent-node-syncs: invalid integer "ten"',
+    '--concurrent-service-syncs: must be positive, got 0',
+    '--kube-api-qps: invalid number "fast"',
+    'unknown flag --no-such-flag',
+    'unknown shorthand flag "-x"',
+    'unexpected argument "positional": this command takes only flags',
+    'flag needs an argument: --kubeconfig',
+    '--controllers: unknown controller "bogus"; known: cloud-node-controller (cloud-node), cloud-node-lifecycle-controller (cloud-node-lifecycle), service-lb-controller (service), node-route-controller (route)',
+    '--cloud-provider "aws" is not supported: this cloud-controller-manager only implements "oxide"',
+    '--secure-port 70000 is not a port (0-65535)',
+    '--bind-address "localhost" is not an IP address',
+    '--tls-cert-file and --tls-private-key-file must be given together',
+    '--cluster-cidr: "10.0.0.0/33" is not a CIDR',
+  ]);
+  for (const e of errors) assert.ok(!e.includes('\n'));
+});
+
+test('--cloud-provider is required', () => {
+  assert.deepEqual(readCommandLine([]).errors, [
+    '--cloud-provider is required and must be "oxide"',
+  ]);
+  assert.deepEqual(readCommandLine(base).errors, []);
+});
+
+test('leader election timing relations, as client-go checks them', () => {
+  const errors = readCommandLine([
+    ...base,
+    '--leader-elect-lease-duration=10s',
+    '--leader-elect-renew-deadline=10s',
+    '--leader-elect-retry-period=9s',
+  ]).errors;
+  assert.deepEqual(errors, [
+    '--leader-elect-lease-duration (10s) must be greater than --leader-elect-renew-deadline (10s)',
+    '--leader-elect-renew-deadline (10s) must be greater than 1.2 × --leader-elect-retry-period (9s)',
+  ]);
+  // Irrelevant when leader election is off.
+  assert.deepEqual(
+    readCommandLine([...base, '--leader-elect=false', '--leader-elect-lease-duration=1s']).errors,
+    [],
+  );
+});
+
+test('route controller needs --cluster-cidr only when it would run', () => {
+  assert.deepEqual(readCommandLine([...base, '--allocate-node-cidrs']).errors, [
+    '--cluster-cidr is required with --allocate-node-cidrs and --configure-cloud-routes',
+  ]);
+  assert.deepEqual(
+    readCommandLine([...base, '--allocate-node-cidrs', '--configure-cloud-routes=false']).errors,
+    [],
+  );
+});
+
+test('--help lists every flag with its default; VERSION matches package.json', () => {
+  const text = usage();
+  for (const f of FLAGS) assert.ok(text.includes(`--${f.name}`), f.name);
+  assert.match(text, /--leader-elect-lease-duration duration\s+.*\(default 15s\)/);
+  assert.match(text, /--node-status-update-frequency duration\s+.*\(default 5m0s\)/);
+  assert.match(text, /--use-service-account-credentials/);
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  assert.equal(VERSION, pkg.version);
+});

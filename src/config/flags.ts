@@ -1,0 +1,362 @@
+// The command line, parsed the way upstream's pflag does (`--flag value`, `--flag=value`, Go bool
+// and duration syntax, `-v=4`), from one table that also generates --help and docs. Every problem
+// is collected, so a broken manifest is fixed in one round instead of one flag per restart.
+import { parseDuration, formatDuration } from './duration.ts';
+import { defaultOptions } from './options.ts';
+import type { CcmOptions } from './options.ts';
+import { IGNORED_UPSTREAM_FLAGS } from './upstream-flags.ts';
+
+type KeysOfType<T> = {
+  [K in keyof CcmOptions]: CcmOptions[K] extends T ? K : never;
+}[keyof CcmOptions];
+
+interface BaseSpec {
+  /** Without dashes. */
+  name: string;
+  help: string;
+  /** Single-letter form, e.g. `v` for `-v`. */
+  shorthand?: string;
+}
+
+export type FlagSpec = BaseSpec &
+  (
+    | { type: 'string'; key: KeysOfType<string> }
+    | { type: 'bool'; key: KeysOfType<boolean> }
+    | { type: 'int' | 'float' | 'duration'; key: KeysOfType<number>; min?: number }
+    | { type: 'list'; key: KeysOfType<string[]> }
+  );
+
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'cloud-provider',
+    type: 'string',
+    key: 'cloudProvider',
+    help: 'The provider for cloud services. Required; must be "oxide".',
+  },
+  {
+    name: 'cloud-config',
+    type: 'string',
+    key: 'cloudConfig',
+    help: 'Path to the YAML cloud configuration file (Oxide host, token, project, CA). Environment variables win over it.',
+  },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    key: 'kubeconfig',
+    help: 'Path to a kubeconfig file. Empty: in-cluster service account.',
+  },
+  {
+    name: 'master',
+    type: 'string',
+    key: 'master',
+    help: 'The address of the Kubernetes API server (overrides the kubeconfig server).',
+  },
+  {
+    name: 'cluster-name',
+    type: 'string',
+    key: 'clusterName',
+    help: 'The instance prefix for the cluster; names and tags the cloud resources it owns.',
+  },
+  {
+    name: 'controllers',
+    type: 'list',
+    key: 'controllers',
+    help: 'Controllers to enable: "*" for all, "foo" to enable, "-foo" to disable. Names: cloud-node-controller (cloud-node), cloud-node-lifecycle-controller (cloud-node-lifecycle), service-lb-controller (service), node-route-controller (route).',
+  },
+  {
+    name: 'leader-elect',
+    type: 'bool',
+    key: 'leaderElect',
+    help: 'Elect a leader through a Lease before running the controllers; needed with more than one replica.',
+  },
+  {
+    name: 'leader-elect-lease-duration',
+    type: 'duration',
+    key: 'leaderElectLeaseDurationMs',
+    min: 1,
+    help: 'How long standby candidates wait after the last renewal before taking over.',
+  },
+  {
+    name: 'leader-elect-renew-deadline',
+    type: 'duration',
+    key: 'leaderElectRenewDeadlineMs',
+    min: 1,
+    help: 'How long the leader keeps retrying to renew before it gives up leading (and exits).',
+  },
+  {
+    name: 'leader-elect-retry-period',
+    type: 'duration',
+    key: 'leaderElectRetryPeriodMs',
+    min: 1,
+    help: 'How often candidates try to acquire and the leader renews.',
+  },
+  {
+    name: 'leader-elect-resource-lock',
+    type: 'string',
+    key: 'leaderElectResourceLock',
+    help: 'The lock object type; only "leases" is supported (as in current upstream).',
+  },
+  {
+    name: 'leader-elect-resource-namespace',
+    type: 'string',
+    key: 'leaderElectResourceNamespace',
+    help: 'Namespace of the leader election Lease.',
+  },
+  {
+    name: 'leader-elect-resource-name',
+    type: 'string',
+    key: 'leaderElectResourceName',
+    help: 'Name of the leader election Lease.',
+  },
+  {
+    name: 'concurrent-node-syncs',
+    type: 'int',
+    key: 'concurrentNodeSyncs',
+    min: 1,
+    help: 'Nodes initialized in parallel. Upstream defaults to 1; we default to 10 because initializing a Node waits on Oxide API round trips, not CPU, and Kubernetes writes stay bounded by --kube-api-qps.',
+  },
+  {
+    name: 'concurrent-service-syncs',
+    type: 'int',
+    key: 'concurrentServiceSyncs',
+    min: 1,
+    help: 'Services reconciled in parallel.',
+  },
+  {
+    name: 'node-monitor-period',
+    type: 'duration',
+    key: 'nodeMonitorPeriodMs',
+    min: 1,
+    help: 'How often the node-lifecycle controller checks Nodes against their instances.',
+  },
+  {
+    name: 'node-status-update-frequency',
+    type: 'duration',
+    key: 'nodeStatusUpdateFrequencyMs',
+    min: 1,
+    help: 'How often the node controller refreshes addresses and labels of initialized Nodes.',
+  },
+  {
+    name: 'configure-cloud-routes',
+    type: 'bool',
+    key: 'configureCloudRoutes',
+    help: 'Create routes for Pod CIDRs in the cloud (needs --allocate-node-cidrs).',
+  },
+  {
+    name: 'allocate-node-cidrs',
+    type: 'bool',
+    key: 'allocateNodeCidrs',
+    help: 'Whether Pod CIDRs are allocated to Nodes; with --configure-cloud-routes it turns the route controller on.',
+  },
+  {
+    name: 'cluster-cidr',
+    type: 'string',
+    key: 'clusterCidr',
+    help: 'CIDR range(s) of Pods, comma-separated, one per IP family.',
+  },
+  {
+    name: 'route-reconciliation-period',
+    type: 'duration',
+    key: 'routeReconciliationPeriodMs',
+    min: 1,
+    help: 'How often the route controller reconciles cloud routes.',
+  },
+  {
+    name: 'kube-api-qps',
+    type: 'float',
+    key: 'kubeApiQps',
+    min: Number.MIN_VALUE,
+    help: 'Sustained requests per second to the Kubernetes API.',
+  },
+  {
+    name: 'kube-api-burst',
+    type: 'int',
+    key: 'kubeApiBurst',
+    min: 1,
+    help: 'Burst of requests to the Kubernetes API.',
+  },
+  {
+    name: 'secure-port',
+    type: 'int',
+    key: 'securePort',
+    min: 0,
+    help: 'Port serving /healthz, /readyz and /metrics. 0 disables serving.',
+  },
+  { name: 'bind-address', type: 'string', key: 'bindAddress', help: 'IP address to serve on.' },
+  {
+    name: 'tls-cert-file',
+    type: 'string',
+    key: 'tlsCertFile',
+    help: 'PEM certificate (chain) to serve with. Empty: a self-signed certificate generated at start.',
+  },
+  {
+    name: 'tls-private-key-file',
+    type: 'string',
+    key: 'tlsPrivateKeyFile',
+    help: 'PEM private key matching --tls-cert-file.',
+  },
+  {
+    name: 'metrics-plain-http',
+    type: 'bool',
+    key: 'metricsPlainHttp',
+    help: 'Serve /healthz, /readyz and /metrics over plain HTTP instead of HTTPS (ours, not upstream).',
+  },
+  {
+    name: 'oxide-request-timeout',
+    type: 'duration',
+    key: 'oxideRequestTimeoutMs',
+    min: 1,
+    help: 'Timeout of one Oxide API request (ours, not upstream).',
+  },
+  {
+    name: 'v',
+    shorthand: 'v',
+    type: 'int',
+    key: 'verbosity',
+    min: 0,
+    help: 'Log verbosity: 4 and up adds debug lines, 6 and up trace lines.',
+  },
+  { name: 'version', type: 'bool', key: 'version', help: 'Print the version and exit.' },
+  { name: 'help', shorthand: 'h', type: 'bool', key: 'help', help: 'Print this help and exit.' },
+];
+
+const byName = new Map(FLAGS.map((f) => [f.name, f]));
+const byShorthand = new Map(FLAGS.filter((f) => f.shorthand).map((f) => [f.shorthand ?? '', f]));
+
+export interface ParsedFlags {
+  options: CcmOptions;
+  /** Upstream flags accepted but ignored: one line each, for the log once it exists. */
+  warnings: string[];
+  /** Usage errors, one line each. */
+  errors: string[];
+}
+
+/** strconv.ParseBool, which is what pflag uses. */
+function parseBool(text: string): boolean | undefined {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
+  return undefined;
+}
+
+function parseNumber(
+  spec: FlagSpec & { type: 'int' | 'float' | 'duration' },
+  text: string,
+): number {
+  let value: number;
+  if (spec.type === 'duration') value = parseDuration(text);
+  else if (spec.type === 'int') {
+    if (!/^[+-]?\d+$/.test(text)) throw new Error(`invalid integer ${JSON.stringify(text)}`);
+    value = Number(text);
+  } else {
+    value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value))
+      throw new Error(`invalid number ${JSON.stringify(text)}`);
+  }
+  if (spec.min !== undefined && value < spec.min) {
+    const shown = spec.type === 'duration' ? formatDuration(value) : String(value);
+    throw new Error(
+      spec.min === 0 ? `must not be negative, got ${shown}` : `must be positive, got ${shown}`,
+    );
+  }
+  return value;
+}
+
+export function parseFlags(argv: readonly string[]): ParsedFlags {
+  const options = defaultOptions();
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  const seenLists = new Set<string>();
+  const warned = new Set<string>();
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') {
+      for (const extra of argv.slice(i + 1))
+        errors.push(`unexpected argument ${JSON.stringify(extra)}: this command takes only flags`);
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      errors.push(`unexpected argument ${JSON.stringify(arg)}: this command takes only flags`);
+      continue;
+    }
+    const long = arg.startsWith('--');
+    const body = arg.slice(long ? 2 : 1);
+    const eq = body.indexOf('=');
+    let name = eq >= 0 ? body.slice(0, eq) : body;
+    let inline: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
+    let spec: FlagSpec | undefined;
+    if (long) spec = byName.get(name);
+    else {
+      // pflag shorthand: -v, -v=4, -v4, -h.
+      spec = byShorthand.get(name.slice(0, 1));
+      if (spec && name.length > 1 && inline === undefined) inline = name.slice(1);
+      else if (spec && name.length > 1) spec = undefined;
+      if (!spec) {
+        errors.push(`unknown shorthand flag ${JSON.stringify(arg)}`);
+        continue;
+      }
+      name = spec.name;
+    }
+    const display = `--${name}`;
+
+    if (!spec) {
+      const ignored = IGNORED_UPSTREAM_FLAGS[name];
+      if (ignored === undefined) {
+        errors.push(`unknown flag ${display}`);
+        continue;
+      }
+      if (ignored === 'value' && inline === undefined) {
+        if (i + 1 >= argv.length) errors.push(`flag needs an argument: ${display}`);
+        i++;
+      }
+      if (!warned.has(name)) {
+        warned.add(name);
+        warnings.push(`flag ${display} is accepted for compatibility with upstream and ignored`);
+      }
+      continue;
+    }
+
+    if (spec.type === 'bool') {
+      const text = inline ?? 'true';
+      // --version=raw is upstream's machine-readable form; we print the same either way.
+      const value = spec.key === 'version' && text === 'raw' ? true : parseBool(text);
+      if (value === undefined)
+        errors.push(
+          `${display}: invalid boolean ${JSON.stringify(text)} (use ${display}=true or ${display}=false)`,
+        );
+      else options[spec.key] = value;
+      continue;
+    }
+
+    let text = inline;
+    if (text === undefined) {
+      if (i + 1 >= argv.length) {
+        errors.push(`flag needs an argument: ${display}`);
+        continue;
+      }
+      text = argv[++i] ?? '';
+    }
+    try {
+      switch (spec.type) {
+        case 'string':
+          options[spec.key] = text;
+          break;
+        case 'list': {
+          const items = text
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '');
+          // pflag string slices: the first occurrence replaces the default, later ones append.
+          options[spec.key] = seenLists.has(spec.name) ? [...options[spec.key], ...items] : items;
+          seenLists.add(spec.name);
+          break;
+        }
+        default:
+          options[spec.key] = parseNumber(spec, text);
+      }
+    } catch (err) {
+      errors.push(`${display}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return { options, warnings, errors };
+}

@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCredentials } from './credentials-file.ts';
+import { loadOxideConfig, normalizeHost } from './oxide.ts';
+
+const TOKEN = 'oxide-token-SECRET-7f3a9c';
+const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-config-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+test('env only', () => {
+  const { settings, errors } = loadOxideConfig(
+    { OXIDE_HOST: 'https://rack.example.com/', OXIDE_TOKEN: TOKEN, OXIDE_PROJECT: 'k8s' },
+    '',
+  );
+  assert.deepEqual(errors, []);
+  assert.deepEqual(settings, {
+    host: 'https://rack.example.com',
+    token: TOKEN,
+    project: 'k8s',
+    region: '',
+    zone: '',
+  });
+});
+
+test('*_FILE variants, trimmed; both forms set is an error', () => {
+  const tokenFile = file('token', `${TOKEN}\n`);
+  const ok = loadOxideConfig(
+    {
+      OXIDE_HOST: 'rack.example.com:8443',
+      OXIDE_TOKEN_FILE: tokenFile,
+      OXIDE_PROJECT_FILE: file('project', 'k8s\n'),
+    },
+    '',
+  );
+  assert.deepEqual(ok.errors, []);
+  assert.equal(ok.settings?.token, TOKEN);
+  assert.equal(ok.settings?.project, 'k8s');
+  assert.equal(
+    ok.settings?.host,
+    'https://rack.example.com:8443',
+    'bare host means https, as the Go SDK',
+  );
+  const both = loadOxideConfig(
+    {
+      OXIDE_HOST: 'https://r',
+      OXIDE_TOKEN: TOKEN,
+      OXIDE_TOKEN_FILE: tokenFile,
+      OXIDE_PROJECT: 'k8s',
+    },
+    '',
+  );
+  assert.deepEqual(both.errors, [
+    'OXIDE_TOKEN and OXIDE_TOKEN_FILE are both set; set only one',
+    'Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
+  ]);
+});
+
+test('OXIDE_PROFILE reads the Oxide CLI credentials file', () => {
+  const credDir = mkdtempSync(join(dir, 'cli-'));
+  writeFileSync(
+    join(credDir, 'credentials.toml'),
+    [
+      '# written by oxide auth login',
+      '[profile.default]',
+      'host = "https://other.example.com"',
+      `token = "other-token"`,
+      'user = "1f2e"',
+      '',
+      '[profile."lab.rack"]',
+      "host = 'https://lab.example.com'",
+      `token = "${TOKEN}" # trailing comment`,
+    ].join('\n'),
+  );
+  const env = { OXIDE_PROFILE: 'lab.rack', OXIDE_CONFIG_DIR: credDir, OXIDE_PROJECT: 'k8s' };
+  const { settings, errors } = loadOxideConfig(env, '');
+  assert.deepEqual(errors, []);
+  assert.equal(settings?.host, 'https://lab.example.com');
+  assert.equal(settings?.token, TOKEN);
+  // Env wins over the profile, per setting.
+  assert.equal(
+    loadOxideConfig({ ...env, OXIDE_HOST: 'https://env.example.com' }, '').settings?.host,
+    'https://env.example.com',
+  );
+  const missing = loadOxideConfig({ ...env, OXIDE_PROFILE: 'nope' }, '');
+  assert.equal(
+    missing.errors[0],
+    `OXIDE_PROFILE: no profile "nope" in ${join(credDir, 'credentials.toml')}`,
+  );
+});
+
+test('TOML subset: escapes, literal strings, other tables ignored', () => {
+  const profiles = parseCredentials(
+    '[other]\nhost = "x"\n[profile.a]\nhost = "h\\u0041\\"q"\ntoken = \'lit\\n\'\nport = 5\n',
+  );
+  assert.deepEqual([...profiles.keys()], ['a']);
+  assert.deepEqual(profiles.get('a'), { host: 'hA"q', token: 'lit\\n' });
+});
+
+test('--cloud-config YAML; env wins over it', () => {
+  const ca = file('ca.pem', PEM);
+  const cfg = file(
+    'cloud.yaml',
+    `host: https://file.example.com\ntoken: ${TOKEN}\nproject: from-file\nregion: r1\nzone: z1\ncaCertFile: ${ca}\n`,
+  );
+  const fromFile = loadOxideConfig({}, cfg);
+  assert.deepEqual(fromFile.errors, []);
+  assert.deepEqual(fromFile.settings, {
+    host: 'https://file.example.com',
+    token: TOKEN,
+    project: 'from-file',
+    ca: PEM,
+    region: 'r1',
+    zone: 'z1',
+  });
+  const envWins = loadOxideConfig(
+    { OXIDE_PROJECT: 'from-env', OXIDE_CA_CERT_FILE: file('ca2.pem', PEM + PEM) },
+    cfg,
+  );
+  assert.equal(envWins.settings?.project, 'from-env');
+  assert.equal(envWins.settings?.ca, PEM + PEM);
+});
+
+test('cloud-config problems: unknown keys, wrong types, bad YAML never echoes the token', () => {
+  const cfg = file('bad.yaml', 'host: https://r\ntoken: 5\ninsecure: true\n');
+  const { errors } = loadOxideConfig({ OXIDE_PROJECT: 'k8s' }, cfg);
+  assert.deepEqual(errors, [
+    `--cloud-config ${cfg}: token must be a string`,
+    `--cloud-config ${cfg}: unknown key "insecure" (known: host, token, project, region, zone, caCertFile)`,
+    'Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
+  ]);
+  const broken = file('broken.yaml', `host: https://r\ntoken: "${TOKEN}\n  project: [\n`);
+  const out = loadOxideConfig({}, broken).errors;
+  assert.match(out[0] ?? '', /^--cloud-config .*broken\.yaml: not valid YAML at line \d+$/);
+  assert.ok(!out.join('\n').includes(TOKEN));
+  const missing = loadOxideConfig({}, join(dir, 'absent.yaml')).errors;
+  assert.equal(missing[0], `--cloud-config: cannot read ${join(dir, 'absent.yaml')} (ENOENT)`);
+});
+
+test('validation: one line per problem, never the token', () => {
+  const { errors } = loadOxideConfig(
+    { OXIDE_HOST: 'ftp://rack', OXIDE_TOKEN: `${TOKEN} x`, OXIDE_PROJECT: 'Bad_Name' },
+    '',
+  );
+  assert.deepEqual(errors, [
+    'Oxide host from OXIDE_HOST must use http:// or https://, not ftp://',
+    'Oxide token from OXIDE_TOKEN contains whitespace; check the Secret',
+    'Oxide project "Bad_Name" from OXIDE_PROJECT is neither an Oxide name nor an id',
+  ]);
+  assert.deepEqual(loadOxideConfig({}, '').errors, [
+    'Oxide host is not set: set OXIDE_HOST (or OXIDE_PROFILE, or host in --cloud-config)',
+    'Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
+    'Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)',
+  ]);
+  const ca = loadOxideConfig(
+    {
+      OXIDE_HOST: 'https://r',
+      OXIDE_TOKEN: TOKEN,
+      OXIDE_PROJECT: '5b0e2b2a-3c1f-4f61-9a42-7d1e0c9f8a11',
+      OXIDE_CA_CERT_FILE: file('notpem', 'hello'),
+    },
+    '',
+  );
+  assert.deepEqual(ca.errors, [
+    `CA bundle OXIDE_CA_CERT_FILE ${join(dir, 'notpem')} contains no PEM certificate`,
+  ]);
+});
+
+test('host shapes', () => {
+  assert.deepEqual(normalizeHost('http://127.0.0.1:12220'), { host: 'http://127.0.0.1:12220' });
+  assert.deepEqual(normalizeHost('https://rack.example.com/'), {
+    host: 'https://rack.example.com',
+  });
+  assert.match(normalizeHost('https://rack.example.com/v1').problem ?? '', /must not have a path/);
+  assert.match(normalizeHost('https://rack.example.com?x=1').problem ?? '', /must not have a path/);
+  assert.match(normalizeHost('https://user:pw@rack').problem ?? '', /user information/);
+  assert.match(normalizeHost('https://exa mple').problem ?? '', /is not a URL/);
+});

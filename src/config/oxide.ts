@@ -1,0 +1,218 @@
+// Oxide connection settings. Reading (env, *_FILE, the Oxide CLI profile, --cloud-config) is kept
+// apart from validation so that every problem is reported at once. Per setting, the first source
+// that has it wins:
+//   1. OXIDE_HOST / OXIDE_TOKEN / OXIDE_PROJECT
+//   2. OXIDE_HOST_FILE / OXIDE_TOKEN_FILE / OXIDE_PROJECT_FILE (a mounted Secret key)
+//   3. OXIDE_PROFILE: host and token of that profile in the Oxide CLI's credentials.toml
+//   4. the --cloud-config YAML file
+// Environment first, as most CCMs do: a Secret wired into env is the documented deployment, and it
+// must be able to override a cloud-config baked into a ConfigMap. The token value never appears in
+// any message; messages name the source it came from instead.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { credentialsPath, parseCredentials } from './credentials-file.ts';
+
+export interface OxideSettings {
+  /** Normalized: scheme://host[:port], no trailing slash. */
+  host: string;
+  token: string;
+  project: string;
+  /** PEM bundle of extra trusted CAs, for racks with private certificates. */
+  ca?: string;
+  region: string;
+  zone: string;
+}
+
+interface Sourced {
+  value: string;
+  /** Where the value came from, for messages: never the value itself. */
+  source: string;
+}
+
+export interface RawOxideConfig {
+  host?: Sourced;
+  token?: Sourced;
+  project?: Sourced;
+  ca?: Sourced;
+  region?: Sourced;
+  zone?: Sourced;
+}
+
+const CLOUD_CONFIG_KEYS = ['host', 'token', 'project', 'region', 'zone', 'caCertFile'] as const;
+type CloudConfigKey = (typeof CLOUD_CONFIG_KEYS)[number];
+
+function readText(path: string, what: string, errors: string[]): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    errors.push(`${what}: cannot read ${path} (${code})`);
+    return undefined;
+  }
+}
+
+function readCloudConfig(path: string, errors: string[]): Partial<Record<CloudConfigKey, string>> {
+  const text = readText(path, '--cloud-config', errors);
+  if (text === undefined) return {};
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    // The YAML library quotes the offending line, which may be the token: report the position only.
+    const where =
+      err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    errors.push(`--cloud-config ${path}: not valid YAML${where}`);
+    return {};
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    errors.push(
+      `--cloud-config ${path}: must be a YAML mapping of ${CLOUD_CONFIG_KEYS.join(', ')}`,
+    );
+    return {};
+  }
+  const out: Partial<Record<CloudConfigKey, string>> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const known = CLOUD_CONFIG_KEYS.find((k) => k === key);
+    if (!known) {
+      errors.push(
+        `--cloud-config ${path}: unknown key ${JSON.stringify(key)} (known: ${CLOUD_CONFIG_KEYS.join(', ')})`,
+      );
+    } else if (typeof value !== 'string') {
+      errors.push(`--cloud-config ${path}: ${key} must be a string`);
+    } else out[known] = value;
+  }
+  return out;
+}
+
+export function readOxideConfig(
+  env: NodeJS.ProcessEnv,
+  cloudConfigPath: string,
+): { raw: RawOxideConfig; errors: string[] } {
+  const errors: string[] = [];
+  const raw: RawOxideConfig = {};
+  const file = cloudConfigPath ? readCloudConfig(cloudConfigPath, errors) : {};
+  const fileSource = `--cloud-config ${cloudConfigPath}`;
+
+  let profile: { host?: string; token?: string } = {};
+  let profileSource = '';
+  const profileName = env['OXIDE_PROFILE'];
+  if (profileName) {
+    const path = credentialsPath(env);
+    profileSource = `profile ${JSON.stringify(profileName)} in ${path}`;
+    const text = readText(path, 'OXIDE_PROFILE', errors);
+    if (text !== undefined) {
+      const found = parseCredentials(text).get(profileName);
+      if (!found)
+        errors.push(`OXIDE_PROFILE: no profile ${JSON.stringify(profileName)} in ${path}`);
+      else profile = found;
+    }
+  }
+
+  for (const key of ['host', 'token', 'project'] as const) {
+    const name = `OXIDE_${key.toUpperCase()}`;
+    const direct = env[name];
+    const fromFile = env[`${name}_FILE`];
+    if (direct && fromFile) {
+      errors.push(`${name} and ${name}_FILE are both set; set only one`);
+      continue;
+    }
+    if (direct) raw[key] = { value: direct.trim(), source: name };
+    else if (fromFile) {
+      const text = readText(fromFile, `${name}_FILE`, errors);
+      if (text !== undefined) raw[key] = { value: text.trim(), source: `${name}_FILE ${fromFile}` };
+    } else if (key !== 'project' && profile[key]) {
+      raw[key] = { value: profile[key], source: profileSource };
+    } else if (file[key]) raw[key] = { value: file[key], source: fileSource };
+  }
+
+  const caPath = env['OXIDE_CA_CERT_FILE'] || file.caCertFile;
+  if (caPath) {
+    const what = env['OXIDE_CA_CERT_FILE'] ? 'OXIDE_CA_CERT_FILE' : `${fileSource} caCertFile`;
+    const pem = readText(caPath, what, errors);
+    if (pem !== undefined) raw.ca = { value: pem, source: `${what} ${caPath}` };
+  }
+  if (file.region) raw.region = { value: file.region, source: fileSource };
+  if (file.zone) raw.zone = { value: file.zone, source: fileSource };
+  return { raw, errors };
+}
+
+// The Oxide Name schema (OpenAPI `Name`) or a UUID (`NameOrId`).
+const NAME = /^[a-z]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** The host as an origin; like the Go SDK, a bare host name means https. */
+export function normalizeHost(text: string): { host?: string; problem?: string } {
+  const withScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text) ? text : `https://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return { problem: 'is not a URL (expected https://rack.example.com)' };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { problem: `must use http:// or https://, not ${url.protocol}//` };
+  if (url.username || url.password) return { problem: 'must not contain user information' };
+  if (url.pathname !== '/' || url.search || url.hash)
+    return { problem: `must not have a path, query or fragment (expected ${url.origin})` };
+  return { host: url.origin };
+}
+
+export function validateOxideConfig(raw: RawOxideConfig): {
+  settings?: OxideSettings;
+  errors: string[];
+} {
+  const errors: string[] = [];
+  let host = '';
+  if (!raw.host?.value)
+    errors.push(
+      'Oxide host is not set: set OXIDE_HOST (or OXIDE_PROFILE, or host in --cloud-config)',
+    );
+  else {
+    const { host: normalized, problem } = normalizeHost(raw.host.value);
+    // A URL that fails to parse may be a pasted secret: quote it only when it parsed.
+    if (problem) errors.push(`Oxide host from ${raw.host.source} ${problem}`);
+    else host = normalized ?? '';
+  }
+  if (!raw.token?.value)
+    errors.push(
+      'Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
+    );
+  else if (/\s/.test(raw.token.value))
+    errors.push(`Oxide token from ${raw.token.source} contains whitespace; check the Secret`);
+  if (!raw.project?.value)
+    errors.push('Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)');
+  else if (
+    raw.project.value.length > 63 ||
+    (!NAME.test(raw.project.value) && !UUID.test(raw.project.value))
+  )
+    errors.push(
+      `Oxide project ${JSON.stringify(raw.project.value)} from ${raw.project.source} is neither an Oxide name nor an id`,
+    );
+  if (raw.ca && !raw.ca.value.includes('-----BEGIN CERTIFICATE-----'))
+    errors.push(`CA bundle ${raw.ca.source} contains no PEM certificate`);
+  if (errors.length > 0) return { errors };
+  return {
+    settings: {
+      host,
+      token: raw.token?.value ?? '',
+      project: raw.project?.value ?? '',
+      ...(raw.ca ? { ca: raw.ca.value } : {}),
+      region: raw.region?.value ?? '',
+      zone: raw.zone?.value ?? '',
+    },
+    errors,
+  };
+}
+
+/** Read and validate in one go; errors are one line each and never contain the token. */
+export function loadOxideConfig(
+  env: NodeJS.ProcessEnv,
+  cloudConfigPath: string,
+): { settings?: OxideSettings; errors: string[] } {
+  const { raw, errors } = readOxideConfig(env, cloudConfigPath);
+  const validated = validateOxideConfig(raw);
+  return validated.settings && errors.length === 0
+    ? validated
+    : { errors: [...errors, ...validated.errors] };
+}

@@ -1,0 +1,65 @@
+// Checks across flags that the parser cannot make one flag at a time. Each problem is one line.
+import { isIP } from 'node:net';
+import { PROVIDER_NAME } from '../names.ts';
+import { formatDuration } from './duration.ts';
+import type { CcmOptions } from './options.ts';
+
+// client-go's leaderelection.JitterFactor: the renew deadline must leave room for one jittered
+// retry, else NewLeaderElector refuses the configuration.
+const JITTER_FACTOR = 1.2;
+
+function validCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/');
+  if (ip === undefined || bits === undefined || extra !== undefined || !/^\d+$/.test(bits))
+    return false;
+  const family = isIP(ip);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+export function validateOptions(o: CcmOptions): string[] {
+  const errors: string[] = [];
+  if (o.cloudProvider === '')
+    errors.push(`--cloud-provider is required and must be "${PROVIDER_NAME}"`);
+  else if (o.cloudProvider !== PROVIDER_NAME)
+    errors.push(
+      `--cloud-provider ${JSON.stringify(o.cloudProvider)} is not supported: this cloud-controller-manager only implements "${PROVIDER_NAME}"`,
+    );
+  if (o.clusterName === '') errors.push('--cluster-name must not be empty');
+  if (o.leaderElect) {
+    const d = formatDuration;
+    if (o.leaderElectLeaseDurationMs <= o.leaderElectRenewDeadlineMs)
+      errors.push(
+        `--leader-elect-lease-duration (${d(o.leaderElectLeaseDurationMs)}) must be greater than --leader-elect-renew-deadline (${d(o.leaderElectRenewDeadlineMs)})`,
+      );
+    if (o.leaderElectRenewDeadlineMs <= JITTER_FACTOR * o.leaderElectRetryPeriodMs)
+      errors.push(
+        `--leader-elect-renew-deadline (${d(o.leaderElectRenewDeadlineMs)}) must be greater than ${JITTER_FACTOR} × --leader-elect-retry-period (${d(o.leaderElectRetryPeriodMs)})`,
+      );
+    if (o.leaderElectResourceLock !== 'leases')
+      errors.push(
+        `--leader-elect-resource-lock ${JSON.stringify(o.leaderElectResourceLock)} is not supported; use "leases"`,
+      );
+    if (o.leaderElectResourceNamespace === '')
+      errors.push('--leader-elect-resource-namespace must not be empty');
+    if (o.leaderElectResourceName === '')
+      errors.push('--leader-elect-resource-name must not be empty');
+  }
+  if (o.securePort > 65535) errors.push(`--secure-port ${o.securePort} is not a port (0-65535)`);
+  if (isIP(o.bindAddress) === 0)
+    errors.push(`--bind-address ${JSON.stringify(o.bindAddress)} is not an IP address`);
+  if ((o.tlsCertFile === '') !== (o.tlsPrivateKeyFile === ''))
+    errors.push('--tls-cert-file and --tls-private-key-file must be given together');
+  if (o.metricsPlainHttp && o.tlsCertFile !== '')
+    errors.push('--metrics-plain-http cannot be combined with --tls-cert-file');
+  for (const cidr of o.clusterCidr
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
+    if (!validCidr(cidr)) errors.push(`--cluster-cidr: ${JSON.stringify(cidr)} is not a CIDR`);
+  }
+  if (o.allocateNodeCidrs && o.configureCloudRoutes && o.clusterCidr.trim() === '')
+    errors.push(
+      '--cluster-cidr is required with --allocate-node-cidrs and --configure-cloud-routes',
+    );
+  return errors;
+}
