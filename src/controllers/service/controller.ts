@@ -1,0 +1,446 @@
+// The service controller (upstream `service-lb-controller`): gives every `type: LoadBalancer`
+// Service a load balancer from the cloud provider, keeps it pointed at healthy Nodes and deletes
+// it with the Service. Cloud-agnostic: everything cloud-specific is behind LoadBalancer.
+//
+// One queue of Service keys. A reconcile takes one of three paths:
+// - cleanup: the Service is being deleted or no longer wants a load balancer, and we own one
+//   (our finalizer, or we ensured it in this process) → ensureLoadBalancerDeleted, clear status,
+//   remove the finalizer;
+// - ensure: first sight in this process, or anything the provider reads from the Service changed
+//   → finalizer first, then ensureLoadBalancer, then status;
+// - update: only the candidate Nodes can have changed (node-set change, endpoints moved for
+//   externalTrafficPolicy Local, periodic resync) → updateLoadBalancer, and no cloud call at all
+//   when the candidates are identical to the last successful sync (except on the periodic resync,
+//   which always asks the provider so drift is repaired).
+// Node changes schedule one debounced sweep that enqueues every load-balancer Service; the queue
+// de-duplicates keys, so N Node changes cost at most one reconcile per Service.
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { LoadBalancer, LoadBalancerIngress } from '../../cloud/provider.ts';
+import { InvalidServiceConfigError } from '../../cloud/provider.ts';
+import type { EventRecorder, EventType } from '../../kube/events.ts';
+import type { Informer } from '../../kube/informer.ts';
+import { objectKey } from '../../kube/informer.ts';
+import { ExponentialBackoff, WorkQueue } from '../../kube/workqueue.ts';
+import type { Logger } from '../../log.ts';
+import { SERVICE_CONTROLLER } from '../../names.ts';
+import type { Controller, ControllerContext } from '../controller.ts';
+import { errorMessage, runWorkers } from '../runner.ts';
+import { endpointNodeNames, LABEL_SERVICE_NAME } from './endpoints.ts';
+import { FreshServices } from './fresh.ts';
+import {
+  hasFinalizer,
+  isEligibleNode,
+  isLocalTrafficPolicy,
+  nodeFingerprint,
+  OXIDE_LOAD_BALANCER_CLASS,
+  sameIngress,
+  serviceFingerprint,
+  wantsLoadBalancer,
+} from './predicates.ts';
+import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
+
+export interface ServiceControllerOptions {
+  /** --concurrent-service-syncs. */
+  workers: number;
+  /** Periodic resync of every load balancer against the current Nodes (upstream 100 s). */
+  nodeSyncPeriodMs: number;
+  /** Node changes within this window become one sweep. Default 200 ms. */
+  nodeSyncDebounceMs?: number;
+  /** Per-Service retry backoff; upstream 5 s doubling to 300 s. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** The loadBalancerClass handled besides "unset". Default OXIDE_LOAD_BALANCER_CLASS. */
+  loadBalancerClass?: string;
+  /**
+   * Only Services in this namespace (default: all). For tests and setups that run several
+   * controllers against one apiserver.
+   */
+  namespace?: string;
+}
+
+/** How one reconcile ended: the `result` field of its log line. */
+export type ServiceSyncResult =
+  | 'ensured'
+  | 'updated'
+  | 'resynced'
+  | 'unchanged'
+  | 'unavailable'
+  | 'invalid'
+  | 'deleted'
+  | 'ignored';
+
+/** What the last successful ensure/update of a Service gave the provider. */
+interface Synced {
+  /** The Service as last ensured; used to clean up if the object vanishes without us. */
+  service: V1Service;
+  fingerprint: string;
+  /** Candidate Nodes passed last, or undefined to force the next update through to the cloud. */
+  nodes: string | undefined;
+  /** Periodic sweep number of the last provider call. */
+  sweep: number;
+}
+
+const EMPTY_NODES = '[]';
+
+export class ServiceController implements Controller {
+  readonly name = SERVICE_CONTROLLER;
+  private readonly balancer: LoadBalancer;
+  private readonly clusterName: string;
+  private readonly kube: ControllerContext['kube'];
+  private readonly recorder: EventRecorder;
+  private readonly log: Logger;
+  private readonly services: Informer<V1Service>;
+  private readonly nodes: Informer<V1Node>;
+  private readonly slices: Informer<V1EndpointSlice>;
+  private readonly queue: WorkQueue;
+  private readonly options: Required<Omit<ServiceControllerOptions, 'namespace'>> & {
+    namespace: string | undefined;
+  };
+  private readonly synced = new Map<string, Synced>();
+  private readonly fresh = new FreshServices();
+  private readonly nodeFingerprints = new Map<string, string>();
+  private eligible: V1Node[] | undefined;
+  private sweeps = 0;
+  private started = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(ctx: ControllerContext, options: ServiceControllerOptions) {
+    const balancer = ctx.cloud.loadBalancer();
+    if (!balancer) throw new Error(`${ctx.cloud.providerName()} provider has no load balancers`);
+    this.balancer = balancer;
+    this.clusterName = ctx.clusterName;
+    this.kube = ctx.kube;
+    this.recorder = ctx.recorder(SERVICE_CONTROLLER.eventSource);
+    this.log = ctx.log.child({ controller: SERVICE_CONTROLLER.name });
+    this.options = {
+      workers: options.workers,
+      nodeSyncPeriodMs: options.nodeSyncPeriodMs,
+      nodeSyncDebounceMs: options.nodeSyncDebounceMs ?? 200,
+      retryBaseMs: options.retryBaseMs ?? 5_000,
+      retryMaxMs: options.retryMaxMs ?? 300_000,
+      loadBalancerClass: options.loadBalancerClass ?? OXIDE_LOAD_BALANCER_CLASS,
+      namespace: options.namespace,
+    };
+    this.queue = new WorkQueue({
+      name: SERVICE_CONTROLLER.name,
+      backoff: new ExponentialBackoff(this.options.retryBaseMs, this.options.retryMaxMs),
+    });
+    this.services = ctx.informers.services();
+    this.nodes = ctx.informers.nodes();
+    this.slices = ctx.informers.endpointSlices();
+    this.services.addHandlers({
+      add: (svc) => {
+        if (this.relevant(svc)) this.queue.add(objectKey(svc));
+      },
+      update: (old, svc) => {
+        if (!this.relevant(old) && !this.relevant(svc)) return;
+        // Status-only and finalizer-only updates (our own writes among them) change nothing
+        // the provider reads.
+        const changed =
+          serviceFingerprint(old) !== serviceFingerprint(svc) ||
+          Boolean(old.metadata?.deletionTimestamp) !== Boolean(svc.metadata?.deletionTimestamp);
+        if (changed) this.queue.add(objectKey(svc));
+      },
+      delete: (svc) => {
+        const key = objectKey(svc);
+        this.fresh.forget(key);
+        if (this.synced.has(key)) this.queue.add(key);
+      },
+    });
+    this.nodes.addHandlers({
+      add: (node) => this.nodeChanged(node.metadata?.name ?? '', nodeFingerprint(node)),
+      update: (_old, node) => this.nodeChanged(node.metadata?.name ?? '', nodeFingerprint(node)),
+      delete: (node) => this.nodeChanged(node.metadata?.name ?? '', undefined),
+    });
+    const onSlice = (slice: V1EndpointSlice): void => {
+      const name = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
+      if (!name) return;
+      const key = `${slice.metadata?.namespace ?? ''}/${name}`;
+      const svc = this.services.get(key);
+      if (svc && this.relevant(svc) && isLocalTrafficPolicy(svc)) this.queue.add(key);
+    };
+    this.slices.addHandlers({
+      add: onSlice,
+      update: (_old, slice) => onSlice(slice),
+      delete: onSlice,
+    });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    try {
+      await Promise.all([this.services, this.nodes, this.slices].map((i) => i.waitForSync(signal)));
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    this.started = true;
+    const periodic = setInterval(() => {
+      this.sweeps += 1;
+      this.sweep();
+    }, this.options.nodeSyncPeriodMs);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(periodic);
+        clearTimeout(this.sweepTimer);
+        this.queue.shutDown();
+      },
+      { once: true },
+    );
+    this.sweep();
+    this.log.info({ workers: this.options.workers }, 'starting service controller');
+    await runWorkers(
+      this.queue,
+      { name: SERVICE_CONTROLLER.name, reconcile: (key) => this.reconcile(key) },
+      this.options.workers,
+      this.log,
+    );
+  }
+
+  /** One Service key; throws to be retried with backoff. */
+  async reconcile(key: string): Promise<void> {
+    const started = performance.now();
+    const result = await this.sync(key);
+    const fields = {
+      service: key,
+      result,
+      durationMs: Math.round(performance.now() - started),
+    };
+    if (result === 'unchanged' || result === 'ignored') this.log.debug(fields, 'service synced');
+    else this.log.info(fields, 'service synced');
+  }
+
+  private async sync(key: string): Promise<ServiceSyncResult> {
+    const cached = this.services.get(key);
+    if (!cached) {
+      this.fresh.forget(key);
+      // Gone without our cleanup (someone removed the finalizer): delete what we created.
+      const last = this.synced.get(key);
+      if (!last) return 'ignored';
+      return this.cleanup(key, last.service, false);
+    }
+    const svc = this.fresh.read(key, cached);
+    const deleting = Boolean(svc.metadata?.deletionTimestamp);
+    if (deleting || !wantsLoadBalancer(svc, this.options.loadBalancerClass)) {
+      if (!hasFinalizer(svc) && !this.synced.has(key)) return 'ignored';
+      return this.cleanup(key, svc, !deleting);
+    }
+    const prior = this.synced.get(key);
+    const fingerprint = serviceFingerprint(svc);
+    if (prior && prior.fingerprint === fingerprint && hasFinalizer(svc)) {
+      return this.update(key, svc, prior);
+    }
+    return this.ensure(key, svc, fingerprint);
+  }
+
+  private async ensure(
+    key: string,
+    svc: V1Service,
+    fingerprint: string,
+  ): Promise<ServiceSyncResult> {
+    this.event(svc, 'Normal', 'EnsuringLoadBalancer', 'Ensuring load balancer');
+    this.synced.delete(key);
+    const nodes = this.candidateNodes(svc);
+    if (nodes.length === 0) {
+      this.event(
+        svc,
+        'Warning',
+        'UnAvailableLoadBalancer',
+        'There are no available nodes for LoadBalancer',
+      );
+    }
+    let current = svc;
+    let ingress: LoadBalancerIngress[];
+    try {
+      // The finalizer goes first: a load balancer must never exist that the Service's
+      // deletion could skip.
+      current = await this.write(key, current, addFinalizer(this.kube, current));
+      ingress = (await this.balancer.ensureLoadBalancer(this.clusterName, current, nodes)).ingress;
+      current = await this.writeIngress(key, current, ingress);
+    } catch (err) {
+      this.event(
+        current,
+        'Warning',
+        'SyncLoadBalancerFailed',
+        `Error syncing load balancer: ${errorMessage(err)}`,
+      );
+      // Retrying an invalid Service unchanged cannot help; editing it re-queues it.
+      if (err instanceof InvalidServiceConfigError) return 'invalid';
+      throw err;
+    }
+    this.event(current, 'Normal', 'EnsuredLoadBalancer', 'Ensured load balancer');
+    this.synced.set(key, {
+      service: current,
+      fingerprint,
+      nodes: this.nodesKey(nodes),
+      sweep: this.sweeps,
+    });
+    return 'ensured';
+  }
+
+  private async update(key: string, svc: V1Service, prior: Synced): Promise<ServiceSyncResult> {
+    const nodes = this.candidateNodes(svc);
+    const nodesKey = this.nodesKey(nodes);
+    if (nodes.length === 0) {
+      // Nothing healthy to move to: keep the current target rather than detach to nowhere.
+      if (prior.nodes !== EMPTY_NODES) {
+        this.event(
+          svc,
+          'Warning',
+          'UnAvailableLoadBalancer',
+          'There are no available nodes for LoadBalancer',
+        );
+        prior.nodes = EMPTY_NODES;
+      }
+      return 'unavailable';
+    }
+    const nodesChanged = prior.nodes !== nodesKey;
+    if (!nodesChanged && prior.sweep === this.sweeps) return 'unchanged';
+    let current = svc;
+    try {
+      const status = await this.balancer.updateLoadBalancer(this.clusterName, svc, nodes);
+      if (status) current = await this.writeIngress(key, current, status.ingress);
+    } catch (err) {
+      prior.nodes = undefined;
+      const names = nodes.map((n) => n.metadata?.name ?? '').join(', ');
+      this.event(
+        svc,
+        'Warning',
+        'UpdateLoadBalancerFailed',
+        `Error updating load balancer with new hosts [${names}]: ${errorMessage(err)}`,
+      );
+      throw err;
+    }
+    if (nodesChanged)
+      this.event(current, 'Normal', 'UpdatedLoadBalancer', 'Updated load balancer with new hosts');
+    this.synced.set(key, { ...prior, service: current, nodes: nodesKey, sweep: this.sweeps });
+    return nodesChanged ? 'updated' : 'resynced';
+  }
+
+  /** clearStatus: the Service lives on as another type, so its load-balancer status must go. */
+  private async cleanup(
+    key: string,
+    svc: V1Service,
+    clearStatus: boolean,
+  ): Promise<ServiceSyncResult> {
+    this.event(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
+    let current = svc;
+    try {
+      await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc);
+      this.synced.delete(key);
+      if (clearStatus) current = await this.writeIngress(key, current, []);
+      if (this.services.get(key))
+        current = await this.write(key, current, removeFinalizer(this.kube, current));
+    } catch (err) {
+      this.event(
+        current,
+        'Warning',
+        'DeleteLoadBalancerFailed',
+        `Error deleting load balancer: ${errorMessage(err)}`,
+      );
+      throw err;
+    }
+    this.event(current, 'Normal', 'DeletedLoadBalancer', 'Deleted load balancer');
+    return 'deleted';
+  }
+
+  /** Patches status only when the ingress list differs (ip, ipMode, order). */
+  private async writeIngress(
+    key: string,
+    svc: V1Service,
+    ingress: readonly LoadBalancerIngress[],
+  ): Promise<V1Service> {
+    if (sameIngress(svc.status?.loadBalancer?.ingress ?? [], ingress)) return svc;
+    return this.write(key, svc, patchIngress(this.kube, svc, ingress));
+  }
+
+  private async write(
+    key: string,
+    before: V1Service,
+    written: Promise<V1Service>,
+  ): Promise<V1Service> {
+    const after = await written;
+    if (after !== before) this.fresh.wrote(key, before, after);
+    return after;
+  }
+
+  /**
+   * Eligible Nodes (see isEligibleNode), sorted by name so the provider sees a stable order.
+   * For externalTrafficPolicy Local only those with a ready endpoint of the Service; when no
+   * eligible Node has one (pods starting, or all unready), every eligible Node, so the provider
+   * keeps its current healthy target instead of churning the address, and moves it as soon as
+   * an endpoint becomes ready (the EndpointSlice change re-queues the Service).
+   */
+  private candidateNodes(svc: V1Service): V1Node[] {
+    this.eligible ??= this.nodes
+      .list()
+      .filter(isEligibleNode)
+      .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+    if (!isLocalTrafficPolicy(svc) || this.eligible.length === 0) return this.eligible;
+    const hosts = endpointNodeNames(
+      this.slices.list(),
+      svc.metadata?.namespace ?? '',
+      svc.metadata?.name ?? '',
+    );
+    const local = this.eligible.filter((n) => hosts.has(n.metadata?.name ?? ''));
+    return local.length > 0 ? local : this.eligible;
+  }
+
+  private nodesKey(nodes: readonly V1Node[]): string {
+    return JSON.stringify(
+      nodes.map((n) => {
+        const name = n.metadata?.name ?? '';
+        return [name, this.nodeFingerprints.get(name) ?? nodeFingerprint(n)];
+      }),
+    );
+  }
+
+  private relevant(svc: V1Service): boolean {
+    if (
+      this.options.namespace !== undefined &&
+      svc.metadata?.namespace !== this.options.namespace
+    ) {
+      return false;
+    }
+    return (
+      wantsLoadBalancer(svc, this.options.loadBalancerClass) ||
+      hasFinalizer(svc) ||
+      this.synced.has(objectKey(svc))
+    );
+  }
+
+  /** fingerprint undefined: the Node was deleted. */
+  private nodeChanged(name: string, fingerprint: string | undefined): void {
+    const prev = this.nodeFingerprints.get(name);
+    if (fingerprint === undefined) this.nodeFingerprints.delete(name);
+    else this.nodeFingerprints.set(name, fingerprint);
+    // An ineligible Node appearing or disappearing changes no candidate set.
+    if ((prev ?? '') === (fingerprint ?? '')) return;
+    this.eligible = undefined;
+    if (!this.started || this.sweepTimer) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweep();
+    }, this.options.nodeSyncDebounceMs);
+  }
+
+  /** Enqueue every Service that has or wants a load balancer. */
+  private sweep(): void {
+    for (const svc of this.services.list()) {
+      if (this.relevant(svc)) this.queue.add(objectKey(svc));
+    }
+    for (const key of this.synced.keys()) {
+      if (!this.services.get(key)) this.queue.add(key);
+    }
+  }
+
+  private event(svc: V1Service, type: EventType, reason: string, message: string): void {
+    this.recorder.event(
+      { apiVersion: 'v1', kind: 'Service', metadata: svc.metadata },
+      type,
+      reason,
+      message,
+    );
+  }
+}

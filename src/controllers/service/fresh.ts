@@ -1,0 +1,38 @@
+// Our own writes reach the informer a moment after the apiserver answers them. A reconcile that
+// runs in that window would read the pre-write Service and write again (a second finalizer
+// patch that conflicts, a second status patch with the same content). This remembers, per key,
+// the object each write returned and the resourceVersions it superseded, so reads see our writes
+// until the informer has caught up or moved past them.
+import type { V1Service } from '@kubernetes/client-node';
+
+interface Written {
+  superseded: Set<string>;
+  latest: V1Service;
+}
+
+export class FreshServices {
+  private readonly written = new Map<string, Written>();
+
+  /** Record that `before` was replaced by `after` through one of our writes. */
+  wrote(key: string, before: V1Service, after: V1Service): void {
+    const rv = before.metadata?.resourceVersion;
+    const entry = this.written.get(key) ?? { superseded: new Set<string>(), latest: after };
+    if (rv) entry.superseded.add(rv);
+    entry.latest = after;
+    this.written.set(key, entry);
+  }
+
+  /** The freshest view of the informer's object. */
+  read(key: string, cached: V1Service): V1Service {
+    const entry = this.written.get(key);
+    if (!entry) return cached;
+    const rv = cached.metadata?.resourceVersion;
+    if (rv && entry.superseded.has(rv)) return entry.latest;
+    this.written.delete(key);
+    return cached;
+  }
+
+  forget(key: string): void {
+    this.written.delete(key);
+  }
+}

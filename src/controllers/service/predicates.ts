@@ -1,0 +1,97 @@
+// Which Services the controller handles and which Nodes a load balancer may send traffic to.
+// Upstream's service controller only drops excluded and autoscaler-doomed Nodes and leaves health
+// to the load balancer's own probes; an Oxide floating IP is 1:1 NAT to one instance with no
+// probe, so a bad target is an outage and the controller must only offer healthy Nodes.
+import type { V1Node, V1Service } from '@kubernetes/client-node';
+import type { LoadBalancerIngress } from '../../cloud/provider.ts';
+
+/** Upstream's finalizer: the load balancer is deleted before the Service object goes away. */
+export const LOAD_BALANCER_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balancer-cleanup';
+
+/**
+ * A `spec.loadBalancerClass` we handle in addition to "unset", so a cluster whose default load
+ * balancer is someone else's (MetalLB, Cilium) can still opt single Services into Oxide floating
+ * IPs. Any other class belongs to another controller and is left alone.
+ */
+export const OXIDE_LOAD_BALANCER_CLASS = 'oxide.computer/floating-ip';
+
+export const LABEL_EXCLUDE_FROM_LB = 'node.kubernetes.io/exclude-from-external-load-balancers';
+export const TAINT_TO_BE_DELETED = 'ToBeDeletedByClusterAutoscaler';
+export const TAINT_UNINITIALIZED = 'node.cloudprovider.kubernetes.io/uninitialized';
+export const TAINT_SHUTDOWN = 'node.cloudprovider.kubernetes.io/shutdown';
+
+export function wantsLoadBalancer(svc: V1Service, ownClass = OXIDE_LOAD_BALANCER_CLASS): boolean {
+  if (svc.spec?.type !== 'LoadBalancer') return false;
+  const cls = svc.spec.loadBalancerClass;
+  return cls === undefined || cls === '' || cls === ownClass;
+}
+
+export const hasFinalizer = (svc: V1Service): boolean =>
+  (svc.metadata?.finalizers ?? []).includes(LOAD_BALANCER_CLEANUP_FINALIZER);
+
+export const isLocalTrafficPolicy = (svc: V1Service): boolean =>
+  svc.spec?.externalTrafficPolicy === 'Local';
+
+const hasTaint = (node: V1Node, key: string): boolean =>
+  (node.spec?.taints ?? []).some((t) => t.key === key);
+
+/**
+ * The Node may carry load-balancer traffic. All of:
+ * - not being deleted (no `metadata.deletionTimestamp`);
+ * - no label `node.kubernetes.io/exclude-from-external-load-balancers` (any value, as upstream);
+ * - no taint `ToBeDeletedByClusterAutoscaler` (upstream), `node.cloudprovider.kubernetes.io/
+ *   uninitialized` (the cloud has not vouched for it yet) or `node.cloudprovider.kubernetes.io/
+ *   shutdown` (its instance is stopped);
+ * - schedulable (`spec.unschedulable` not true: a cordoned Node is about to be drained);
+ * - condition `Ready` is `True` (False and Unknown both mean kubelet cannot be trusted);
+ * - a non-empty `spec.providerID` (the provider must be able to find its instance).
+ * The `node.kubernetes.io/not-ready` taints are not consulted: they mirror the Ready condition.
+ */
+export function isEligibleNode(node: V1Node): boolean {
+  if (node.metadata?.deletionTimestamp) return false;
+  if (node.metadata?.labels?.[LABEL_EXCLUDE_FROM_LB] !== undefined) return false;
+  for (const taint of [TAINT_TO_BE_DELETED, TAINT_UNINITIALIZED, TAINT_SHUTDOWN]) {
+    if (hasTaint(node, taint)) return false;
+  }
+  if (node.spec?.unschedulable === true) return false;
+  if (!node.spec?.providerID) return false;
+  return node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+}
+
+/**
+ * What a provider may read from a Node it is handed: a change here means load balancers must be
+ * re-synced (a Node became (in)eligible, or the addresses/providerID a target is published with
+ * moved). Heartbeats and other status churn do not change it.
+ */
+export function nodeFingerprint(node: V1Node): string {
+  if (!isEligibleNode(node)) return '';
+  const addresses = (node.status?.addresses ?? []).map((a) => `${a.type}=${a.address}`);
+  return JSON.stringify([node.spec?.providerID, addresses, node.metadata?.labels ?? {}]);
+}
+
+/**
+ * What the provider's ensureLoadBalancer reads from a Service: when it changes the load
+ * balancer must be re-ensured; otherwise only the node set can have moved. Status, finalizers,
+ * resourceVersion and managedFields are not part of it, so our own writes do not re-trigger us.
+ */
+export function serviceFingerprint(svc: V1Service): string {
+  return JSON.stringify([svc.metadata?.uid, svc.metadata?.annotations ?? {}, svc.spec ?? {}]);
+}
+
+/** The apiserver defaults `ipMode` to VIP whenever `ip` is set. */
+const ipModeOf = (i: { ip?: string; ipMode?: string }): string | undefined =>
+  i.ipMode ?? (i.ip ? 'VIP' : undefined);
+
+/** Same ingress points in the same order (ip, ipMode, no hostname): no status write needed. */
+export function sameIngress(
+  current: readonly { ip?: string; ipMode?: string; hostname?: string }[],
+  desired: readonly LoadBalancerIngress[],
+): boolean {
+  return (
+    current.length === desired.length &&
+    current.every((c, i) => {
+      const d = desired[i];
+      return d !== undefined && c.ip === d.ip && ipModeOf(c) === ipModeOf(d) && !c.hostname;
+    })
+  );
+}
