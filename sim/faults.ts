@@ -1,0 +1,51 @@
+// Per-endpoint fault injection, keyed by OpenAPI operationId (or method / path): latency, error
+// statuses (with Retry-After for 429/503), requests that are never answered, dropped sockets.
+
+export interface FaultSpec {
+  operation?: string;
+  method?: string;
+  /** Exact request path (without query), or a pattern tested against it. */
+  path?: string | RegExp;
+  status?: number;
+  retryAfterSeconds?: number;
+  latencyMs?: number;
+  /** Accept the request and never answer it (until the simulator stops). */
+  timeout?: boolean;
+  /** Destroy the socket without an answer. */
+  drop?: boolean;
+  /** How many matching requests the fault applies to (default: all). */
+  times?: number;
+}
+
+interface Active {
+  spec: FaultSpec;
+  left: number;
+}
+
+export class Faults {
+  private active: Active[] = [];
+
+  add(spec: FaultSpec): void {
+    this.active.push({ spec, left: spec.times ?? Infinity });
+  }
+
+  clear(): void {
+    this.active = [];
+  }
+
+  /** The first fault matching this request, consuming one of its `times`. */
+  take(operationId: string | undefined, method: string, path: string): FaultSpec | undefined {
+    const hit = this.active.find(({ spec, left }) => {
+      if (left <= 0) return false;
+      if (spec.operation !== undefined && spec.operation !== operationId) return false;
+      if (spec.method !== undefined && spec.method.toUpperCase() !== method) return false;
+      if (typeof spec.path === 'string' && spec.path !== path) return false;
+      if (spec.path instanceof RegExp && !spec.path.test(path)) return false;
+      return true;
+    });
+    if (!hit) return undefined;
+    hit.left--;
+    this.active = this.active.filter((a) => a.left > 0);
+    return hit.spec;
+  }
+}

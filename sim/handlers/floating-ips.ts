@@ -1,0 +1,129 @@
+// Floating IPs: create 201 (explicit address, explicit pool, or a default pool by version),
+// attach/detach 202, delete 204. The one-instance-at-a-time rules live in SimDb.
+import type {
+  FloatingIp,
+  FloatingIpAttach,
+  FloatingIpCreate,
+  FloatingIpResultsPage,
+  FloatingIpUpdate,
+} from '@oxide/api';
+import { checkName, type FloatingIpSpec } from '../db.ts';
+import { alreadyExists, badInput } from '../errors.ts';
+import {
+  body,
+  isSet,
+  type Ctx,
+  noContent,
+  optionalQuery,
+  param,
+  reply,
+  requiredQuery,
+  type Route,
+} from '../http.ts';
+import { paginate } from '../pagination.ts';
+
+function selected(ctx: Ctx): FloatingIp {
+  return ctx.db.floatingIp(param(ctx, 'floating_ip'), { project: optionalQuery(ctx, 'project') });
+}
+
+function create(ctx: Ctx): FloatingIp {
+  const project = ctx.db.project(requiredQuery(ctx, 'project'));
+  const b = body<FloatingIpCreate>(ctx, ['name', 'description']);
+  const spec: FloatingIpSpec = { name: b.name, description: b.description, project: project.id };
+  const alloc = b.addressAllocator ?? { type: 'auto' };
+  if (alloc.type === 'explicit') {
+    spec.ip = alloc.ip;
+  } else if (alloc.type === 'auto') {
+    const sel = alloc.poolSelector ?? { type: 'auto' };
+    if (sel.type === 'explicit') spec.pool = sel.pool;
+    else if (sel.type === 'auto') spec.ipVersion = sel.ipVersion ?? null;
+    else
+      throw badInput('unable to parse JSON body: address_allocator.pool_selector: unknown variant');
+  } else {
+    throw badInput('unable to parse JSON body: address_allocator: unknown variant');
+  }
+  return ctx.db.createFloatingIp(spec);
+}
+
+function update(ctx: Ctx): FloatingIp {
+  const fip = selected(ctx);
+  const b = body<FloatingIpUpdate>(ctx);
+  if (isSet(b.name) && b.name !== fip.name) {
+    checkName(b.name);
+    if (ctx.db.floatingIps.some((f) => f.projectId === fip.projectId && f.name === b.name)) {
+      throw alreadyExists('floating-ip', b.name);
+    }
+    fip.name = b.name;
+  }
+  if (isSet(b.description)) fip.description = b.description;
+  fip.timeModified = new Date();
+  return fip;
+}
+
+function attach(ctx: Ctx): FloatingIp {
+  const fip = selected(ctx);
+  const b = body<FloatingIpAttach>(ctx, ['kind', 'parent']);
+  if (b.kind !== 'instance') {
+    throw badInput(`unable to parse JSON body: kind: unknown variant \`${String(b.kind)}\``);
+  }
+  return ctx.db.attachFloatingIp(fip.id, b.parent);
+}
+
+export const floatingIpRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/floating-ips',
+    operationId: 'floating_ip_list',
+    auth: true,
+    handle: (ctx) => {
+      const project = ctx.db.project(requiredQuery(ctx, 'project'));
+      const all = ctx.db.floatingIps.filter((f) => f.projectId === project.id);
+      return reply<FloatingIpResultsPage>(200, paginate(all, ctx.query));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/floating-ips',
+    operationId: 'floating_ip_create',
+    auth: true,
+    handle: (ctx) => reply<FloatingIp>(201, create(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/floating-ips/{floating_ip}',
+    operationId: 'floating_ip_view',
+    auth: true,
+    handle: (ctx) => reply<FloatingIp>(200, selected(ctx)),
+  },
+  {
+    method: 'PUT',
+    path: '/v1/floating-ips/{floating_ip}',
+    operationId: 'floating_ip_update',
+    auth: true,
+    handle: (ctx) => reply<FloatingIp>(200, update(ctx)),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/floating-ips/{floating_ip}',
+    operationId: 'floating_ip_delete',
+    auth: true,
+    handle: (ctx) => {
+      ctx.db.deleteFloatingIp(selected(ctx).id);
+      return noContent();
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/floating-ips/{floating_ip}/attach',
+    operationId: 'floating_ip_attach',
+    auth: true,
+    handle: (ctx) => reply<FloatingIp>(202, attach(ctx)),
+  },
+  {
+    method: 'POST',
+    path: '/v1/floating-ips/{floating_ip}/detach',
+    operationId: 'floating_ip_detach',
+    auth: true,
+    handle: (ctx) => reply<FloatingIp>(202, ctx.db.detachFloatingIp(selected(ctx).id)),
+  },
+];

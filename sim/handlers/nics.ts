@@ -1,0 +1,110 @@
+// Instance network interfaces, including the subnet-wide listing that saves per-instance calls.
+import type {
+  InstanceNetworkInterface,
+  InstanceNetworkInterfaceResultsPage,
+  InstanceNetworkInterfaceUpdate,
+} from '@oxide/api';
+import { checkName, stackParts } from '../db.ts';
+import { alreadyExists, invalidRequest } from '../errors.ts';
+import {
+  body,
+  isSet,
+  type Ctx,
+  optionalQuery,
+  param,
+  reply,
+  requiredQuery,
+  type Route,
+} from '../http.ts';
+import { paginate } from '../pagination.ts';
+
+function update(ctx: Ctx): InstanceNetworkInterface {
+  const { db } = ctx;
+  const nic = db.nic(param(ctx, 'interface'), {
+    instance: optionalQuery(ctx, 'instance'),
+    project: optionalQuery(ctx, 'project'),
+  });
+  const patch = body<InstanceNetworkInterfaceUpdate>(ctx);
+  const instance = db.instance(nic.instanceId, {});
+  if (instance.runState !== 'stopped') {
+    throw invalidRequest('Instance must be stopped to update its network interfaces');
+  }
+  const siblings = db.nics.filter((n) => n.instanceId === nic.instanceId && n.id !== nic.id);
+  if (isSet(patch.name)) {
+    checkName(patch.name);
+    if (siblings.some((n) => n.name === patch.name)) {
+      throw alreadyExists('instance-network-interface', patch.name);
+    }
+  }
+  if (patch.primary === false && nic.primary) {
+    throw invalidRequest('cannot make the primary interface a secondary one; make another primary');
+  }
+  // transit_ips defaults to [] in the API: an update without it clears the list, as in Nexus.
+  const transitIps = patch.transitIps ?? [];
+  const parts = stackParts(nic.ipStack);
+  db.setNicIps(instance.id, {
+    nic: nic.name,
+    v4: parts.v4?.ip ?? null,
+    v6: parts.v6?.ip ?? null,
+    transitIps,
+  });
+  if (isSet(patch.name)) nic.name = patch.name;
+  if (isSet(patch.description)) nic.description = patch.description;
+  if (patch.primary === true && !nic.primary) {
+    for (const n of siblings) n.primary = false;
+    nic.primary = true;
+  }
+  nic.timeModified = new Date();
+  return nic;
+}
+
+export const nicRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/network-interfaces',
+    operationId: 'instance_network_interface_list',
+    auth: true,
+    handle: (ctx) => {
+      const instance = ctx.db.instance(requiredQuery(ctx, 'instance'), {
+        project: optionalQuery(ctx, 'project'),
+      });
+      const all = ctx.db.nics.filter((n) => n.instanceId === instance.id);
+      return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/network-interfaces/{interface}',
+    operationId: 'instance_network_interface_view',
+    auth: true,
+    handle: (ctx) =>
+      reply<InstanceNetworkInterface>(
+        200,
+        ctx.db.nic(param(ctx, 'interface'), {
+          instance: optionalQuery(ctx, 'instance'),
+          project: optionalQuery(ctx, 'project'),
+        }),
+      ),
+  },
+  {
+    method: 'PUT',
+    path: '/v1/network-interfaces/{interface}',
+    operationId: 'instance_network_interface_update',
+    auth: true,
+    handle: (ctx) => reply<InstanceNetworkInterface>(200, update(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/vpc-subnets/{subnet}/network-interfaces',
+    operationId: 'vpc_subnet_list_network_interfaces',
+    auth: true,
+    handle: (ctx) => {
+      const subnet = ctx.db.subnet(param(ctx, 'subnet'), {
+        vpc: optionalQuery(ctx, 'vpc'),
+        project: optionalQuery(ctx, 'project'),
+      });
+      const all = ctx.db.nics.filter((n) => n.subnetId === subnet.id);
+      return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
+    },
+  },
+];

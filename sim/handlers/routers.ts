@@ -1,0 +1,271 @@
+// VPC routers and routes. Custom routes live on custom routers only (the system router's
+// default routes may be retargeted, its subnet routes not); destination/target rules follow
+// Nexus: `vpc` is neither a destination nor a target, `subnet` is no target, v4/v6 do not mix.
+import { randomUUID } from 'node:crypto';
+import type {
+  RouteDestination,
+  RouterRoute,
+  RouterRouteCreate,
+  RouterRouteResultsPage,
+  RouterRouteUpdate,
+  RouteTarget,
+  VpcRouter,
+  VpcRouterCreate,
+  VpcRouterResultsPage,
+  VpcRouterUpdate,
+} from '@oxide/api';
+import { checkName } from '../db.ts';
+import { alreadyExists, invalidRequest } from '../errors.ts';
+import {
+  body,
+  isSet,
+  type Ctx,
+  noContent,
+  optionalQuery,
+  param,
+  reply,
+  requiredQuery,
+  type Route,
+} from '../http.ts';
+import { type Family, familyOf, parseCidr } from '../ip.ts';
+import { paginate } from '../pagination.ts';
+
+function selectedRouter(ctx: Ctx, ref: string): VpcRouter {
+  return ctx.db.router(ref, {
+    vpc: optionalQuery(ctx, 'vpc'),
+    project: optionalQuery(ctx, 'project'),
+  });
+}
+
+function selectedRoute(ctx: Ctx): RouterRoute {
+  return ctx.db.route(param(ctx, 'route'), {
+    router: optionalQuery(ctx, 'router'),
+    vpc: optionalQuery(ctx, 'vpc'),
+    project: optionalQuery(ctx, 'project'),
+  });
+}
+
+function destinationFamily(d: RouteDestination): Family | undefined {
+  if (d.type === 'ip') return familyOf(d.value);
+  if (d.type === 'ip_net') return parseCidr(d.value)?.family;
+  return undefined;
+}
+
+function checkRoute(destination: RouteDestination, target: RouteTarget): void {
+  if (destination.type === 'vpc')
+    throw invalidRequest('VPCs cannot be used as a destination in custom routes');
+  if (target.type === 'vpc')
+    throw invalidRequest('VPCs cannot be used as a target in custom routes');
+  if (target.type === 'subnet')
+    throw invalidRequest('subnets cannot be used as a target in custom routes');
+  if (destination.type === 'ip' && !familyOf(destination.value)) {
+    throw invalidRequest(`invalid IP address "${destination.value}"`);
+  }
+  if (destination.type === 'ip_net' && !parseCidr(destination.value)) {
+    throw invalidRequest(`invalid IP network "${destination.value}"`);
+  }
+  const dest = destinationFamily(destination);
+  if (target.type === 'ip') {
+    const t = familyOf(target.value);
+    if (!t) throw invalidRequest(`invalid IP address "${target.value}"`);
+    if (dest && dest !== t) {
+      throw invalidRequest(
+        'cannot mix explicit IPv4 and IPv6 addresses between destination and target',
+      );
+    }
+  }
+}
+
+function createRouter(ctx: Ctx): VpcRouter {
+  const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), { project: optionalQuery(ctx, 'project') });
+  const b = body<VpcRouterCreate>(ctx, ['name', 'description']);
+  checkName(b.name);
+  if (ctx.db.routers.some((r) => r.vpcId === vpc.id && r.name === b.name))
+    throw alreadyExists('vpc-router', b.name);
+  const now = new Date();
+  const router: VpcRouter = {
+    id: randomUUID(),
+    name: b.name,
+    description: b.description,
+    kind: 'custom',
+    vpcId: vpc.id,
+    timeCreated: now,
+    timeModified: now,
+  };
+  ctx.db.routers.push(router);
+  return router;
+}
+
+function updateRouter(ctx: Ctx): VpcRouter {
+  const router = selectedRouter(ctx, param(ctx, 'router'));
+  const b = body<VpcRouterUpdate>(ctx);
+  if (isSet(b.name) && b.name !== router.name) {
+    checkName(b.name);
+    if (ctx.db.routers.some((r) => r.vpcId === router.vpcId && r.name === b.name))
+      throw alreadyExists('vpc-router', b.name);
+    router.name = b.name;
+  }
+  if (isSet(b.description)) router.description = b.description;
+  router.timeModified = new Date();
+  return router;
+}
+
+function deleteRouter(ctx: Ctx): void {
+  const router = selectedRouter(ctx, param(ctx, 'router'));
+  if (router.kind === 'system') throw invalidRequest('cannot delete system router');
+  const { db } = ctx;
+  for (const s of db.subnets) if (s.customRouterId === router.id) s.customRouterId = null;
+  db.routes.splice(0, db.routes.length, ...db.routes.filter((r) => r.vpcRouterId !== router.id));
+  db.routers.splice(db.routers.indexOf(router), 1);
+}
+
+function createRoute(ctx: Ctx): RouterRoute {
+  const router = selectedRouter(ctx, requiredQuery(ctx, 'router'));
+  const b = body<RouterRouteCreate>(ctx, ['name', 'description', 'destination', 'target']);
+  if (router.kind === 'system')
+    throw invalidRequest('user-provided routes cannot be added to a system router');
+  checkName(b.name);
+  checkRoute(b.destination, b.target);
+  if (ctx.db.routes.some((r) => r.vpcRouterId === router.id && r.name === b.name))
+    throw alreadyExists('router-route', b.name);
+  const now = new Date();
+  const route: RouterRoute = {
+    id: randomUUID(),
+    name: b.name,
+    description: b.description,
+    kind: 'custom',
+    destination: b.destination,
+    target: b.target,
+    vpcRouterId: router.id,
+    timeCreated: now,
+    timeModified: now,
+  };
+  ctx.db.routes.push(route);
+  return route;
+}
+
+function updateRoute(ctx: Ctx): RouterRoute {
+  const route = selectedRoute(ctx);
+  const b = body<RouterRouteUpdate>(ctx, ['destination', 'target']);
+  if (route.kind === 'vpc_subnet' || route.kind === 'vpc_peering') {
+    throw invalidRequest(
+      `routes of type ${route.kind} within the system router are not modifiable`,
+    );
+  }
+  checkRoute(b.destination, b.target);
+  if (isSet(b.name) && b.name !== route.name) {
+    checkName(b.name);
+    if (ctx.db.routes.some((r) => r.vpcRouterId === route.vpcRouterId && r.name === b.name)) {
+      throw alreadyExists('router-route', b.name);
+    }
+    route.name = b.name;
+  }
+  if (isSet(b.description)) route.description = b.description;
+  route.destination = b.destination;
+  route.target = b.target;
+  route.timeModified = new Date();
+  return route;
+}
+
+function deleteRoute(ctx: Ctx): void {
+  const route = selectedRoute(ctx);
+  if (route.kind !== 'custom') throw invalidRequest('DELETE not allowed on system routes');
+  ctx.db.routes.splice(ctx.db.routes.indexOf(route), 1);
+}
+
+export const routerRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/v1/vpc-routers',
+    operationId: 'vpc_router_list',
+    auth: true,
+    handle: (ctx) => {
+      const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), { project: optionalQuery(ctx, 'project') });
+      return reply<VpcRouterResultsPage>(
+        200,
+        paginate(
+          ctx.db.routers.filter((r) => r.vpcId === vpc.id),
+          ctx.query,
+        ),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/vpc-routers',
+    operationId: 'vpc_router_create',
+    auth: true,
+    handle: (ctx) => reply<VpcRouter>(201, createRouter(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/vpc-routers/{router}',
+    operationId: 'vpc_router_view',
+    auth: true,
+    handle: (ctx) => reply<VpcRouter>(200, selectedRouter(ctx, param(ctx, 'router'))),
+  },
+  {
+    method: 'PUT',
+    path: '/v1/vpc-routers/{router}',
+    operationId: 'vpc_router_update',
+    auth: true,
+    handle: (ctx) => reply<VpcRouter>(200, updateRouter(ctx)),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/vpc-routers/{router}',
+    operationId: 'vpc_router_delete',
+    auth: true,
+    handle: (ctx) => {
+      deleteRouter(ctx);
+      return noContent();
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/vpc-router-routes',
+    operationId: 'vpc_router_route_list',
+    auth: true,
+    handle: (ctx) => {
+      const router = selectedRouter(ctx, requiredQuery(ctx, 'router'));
+      return reply<RouterRouteResultsPage>(
+        200,
+        paginate(
+          ctx.db.routes.filter((r) => r.vpcRouterId === router.id),
+          ctx.query,
+        ),
+      );
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/vpc-router-routes',
+    operationId: 'vpc_router_route_create',
+    auth: true,
+    handle: (ctx) => reply<RouterRoute>(201, createRoute(ctx)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/vpc-router-routes/{route}',
+    operationId: 'vpc_router_route_view',
+    auth: true,
+    handle: (ctx) => reply<RouterRoute>(200, selectedRoute(ctx)),
+  },
+  {
+    method: 'PUT',
+    path: '/v1/vpc-router-routes/{route}',
+    operationId: 'vpc_router_route_update',
+    auth: true,
+    handle: (ctx) => reply<RouterRoute>(200, updateRoute(ctx)),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/vpc-router-routes/{route}',
+    operationId: 'vpc_router_route_delete',
+    auth: true,
+    handle: (ctx) => {
+      deleteRoute(ctx);
+      return noContent();
+    },
+  },
+];

@@ -1,0 +1,34 @@
+// Every request the simulator received, by operationId, for tests that assert call budgets.
+
+export const UNMATCHED = 'unmatched';
+
+export interface LoggedRequest {
+  operationId: string;
+  method: string;
+  path: string;
+  query: string;
+}
+
+export class RequestLog {
+  readonly entries: LoggedRequest[] = [];
+
+  record(entry: LoggedRequest): void {
+    this.entries.push(entry);
+  }
+
+  /** Requests for one operationId, or all requests when omitted. */
+  count(operationId?: string): number {
+    if (operationId === undefined) return this.entries.length;
+    return this.entries.filter((e) => e.operationId === operationId).length;
+  }
+
+  byOperation(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.entries) out[e.operationId] = (out[e.operationId] ?? 0) + 1;
+    return out;
+  }
+
+  reset(): void {
+    this.entries.length = 0;
+  }
+}
