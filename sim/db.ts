@@ -95,8 +95,12 @@ export interface FloatingIpSpec {
   project?: string;
   /** Explicit address; it must lie in a silo-linked pool. */
   ip?: string;
-  /** Pool name or id; the silo's default pool of `ipVersion` (or the only default) otherwise. */
+  /** Pool name or id; the silo's default pool of `ipVersion` otherwise. */
   pool?: string;
+  /**
+   * Default-pool version. Omitted means v4 (a test convenience); null is the API's "auto", which
+   * is a 400 when the silo has both a v4 and a v6 default pool.
+   */
   ipVersion?: Family | null;
   /** Instance name (in the FIP's project) or id to attach to. */
   instance?: string;
@@ -358,7 +362,10 @@ export class SimDb {
     if (this.floatingIps.some((f) => f.projectId === project.id && f.name === spec.name)) {
       throw alreadyExists('floating-ip', spec.name);
     }
-    const { pool, ip } = this.allocateExternal(spec);
+    const { pool, ip } = this.allocateExternal({
+      ...spec,
+      ipVersion: spec.ipVersion === undefined ? 'v4' : spec.ipVersion,
+    });
     const t = now();
     const fip: FloatingIp = {
       id: randomUUID(),
