@@ -9,6 +9,7 @@
 // status.loadBalancer.ingress. So each rule targets the instances' private addresses and allows
 // the Service ports, from spec.loadBalancerSourceRanges (or everywhere).
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
 import { InvalidServiceConfigError } from '../provider.ts';
@@ -28,8 +29,19 @@ export function firewallRuleBase(loadBalancerName: string): string {
 
 export const ownedBy = (ruleBase: string, name: string): boolean => name.startsWith(`${ruleBase}-`);
 
-const CIDR_V4 = /^(\d{1,3})(\.\d{1,3}){3}\/(\d|[12]\d|3[0-2])$/;
-const CIDR_V6 = /^[0-9a-fA-F:.]+\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
+function isCidr(text: string): boolean {
+  const [address, prefix, ...rest] = text.split('/');
+  if (
+    rest.length > 0 ||
+    address === undefined ||
+    prefix === undefined ||
+    !/^\d{1,3}$/.test(prefix)
+  ) {
+    return false;
+  }
+  const family = isIP(address);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 /** The allowed source CIDRs (empty: everywhere); throws InvalidServiceConfigError on a bad one. */
 export function validateSourceRanges(service: V1Service): string[] {
@@ -39,7 +51,7 @@ export function validateSourceRanges(service: V1Service): string[] {
     : (service.metadata?.annotations?.[SOURCE_RANGES_ANNOTATION] ?? '').split(',');
   const ranges = raw.map((r) => r.trim()).filter((r) => r !== '');
   for (const r of ranges) {
-    if (!CIDR_V4.test(r) && !CIDR_V6.test(r)) {
+    if (!isCidr(r)) {
       const field = fromSpec.length
         ? 'spec.loadBalancerSourceRanges'
         : `annotation ${SOURCE_RANGES_ANNOTATION}`;

@@ -45,7 +45,17 @@ export function secondFamilyName(base: string, family: IpVersion): string {
 export type Allocation =
   | { type: 'explicit'; ip: string }
   | { type: 'pool'; pool: string }
-  | { type: 'default'; version?: IpVersion | undefined };
+  | {
+      type: 'default';
+      /** From oxide.computer/floating-ip-version: an adopted FIP of the other family is recreated. */
+      version?: IpVersion | undefined;
+      /**
+       * Without the annotation, the Service's own family (spec.ipFamilies[0]) is asked for at
+       * creation, so a silo with default pools of both versions still works (the Go CCM sends no
+       * version and fails there); never a reason to recreate an adopted FIP.
+       */
+      preferVersion?: IpVersion | undefined;
+    };
 
 export interface DesiredFloatingIp {
   /** FIP name; for a user's FIP, the name or UUID from the annotation. */
@@ -156,7 +166,13 @@ export function loadBalancerSpec(
       ? { type: 'explicit', ip }
       : pool
         ? { type: 'pool', pool }
-        : { type: 'default', version };
+        : {
+            type: 'default',
+            version,
+            preferVersion: service.spec?.ipFamilies?.[0]
+              ? toVersion(service.spec.ipFamilies[0])
+              : undefined,
+          };
     return {
       baseName,
       floatingIps: [{ name: baseName, owned: true, allocation }],

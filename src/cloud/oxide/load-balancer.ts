@@ -427,10 +427,12 @@ function toAddressAllocator(allocation: Allocation | undefined): AddressAllocato
       return { type: 'explicit', ip: allocation.ip };
     case 'pool':
       return { type: 'auto', poolSelector: { type: 'explicit', pool: allocation.pool } };
-    case 'default':
-      return allocation.version
-        ? { type: 'auto', poolSelector: { type: 'auto', ipVersion: allocation.version } }
+    case 'default': {
+      const ipVersion = allocation.version ?? allocation.preferVersion;
+      return ipVersion
+        ? { type: 'auto', poolSelector: { type: 'auto', ipVersion } }
         : { type: 'auto' };
+    }
     default:
       return { type: 'auto' };
   }
