@@ -6,6 +6,7 @@ import { InstanceInventory } from '../../oxide/inventory.ts';
 import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
 import { OxideInstances } from './instances.ts';
+import { OxideLoadBalancer } from './load-balancer.ts';
 
 export interface OxideCloudProviderOptions {
   client: OxideClient;
@@ -14,12 +15,15 @@ export interface OxideCloudProviderOptions {
   /** Written to topology.kubernetes.io/zone when set; Oxide itself has no zones. */
   zone?: string;
   inventory?: InstanceInventoryOptions;
+  /** Default of the Service annotation oxide.computer/firewall (manage VPC firewall rules). */
+  loadBalancerFirewall?: boolean;
 }
 
 export class OxideCloudProvider implements CloudProvider {
   readonly client: OxideClient;
   readonly inventory: InstanceInventory;
   private readonly instancesImpl: OxideInstances;
+  private readonly loadBalancerImpl: OxideLoadBalancer;
 
   constructor(options: OxideCloudProviderOptions) {
     this.client = options.client;
@@ -29,6 +33,10 @@ export class OxideCloudProvider implements CloudProvider {
       inventory: this.inventory,
       ...(options.region !== undefined ? { region: options.region } : {}),
       ...(options.zone !== undefined ? { zone: options.zone } : {}),
+    });
+    this.loadBalancerImpl = new OxideLoadBalancer({
+      client: this.client,
+      firewall: options.loadBalancerFirewall ?? false,
     });
   }
 
@@ -40,8 +48,8 @@ export class OxideCloudProvider implements CloudProvider {
     return this.instancesImpl;
   }
 
-  loadBalancer(): LoadBalancer | undefined {
-    return undefined;
+  loadBalancer(): LoadBalancer {
+    return this.loadBalancerImpl;
   }
 
   routes(): Routes | undefined {
