@@ -95,10 +95,20 @@ export class OxideClient {
     return withRetry(() => this.attempt(operation, fn, signal), { ...this.retry, signal });
   }
 
-  /** Every item of a paginated list, each page fetched through `call`. */
-  listAll<T>(operation: string, fn: PageCall<T>, signal?: AbortSignal): Promise<T[]> {
-    return listAll((pageToken) =>
-      this.call(operation, (api, params) => fn(api, pageToken, this.pageSize, params), signal),
+  /**
+   * Every item of a paginated list, each page fetched through `call`. `boundedCollection`: the
+   * collection has a small hard size limit, so a short page ends the scan (see paginate.ts).
+   */
+  listAll<T>(
+    operation: string,
+    fn: PageCall<T>,
+    signal?: AbortSignal,
+    options: { boundedCollection?: boolean } = {},
+  ): Promise<T[]> {
+    return listAll(
+      (pageToken) =>
+        this.call(operation, (api, params) => fn(api, pageToken, this.pageSize, params), signal),
+      options.boundedCollection ? { shortPageEnds: this.pageSize } : {},
     );
   }
 
@@ -155,7 +165,7 @@ export class OxideClient {
     );
   }
 
-  /** Every NIC of an instance (every page), in the API's order. */
+  /** Every NIC of an instance (every page, at most 8 NICs exist), in the API's order. */
   listInstanceNics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
     return this.listAll<InstanceNetworkInterface>(
       'instance_network_interface_list',
@@ -165,6 +175,7 @@ export class OxideClient {
           params,
         ),
       signal,
+      { boundedCollection: true },
     );
   }
 

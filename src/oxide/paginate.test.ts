@@ -24,4 +24,17 @@ describe('listAll', () => {
       /did not advance/,
     );
   });
+
+  it('with shortPageEnds, a page shorter than the limit is the last one', async () => {
+    const seen: (string | undefined)[] = [];
+    const all = await listAll(
+      async (token) => {
+        seen.push(token);
+        return token ? { items: [3], nextPage: 'c' } : { items: [1, 2], nextPage: 'b' };
+      },
+      { shortPageEnds: 2 },
+    );
+    assert.deepEqual(all, [1, 2, 3]);
+    assert.deepEqual(seen, [undefined, 'b']);
+  });
 });

@@ -48,7 +48,7 @@ export class OxideInstances implements Instances {
       const providerID = node.spec?.providerID;
       if (providerID) {
         const id = parseProviderID(providerID);
-        if ((await this.inventory.snapshot()).byId(id)) return true;
+        if (await this.cachedById(id)) return true;
         // Missing from a list proves nothing: only the server's 404 for this id does.
         await this.client.viewInstanceById(id);
         return true;
@@ -78,12 +78,24 @@ export class OxideInstances implements Instances {
     });
   }
 
+  /**
+   * The instance from the shared inventory, or undefined when it is not there or the list
+   * failed: a view by id decides then, so a failing list endpoint does not block id lookups.
+   */
+  private async cachedById(id: string): Promise<Instance | undefined> {
+    try {
+      return (await this.inventory.snapshot()).byId(id);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
   async find(node: V1Node): Promise<Instance> {
     const providerID = node.spec?.providerID;
     if (!providerID) return this.findByNodeName(nodeName(node));
     const id = parseProviderID(providerID);
-    const cached = (await this.inventory.snapshot()).byId(id);
+    const cached = await this.cachedById(id);
     if (cached) return cached;
     try {
       return await this.client.viewInstanceById(id);
@@ -100,8 +112,12 @@ export class OxideInstances implements Instances {
    * name, before the instance is declared missing.
    */
   private async findByNodeName(name: string): Promise<Instance> {
-    for (const snapshot of [() => this.inventory.snapshot(), () => this.inventory.fresh()]) {
-      const candidates = (await snapshot()).matching(name);
+    // Lists that started after this moment reflect everything true when the caller asked; a
+    // burst of lookups shares them instead of each starting its own.
+    const asked = performance.now();
+    let snapshot = await this.inventory.snapshot();
+    for (;;) {
+      const candidates = snapshot.matching(name);
       if (candidates.length === 1 && candidates[0]) return candidates[0];
       if (candidates.length > 1) {
         const ids = candidates.map((i) => `${i.name} (${i.id})`).join(', ');
@@ -109,6 +125,8 @@ export class OxideInstances implements Instances {
           `Node ${name} is ambiguous: instances ${ids} in project ${this.client.project} match it by name or hostname; set spec.providerID`,
         );
       }
+      if (snapshot.startedAt >= asked) break;
+      snapshot = await this.inventory.fresh(asked);
     }
     try {
       return await this.client.viewInstanceByName(name);
