@@ -139,6 +139,42 @@ export function readFirewall(annotations: Annotations): AnnotationResult<boolean
   return invalid(FIREWALL, value, 'must be "true" or "false"');
 }
 
+const BEHAVIOUR = [
+  '## What the load balancer does',
+  '',
+  '- **Names.** One floating IP per Service in the project, named',
+  '  `<cluster-name>-<namespace>-<name>` cut to 63 characters with trailing `-` trimmed, description',
+  '  `Managed by oxide-cloud-controller-manager.` (exactly as the Go CCM v0.7.1, whose floating IPs',
+  '  are adopted by name, never re-created). A dual-stack Service (`ipFamilyPolicy`',
+  '  `PreferDualStack`/`RequireDualStack` with two `ipFamilies`) gets a second floating IP for its',
+  '  second family, named `<name cut to 58>-IPv4` or `-IPv6`: the uppercase suffix cannot come out',
+  "  of a Kubernetes name, so it never collides with another Service's floating IP.",
+  '- **Allocation changes** (other address, pool or version) detach, delete and re-create the',
+  '  floating IP. Without annotations a new floating IP is asked from the default pool of the',
+  "  Service's first IP family; an adopted one is never re-created for that reason.",
+  "- **Target.** Each floating IP is attached to one Node's instance, chosen among the Nodes the",
+  '  service controller passes (Ready, schedulable, not excluded; with',
+  '  `externalTrafficPolicy: Local` only Nodes with ready endpoints). It stays on its Node while',
+  '  that Node is eligible; otherwise Nodes are tried in rendezvous-hash order of (Service UID,',
+  '  Node name), skipping Nodes above 1.25 × the average floating-IP load, so Services spread over',
+  '  Nodes. Oxide NATs a floating IP to the primary NIC, so a v6 floating IP only goes to a Node',
+  '  whose primary NIC has an IPv6 address, and no instance gets more than 32 external IPs.',
+  "- **Status.** `ingress[0]` is the floating IP with `ipMode: Proxy` (the second family's follows",
+  "  it), then the target Nodes' `InternalIP`s. Oxide floating IPs are 1:1 NAT: packets reach the",
+  '  Node at its private address, so kube-proxy must treat that address as load-balancer ingress.',
+  '- **Firewall.** Rules `k8s-lb-<16 hex of sha256(floating IP name)>-tcp|udp`, priority 1000,',
+  "  allow inbound traffic to the target instances' private addresses on the Service `port`s (NAT",
+  '  keeps the port; the nodePort is not involved) from `spec.loadBalancerSourceRanges` (or',
+  '  `service.beta.kubernetes.io/load-balancer-source-ranges`, or anywhere). The VPC rule set can',
+  '  only be replaced whole, without a concurrency check: the CCM reads, replaces only its own rules',
+  '  and writes the set back right away, then reads again and retries when its rules are missing or',
+  '  other rules changed meanwhile. An edit by someone else landing between that read and write is',
+  '  lost; avoid editing rules by hand while Services change, or re-apply your edit.',
+  '- **Deletion** removes the firewall rules, detaches and deletes owned floating IPs (already gone',
+  '  is fine) and only detaches one named by `oxide.computer/floating-ip-name`.',
+  '',
+];
+
 /** docs/annotations.md, generated from the declarations above. */
 export function renderAnnotationDocs(): string {
   const lines = [
@@ -157,5 +193,6 @@ export function renderAnnotationDocs(): string {
     lines.push(`## \`${decl.name}\``, '', `- Type: ${decl.type}`, `- Default: ${decl.default}`, '');
     lines.push(decl.description, '');
   }
+  lines.push(...BEHAVIOUR);
   return lines.join('\n');
 }
