@@ -76,8 +76,8 @@ export function specOperations(spec: SpecDoc): Map<string, SpecOperation> {
 
 /**
  * OpenAPI 3.0 → JSON Schema: `nullable: true` becomes "null or the schema" (it also sits beside
- * allOf/$ref, where ajv's own `nullable` support does not reach), and component refs point into
- * the document registered as `spec`.
+ * allOf/$ref, where ajv's own `nullable` support does not reach), objects with declared properties
+ * are closed, and component refs point into the document registered as `spec`.
  */
 function rewrite(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(rewrite);
@@ -86,6 +86,10 @@ function rewrite(node: unknown): unknown {
   for (const [k, v] of Object.entries(node)) {
     if (k === 'nullable') continue;
     out[k] = k === '$ref' && typeof v === 'string' ? v.replace(/^#/, 'spec#') : rewrite(v);
+  }
+  // Closed objects: a field the real API does not send (or accept) is a finding, not noise.
+  if (out.type === 'object' && out.properties && out.additionalProperties === undefined) {
+    out.additionalProperties = false;
   }
   return (node as Json).nullable === true ? { anyOf: [{ type: 'null' }, out] } : out;
 }

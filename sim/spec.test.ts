@@ -1,0 +1,443 @@
+// Every implemented operation, called over raw HTTP, checked against the Oxide OpenAPI document
+// with ajv: the snake_case response body against the documented schema of its status, and each
+// request body the test sends against the request schema. Skips only without ../shared/oxide.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadSpec, SPEC_MISSING, SpecValidator } from './openapi.ts';
+import { ROUTES } from './routes.ts';
+import { SIM_API_VERSION, type Simulator, startSimulator } from './server.ts';
+
+const spec = loadSpec();
+let sim: Simulator;
+let validator: SpecValidator;
+const succeeded = new Set<string>();
+
+before(async () => {
+  if (!spec) return;
+  validator = new SpecValidator(spec);
+  sim = await startSimulator({
+    seed: {
+      instances: [
+        { name: 'cp-0' },
+        { name: 'worker-0', nics: [{ v4: 'auto', v6: 'auto', transitIps: ['10.244.1.0/24'] }] },
+        { name: 'worker-1', nics: [{ v6: 'auto' }], runState: 'stopped' },
+        { name: 'worker-2', ephemeralIp: 'auto', snatIp: 'auto' },
+      ],
+    },
+  });
+  sim.db.createFloatingIp({ name: 'seeded', instance: 'worker-2' });
+});
+after(() => sim?.stop());
+
+interface Call {
+  op: string;
+  method: string;
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+  status: number;
+  token?: string;
+}
+
+async function call(c: Call): Promise<unknown> {
+  if (c.body !== undefined) {
+    assert.deepEqual(validator.request(c.op, c.body), [], `${c.op} request body`);
+  }
+  const qs = new URLSearchParams(c.query).toString();
+  const res = await fetch(`${sim.url}${c.path}${qs ? `?${qs}` : ''}`, {
+    method: c.method,
+    headers: {
+      authorization: `Bearer ${c.token ?? sim.token}`,
+      'api-version': SIM_API_VERSION,
+      ...(c.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
+  });
+  const text = await res.text();
+  const body: unknown = text ? JSON.parse(text) : undefined;
+  assert.equal(res.status, c.status, `${c.op}: ${text}`);
+  assert.deepEqual(
+    validator.response(c.op, res.status, body),
+    [],
+    `${c.op} ${res.status}: ${text}`,
+  );
+  if (res.status < 300) succeeded.add(c.op);
+  return body;
+}
+
+const project = { project: 'k8s' };
+const inVpc = { project: 'k8s', vpc: 'default' };
+
+test(
+  'responses and request bodies match the OpenAPI document',
+  { skip: !spec && SPEC_MISSING },
+  async () => {
+    await call({ op: 'ping', method: 'GET', path: '/v1/ping', status: 200, token: 'none' });
+    await call({ op: 'current_user_view', method: 'GET', path: '/v1/me', status: 200 });
+    await call({ op: 'project_list', method: 'GET', path: '/v1/projects', status: 200 });
+    await call({ op: 'project_view', method: 'GET', path: '/v1/projects/k8s', status: 200 });
+
+    const instances = (await call({
+      op: 'instance_list',
+      method: 'GET',
+      path: '/v1/instances',
+      query: { ...project, limit: '2' },
+      status: 200,
+    })) as { items: { id: string }[]; next_page: string };
+    await call({
+      op: 'instance_list',
+      method: 'GET',
+      path: '/v1/instances',
+      query: { ...project, page_token: instances.next_page },
+      status: 200,
+    });
+    const cp = instances.items[0]?.id as string;
+    await call({ op: 'instance_view', method: 'GET', path: `/v1/instances/${cp}`, status: 200 });
+    await call({
+      op: 'instance_view',
+      method: 'GET',
+      path: '/v1/instances/worker-0',
+      query: project,
+      status: 200,
+    });
+    await call({
+      op: 'instance_stop',
+      method: 'POST',
+      path: '/v1/instances/worker-0/stop',
+      query: project,
+      status: 202,
+    });
+    await call({
+      op: 'instance_start',
+      method: 'POST',
+      path: '/v1/instances/worker-1/start',
+      query: project,
+      status: 202,
+    });
+    await call({
+      op: 'instance_external_ip_list',
+      method: 'GET',
+      path: '/v1/instances/worker-2/external-ips',
+      query: project,
+      status: 200,
+    });
+
+    const nics = (await call({
+      op: 'instance_network_interface_list',
+      method: 'GET',
+      path: '/v1/network-interfaces',
+      query: { ...project, instance: 'worker-0' },
+      status: 200,
+    })) as { items: { id: string }[] };
+    const nic = nics.items[0]?.id as string;
+    await call({
+      op: 'instance_network_interface_view',
+      method: 'GET',
+      path: `/v1/network-interfaces/${nic}`,
+      status: 200,
+    });
+    await call({
+      op: 'instance_network_interface_update',
+      method: 'PUT',
+      path: `/v1/network-interfaces/${nic}`,
+      body: { transit_ips: ['10.244.1.0/24', 'fd00:244::/64'] },
+      status: 200,
+    });
+    await call({
+      op: 'vpc_subnet_list_network_interfaces',
+      method: 'GET',
+      path: '/v1/vpc-subnets/default/network-interfaces',
+      query: inVpc,
+      status: 200,
+    });
+
+    await call({
+      op: 'floating_ip_create',
+      method: 'POST',
+      path: '/v1/floating-ips',
+      query: project,
+      body: {
+        name: 'lb-0',
+        description: 'x',
+        address_allocator: { type: 'auto', pool_selector: { type: 'auto', ip_version: 'v4' } },
+      },
+      status: 201,
+    });
+    await call({
+      op: 'floating_ip_create',
+      method: 'POST',
+      path: '/v1/floating-ips',
+      query: project,
+      body: {
+        name: 'lb-1',
+        description: '',
+        address_allocator: { type: 'explicit', ip: '2001:db8:100::77' },
+      },
+      status: 201,
+    });
+    await call({
+      op: 'floating_ip_list',
+      method: 'GET',
+      path: '/v1/floating-ips',
+      query: project,
+      status: 200,
+    });
+    await call({
+      op: 'floating_ip_view',
+      method: 'GET',
+      path: '/v1/floating-ips/lb-0',
+      query: project,
+      status: 200,
+    });
+    await call({
+      op: 'floating_ip_update',
+      method: 'PUT',
+      path: '/v1/floating-ips/lb-0',
+      query: project,
+      body: { description: 'ingress' },
+      status: 200,
+    });
+    await call({
+      op: 'floating_ip_attach',
+      method: 'POST',
+      path: '/v1/floating-ips/lb-0/attach',
+      query: project,
+      body: { kind: 'instance', parent: 'cp-0' },
+      status: 202,
+    });
+    await call({
+      op: 'instance_external_ip_list',
+      method: 'GET',
+      path: `/v1/instances/${cp}/external-ips`,
+      status: 200,
+    });
+    await call({
+      op: 'floating_ip_detach',
+      method: 'POST',
+      path: '/v1/floating-ips/lb-0/detach',
+      query: project,
+      status: 202,
+    });
+    await call({
+      op: 'floating_ip_delete',
+      method: 'DELETE',
+      path: '/v1/floating-ips/lb-0',
+      query: project,
+      status: 204,
+    });
+
+    const pools = (await call({
+      op: 'ip_pool_list',
+      method: 'GET',
+      path: '/v1/ip-pools',
+      status: 200,
+    })) as {
+      items: { id: string }[];
+    };
+    await call({
+      op: 'ip_pool_view',
+      method: 'GET',
+      path: `/v1/ip-pools/${pools.items[0]?.id}`,
+      status: 200,
+    });
+
+    await call({ op: 'vpc_list', method: 'GET', path: '/v1/vpcs', query: project, status: 200 });
+    await call({
+      op: 'vpc_view',
+      method: 'GET',
+      path: '/v1/vpcs/default',
+      query: project,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_subnet_list',
+      method: 'GET',
+      path: '/v1/vpc-subnets',
+      query: inVpc,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_subnet_view',
+      method: 'GET',
+      path: '/v1/vpc-subnets/default',
+      query: inVpc,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_firewall_rules_view',
+      method: 'GET',
+      path: '/v1/vpc-firewall-rules',
+      query: inVpc,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_firewall_rules_update',
+      method: 'PUT',
+      path: '/v1/vpc-firewall-rules',
+      query: inVpc,
+      body: {
+        rules: [
+          {
+            name: 'k8s-lb-http',
+            description: 'service',
+            status: 'enabled',
+            direction: 'inbound',
+            action: 'allow',
+            priority: 100,
+            targets: [{ type: 'instance', value: 'worker-0' }],
+            filters: {
+              hosts: [{ type: 'ip_net', value: '0.0.0.0/0' }],
+              ports: ['80', '30000-32767'],
+              protocols: [{ type: 'tcp' }, { type: 'icmp', value: null }],
+            },
+          },
+        ],
+      },
+      status: 200,
+    });
+
+    await call({
+      op: 'vpc_router_list',
+      method: 'GET',
+      path: '/v1/vpc-routers',
+      query: inVpc,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_router_view',
+      method: 'GET',
+      path: '/v1/vpc-routers/system',
+      query: inVpc,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_router_create',
+      method: 'POST',
+      path: '/v1/vpc-routers',
+      query: inVpc,
+      body: { name: 'pods', description: '' },
+      status: 201,
+    });
+    await call({
+      op: 'vpc_router_update',
+      method: 'PUT',
+      path: '/v1/vpc-routers/pods',
+      query: inVpc,
+      body: { description: 'pod routes' },
+      status: 200,
+    });
+    await call({
+      op: 'vpc_subnet_update',
+      method: 'PUT',
+      path: '/v1/vpc-subnets/default',
+      query: inVpc,
+      body: { custom_router: 'pods' },
+      status: 200,
+    });
+    const inRouter = { ...inVpc, router: 'pods' };
+    await call({
+      op: 'vpc_router_route_create',
+      method: 'POST',
+      path: '/v1/vpc-router-routes',
+      query: inRouter,
+      body: {
+        name: 'w0',
+        description: '',
+        destination: { type: 'ip_net', value: '10.244.1.0/24' },
+        target: { type: 'instance', value: 'worker-0' },
+      },
+      status: 201,
+    });
+    await call({
+      op: 'vpc_router_route_list',
+      method: 'GET',
+      path: '/v1/vpc-router-routes',
+      query: inRouter,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_router_route_view',
+      method: 'GET',
+      path: '/v1/vpc-router-routes/w0',
+      query: inRouter,
+      status: 200,
+    });
+    await call({
+      op: 'vpc_router_route_update',
+      method: 'PUT',
+      path: '/v1/vpc-router-routes/w0',
+      query: inRouter,
+      body: {
+        destination: { type: 'ip_net', value: '10.244.2.0/24' },
+        target: { type: 'ip', value: '172.30.0.6' },
+      },
+      status: 200,
+    });
+    await call({
+      op: 'vpc_router_route_list',
+      method: 'GET',
+      path: '/v1/vpc-router-routes',
+      query: { ...inVpc, router: 'system' },
+      status: 200,
+    });
+    await call({
+      op: 'vpc_router_route_delete',
+      method: 'DELETE',
+      path: '/v1/vpc-router-routes/w0',
+      query: inRouter,
+      status: 204,
+    });
+    await call({
+      op: 'vpc_router_delete',
+      method: 'DELETE',
+      path: '/v1/vpc-routers/pods',
+      query: inVpc,
+      status: 204,
+    });
+
+    const missing = ROUTES.map((r) => r.operationId).filter((op) => !succeeded.has(op));
+    assert.deepEqual(missing, [], 'every served operation was exercised');
+  },
+);
+
+test('error responses match the Error schema', { skip: !spec && SPEC_MISSING }, async () => {
+  const errors = [
+    { op: 'current_user_view', method: 'GET', path: '/v1/me', status: 401, token: 'wrong' },
+    { op: 'instance_view', method: 'GET', path: '/v1/instances/nope', query: project, status: 404 },
+    { op: 'instance_view', method: 'GET', path: '/v1/instances/cp-0', status: 400 },
+    {
+      op: 'instance_list',
+      method: 'GET',
+      path: '/v1/instances',
+      query: { ...project, limit: '0' },
+      status: 400,
+    },
+    {
+      op: 'floating_ip_create',
+      method: 'POST',
+      path: '/v1/floating-ips',
+      query: project,
+      body: { name: 'seeded', description: '' },
+      status: 400,
+    },
+    {
+      op: 'floating_ip_delete',
+      method: 'DELETE',
+      path: '/v1/floating-ips/seeded',
+      query: project,
+      status: 400,
+    },
+    {
+      op: 'instance_network_interface_update',
+      method: 'PUT',
+      path: '/v1/network-interfaces/net0',
+      query: { ...project, instance: 'cp-0' },
+      body: { transit_ips: [] },
+      status: 400,
+    },
+  ];
+  for (const e of errors) {
+    const body = (await call(e)) as { error_code?: string; request_id: string };
+    assert.match(body.request_id, /^[0-9a-f-]{36}$/);
+  }
+});
