@@ -1,0 +1,137 @@
+// OxideClient over real HTTP(S): the simulator behind a TLS-terminating proxy whose certificate
+// is signed by a private CA, as on a rack with its own CA; plus per-operation metrics.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:https';
+import type { Server } from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { generate } from 'selfsigned';
+import { startSimulator } from '../../sim/server.ts';
+import { registry } from '../metrics.ts';
+import { OxideClient } from './client.ts';
+import { OxideError } from './errors.ts';
+
+type Sim = Awaited<ReturnType<typeof startSimulator>>;
+
+let sim: Sim;
+let proxy: Server;
+let httpsUrl: string;
+let caPem: string;
+let dir: string;
+
+before(async () => {
+  sim = await startSimulator({ seed: { project: 'k8s' }, latencyMs: 0 });
+  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+    keySize: 2048,
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+  });
+  caPem = pems.cert;
+  dir = mkdtempSync(join(tmpdir(), 'oxide-ca-'));
+  const target = new URL(sim.url);
+  proxy = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+    const upstream = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: req.url,
+        method: req.method,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  httpsUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  proxy.closeAllConnections();
+  await new Promise((resolve) => proxy.close(resolve));
+  await sim.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('custom CA', () => {
+  it('without the CA the certificate is refused (unavailable, no token in the message)', async () => {
+    const client = new OxideClient({
+      host: httpsUrl,
+      token: sim.token,
+      project: 'k8s',
+      maxRetries: 0,
+    });
+    await assert.rejects(client.checkCredentials(), (err: unknown) => {
+      assert.ok(err instanceof OxideError);
+      assert.equal(err.kind, 'unavailable');
+      assert.ok(!err.message.includes(sim.token));
+      return true;
+    });
+  });
+
+  it('with the CA as PEM text', async () => {
+    const client = new OxideClient({ host: httpsUrl, token: sim.token, project: 'k8s', ca: caPem });
+    try {
+      assert.equal((await client.checkProject()).name, 'k8s');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('with the CA from a file', async () => {
+    const path = join(dir, 'ca.pem');
+    writeFileSync(path, caPem);
+    const client = new OxideClient({
+      host: httpsUrl,
+      token: sim.token,
+      project: 'k8s',
+      caCertPath: path,
+    });
+    try {
+      await client.checkCredentials();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('rejects a CA file without a certificate at construction', () => {
+    const path = join(dir, 'empty.pem');
+    writeFileSync(path, 'not a certificate');
+    assert.throws(
+      () => new OxideClient({ host: httpsUrl, token: sim.token, project: 'k8s', caCertPath: path }),
+      /no PEM certificate/,
+    );
+  });
+});
+
+describe('metrics', () => {
+  async function count(operation: string, status: string): Promise<number> {
+    const metric = await registry.getSingleMetric('oxide_api_requests_total')?.get();
+    const value = metric?.values.find(
+      (v) => v.labels['operation'] === operation && v.labels['status'] === status,
+    );
+    return value?.value ?? 0;
+  }
+
+  it('counts every attempt by operation and status, retries included', async () => {
+    const client = new OxideClient({
+      host: sim.url,
+      token: sim.token,
+      project: 'k8s',
+      retry: { baseDelayMs: 1, maxDelayMs: 2 },
+    });
+    const ok = await count('project_view', '200');
+    const unavailable = await count('project_view', '503');
+    sim.faults.add({ operation: 'project_view', status: 503, times: 1 });
+    await client.checkProject();
+    assert.equal(await count('project_view', '503'), unavailable + 1);
+    assert.equal(await count('project_view', '200'), ok + 1);
+  });
+});
