@@ -366,4 +366,22 @@ describe('inventory', () => {
     assert.equal(sim.requests.count('instance_network_interface_list'), 100);
     assert.equal(sim.requests.count('instance_external_ip_list'), 100);
   });
+
+  it('a burst of lookups for missing Nodes shares one fresh list before the views by name', async () => {
+    const instances = provider({}, 2_000).instances();
+    sim.requests.reset();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => instances.instanceExists(node(`absent-${i}`))),
+    );
+    assert.deepEqual(new Set(answers), new Set([false]));
+    const scans = sim.requests.entries.filter(
+      (e) => e.operationId === 'instance_list' && !e.query.includes('page_token'),
+    );
+    assert.equal(
+      scans.length,
+      2,
+      'the first scan, then one fresh scan shared by all that joined the first late',
+    );
+    assert.equal(sim.requests.count('instance_view'), 20);
+  });
 });
