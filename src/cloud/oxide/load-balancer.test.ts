@@ -115,7 +115,7 @@ describe('Go CCM parity', () => {
     });
     assert.deepEqual(calls(), {
       floating_ip_create: 1,
-      instance_network_interface_list: 2, // a list is paginated: one page, then an empty one
+      instance_network_interface_list: 1,
       floating_ip_attach: 1,
     });
 
