@@ -143,6 +143,7 @@ export class SimDb {
     this.defaultProject = seed.project ?? DEFAULT_PROJECT;
     this.addProject(this.defaultProject);
     for (const inst of seed.instances ?? []) this.addInstance(inst);
+    for (const fip of seed.floatingIps ?? []) this.createFloatingIp(fip);
   }
 
   // ---- world builders ------------------------------------------------------------------------

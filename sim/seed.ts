@@ -39,10 +39,22 @@ export interface InstanceSeed {
   snatIp?: AddressSeed;
 }
 
+/** A user-created floating IP (e.g. for adoption tests); v4 from the default pool by default. */
+export interface FloatingIpSeed {
+  name: string;
+  description?: string;
+  ip?: string;
+  pool?: string;
+  ipVersion?: 'v4' | 'v6';
+  /** Instance name to attach it to. */
+  instance?: string;
+}
+
 export interface Seed {
   project?: string;
   pools?: PoolSeed[];
   instances?: InstanceSeed[];
+  floatingIps?: FloatingIpSeed[];
 }
 
 export const DEFAULT_PROJECT = 'k8s';
