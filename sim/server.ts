@@ -129,12 +129,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      if (closing.signal.aborted) return reject(closing.signal.reason as Error);
-      const t = setTimeout(resolve, ms);
-      closing.signal.addEventListener('abort', () => {
+      const { signal } = closing;
+      if (signal.aborted) return reject(signal.reason as Error);
+      const onAbort = (): void => {
         clearTimeout(t);
-        reject(closing.signal.reason as Error);
-      });
+        reject(signal.reason as Error);
+      };
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
 
   async function handle(
