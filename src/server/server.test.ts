@@ -1,0 +1,151 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, fetch } from 'undici';
+import { silentLogger } from '../log.ts';
+import { reconcileMetrics } from '../metrics.ts';
+import { startServer } from './server.ts';
+import { readTlsFiles, selfSignedTls } from './tls.ts';
+
+test('plain HTTP: healthz, readyz (verbose and failing), metrics, 404, 405', async () => {
+  let synced = false;
+  const server = await startServer({
+    bindAddress: '127.0.0.1',
+    port: 0,
+    healthChecks: { ping: () => undefined },
+    readyChecks: { informerSync: () => (synced ? undefined : 'caches not synced yet') },
+    log: silentLogger,
+  });
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const get = async (path: string, init?: { method: string }) => {
+      const res = await fetch(server.url + path, init);
+      return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
+    };
+    assert.deepEqual(await get('/healthz'), {
+      status: 200,
+      body: 'ok',
+      type: 'text/plain; charset=utf-8',
+    });
+    assert.equal((await get('/livez')).body, 'ok');
+    const notReady = await get('/readyz');
+    assert.equal(notReady.status, 500);
+    assert.equal(
+      notReady.body,
+      '[+]ping ok\n[-]informerSync failed: caches not synced yet\nreadyz check failed\n',
+    );
+    synced = true;
+    assert.deepEqual(await get('/readyz'), {
+      status: 200,
+      body: 'ok',
+      type: 'text/plain; charset=utf-8',
+    });
+    assert.equal(
+      (await get('/readyz?verbose')).body,
+      '[+]ping ok\n[+]informerSync ok\nreadyz check passed\n',
+    );
+
+    reconcileMetrics.total.inc({ controller: 'server-test', result: 'success' });
+    const metrics = await get('/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.type ?? '', /^text\/plain; version=0\.0\.4/);
+    assert.match(
+      metrics.body,
+      /oxide_ccm_reconcile_total\{controller="server-test",result="success"\} 1/,
+    );
+    assert.match(metrics.body, /^process_cpu_seconds_total /m, 'Node default metrics');
+    assert.match(metrics.body, /^nodejs_eventloop_lag_seconds /m);
+    assert.match(metrics.body, /# TYPE leader_election_master_status gauge/);
+
+    assert.equal((await get('/nope')).status, 404);
+    assert.equal((await get('/healthz', { method: 'POST' })).status, 405);
+  } finally {
+    await server.close();
+  }
+});
+
+test('HTTPS with a generated self-signed certificate', async () => {
+  const tls = await selfSignedTls('127.0.0.1');
+  const cert = new X509Certificate(tls.cert);
+  assert.match(cert.subjectAltName ?? '', /DNS:localhost/);
+  assert.match(cert.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
+  assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(tls.key)));
+  const server = await startServer({
+    bindAddress: '127.0.0.1',
+    port: 0,
+    tls,
+    healthChecks: {},
+    readyChecks: {},
+    log: silentLogger,
+  });
+  try {
+    assert.match(server.url, /^https:/);
+    // Untrusted by default, as upstream's self-signed serving certificate is.
+    await assert.rejects(fetch(`${server.url}/healthz`));
+    // Trusted when the client pins it.
+    const pinned = new Agent({ connect: { ca: tls.cert, servername: 'localhost' } });
+    const res = await fetch(`${server.url}/healthz`, { dispatcher: pinned });
+    assert.equal(await res.text(), 'ok');
+    const metrics = await fetch(`${server.url}/metrics`, { dispatcher: pinned });
+    assert.equal(metrics.status, 200);
+    await pinned.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('HTTPS with --tls-cert-file / --tls-private-key-file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-tls-'));
+  try {
+    const made = await selfSignedTls('127.0.0.1');
+    writeFileSync(join(dir, 'tls.crt'), made.cert);
+    writeFileSync(join(dir, 'tls.key'), made.key);
+    const tls = readTlsFiles(join(dir, 'tls.crt'), join(dir, 'tls.key'));
+    assert.equal(tls.selfSigned, false);
+    const server = await startServer({
+      bindAddress: '127.0.0.1',
+      port: 0,
+      tls,
+      healthChecks: {},
+      readyChecks: {},
+      log: silentLogger,
+    });
+    try {
+      const agent = new Agent({ connect: { ca: made.cert, servername: 'localhost' } });
+      const res = await fetch(`${server.url}/readyz`, { dispatcher: agent });
+      assert.equal(res.status, 200);
+      await agent.close();
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a port in use is an error, not a hang', async () => {
+  const first = await startServer({
+    bindAddress: '127.0.0.1',
+    port: 0,
+    healthChecks: {},
+    readyChecks: {},
+    log: silentLogger,
+  });
+  try {
+    await assert.rejects(
+      startServer({
+        bindAddress: '127.0.0.1',
+        port: first.port,
+        healthChecks: {},
+        readyChecks: {},
+        log: silentLogger,
+      }),
+      /EADDRINUSE/,
+    );
+  } finally {
+    await first.close();
+  }
+});

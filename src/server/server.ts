@@ -1,0 +1,142 @@
+// The secure port: /healthz (and /livez), /readyz and /metrics, as upstream's controller-manager
+// serves them. Health answers follow the apiserver healthz format: "ok", or one "[+]name ok" /
+// "[-]name failed: reason" line per check with status 500 when any fails (and with ?verbose).
+// No endpoint carries secrets, which is why no delegated authentication is done (see docs).
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics } from 'prom-client';
+import { registry } from '../metrics.ts';
+import type { Logger } from '../log.ts';
+import type { TlsMaterial } from './tls.ts';
+
+/** A named check: undefined when healthy, else the reason (one line, no secrets). */
+export type Check = () => string | undefined;
+
+export interface ServerOptions {
+  bindAddress: string;
+  /** 0 picks a free port (tests); the caller decides whether to serve at all. */
+  port: number;
+  /** Undefined: plain HTTP (--metrics-plain-http). */
+  tls?: TlsMaterial;
+  healthChecks: Record<string, Check>;
+  readyChecks: Record<string, Check>;
+  log: Logger;
+}
+
+export interface RunningServer {
+  /** e.g. https://127.0.0.1:10258 */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+let defaultMetrics = false;
+/** Node process metrics (process_*, nodejs_*) in the shared registry; once per process. */
+export function registerDefaultMetrics(): void {
+  if (defaultMetrics) return;
+  defaultMetrics = true;
+  collectDefaultMetrics({ register: registry });
+}
+
+function checkResponse(
+  res: ServerResponse,
+  checks: Record<string, Check>,
+  verbose: boolean,
+  what: string,
+): void {
+  const lines: string[] = [];
+  let failed = false;
+  for (const [name, check] of Object.entries(checks)) {
+    let reason: string | undefined;
+    try {
+      reason = check();
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
+    }
+    if (reason === undefined) lines.push(`[+]${name} ok`);
+    else {
+      failed = true;
+      lines.push(`[-]${name} failed: ${reason}`);
+    }
+  }
+  res.statusCode = failed ? 500 : 200;
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.setHeader('x-content-type-options', 'nosniff');
+  if (!failed && !verbose) res.end('ok');
+  else res.end(`${lines.join('\n')}\n${what} check ${failed ? 'failed' : 'passed'}\n`);
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ServerOptions,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const verbose = url.searchParams.has('verbose');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.statusCode = 405;
+    res.setHeader('allow', 'GET, HEAD');
+    res.end();
+    return;
+  }
+  switch (url.pathname) {
+    case '/healthz':
+    case '/livez':
+      checkResponse(res, options.healthChecks, verbose, url.pathname.slice(1));
+      return;
+    case '/readyz':
+      checkResponse(res, { ...options.healthChecks, ...options.readyChecks }, verbose, 'readyz');
+      return;
+    case '/metrics': {
+      const body = await registry.metrics();
+      res.setHeader('content-type', registry.contentType);
+      res.end(body);
+      return;
+    }
+    default:
+      res.statusCode = 404;
+      res.setHeader('content-type', 'text/plain; charset=utf-8');
+      res.end('404 page not found\n');
+  }
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  registerDefaultMetrics();
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res, options).catch((err: unknown) => {
+      options.log.error({ err: String(err), path: req.url }, 'serving request failed');
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener)
+    : createHttpServer(listener);
+  // Probes use short-lived connections; do not let idle keep-alives delay shutdown.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.bindAddress, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.bindAddress.includes(':') ? `[${options.bindAddress}]` : options.bindAddress;
+  const url = `${options.tls ? 'https' : 'http'}://${host}:${port}`;
+  options.log.info(
+    { url, selfSigned: options.tls?.selfSigned ?? false },
+    'serving healthz, readyz and metrics',
+  );
+  return {
+    url,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
