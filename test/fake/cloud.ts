@@ -132,7 +132,11 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
     return structuredClone(status);
   }
 
-  async updateLoadBalancer(_cluster: string, service: V1Service, nodes: V1Node[]): Promise<void> {
+  async updateLoadBalancer(
+    _cluster: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus | void> {
     const key = serviceKey(service);
     this.enter('updateLoadBalancer', key);
     const lb = this.loadBalancers.get(key);
