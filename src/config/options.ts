@@ -65,7 +65,7 @@ export const defaultOptions = (): CcmOptions => ({
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
   metricsPlainHttp: false,
-  oxideRequestTimeoutMs: 30_000,
+  oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
   version: false,
   help: false,

@@ -1,0 +1,267 @@
+// The running program once configuration is valid: Oxide checks → Kubernetes client → secure
+// port → leader election → shared informers and the enabled controllers, until the signal aborts.
+// Returns the process exit code; main.ts owns signals and process.exit.
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { OxideCloudProvider } from './cloud/oxide/provider.ts';
+import type { CloudProvider } from './cloud/provider.ts';
+import type { CcmOptions } from './config/options.ts';
+import type { OxideSettings } from './config/oxide.ts';
+import type { Controller, ControllerContext } from './controllers/controller.ts';
+import { ServiceController } from './controllers/service/controller.ts';
+import { KubeClient } from './kube/client.ts';
+import { KubeEventRecorder } from './kube/events.ts';
+import { SharedInformers } from './kube/informers.ts';
+import { LeaderElector } from './kube/leader-election.ts';
+import type { Logger } from './log.ts';
+import { ROUTE_CONTROLLER, SERVICE_CONTROLLER } from './names.ts';
+import type { ControllerName } from './names.ts';
+import { OxideClient } from './oxide/client.ts';
+import { isOxideError } from './oxide/errors.ts';
+import { startServer } from './server/server.ts';
+import type { RunningServer } from './server/server.ts';
+import { readTlsFiles, selfSignedTls } from './server/tls.ts';
+import { userAgent } from './version.ts';
+
+export interface AppConfig {
+  options: CcmOptions;
+  controllers: readonly ControllerName[];
+  oxide: OxideSettings;
+}
+
+/** Upstream's service controller resyncs every load balancer against the Nodes this often. */
+const SERVICE_NODE_SYNC_PERIOD_MS = 100_000;
+
+/** Exit codes: 0 clean shutdown, 1 startup failure or lost leadership. */
+export const EXIT_FAILURE = 1;
+
+/** One line an operator can act on, for a failed startup check. */
+export function describeOxideFailure(err: unknown, settings: OxideSettings, what: string): string {
+  const base = err instanceof Error ? err.message : String(err);
+  if (!isOxideError(err)) return `${what} failed: ${base}`;
+  switch (err.kind) {
+    case 'auth':
+      return `Oxide API at ${settings.host} rejected the token (${err.status}); check OXIDE_TOKEN: ${base}`;
+    case 'not_found':
+      return `Oxide project ${JSON.stringify(settings.project)} not found at ${settings.host} (or not visible to this token): ${base}`;
+    case 'unavailable':
+      return `cannot reach the Oxide API at ${settings.host}: ${base}`;
+    default:
+      return `${what} failed: ${base}`;
+  }
+}
+
+/** The Kubernetes client: kubeconfig, else in-cluster; --master overrides the server URL. */
+export function loadKube(options: CcmOptions): KubeClient {
+  const clientOptions = {
+    qps: options.kubeApiQps,
+    burst: options.kubeApiBurst,
+    userAgent: userAgent(),
+  };
+  const client = KubeClient.load(options.kubeconfig || undefined, clientOptions);
+  if (!options.master) return client;
+  const kc = client.config;
+  const current = kc.getCurrentCluster()?.name;
+  const overridden = new KubeConfig();
+  overridden.loadFromOptions({
+    clusters: kc.clusters.map((c) => (c.name === current ? { ...c, server: options.master } : c)),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
+  return new KubeClient(overridden, clientOptions);
+}
+
+/** Constructs the enabled controllers this build has; says why any enabled one does not run. */
+export function buildControllers(
+  ctx: ControllerContext,
+  options: CcmOptions,
+  enabled: readonly ControllerName[],
+): Controller[] {
+  const controllers: Controller[] = [];
+  for (const name of enabled) {
+    if (name === SERVICE_CONTROLLER) {
+      if (!ctx.cloud.loadBalancer()) {
+        ctx.log.warn({ controller: name.name }, 'provider has no load balancers; not starting');
+        continue;
+      }
+      controllers.push(
+        new ServiceController(ctx, {
+          workers: options.concurrentServiceSyncs,
+          nodeSyncPeriodMs: SERVICE_NODE_SYNC_PERIOD_MS,
+        }),
+      );
+    } else if (name === ROUTE_CONTROLLER) {
+      // Upstream's rule: routes only when Pod CIDRs are allocated and routes are wanted.
+      if (!options.allocateNodeCidrs || !options.configureCloudRoutes) {
+        ctx.log.info(
+          {
+            controller: name.name,
+            allocateNodeCidrs: options.allocateNodeCidrs,
+            configureCloudRoutes: options.configureCloudRoutes,
+          },
+          'will not configure cloud provider routes',
+        );
+      } else if (!ctx.cloud.routes()) {
+        ctx.log.warn({ controller: name.name }, 'provider has no routes; not starting');
+      } else {
+        ctx.log.warn({ controller: name.name }, 'not available in this build; not starting');
+      }
+    } else {
+      ctx.log.warn({ controller: name.name }, 'not available in this build; not starting');
+    }
+  }
+  return controllers;
+}
+
+/** Readiness of the leader's work: informers synced and controllers started. */
+class LeaderWork {
+  synced = false;
+  private readonly kube: KubeClient;
+  private readonly cloud: CloudProvider;
+  private readonly config: AppConfig;
+  private readonly log: Logger;
+
+  constructor(kube: KubeClient, cloud: CloudProvider, config: AppConfig, log: Logger) {
+    this.kube = kube;
+    this.cloud = cloud;
+    this.config = config;
+    this.log = log;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const informers = new SharedInformers(this.kube, this.log);
+    const host = hostname();
+    const ctx: ControllerContext = {
+      kube: this.kube,
+      cloud: this.cloud,
+      informers,
+      recorder: (component) => new KubeEventRecorder(this.kube, component, host, this.log),
+      log: this.log,
+      clusterName: this.config.options.clusterName,
+    };
+    const controllers = buildControllers(ctx, this.config.options, this.config.controllers);
+    informers.start(signal);
+    const runs = controllers.map((c) => {
+      this.log.info({ controller: c.name.name }, 'starting controller');
+      return c.run(signal).catch((err: unknown) => {
+        this.log.error({ controller: c.name.name, err: String(err) }, 'controller failed');
+      });
+    });
+    await informers
+      .waitForSync(signal)
+      .then(() => {
+        this.synced = true;
+        this.log.info({ controllers: controllers.map((c) => c.name.name) }, 'caches synced');
+      })
+      .catch(() => undefined);
+    await Promise.all(runs);
+    await informers.stopped();
+    this.synced = false;
+    this.log.info('controllers stopped');
+  }
+}
+
+async function serve(
+  options: CcmOptions,
+  elector: LeaderElector | undefined,
+  work: LeaderWork,
+  log: Logger,
+): Promise<RunningServer | undefined> {
+  if (options.securePort === 0) return undefined;
+  const tls = options.metricsPlainHttp
+    ? undefined
+    : options.tlsCertFile
+      ? readTlsFiles(options.tlsCertFile, options.tlsPrivateKeyFile)
+      : await selfSignedTls(options.bindAddress);
+  return startServer({
+    bindAddress: options.bindAddress,
+    port: options.securePort,
+    ...(tls ? { tls } : {}),
+    healthChecks: {
+      ping: () => undefined,
+      ...(elector ? { leaderElection: () => elector.check() } : {}),
+    },
+    readyChecks: {
+      // A standby is ready: it is healthy and waiting, and a rolling update must be able to
+      // proceed while the old replica still leads.
+      informerSync: () =>
+        work.synced || (elector !== undefined && !elector.isLeader())
+          ? undefined
+          : 'caches not synced yet',
+    },
+    log,
+  });
+}
+
+export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal): Promise<number> {
+  const { options, oxide } = config;
+  const client = new OxideClient({
+    host: oxide.host,
+    token: oxide.token,
+    project: oxide.project,
+    timeoutMs: options.oxideRequestTimeoutMs,
+    ...(oxide.ca ? { ca: oxide.ca } : {}),
+  });
+  let server: RunningServer | undefined;
+  try {
+    try {
+      await client.checkCredentials(signal);
+      await client.checkProject(signal);
+    } catch (err) {
+      if (signal.aborted) return 0;
+      log.error(describeOxideFailure(err, oxide, 'Oxide startup check'));
+      return EXIT_FAILURE;
+    }
+    log.info(
+      { host: oxide.host, project: oxide.project, apiVersion: client.apiVersion },
+      'Oxide API reachable, token and project valid',
+    );
+
+    let kube: KubeClient;
+    try {
+      kube = loadKube(options);
+    } catch (err) {
+      log.error(
+        `cannot load Kubernetes client configuration: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return EXIT_FAILURE;
+    }
+    const cloud = new OxideCloudProvider({
+      client,
+      ...(oxide.region ? { region: oxide.region } : {}),
+      ...(oxide.zone ? { zone: oxide.zone } : {}),
+    });
+    const work = new LeaderWork(kube, cloud, config, log);
+    const elector = options.leaderElect
+      ? new LeaderElector({
+          kube,
+          namespace: options.leaderElectResourceNamespace,
+          name: options.leaderElectResourceName,
+          leaseDurationMs: options.leaderElectLeaseDurationMs,
+          renewDeadlineMs: options.leaderElectRenewDeadlineMs,
+          retryPeriodMs: options.leaderElectRetryPeriodMs,
+          releaseOnCancel: true,
+          log,
+        })
+      : undefined;
+    try {
+      server = await serve(options, elector, work, log);
+    } catch (err) {
+      log.error(
+        `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return EXIT_FAILURE;
+    }
+
+    if (!elector) {
+      await work.run(signal);
+      return 0;
+    }
+    const outcome = await elector.run(signal, { onStartedLeading: (s) => work.run(s) });
+    return outcome === 'lost' ? EXIT_FAILURE : 0;
+  } finally {
+    await server?.close();
+    await client.close();
+  }
+}

@@ -1,0 +1,230 @@
+// The CLI as operators run it: a child process of src/main.ts against the Oxide simulator and the
+// test apiserver. Every failing start must exit non-zero with a one-line reason and must never
+// print the Oxide token.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fetch } from 'undici';
+import { startSimulator } from '../sim/server.ts';
+import { testKube, uniqueName } from './harness/kube.ts';
+import { freePort } from './harness/ports.ts';
+import { repoRoot } from './harness/testbin.ts';
+
+const NODE = `${repoRoot}/node_modules/.bin/node`;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Started {
+  child: ReturnType<typeof spawn>;
+  output: () => string;
+  exited: Promise<Run>;
+}
+
+function start(args: string[], env: Record<string, string> = {}): Started {
+  const child = spawn(NODE, ['src/main.ts', ...args], {
+    cwd: repoRoot,
+    // Only what the test gives: no OXIDE_* leaking in from the developer's shell.
+    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<Run>((resolve) =>
+    child.on('exit', (code) => setImmediate(() => resolve({ code, stdout, stderr }))),
+  );
+  return { child, output: () => stdout + stderr, exited };
+}
+
+async function run(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<Run> {
+  const s = start(args, env);
+  const timer = setTimeout(() => s.child.kill('SIGKILL'), timeoutMs);
+  const result = await s.exited;
+  clearTimeout(timer);
+  return result;
+}
+
+test('--version and --help exit 0', async () => {
+  const version = await run(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(
+    version.stdout,
+    /^oxide-cloud-controller-manager v\d+\.\d+\.\d+ \(this build speaks Oxide API version [\d.]+/,
+  );
+  const help = await run(['-h']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--leader-elect-lease-duration duration/);
+  assert.equal(help.stderr, '');
+});
+
+test('usage errors: all reported, one line each, exit 2, token never printed', async () => {
+  const token = 'oxide-token-DO-NOT-PRINT-1';
+  const r = await run(
+    [
+      '--cloud-provider=gce',
+      '--leader-elect-retry-period',
+      '2x',
+      '--controllers',
+      'nodeipam',
+      '--nope',
+    ],
+    {
+      OXIDE_TOKEN: token,
+    },
+  );
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, '');
+  assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+    'error: --leader-elect-retry-period: invalid duration "2x" (examples: 15s, 1m30s, 500ms)',
+    'error: unknown flag --nope',
+    'error: --controllers: unknown controller "nodeipam"; known: cloud-node-controller (cloud-node), cloud-node-lifecycle-controller (cloud-node-lifecycle), service-lb-controller (service), node-route-controller (route)',
+    'error: --cloud-provider "gce" is not supported: this cloud-controller-manager only implements "oxide"',
+    'error: Oxide host is not set: set OXIDE_HOST (or OXIDE_PROFILE, or host in --cloud-config)',
+    'error: Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)',
+    "Run 'oxide-cloud-controller-manager --help' for usage.",
+  ]);
+  assert.ok(!r.stderr.includes(token));
+});
+
+test('missing Oxide settings exit 1 with one line per setting', async () => {
+  const r = await run(['--cloud-provider', 'oxide']);
+  assert.equal(r.code, 1);
+  assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+    'error: Oxide host is not set: set OXIDE_HOST (or OXIDE_PROFILE, or host in --cloud-config)',
+    'error: Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
+    'error: Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)',
+  ]);
+});
+
+test('against the simulator: wrong token, unknown project, unreachable host', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  try {
+    const wrong = 'oxide-token-WRONG-7d1c';
+    const base = ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s'];
+    const badToken = await run(base, {
+      OXIDE_HOST: sim.url,
+      OXIDE_TOKEN: wrong,
+      OXIDE_PROJECT: sim.project,
+    });
+    assert.equal(badToken.code, 1);
+    assert.match(badToken.stdout, /rejected the token \(401\); check OXIDE_TOKEN/);
+    for (const secret of [wrong, sim.token]) {
+      assert.ok(
+        !badToken.stdout.includes(secret) && !badToken.stderr.includes(secret),
+        'token printed',
+      );
+    }
+
+    const noProject = await run(base, {
+      OXIDE_HOST: sim.url,
+      OXIDE_TOKEN: sim.token,
+      OXIDE_PROJECT: 'nope',
+    });
+    assert.equal(noProject.code, 1);
+    assert.match(
+      noProject.stdout,
+      /Oxide project \\"nope\\" not found at http:\/\/127\.0\.0\.1:\d+/,
+    );
+    assert.ok(!noProject.stdout.includes(sim.token) && !noProject.stderr.includes(sim.token));
+
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const down = await run(base, {
+      OXIDE_HOST: closed,
+      OXIDE_TOKEN: sim.token,
+      OXIDE_PROJECT: 'k8s',
+    });
+    assert.equal(down.code, 1);
+    assert.match(down.stdout, new RegExp(`cannot reach the Oxide API at ${closed}`));
+    assert.ok(!down.stdout.includes(sim.token) && !down.stderr.includes(sim.token));
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('full process: leads, serves health and metrics, SIGTERM releases the Lease and exits 0', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const { client, kubeconfig } = await testKube();
+  const lease = uniqueName('ccm');
+  const port = await freePort();
+  const s = start(
+    [
+      '--cloud-provider=oxide',
+      `--kubeconfig=${kubeconfig}`,
+      '--controllers=service',
+      '--leader-elect-resource-namespace=default',
+      `--leader-elect-resource-name=${lease}`,
+      '--leader-elect-lease-duration=4s',
+      '--leader-elect-renew-deadline=3s',
+      '--leader-elect-retry-period=500ms',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      '--metrics-plain-http',
+      '--use-service-account-credentials',
+    ],
+    { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+  );
+  try {
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/default/leases/${lease}`;
+    type Lease = { spec: { holderIdentity?: string; leaseDurationSeconds?: number } };
+    let holder = '';
+    for (let i = 0; i < 100 && holder === ''; i++) {
+      await sleep(200);
+      holder =
+        (await client.get<Lease>(leasePath).catch(() => undefined))?.spec.holderIdentity ?? '';
+    }
+    assert.match(holder, /^[^_]+_[0-9a-f-]{36}$/, `identity hostname_uuid, output:\n${s.output()}`);
+
+    let ready = 0;
+    for (let i = 0; i < 50 && ready !== 200; i++) {
+      ready = (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status ?? 0;
+      if (ready !== 200) await sleep(200);
+    }
+    assert.equal(ready, 200, s.output());
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text(), 'ok');
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, new RegExp(`leader_election_master_status\\{name="${lease}"\\} 1`));
+    assert.match(
+      metrics,
+      /oxide_api_requests_total\{operation="current_user_view",status="200"\} 1/,
+    );
+
+    const signalled = performance.now();
+    s.child.kill('SIGTERM');
+    const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
+    assert.ok(result, `no exit within 8 s after SIGTERM:\n${s.output()}`);
+    const took = performance.now() - signalled;
+    console.log(`exit after SIGTERM: ${Math.round(took)} ms`);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const released = await client.get<Lease>(leasePath);
+    assert.equal(released.spec.holderIdentity, '');
+    assert.equal(released.spec.leaseDurationSeconds, 1);
+
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    const msgs = lines.map((l) => l.msg);
+    assert.ok(
+      msgs.includes(
+        'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
+      ),
+    );
+    assert.ok(msgs.includes('successfully acquired lease'));
+    assert.ok(msgs.includes('released leader lease'));
+    assert.ok(!result.stdout.includes(sim.token) && !result.stderr.includes(sim.token));
+  } finally {
+    s.child.kill('SIGKILL');
+    await s.exited;
+    await sim.stop();
+  }
+});
