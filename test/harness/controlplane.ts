@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
@@ -75,6 +75,8 @@ export class ControlPlane {
         `--etcd-servers=http://127.0.0.1:${etcdClient}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
+        // No Endpoints for the kubernetes Service: it may not point at loopback, and nothing here uses it.
+        '--endpoint-reconciler-type=none',
         `--secure-port=${apiPort}`,
         `--cert-dir=${join(dir, 'certs')}`,
         `--token-auth-file=${join(dir, 'tokens.csv')}`,
@@ -129,9 +131,9 @@ export class ControlPlane {
           ['kube-apiserver', this.apiserver],
         ] as const) {
           if (proc?.exitCode !== null && proc?.exitCode !== undefined) {
-            throw new Error(
-              `${name} exited with ${proc.exitCode}; see ${this.info?.dir}/${name}.log`,
-            );
+            const log = readFileSync(join(this.info?.dir ?? '', `${name}.log`), 'utf8');
+            const tail = log.split('\n').slice(-15).join('\n');
+            throw new Error(`${name} exited with ${proc.exitCode}:\n${tail}`);
           }
         }
         try {

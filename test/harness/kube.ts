@@ -1,6 +1,5 @@
 // What integration tests use to reach the shared control plane. Run under `make test` the
 // global setup has started it; a file run alone (node --test file) starts its own.
-import { after } from 'node:test';
 import { KubeClient } from '../../src/kube/client.ts';
 import { ControlPlane } from './controlplane.ts';
 
@@ -10,8 +9,9 @@ async function kubeconfigPath(): Promise<string> {
   const fromEnv = process.env['OXIDE_CCM_TEST_KUBECONFIG'];
   if (fromEnv) return fromEnv;
   started ??= (async () => {
+    // Stopped by ControlPlane's process exit hook: node:test's after() would bind to whichever
+    // hook or test happens to call this first and stop the apiserver too early.
     const cp = new ControlPlane();
-    after(() => cp.stop());
     const info = await cp.start();
     process.env['OXIDE_CCM_TEST_KUBECONFIG'] = info.kubeconfig;
     return info.kubeconfig;

@@ -1,0 +1,201 @@
+// cloud-node-controller: initializes Nodes that kubelet registered with the uninitialized taint
+// (providerID, addresses, labels, then the taint comes off) and periodically re-syncs the
+// addresses of initialized Nodes. Semantics follow k8s.io/cloud-provider's node controller, with
+// one deliberate change: addresses are written before the taint is removed, so a schedulable
+// Node always has addresses.
+import type { V1Node } from '@kubernetes/client-node';
+import type { Instances } from '../../cloud/provider.ts';
+import { InstanceNotFoundError } from '../../cloud/provider.ts';
+import { isNotFound } from '../../kube/client.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import type { Informer } from '../../kube/informer.ts';
+import { sleep } from '../../kube/informer.ts';
+import { patchNodeAddresses, sameAddresses, updateNode } from '../../kube/nodes.ts';
+import {
+  ANNOTATION_PROVIDED_NODE_IP,
+  hasTaint,
+  LABEL_INSTANCE_TYPE,
+  LABEL_INSTANCE_TYPE_BETA,
+  TAINT_UNINITIALIZED,
+} from '../../kube/well-known.ts';
+import { WorkQueue } from '../../kube/workqueue.ts';
+import type { Logger } from '../../log.ts';
+import { nodeMetrics } from '../../metrics.ts';
+import { NODE_CONTROLLER } from '../../names.ts';
+import type { Controller, ControllerContext } from '../controller.ts';
+import { errorMessage, runWorkers } from '../runner.ts';
+import { desiredAddresses } from './addresses.ts';
+import { desiredLabels } from './labels.ts';
+
+export interface NodeControllerOptions {
+  /** --concurrent-node-syncs */
+  workers: number;
+  /** --node-status-update-frequency, in ms */
+  statusUpdateFrequencyMs: number;
+}
+
+export class NodeController implements Controller {
+  readonly name = NODE_CONTROLLER;
+  private readonly ctx: ControllerContext;
+  private readonly options: NodeControllerOptions;
+  private readonly instances: Instances;
+  private readonly nodes: Informer<V1Node>;
+  private readonly queue = new WorkQueue({ name: NODE_CONTROLLER.name });
+  private readonly recorder: EventRecorder;
+  private readonly log: Logger;
+
+  constructor(ctx: ControllerContext, options: NodeControllerOptions) {
+    const instances = ctx.cloud.instances();
+    if (!instances)
+      throw new Error(`${NODE_CONTROLLER.name} needs a cloud provider with instances`);
+    this.ctx = ctx;
+    this.options = options;
+    this.instances = instances;
+    this.nodes = ctx.informers.nodes();
+    this.recorder = ctx.recorder(NODE_CONTROLLER.eventSource);
+    this.log = ctx.log.child({ controller: NODE_CONTROLLER.name });
+    this.nodes.addHandlers({
+      add: (node) => this.enqueueIfUninitialized(node),
+      update: (_old, node) => this.enqueueIfUninitialized(node),
+    });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => this.queue.shutDown(), { once: true });
+    await this.nodes.waitForSync(signal);
+    await Promise.all([
+      runWorkers(
+        this.queue,
+        { name: NODE_CONTROLLER.name, reconcile: (k) => this.reconcile(k) },
+        this.options.workers,
+        this.log,
+      ),
+      this.resyncLoop(signal),
+    ]);
+  }
+
+  /** Initializes the Node when it is tainted, otherwise re-syncs its addresses. */
+  async reconcile(name: string): Promise<void> {
+    const node = this.nodes.get(name);
+    if (!node || node.metadata?.deletionTimestamp) return;
+    if (hasTaint(node, TAINT_UNINITIALIZED)) await this.initialize(node);
+    else if (node.spec?.providerID) await this.syncAddresses(node);
+  }
+
+  private enqueueIfUninitialized(node: V1Node): void {
+    if (hasTaint(node, TAINT_UNINITIALIZED)) this.queue.add(node.metadata?.name ?? '');
+  }
+
+  private async resyncLoop(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      await sleep(this.options.statusUpdateFrequencyMs, signal);
+      if (signal.aborted) return;
+      for (const node of this.nodes.list()) {
+        if (!hasTaint(node, TAINT_UNINITIALIZED) && node.spec?.providerID) {
+          this.queue.add(node.metadata?.name ?? '');
+        }
+      }
+    }
+  }
+
+  private async initialize(node: V1Node): Promise<void> {
+    const name = node.metadata?.name ?? '';
+    let meta;
+    try {
+      meta = await this.instances.instanceMetadata(node);
+    } catch (err) {
+      const reason =
+        err instanceof InstanceNotFoundError ? 'InstanceNotFound' : 'InitializationFailed';
+      this.recorder.event(
+        node,
+        'Warning',
+        reason,
+        `Failed to initialize node: ${errorMessage(err)}`,
+      );
+      throw err;
+    }
+    const addresses = desiredAddresses(
+      meta.nodeAddresses,
+      node.status?.addresses,
+      node.metadata?.annotations?.[ANNOTATION_PROVIDED_NODE_IP],
+    );
+    if ('error' in addresses) {
+      this.recorder.event(node, 'Warning', 'ProvidedNodeIPMismatch', addresses.error);
+      throw new Error(addresses.error);
+    }
+    try {
+      if (!sameAddresses(node.status?.addresses, addresses.addresses)) {
+        await patchNodeAddresses(this.ctx.kube, name, addresses.addresses);
+      }
+      const labels = desiredLabels(meta, node.metadata?.labels);
+      await updateNode(this.ctx.kube, node, (n) => {
+        n.metadata ??= {};
+        n.spec ??= {};
+        if (!n.spec.providerID) n.spec.providerID = meta.providerID;
+        n.metadata.labels = { ...n.metadata.labels, ...labels };
+        n.spec.taints = (n.spec.taints ?? []).filter((t) => t.key !== TAINT_UNINITIALIZED);
+        return true;
+      });
+    } catch (err) {
+      if (isNotFound(err)) return; // deleted while we worked: nothing left to initialize
+      throw err;
+    }
+    const created = node.metadata?.creationTimestamp;
+    if (created) {
+      const seconds = (Date.now() - new Date(created).getTime()) / 1000;
+      nodeMetrics.taintRemovalDelay.observe(seconds);
+      nodeMetrics.initialSyncDelay.observe(seconds);
+    }
+    this.recorder.event(node, 'Normal', 'Synced', 'Node synced successfully');
+    this.log.info(
+      { node: name, providerID: meta.providerID, result: 'initialized' },
+      'node initialized',
+    );
+  }
+
+  private async syncAddresses(node: V1Node): Promise<void> {
+    const name = node.metadata?.name ?? '';
+    let meta;
+    try {
+      meta = await this.instances.instanceMetadata(node);
+    } catch (err) {
+      // The lifecycle controller owns "instance gone"; here a missing instance just means no update.
+      if (err instanceof InstanceNotFoundError) return;
+      throw err;
+    }
+    const addresses = desiredAddresses(
+      meta.nodeAddresses,
+      node.status?.addresses,
+      node.metadata?.annotations?.[ANNOTATION_PROVIDED_NODE_IP],
+    );
+    if ('error' in addresses) {
+      this.log.warn({ node: name, err: addresses.error }, 'addresses not updated');
+      return;
+    }
+    if (!sameAddresses(node.status?.addresses, addresses.addresses)) {
+      await patchNodeAddresses(this.ctx.kube, name, addresses.addresses);
+      this.log.info({ node: name, result: 'addresses-updated' }, 'node addresses updated');
+    }
+    // Keep the GA/beta instance-type pair consistent, as upstream's periodic sync does.
+    if (meta.instanceType) {
+      await updateNode(this.ctx.kube, node, (n) => {
+        const labels = n.metadata?.labels ?? {};
+        if (
+          labels[LABEL_INSTANCE_TYPE] === meta.instanceType &&
+          labels[LABEL_INSTANCE_TYPE_BETA] === meta.instanceType
+        ) {
+          return false;
+        }
+        n.metadata = {
+          ...n.metadata,
+          labels: {
+            ...labels,
+            [LABEL_INSTANCE_TYPE]: meta.instanceType,
+            [LABEL_INSTANCE_TYPE_BETA]: meta.instanceType,
+          },
+        };
+        return true;
+      });
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// Builds a ControllerContext for controller tests: real KubeClient + informers + event recorder
+// against the test apiserver, with a cloud of the test's choosing.
+import type { CloudProvider } from '../../src/cloud/provider.ts';
+import type { ControllerContext } from '../../src/controllers/controller.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { KubeEventRecorder } from '../../src/kube/events.ts';
+import { SharedInformers } from '../../src/kube/informers.ts';
+import { silentLogger } from '../../src/log.ts';
+
+export function testContext(
+  kube: KubeClient,
+  cloud: CloudProvider,
+  clusterName = 'kubernetes',
+): ControllerContext {
+  const log = process.env['TEST_LOG'] ? silentLogger.child({}, { level: 'debug' }) : silentLogger;
+  return {
+    kube,
+    cloud,
+    informers: new SharedInformers(kube, log),
+    recorder: (component) => new KubeEventRecorder(kube, component, 'test-host', log),
+    log,
+    clusterName,
+  };
+}
+
+/** Polls fn until it returns a truthy value or the timeout passes (then throws with the last value). */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T> | T,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
