@@ -6,7 +6,8 @@ import { FLAGS, parseFlags } from './flags.ts';
 import { readCommandLine } from './command-line.ts';
 import { resolveControllers } from './controllers.ts';
 import { defaultOptions } from './options.ts';
-import { usage } from './usage.ts';
+import { defaultText, usage } from './usage.ts';
+import { IGNORED_UPSTREAM_FLAGS } from './upstream-flags.ts';
 import { VERSION } from '../version.ts';
 
 const base = ['--cloud-provider', 'oxide'];
@@ -323,4 +324,17 @@ test('--help lists every flag with its default; VERSION matches package.json', (
     version: string;
   };
   assert.equal(VERSION, pkg.version);
+});
+
+test('docs/configuration.md documents every flag with its default, and every ignored flag', () => {
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  for (const f of FLAGS) {
+    const row = doc.split('\n').find((l) => l.startsWith('|') && l.includes(`--${f.name}\``));
+    assert.ok(row, `no row for --${f.name}`);
+    const def = defaultText(f);
+    if (def !== '')
+      assert.ok(row.includes(`\`${def}\``), `--${f.name} default ${def} not in: ${row}`);
+  }
+  for (const name of Object.keys(IGNORED_UPSTREAM_FLAGS))
+    assert.ok(doc.includes(`\`--${name}\``), name);
 });

@@ -55,7 +55,7 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'cluster-name',
     type: 'string',
     key: 'clusterName',
-    help: 'The instance prefix for the cluster; names and tags the cloud resources it owns.',
+    help: 'Name of the cluster; the provider uses it to name and find the cloud resources it creates for this cluster.',
   },
   {
     name: 'controllers',
