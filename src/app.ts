@@ -8,13 +8,20 @@ import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
 import type { Controller, ControllerContext } from './controllers/controller.ts';
+import { NodeLifecycleController } from './controllers/node-lifecycle/controller.ts';
+import { NodeController } from './controllers/node/controller.ts';
 import { ServiceController } from './controllers/service/controller.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
 import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import type { Logger } from './log.ts';
-import { ROUTE_CONTROLLER, SERVICE_CONTROLLER } from './names.ts';
+import {
+  NODE_CONTROLLER,
+  NODE_LIFECYCLE_CONTROLLER,
+  ROUTE_CONTROLLER,
+  SERVICE_CONTROLLER,
+} from './names.ts';
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
@@ -80,7 +87,22 @@ export function buildControllers(
 ): Controller[] {
   const controllers: Controller[] = [];
   for (const name of enabled) {
-    if (name === SERVICE_CONTROLLER) {
+    if (name === NODE_CONTROLLER || name === NODE_LIFECYCLE_CONTROLLER) {
+      if (!ctx.cloud.instances()) {
+        ctx.log.warn({ controller: name.name }, 'provider has no instances; not starting');
+      } else if (name === NODE_CONTROLLER) {
+        controllers.push(
+          new NodeController(ctx, {
+            workers: options.concurrentNodeSyncs,
+            statusUpdateFrequencyMs: options.nodeStatusUpdateFrequencyMs,
+          }),
+        );
+      } else {
+        controllers.push(
+          new NodeLifecycleController(ctx, { monitorPeriodMs: options.nodeMonitorPeriodMs }),
+        );
+      }
+    } else if (name === SERVICE_CONTROLLER) {
       if (!ctx.cloud.loadBalancer()) {
         ctx.log.warn({ controller: name.name }, 'provider has no load balancers; not starting');
         continue;
@@ -107,8 +129,6 @@ export function buildControllers(
       } else {
         ctx.log.warn({ controller: name.name }, 'not available in this build; not starting');
       }
-    } else {
-      ctx.log.warn({ controller: name.name }, 'not available in this build; not starting');
     }
   }
   return controllers;

@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
+import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
+import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
 
@@ -151,16 +153,20 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
   }
 });
 
-test('full process: leads, serves health and metrics, SIGTERM releases the Lease and exits 0', async () => {
-  const sim = await startSimulator({ seed: { project: 'k8s' } });
+test('full process: leads, initializes a Node, serves health and metrics, SIGTERM releases the Lease and exits 0', async () => {
+  const nodeName = uniqueName('cli-node');
+  const sim = await startSimulator({ seed: { project: 'k8s', instances: [{ name: nodeName }] } });
   const { client, kubeconfig } = await testKube();
+  await createKubeletNode(client, nodeName);
   const lease = uniqueName('ccm');
   const port = await freePort();
   const s = start(
     [
       '--cloud-provider=oxide',
       `--kubeconfig=${kubeconfig}`,
-      '--controllers=service',
+      // Only the node controller: it touches only tainted Nodes, and the apiserver is shared
+      // with other test files (a service or lifecycle controller would act on their objects).
+      '--controllers=cloud-node',
       '--leader-elect-resource-namespace=default',
       `--leader-elect-resource-name=${lease}`,
       '--leader-elect-lease-duration=4s',
@@ -198,6 +204,14 @@ test('full process: leads, serves health and metrics, SIGTERM releases the Lease
       /oxide_api_requests_total\{operation="current_user_view",status="200"\} 1/,
     );
 
+    let node = await getNode(client, nodeName);
+    for (let i = 0; i < 50 && !node.spec?.providerID; i++) {
+      await sleep(200);
+      node = await getNode(client, nodeName);
+    }
+    assert.match(node.spec?.providerID ?? '', /^oxide:\/\//, s.output());
+    assert.ok(!(node.spec?.taints ?? []).some((t) => t.key === TAINT_UNINITIALIZED));
+
     const signalled = performance.now();
     s.child.kill('SIGTERM');
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
@@ -226,5 +240,6 @@ test('full process: leads, serves health and metrics, SIGTERM releases the Lease
     s.child.kill('SIGKILL');
     await s.exited;
     await sim.stop();
+    await deleteNode(client, nodeName);
   }
 });
