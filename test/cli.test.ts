@@ -243,3 +243,85 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     await deleteNode(client, nodeName);
   }
 });
+
+test('losing the Lease ends the process with exit 1, without releasing it', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const { client, kubeconfig } = await testKube();
+  const lease = uniqueName('ccm');
+  const s = start(
+    [
+      '--cloud-provider=oxide',
+      `--kubeconfig=${kubeconfig}`,
+      '--controllers=',
+      '--leader-elect-resource-namespace=default',
+      `--leader-elect-resource-name=${lease}`,
+      '--leader-elect-lease-duration=4s',
+      '--leader-elect-renew-deadline=2s',
+      '--leader-elect-retry-period=500ms',
+      '--secure-port=0',
+    ],
+    { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+  );
+  try {
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/default/leases/${lease}`;
+    type Lease = { spec: Record<string, unknown> & { holderIdentity?: string } };
+    let current: Lease | undefined;
+    for (let i = 0; i < 100 && !current?.spec.holderIdentity; i++) {
+      await sleep(200);
+      current = await client.get<Lease>(leasePath).catch(() => undefined);
+    }
+    assert.ok(current?.spec.holderIdentity, s.output());
+    // Another replica takes the Lease (as after a long partition): renewals now fail.
+    await client.put(leasePath, {
+      ...current,
+      spec: { ...current.spec, holderIdentity: 'other_replica', leaseDurationSeconds: 60 },
+    });
+    const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
+    assert.ok(result, `still running after losing the Lease:\n${s.output()}`);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /"msg":"leaderelection lost"/);
+    assert.equal((await client.get<Lease>(leasePath)).spec.holderIdentity, 'other_replica');
+  } finally {
+    s.child.kill('SIGKILL');
+    await s.exited;
+    await sim.stop();
+  }
+});
+
+test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const { kubeconfig } = await testKube();
+  const port = await freePort();
+  const s = start(
+    [
+      '--cloud-provider=oxide',
+      `--kubeconfig=${kubeconfig}`,
+      '--controllers=cloud-node',
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      '--metrics-plain-http',
+    ],
+    { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+  );
+  try {
+    let ready = '';
+    for (let i = 0; i < 50 && ready !== 'ok'; i++) {
+      await sleep(200);
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.text())
+        .catch(() => '');
+    }
+    assert.equal(ready, 'ok', s.output());
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.doesNotMatch(metrics, /leader_election_master_status\{/);
+    s.child.kill('SIGTERM');
+    const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
+    assert.equal(result?.code, 0, s.output());
+    assert.doesNotMatch(result.stdout, /acquire leader lease/);
+  } finally {
+    s.child.kill('SIGKILL');
+    await s.exited;
+    await sim.stop();
+  }
+});
