@@ -50,3 +50,37 @@ cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kub
 
 clean: ## Remove build output (the test binary cache stays; see docs/operations.md)
 	rm -rf dist
+
+# Delivery: bundle, image, manifests, Helm chart, release (docs/operations.md).
+CHART := charts/oxide-cloud-controller-manager
+MANIFEST := manifests/oxide-cloud-controller-manager.yaml
+HELM = $(shell bash hack/testbin.sh | tail -n1)/helm
+
+.PHONY: build push image-smoke manifest helm-template helm-lint helm-package release-bump
+
+bundle: deps ## Bundle the CCM into dist/oxide-cloud-controller-manager.mjs (esbuild)
+	$(NODE) hack/bundle.ts
+
+build: bundle ## Build the container image offline with podman, buildah or docker
+	VERSION=$(VERSION) bash hack/build-image.sh $(IMAGE)
+
+push: ## Push the image built by `make build` (same RELEASE setting)
+	bash hack/push-image.sh $(IMAGE)
+
+image-smoke: deps testbin ## Smoke-test the built image: --version, --help, start against the simulator
+	bash hack/image-smoke.sh $(IMAGE)
+
+manifest: testbin ## Render the plain manifest from the Helm chart
+	bash hack/render-manifest.sh > $(MANIFEST).tmp && mv $(MANIFEST).tmp $(MANIFEST)
+
+helm-template: testbin ## Render the chart to stdout (ARGS="--set replicaCount=2" for overrides)
+	$(HELM) template oxide-cloud-controller-manager $(CHART) --namespace kube-system $(ARGS)
+
+helm-lint: testbin ## Lint the Helm chart
+	$(HELM) lint --strict $(CHART)
+
+helm-package: testbin ## Package the chart into dist/
+	$(HELM) package $(CHART) --destination dist
+
+release-bump: testbin ## Set VERSION=x.y.z in the Makefile, chart, source and manifest
+	bash hack/release-bump.sh $(VERSION)

@@ -1,0 +1,146 @@
+// The plain manifest operators apply: the real apiserver accepts every object, and the
+// Deployment has the properties a CCM needs to start on a cluster whose Nodes are all still
+// uninitialized (hostNetwork, tolerations, priority) and the hardening the issue asks for.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { testKube } from './harness/kube.ts';
+import {
+  MANIFEST_PATH,
+  NAME,
+  applyManifest,
+  find,
+  kubectl,
+  makefileVersion,
+  parseManifest,
+} from './delivery.ts';
+
+interface Toleration {
+  key?: string;
+  operator?: string;
+  value?: string;
+  effect?: string;
+}
+
+interface EnvVar {
+  name: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+interface Probe {
+  httpGet?: { path: string; port: number; scheme: string };
+}
+
+interface Container {
+  image: string;
+  args: string[];
+  env: EnvVar[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  securityContext: {
+    allowPrivilegeEscalation: boolean;
+    readOnlyRootFilesystem: boolean;
+    capabilities: { drop: string[] };
+  };
+  resources: { requests?: Record<string, string> };
+}
+
+interface PodSpec {
+  serviceAccountName: string;
+  hostNetwork: boolean;
+  dnsPolicy: string;
+  priorityClassName: string;
+  securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } };
+  containers: Container[];
+  tolerations: Toleration[];
+}
+
+const objects = parseManifest(readFileSync(MANIFEST_PATH, 'utf8'));
+const deployment = find(objects, 'Deployment', NAME) as unknown as {
+  metadata: { namespace: string };
+  spec: { template: { spec: PodSpec } };
+};
+const pod = deployment.spec.template.spec;
+const container = pod.containers[0];
+
+test('every object is accepted by the apiserver and exists afterwards', async () => {
+  const { kubeconfig } = await testKube();
+  const out = await applyManifest(kubeconfig);
+  assert.equal(
+    objects.length,
+    6,
+    'SA, ClusterRole, ClusterRoleBinding, Role, RoleBinding, Deployment',
+  );
+  for (const obj of objects) {
+    const kind = obj.kind.toLowerCase();
+    const line = `${kind}${obj.apiVersion.includes('/') ? `.${obj.apiVersion.split('/')[0]}` : ''}/${obj.metadata.name} serverside-applied`;
+    assert.ok(out.split('\n').includes(line), `${line} in:\n${out}`);
+    const ns = obj.metadata.namespace ? ['-n', obj.metadata.namespace] : [];
+    const got = await kubectl(kubeconfig, ['get', kind, obj.metadata.name, ...ns, '-o', 'name']);
+    assert.ok(got.trim().endsWith(`/${obj.metadata.name}`), `${obj.kind} ${obj.metadata.name}`);
+  }
+});
+
+test('namespaced objects live in kube-system', () => {
+  for (const obj of objects) {
+    if (obj.kind.startsWith('Cluster')) assert.equal(obj.metadata.namespace, undefined);
+    else assert.equal(obj.metadata.namespace, 'kube-system', `${obj.kind} ${obj.metadata.name}`);
+  }
+});
+
+test('the Deployment runs the release image as the CCM service account', () => {
+  assert.ok(container);
+  assert.equal(container.image, `ghcr.io/oxidecomputer/${NAME}:${makefileVersion()}`);
+  assert.equal(pod.serviceAccountName, NAME);
+  assert.ok(container.args.includes('--cloud-provider=oxide'));
+  assert.ok(container.args.includes('--leader-elect=true'));
+  assert.ok(container.args.includes('--secure-port=10258'));
+});
+
+test('it can start before any Node is initialized or ready', () => {
+  assert.equal(pod.hostNetwork, true);
+  assert.equal(pod.dnsPolicy, 'Default');
+  assert.equal(pod.priorityClassName, 'system-cluster-critical');
+  const tolerates = (key: string, effect?: string): boolean =>
+    pod.tolerations.some((t) => t.key === key && (effect === undefined || t.effect === effect));
+  assert.ok(
+    pod.tolerations.some(
+      (t) =>
+        t.key === 'node.cloudprovider.kubernetes.io/uninitialized' &&
+        t.value === 'true' &&
+        t.effect === 'NoSchedule',
+    ),
+  );
+  assert.ok(tolerates('node-role.kubernetes.io/control-plane', 'NoSchedule'));
+  assert.ok(tolerates('node-role.kubernetes.io/etcd', 'NoExecute'));
+  assert.ok(tolerates('node.kubernetes.io/not-ready', 'NoSchedule'));
+  assert.ok(tolerates('node.kubernetes.io/not-ready', 'NoExecute'));
+  assert.ok(pod.tolerations.some((t) => t.key === 'CriticalAddonsOnly' && t.operator === 'Exists'));
+});
+
+test('Oxide credentials come from the Secret, one key each', () => {
+  const refs = Object.fromEntries(
+    container?.env.map((e) => [e.name, e.valueFrom?.secretKeyRef]) ?? [],
+  );
+  assert.deepEqual(refs, {
+    OXIDE_HOST: { name: NAME, key: 'oxide-host' },
+    OXIDE_TOKEN: { name: NAME, key: 'oxide-token' },
+    OXIDE_PROJECT: { name: NAME, key: 'oxide-project' },
+  });
+});
+
+test('probes hit /healthz on the secure port over HTTPS', () => {
+  for (const probe of [container?.livenessProbe, container?.readinessProbe]) {
+    assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 10258, scheme: 'HTTPS' });
+  }
+});
+
+test('the container is locked down: non-root, read-only root, no privileges', () => {
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(container?.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(container?.securityContext.readOnlyRootFilesystem, true);
+  assert.deepEqual(container?.securityContext.capabilities.drop, ['ALL']);
+  assert.ok(container?.resources.requests?.['cpu']);
+  assert.ok(container?.resources.requests?.['memory']);
+});
