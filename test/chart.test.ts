@@ -1,0 +1,113 @@
+// The Helm chart is the source of truth: the committed plain manifest must be its current render
+// (run `make manifest` after changing the chart), values must reach the render, and every place
+// that carries the release version must agree with the Makefile.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { VERSION as SOURCE_VERSION } from '../src/version.ts';
+import { testKube } from './harness/kube.ts';
+import { repoRoot } from './harness/testbin.ts';
+import {
+  CHART_DIR,
+  MANIFEST_PATH,
+  NAME,
+  find,
+  helm,
+  kubectl,
+  makefileVersion,
+  parseManifest,
+  renderManifest,
+} from './delivery.ts';
+
+interface RenderedDeployment {
+  spec: {
+    replicas: number;
+    template: {
+      spec: {
+        nodeSelector?: Record<string, string>;
+        containers: {
+          image: string;
+          args: string[];
+          env: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[];
+        }[];
+      };
+    };
+  };
+}
+
+test('manifests/ is the current render of the chart (run `make manifest`)', async () => {
+  const fresh = await renderManifest();
+  assert.equal(readFileSync(MANIFEST_PATH, 'utf8'), fresh);
+});
+
+test('values reach the render: image, replicas, extra args, secret, leader election', async () => {
+  const text = await renderManifest(
+    '--set',
+    'image.repository=registry.example/occm,image.tag=9.9.9-rc.1,replicaCount=2',
+    '--set',
+    'secretName=rack-creds,clusterName=prod,leaderElection.enabled=false',
+    '--set-json',
+    'extraArgs=["--v=4","--controllers=*,-route"]',
+    '--set-json',
+    'nodeSelector={"node-role.kubernetes.io/control-plane":""}',
+  );
+  const objects = parseManifest(text);
+  const deployment = find(objects, 'Deployment', NAME) as unknown as RenderedDeployment;
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+  assert.equal(deployment.spec.replicas, 2);
+  assert.equal(container?.image, 'registry.example/occm:9.9.9-rc.1');
+  assert.deepEqual(container?.args, [
+    '--cloud-provider=oxide',
+    '--cluster-name=prod',
+    '--leader-elect=false',
+    '--secure-port=10258',
+    '--v=4',
+    '--controllers=*,-route',
+  ]);
+  assert.deepEqual(
+    new Set(container?.env.map((e) => e.valueFrom?.secretKeyRef?.name)),
+    new Set(['rack-creds']),
+  );
+  assert.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
+  // Without leader election there is no Lease to grant access to.
+  assert.equal(
+    objects.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding'),
+    false,
+  );
+  // And the apiserver accepts the overridden render too.
+  const { kubeconfig } = await testKube();
+  await kubectl(kubeconfig, ['apply', '--dry-run=server', '-f', '-'], text);
+});
+
+test('helm lint --strict passes', async () => {
+  const out = await helm('lint', '--strict', CHART_DIR);
+  assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+test('the release version agrees everywhere it is written', () => {
+  const version = makefileVersion();
+  const chart = parse(readFileSync(join(CHART_DIR, 'Chart.yaml'), 'utf8')) as {
+    version: string;
+    appVersion: string;
+  };
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  assert.deepEqual(
+    {
+      chart: chart.version,
+      appVersion: chart.appVersion,
+      source: SOURCE_VERSION,
+      packageJson: pkg.version,
+    },
+    { chart: version, appVersion: version, source: version, packageJson: version },
+    'run `make release-bump VERSION=x.y.z` rather than editing one of these by hand',
+  );
+  assert.match(
+    readFileSync(MANIFEST_PATH, 'utf8'),
+    new RegExp(`image: ghcr\\.io/oxidecomputer/${NAME}:${version.replace(/\./g, '\\.')}\\n`),
+  );
+});

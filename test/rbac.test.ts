@@ -1,0 +1,139 @@
+// The manifest's RBAC grants exactly the API calls the controllers make. The real apiserver's
+// authorizer answers SubjectAccessReviews for the CCM's service account after the manifest is
+// applied; a few requests are also made for real as that account (kubectl --as) so the binding,
+// not just the rules, is exercised.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeClient } from '../src/kube/client.ts';
+import { testKube } from './harness/kube.ts';
+import { SERVICE_ACCOUNT_USER, applyManifest, kubectl } from './delivery.ts';
+
+interface Access {
+  verb: string;
+  resource: string;
+  subresource?: string;
+  group?: string;
+  namespace?: string;
+  name?: string;
+}
+
+// What the code does (see the comments in the chart's clusterrole.yaml for who does what).
+const allowed: Access[] = [
+  ...['get', 'list', 'watch', 'update', 'delete'].map((verb) => ({ verb, resource: 'nodes' })),
+  { verb: 'patch', resource: 'nodes', subresource: 'status' },
+  ...['get', 'list', 'watch'].map((verb) => ({ verb, resource: 'services' })),
+  { verb: 'patch', resource: 'services', namespace: 'team-a' },
+  { verb: 'patch', resource: 'services', subresource: 'status', namespace: 'team-a' },
+  { verb: 'create', resource: 'events', namespace: 'default' },
+  { verb: 'patch', resource: 'events', namespace: 'team-a' },
+  ...['get', 'list', 'watch'].map((verb) => ({
+    verb,
+    resource: 'endpointslices',
+    group: 'discovery.k8s.io',
+  })),
+  { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: 'kube-system' },
+  ...['get', 'update'].map((verb) => ({
+    verb,
+    resource: 'leases',
+    group: 'coordination.k8s.io',
+    namespace: 'kube-system',
+    name: 'cloud-controller-manager',
+  })),
+];
+
+// Things a compromised or buggy CCM must not be able to do, and verbs it does not use.
+const denied: Access[] = [
+  { verb: 'create', resource: 'nodes' },
+  { verb: 'patch', resource: 'nodes' },
+  { verb: 'delete', resource: 'services', namespace: 'team-a' },
+  { verb: 'create', resource: 'services', namespace: 'team-a' },
+  { verb: 'update', resource: 'services', namespace: 'team-a' },
+  { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
+  { verb: 'list', resource: 'secrets' },
+  { verb: 'get', resource: 'configmaps', namespace: 'kube-system' },
+  { verb: 'create', resource: 'pods', namespace: 'default' },
+  { verb: 'create', resource: 'pods', subresource: 'eviction', namespace: 'default' },
+  { verb: 'delete', resource: 'events', namespace: 'default' },
+  { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system' },
+  { verb: 'create', resource: 'endpointslices', group: 'discovery.k8s.io', namespace: 'default' },
+  { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: 'default' },
+  {
+    verb: 'update',
+    resource: 'leases',
+    group: 'coordination.k8s.io',
+    namespace: 'kube-system',
+    name: 'kube-controller-manager',
+  },
+  { verb: 'delete', resource: 'leases', group: 'coordination.k8s.io', namespace: 'kube-system' },
+  { verb: 'escalate', resource: 'clusterroles', group: 'rbac.authorization.k8s.io' },
+  { verb: 'bind', resource: 'clusterroles', group: 'rbac.authorization.k8s.io' },
+];
+
+let client: KubeClient;
+let kubeconfig: string;
+
+before(async () => {
+  ({ client, kubeconfig } = await testKube());
+  await applyManifest(kubeconfig);
+});
+
+async function can(access: Access): Promise<boolean> {
+  const review = await client.post<{ status: { allowed: boolean } }>(
+    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: SERVICE_ACCOUNT_USER,
+        groups: [
+          'system:serviceaccounts',
+          'system:serviceaccounts:kube-system',
+          'system:authenticated',
+        ],
+        resourceAttributes: {
+          verb: access.verb,
+          resource: access.resource,
+          subresource: access.subresource ?? '',
+          group: access.group ?? '',
+          namespace: access.namespace ?? '',
+          name: access.name ?? '',
+        },
+      },
+    },
+  );
+  return review.status.allowed;
+}
+
+const describe = (a: Access): string =>
+  `${a.verb} ${a.group ? `${a.group}/` : ''}${a.resource}${a.subresource ? `/${a.subresource}` : ''}` +
+  `${a.namespace ? ` in ${a.namespace}` : ''}${a.name ? ` named ${a.name}` : ''}`;
+
+test('the service account may make every call the controllers make', async () => {
+  const refused = [];
+  for (const access of allowed) if (!(await can(access))) refused.push(describe(access));
+  assert.deepEqual(refused, []);
+});
+
+test('the service account may not do anything else we checked', async () => {
+  const granted = [];
+  for (const access of denied) if (await can(access)) granted.push(describe(access));
+  assert.deepEqual(granted, []);
+});
+
+test('as the service account for real: nodes readable, secrets and other leases refused', async () => {
+  const as = [`--as=${SERVICE_ACCOUNT_USER}`, '--as-group=system:serviceaccounts'];
+  await kubectl(kubeconfig, [...as, 'get', 'nodes', '-o', 'name']);
+  await kubectl(kubeconfig, [...as, 'get', 'endpointslices', '-A', '-o', 'name']);
+  await assert.rejects(
+    kubectl(kubeconfig, [...as, '-n', 'kube-system', 'get', 'secrets']),
+    /Forbidden|forbidden/,
+  );
+  await assert.rejects(
+    kubectl(kubeconfig, [...as, '-n', 'default', 'get', 'leases']),
+    /Forbidden|forbidden/,
+  );
+  assert.equal(
+    (await kubectl(kubeconfig, [...as, 'auth', 'can-i', 'patch', 'services/status', '-A'])).trim(),
+    'yes',
+  );
+});
