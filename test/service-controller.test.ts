@@ -9,18 +9,17 @@ import { InvalidServiceConfigError } from '../src/cloud/provider.ts';
 import type { ControllerContext } from '../src/controllers/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
 import type { ServiceControllerOptions } from '../src/controllers/service/controller.ts';
-import {
-  LABEL_EXCLUDE_FROM_LB,
-  LOAD_BALANCER_CLEANUP_FINALIZER,
-} from '../src/controllers/service/predicates.ts';
+import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../src/controllers/service/predicates.ts';
 import { KubeClient, isNotFound } from '../src/kube/client.ts';
 import type { PatchType, RequestOptions } from '../src/kube/client.ts';
 import { KubeEventRecorder } from '../src/kube/events.ts';
 import { SharedInformers } from '../src/kube/informers.ts';
+import { LABEL_EXCLUDE_FROM_LB } from '../src/kube/well-known.ts';
 import { silentLogger } from '../src/log.ts';
 import { SERVICE_CONTROLLER } from '../src/names.ts';
 import { FakeCloud } from './fake/cloud.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
+import { createKubeletNode, deleteNode, setNodeReady } from './harness/nodes.ts';
 
 /** The real client, counting the PATCHes that reach Service status. */
 class CountingClient extends KubeClient {
@@ -163,7 +162,7 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
       const nodes = await kube.get<{ items: V1Node[] }>('/api/v1/nodes');
       for (const n of nodes.items) {
         const name = n.metadata?.name ?? '';
-        if (name.startsWith(nodePrefix)) await kube.delete(`/api/v1/nodes/${name}`).catch(() => {});
+        if (name.startsWith(nodePrefix)) await deleteNode(kube, name);
       }
       await kube.delete(`/api/v1/namespaces/${ns}`).catch(() => {});
     },
@@ -185,31 +184,12 @@ async function createNode(
   labels: Record<string, string> = {},
 ): Promise<string> {
   const name = `${env.nodePrefix}-${suffix}`;
-  await kube.post('/api/v1/nodes', {
-    metadata: { name, labels },
-    spec: { providerID: `fake://${name}` },
-  });
-  await setReady(name, true, ip);
+  await createKubeletNode(kube, name, { initialized: true, providerID: `fake://${name}`, labels });
+  await setNodeReady(kube, name, true, [{ type: 'InternalIP', address: ip }]);
   return name;
 }
 
-async function setReady(name: string, ready: boolean, ip?: string): Promise<void> {
-  const now = new Date().toISOString();
-  await kube.patch(`/api/v1/nodes/${name}/status`, 'merge', {
-    status: {
-      ...(ip ? { addresses: [{ type: 'InternalIP', address: ip }] } : {}),
-      conditions: [
-        {
-          type: 'Ready',
-          status: ready ? 'True' : 'False',
-          reason: ready ? 'KubeletReady' : 'KubeletNotReady',
-          lastHeartbeatTime: now,
-          lastTransitionTime: now,
-        },
-      ],
-    },
-  });
-}
+const setReady = (name: string, ready: boolean): Promise<V1Node> => setNodeReady(kube, name, ready);
 
 const svcPath = (ns: string, name: string): string => `/api/v1/namespaces/${ns}/services/${name}`;
 
@@ -419,7 +399,7 @@ describe('service controller', { timeout: 60_000 }, () => {
       (await reasons(env.ns, 'web')).includes('UpdatedLoadBalancer'),
     );
 
-    await kube.delete(`/api/v1/nodes/${b}`);
+    await deleteNode(kube, b);
     await waitFor('b dropped', () => lbNodes(env, 'web')?.join() === c);
 
     const d = await createNode(env, 'd', '10.9.5.4');

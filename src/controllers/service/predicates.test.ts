@@ -3,15 +3,17 @@ import { describe, it } from 'node:test';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import { endpointNodeNames } from './endpoints.ts';
 import {
-  isEligibleNode,
   LABEL_EXCLUDE_FROM_LB,
+  TAINT_SHUTDOWN,
+  TAINT_TO_BE_DELETED,
+  TAINT_UNINITIALIZED,
+} from '../../kube/well-known.ts';
+import {
+  isEligibleNode,
   nodeFingerprint,
   OXIDE_LOAD_BALANCER_CLASS,
   sameIngress,
   serviceFingerprint,
-  TAINT_SHUTDOWN,
-  TAINT_TO_BE_DELETED,
-  TAINT_UNINITIALIZED,
   wantsLoadBalancer,
 } from './predicates.ts';
 

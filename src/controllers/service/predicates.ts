@@ -4,6 +4,14 @@
 // probe, so a bad target is an outage and the controller must only offer healthy Nodes.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancerIngress } from '../../cloud/provider.ts';
+import {
+  hasTaint,
+  LABEL_EXCLUDE_FROM_LB,
+  readyStatus,
+  TAINT_SHUTDOWN,
+  TAINT_TO_BE_DELETED,
+  TAINT_UNINITIALIZED,
+} from '../../kube/well-known.ts';
 
 /** Upstream's finalizer: the load balancer is deleted before the Service object goes away. */
 export const LOAD_BALANCER_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balancer-cleanup';
@@ -14,11 +22,6 @@ export const LOAD_BALANCER_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balan
  * IPs. Any other class belongs to another controller and is left alone.
  */
 export const OXIDE_LOAD_BALANCER_CLASS = 'oxide.computer/floating-ip';
-
-export const LABEL_EXCLUDE_FROM_LB = 'node.kubernetes.io/exclude-from-external-load-balancers';
-export const TAINT_TO_BE_DELETED = 'ToBeDeletedByClusterAutoscaler';
-export const TAINT_UNINITIALIZED = 'node.cloudprovider.kubernetes.io/uninitialized';
-export const TAINT_SHUTDOWN = 'node.cloudprovider.kubernetes.io/shutdown';
 
 export function wantsLoadBalancer(svc: V1Service, ownClass = OXIDE_LOAD_BALANCER_CLASS): boolean {
   if (svc.spec?.type !== 'LoadBalancer') return false;
@@ -31,9 +34,6 @@ export const hasFinalizer = (svc: V1Service): boolean =>
 
 export const isLocalTrafficPolicy = (svc: V1Service): boolean =>
   svc.spec?.externalTrafficPolicy === 'Local';
-
-const hasTaint = (node: V1Node, key: string): boolean =>
-  (node.spec?.taints ?? []).some((t) => t.key === key);
 
 /**
  * The Node may carry load-balancer traffic. All of:
@@ -55,7 +55,7 @@ export function isEligibleNode(node: V1Node): boolean {
   }
   if (node.spec?.unschedulable === true) return false;
   if (!node.spec?.providerID) return false;
-  return node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  return readyStatus(node) === 'True';
 }
 
 /**
