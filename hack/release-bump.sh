@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets the release version everywhere it is written, then prints the steps that follow:
+#   hack/release-bump.sh 0.2.0        (or: make release-bump VERSION=0.2.0)
+# Makefile VERSION, chart version/appVersion, src/version.ts (--version), package.json and its
+# lock, and the plain manifest's image tag (re-rendered from the chart). test/chart.test.ts fails
+# if any of them disagree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+new="${1:?usage: hack/release-bump.sh X.Y.Z}"
+new="${new#v}"
+if ! [[ "$new" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
+  echo "release-bump: '$new' is not a semantic version (X.Y.Z or X.Y.Z-pre)" >&2
+  exit 2
+fi
+old=$(sed -n 's/^VERSION ?= //p' Makefile)
+[ -n "$old" ] || { echo "release-bump: no 'VERSION ?= ' line in the Makefile" >&2; exit 1; }
+
+sed -i "s/^VERSION ?= .*/VERSION ?= $new/" Makefile
+sed -i -e "s/^version: .*/version: $new/" -e "s/^appVersion: .*/appVersion: \"$new\"/" \
+  charts/oxide-cloud-controller-manager/Chart.yaml
+sed -i "s/^export const VERSION = '.*';/export const VERSION = '$new';/" src/version.ts
+grep -q "^export const VERSION = '$new';" src/version.ts ||
+  { echo "release-bump: could not set VERSION in src/version.ts" >&2; exit 1; }
+npm version "$new" --no-git-tag-version --allow-same-version >/dev/null
+bash hack/render-manifest.sh >manifests/oxide-cloud-controller-manager.yaml.tmp
+mv manifests/oxide-cloud-controller-manager.yaml.tmp manifests/oxide-cloud-controller-manager.yaml
+
+files="Makefile charts/oxide-cloud-controller-manager/Chart.yaml src/version.ts package.json package-lock.json manifests/oxide-cloud-controller-manager.yaml"
+cat <<NEXT
+release-bump: $old -> $new in: $files
+
+Next (docs/operations.md, "Releasing"):
+  make test
+  git commit -m "Release v$new" -- $files
+  git tag v$new
+  RELEASE=true make build image-smoke
+  RELEASE=true make push
+  git push origin main v$new
+NEXT
