@@ -27,10 +27,16 @@ interface RenderedDeployment {
     template: {
       spec: {
         nodeSelector?: Record<string, string>;
+        volumes?: { name: string; configMap?: { name: string } }[];
         containers: {
           image: string;
           args: string[];
-          env: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[];
+          env: {
+            name: string;
+            value?: string;
+            valueFrom?: { secretKeyRef?: { name: string } };
+          }[];
+          volumeMounts?: { name: string; mountPath: string }[];
         }[];
       };
     };
@@ -52,6 +58,12 @@ test('values reach the render: image, replicas, extra args, secret, leader elect
     'extraArgs=["--v=4","--controllers=*,-route"]',
     '--set-json',
     'nodeSelector={"node-role.kubernetes.io/control-plane":""}',
+    '--set-json',
+    'extraVolumes=[{"name":"ca","configMap":{"name":"rack-ca"}}]',
+    '--set-json',
+    'extraVolumeMounts=[{"name":"ca","mountPath":"/etc/oxide","readOnly":true}]',
+    '--set-json',
+    'extraEnv=[{"name":"OXIDE_CA_CERT_FILE","value":"/etc/oxide/ca.pem"}]',
   );
   const objects = parseManifest(text);
   const deployment = find(objects, 'Deployment', NAME) as unknown as RenderedDeployment;
@@ -67,10 +79,16 @@ test('values reach the render: image, replicas, extra args, secret, leader elect
     '--v=4',
     '--controllers=*,-route',
   ]);
-  assert.deepEqual(
-    new Set(container?.env.map((e) => e.valueFrom?.secretKeyRef?.name)),
-    new Set(['rack-creds']),
-  );
+  const secretRefs = container?.env
+    .filter((e) => e.valueFrom)
+    .map((e) => e.valueFrom?.secretKeyRef?.name);
+  assert.deepEqual(secretRefs, ['rack-creds', 'rack-creds', 'rack-creds']);
+  assert.deepEqual(container?.env.at(-1), {
+    name: 'OXIDE_CA_CERT_FILE',
+    value: '/etc/oxide/ca.pem',
+  });
+  assert.equal(pod.volumes?.[0]?.configMap?.name, 'rack-ca');
+  assert.equal(container?.volumeMounts?.[0]?.mountPath, '/etc/oxide');
   assert.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
   // Without leader election there is no Lease to grant access to.
   assert.equal(

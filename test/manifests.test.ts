@@ -129,10 +129,10 @@ test('Oxide credentials come from the Secret, one key each', () => {
   });
 });
 
-test('probes hit /healthz on the secure port over HTTPS', () => {
-  for (const probe of [container?.livenessProbe, container?.readinessProbe]) {
-    assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 10258, scheme: 'HTTPS' });
-  }
+test('probes hit /healthz (liveness) and /readyz on the secure port over HTTPS', () => {
+  const probe = { port: 10258, scheme: 'HTTPS' };
+  assert.deepEqual(container?.livenessProbe?.httpGet, { path: '/healthz', ...probe });
+  assert.deepEqual(container?.readinessProbe?.httpGet, { path: '/readyz', ...probe });
 });
 
 test('the container is locked down: non-root, read-only root, no privileges', () => {
