@@ -26,6 +26,7 @@ const banner = [
 ].join('\n');
 
 const result = await build({
+  absWorkingDir: root,
   entryPoints: [values.entry],
   outfile: values.outfile,
   bundle: true,
@@ -41,6 +42,13 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
+
+// The shipped program must never carry the simulator or test helpers.
+const strays = Object.keys(result.metafile.inputs).filter((p) => /^(sim|test|hack)\//.test(p));
+if (strays.length > 0) {
+  console.error(`bundle: product code imports non-product files: ${strays.join(', ')}`);
+  process.exit(1);
+}
 
 const out = statSync(values.outfile).size;
 const inputs = new Map<string, number>();
