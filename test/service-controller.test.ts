@@ -366,7 +366,10 @@ describe('service controller', { timeout: 60_000 }, () => {
     await waitFor('invalid warning', async () =>
       (await events(env.ns, 'bad')).some((e) => /floating-ip-version/.test(e.message ?? '')),
     );
-    await sleep(800); // several backoff periods: no retry of an unchanged invalid Service
+    // Neither the backoff (several periods pass) nor a Node change retries an unchanged
+    // invalid Service.
+    await createNode(env, 'b', '10.9.4.2');
+    await sleep(800);
     assert.equal(
       env.cloud.callsOf('ensureLoadBalancer').filter((c) => c.target === `${env.ns}/bad`).length,
       1,

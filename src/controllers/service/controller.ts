@@ -78,6 +78,12 @@ interface Synced {
   nodes: string | undefined;
   /** Periodic sweep number of the last provider call. */
   sweep: number;
+  /**
+   * The provider rejected this version of the Service (InvalidServiceConfigError): retry only
+   * when the Service changes or on the next periodic sweep (the fault may be in the cloud, e.g.
+   * a pool that does not exist yet), not on every Node change.
+   */
+  invalid?: boolean;
 }
 
 const EMPTY_NODES = '[]';
@@ -229,7 +235,8 @@ export class ServiceController implements Controller {
     const prior = this.synced.get(key);
     const fingerprint = serviceFingerprint(svc);
     if (prior && prior.fingerprint === fingerprint && hasFinalizer(svc)) {
-      return this.update(key, svc, prior);
+      if (!prior.invalid) return this.update(key, svc, prior);
+      if (prior.sweep === this.sweeps) return 'invalid';
     }
     return this.ensure(key, svc, fingerprint);
   }
@@ -266,7 +273,11 @@ export class ServiceController implements Controller {
         `Error syncing load balancer: ${errorMessage(err)}`,
       );
       // Retrying an invalid Service unchanged cannot help; editing it re-queues it.
-      if (err instanceof InvalidServiceConfigError) return 'invalid';
+      if (err instanceof InvalidServiceConfigError) {
+        const entry = { service: current, fingerprint, nodes: undefined, sweep: this.sweeps };
+        this.synced.set(key, { ...entry, invalid: true });
+        return 'invalid';
+      }
       throw err;
     }
     this.event(current, 'Normal', 'EnsuredLoadBalancer', 'Ensured load balancer');
