@@ -84,7 +84,7 @@ class TargetingCloud extends FakeCloud {
 
 let kube: KubeClient;
 before(async () => {
-  kube = (await testKube()).client;
+  kube = (await testKube({ dedicated: true })).client;
 });
 
 async function waitFor<T>(

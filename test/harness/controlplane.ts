@@ -35,11 +35,24 @@ function hookExit(): void {
   }
 }
 
+export interface ControlPlaneOptions {
+  /**
+   * Do not keep the Node.js process alive for etcd and kube-apiserver: a test file that
+   * starts its own control plane then exits normally and the exit hook kills both.
+   */
+  detachFromProcess?: boolean;
+}
+
 export class ControlPlane {
+  private readonly options: ControlPlaneOptions;
   private etcd?: ChildProcess;
   private apiserver?: ChildProcess;
   private readonly logFds: number[] = [];
   info?: ControlPlaneInfo;
+
+  constructor(options: ControlPlaneOptions = {}) {
+    this.options = options;
+  }
 
   async start(): Promise<ControlPlaneInfo> {
     hookExit();
@@ -92,6 +105,10 @@ export class ControlPlane {
       ],
       { stdio: ['ignore', apiLog, apiLog] },
     );
+    if (this.options.detachFromProcess) {
+      this.etcd.unref();
+      this.apiserver.unref();
+    }
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfig = join(dir, 'kubeconfig.yaml');
     writeFileSync(

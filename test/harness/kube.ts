@@ -1,31 +1,39 @@
-// What integration tests use to reach the shared control plane. Run under `make test` the
-// global setup has started it; a file run alone (node --test file) starts its own.
+// What integration tests use to reach a control plane. Under `make test` the global setup has
+// started one shared by every file (isolate by names and namespaces); a file run alone starts
+// its own. Files that run cluster-wide controllers (the node controllers act on every Node)
+// ask for a dedicated control plane so they cannot touch other files' objects.
 import { KubeClient } from '../../src/kube/client.ts';
 import { ControlPlane } from './controlplane.ts';
 
-let started: Promise<string> | undefined;
+let own: Promise<string> | undefined;
 
-async function kubeconfigPath(): Promise<string> {
-  const fromEnv = process.env['OXIDE_CCM_TEST_KUBECONFIG'];
-  if (fromEnv) return fromEnv;
-  started ??= (async () => {
-    // Stopped by ControlPlane's process exit hook: node:test's after() would bind to whichever
-    // hook or test happens to call this first and stop the apiserver too early.
-    const cp = new ControlPlane();
+/** Starts a control plane owned by this process; it dies with the process (exit hook). */
+function startOwn(): Promise<string> {
+  own ??= (async () => {
+    const cp = new ControlPlane({ detachFromProcess: true });
     const info = await cp.start();
-    process.env['OXIDE_CCM_TEST_KUBECONFIG'] = info.kubeconfig;
     return info.kubeconfig;
   })();
-  return started;
+  return own;
+}
+
+export interface TestKubeOptions {
+  /** A control plane for this test file alone. */
+  dedicated?: boolean;
+  qps?: number;
+  burst?: number;
 }
 
 /** A client for the test apiserver; generous QPS so tests are not throttled. */
 export async function testKube(
-  qps = 500,
-  burst = 1000,
+  options: TestKubeOptions = {},
 ): Promise<{ client: KubeClient; kubeconfig: string }> {
-  const kubeconfig = await kubeconfigPath();
-  return { client: KubeClient.load(kubeconfig, { qps, burst }), kubeconfig };
+  const shared = process.env['OXIDE_CCM_TEST_KUBECONFIG'];
+  const kubeconfig = shared && !options.dedicated ? shared : await startOwn();
+  return {
+    client: KubeClient.load(kubeconfig, { qps: options.qps ?? 500, burst: options.burst ?? 1000 }),
+    kubeconfig,
+  };
 }
 
 let counter = 0;

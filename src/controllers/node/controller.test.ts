@@ -51,7 +51,7 @@ async function eventsFor(
 }
 
 before(async () => {
-  ({ client: kube } = await testKube());
+  ({ client: kube } = await testKube({ dedicated: true }));
   const ctx = testContext(kube, cloud);
   const controller = new NodeController(ctx, { workers: 4, statusUpdateFrequencyMs: 500 });
   ctx.informers.start(abort.signal);
