@@ -36,7 +36,7 @@ typecheck: deps ## Type-check everything with TypeScript 7's native checker
 	node_modules/.bin/tsc -p tsconfig.json
 
 lint: deps typecheck ## Lint (oxlint), check formatting (prettier), type-check
-	node_modules/.bin/oxlint --deny-warnings src sim test hack
+	node_modules/.bin/oxlint --type-aware --deny-warnings src sim test hack bench
 	node_modules/.bin/prettier --check .
 
 fmt: deps ## Format the tree

@@ -154,7 +154,7 @@ export class Informer<T extends KubeObject> {
       const finish = (err: unknown): void => {
         signal.removeEventListener('abort', onAbort);
         if (gone || signal.aborted || !err || isTimeout(err)) resolve(gone);
-        else reject(err instanceof Error ? err : new Error(String(err)));
+        else reject(err instanceof Error ? err : new Error(`watch ended: ${JSON.stringify(err)}`));
       };
       new Watch(this.client.config)
         .watch(

@@ -123,12 +123,10 @@ export class NodeLifecycleController implements Controller {
         const taints = n.spec?.taints ?? [];
         const has = taints.some((t) => t.key === TAINT_SHUTDOWN);
         if (has === present) return false;
-        n.spec = {
-          ...n.spec,
-          taints: present
-            ? [...taints, { ...shutdownTaint }]
-            : taints.filter((t) => t.key !== TAINT_SHUTDOWN),
-        };
+        n.spec ??= {};
+        n.spec.taints = present
+          ? [...taints, { key: shutdownTaint.key, effect: shutdownTaint.effect }]
+          : taints.filter((t) => t.key !== TAINT_SHUTDOWN);
         return true;
       });
       this.log.info(

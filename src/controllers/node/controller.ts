@@ -186,13 +186,11 @@ export class NodeController implements Controller {
         ) {
           return false;
         }
-        n.metadata = {
-          ...n.metadata,
-          labels: {
-            ...labels,
-            [LABEL_INSTANCE_TYPE]: meta.instanceType,
-            [LABEL_INSTANCE_TYPE_BETA]: meta.instanceType,
-          },
+        n.metadata ??= {};
+        n.metadata.labels = {
+          ...labels,
+          [LABEL_INSTANCE_TYPE]: meta.instanceType,
+          [LABEL_INSTANCE_TYPE_BETA]: meta.instanceType,
         };
         return true;
       });
