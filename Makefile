@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.json
 TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_CONCURRENCY ?= 2
 
-.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster bundle clean
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bundle clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ sim: deps ## Start the Oxide API simulator on loopback (SEED=file optional)
 
 cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kubeconfig path
 	$(NODE) hack/cluster.ts
+
+demo: deps testbin ## See the CCM work, no rack needed (simulator + local apiserver); ONCE=1 runs once and exits
+	$(NODE) hack/demo.ts $(if $(filter 1 true yes,$(ONCE)),--once)
 
 clean: ## Remove build output (the test binary cache stays; see docs/operations.md)
 	rm -rf dist
