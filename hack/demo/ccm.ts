@@ -76,7 +76,9 @@ export class CcmProcess {
       if (body === 'ok') return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`the CCM did not become ready at ${url}:\n${this.logTail()}`);
+    throw new Error(
+      `timed out waiting for the CCM to become ready at ${url}; its log ends:\n${this.logTail()}`,
+    );
   }
 
   /** SIGTERM, as the kubelet does; SIGKILL after graceMs. Resolves with how it exited. */
