@@ -42,8 +42,8 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
   readonly loadBalancers = new Map<string, { status: LoadBalancerStatus; nodes: string[] }>();
   readonly routeTable = new Map<string, Route>();
   readonly calls: FakeCall[] = [];
-  /** Errors to throw: one entry per upcoming call of that method (shifted on use). */
-  readonly errors = new Map<Method, Error[]>();
+  /** Errors to throw: one entry per upcoming call of that method (used up in order). */
+  readonly errors = new Map<Method, { err: Error; target?: string }[]>();
   /** Error thrown by every call of a method until cleared. */
   readonly stickyErrors = new Map<Method, Error>();
   nextIp = 1;
@@ -61,9 +61,10 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
     return this;
   }
 
-  failNext(method: Method, err: Error, times = 1): void {
+  /** The next `times` calls of method fail; only calls for `target` (Node or Service key) if given. */
+  failNext(method: Method, err: Error, times = 1, target?: string): void {
     const list = this.errors.get(method) ?? [];
-    for (let i = 0; i < times; i++) list.push(err);
+    for (let i = 0; i < times; i++) list.push(target === undefined ? { err } : { err, target });
     this.errors.set(method, list);
   }
 
@@ -75,8 +76,9 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
     this.calls.push({ method, target });
     const sticky = this.stickyErrors.get(method);
     if (sticky) throw sticky;
-    const err = this.errors.get(method)?.shift();
-    if (err) throw err;
+    const list = this.errors.get(method) ?? [];
+    const i = list.findIndex((e) => e.target === undefined || e.target === target);
+    if (i >= 0) throw list.splice(i, 1)[0]?.err;
   }
 
   private lookup(node: V1Node): FakeInstance | undefined {

@@ -152,7 +152,7 @@ test('provided-node-ip not among the instance addresses: taint kept, Warning eve
 test('a cloud error keeps the taint and is retried with backoff', async () => {
   const name = uniqueName('node-flaky');
   cloud.instancesByNode.set(name, instance(name));
-  cloud.failNext('instanceMetadata', new Error('oxide: 503 ServiceNotAvailable'), 2);
+  cloud.failNext('instanceMetadata', new Error('oxide: 503 ServiceNotAvailable'), 2, name);
   await createKubeletNode(kube, name);
   await waitFor('initialized after retries', async () => initialized(await getNode(kube, name)));
   assert.ok(cloud.callsOf('instanceMetadata').filter((c) => c.target === name).length >= 3);
