@@ -249,6 +249,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     }
     const cloud = new OxideCloudProvider({
       client,
+      loadBalancerFirewall: options.oxideLoadBalancerFirewall,
       ...(oxide.region ? { region: oxide.region } : {}),
       ...(oxide.zone ? { zone: oxide.zone } : {}),
     });

@@ -90,6 +90,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '/c',
     '--tls-private-key-file=/k2',
     '--metrics-plain-http=false',
+    '--oxide-lb-firewall',
     '--oxide-request-timeout',
     '45s',
     '-v=5',
@@ -126,6 +127,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     tlsCertFile: '/c',
     tlsPrivateKeyFile: '/k2',
     metricsPlainHttp: false,
+    oxideLoadBalancerFirewall: true,
     oxideRequestTimeoutMs: 45_000,
     verbosity: 5,
   });

@@ -202,6 +202,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Serve /healthz, /readyz and /metrics over plain HTTP instead of HTTPS (ours, not upstream).',
   },
   {
+    name: 'oxide-lb-firewall',
+    type: 'bool',
+    key: 'oxideLoadBalancerFirewall',
+    help: 'Default of the Service annotation oxide.computer/firewall: open LoadBalancer ports in the VPC firewall (ours, not upstream).',
+  },
+  {
     name: 'oxide-request-timeout',
     type: 'duration',
     key: 'oxideRequestTimeoutMs',

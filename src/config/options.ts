@@ -30,6 +30,7 @@ export interface CcmOptions {
   tlsCertFile: string;
   tlsPrivateKeyFile: string;
   metricsPlainHttp: boolean;
+  oxideLoadBalancerFirewall: boolean;
   oxideRequestTimeoutMs: number;
   verbosity: number;
   version: boolean;
@@ -65,6 +66,7 @@ export const defaultOptions = (): CcmOptions => ({
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
   metricsPlainHttp: false,
+  oxideLoadBalancerFirewall: false,
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
   version: false,

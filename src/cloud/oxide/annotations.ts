@@ -57,7 +57,7 @@ export const FLOATING_IP_NAME: AnnotationDeclaration = {
 export const FIREWALL: AnnotationDeclaration = {
   name: 'oxide.computer/firewall',
   type: '`true` | `false`',
-  default: 'the provider option `firewall` (off unless configured)',
+  default: 'the flag `--oxide-lb-firewall` (off by default)',
   description:
     'Manage VPC firewall rules that allow the Service ports (TCP and UDP; SCTP cannot be ' +
     'expressed in Oxide rules) to the target instances, restricted to ' +
