@@ -1,7 +1,8 @@
 // Pure address rules of upstream's node controller (k8s.io/cloud-provider node helpers).
-import type { V1NodeAddress } from '@kubernetes/client-node';
+import type { V1Node, V1NodeAddress } from '@kubernetes/client-node';
 import { isIP } from 'node:net';
 import type { NodeAddress } from '../../cloud/provider.ts';
+import { ANNOTATION_PROVIDED_NODE_IP } from '../../kube/well-known.ts';
 
 export type AddressResult = { addresses: V1NodeAddress[] } | { error: string };
 
@@ -74,3 +75,11 @@ function canonicalV6(ip: string): string {
   const fill = tail === undefined ? [] : Array<string>(8 - h.length - t.length).fill('0');
   return [...h, ...fill, ...t].map((g) => g.replace(/^0+(?=.)/, '')).join(':');
 }
+
+/** desiredAddresses for a Node: its current addresses and its provided-node-ip annotation. */
+export const desiredNodeAddresses = (fromCloud: NodeAddress[], node: V1Node): AddressResult =>
+  desiredAddresses(
+    fromCloud,
+    node.status?.addresses,
+    node.metadata?.annotations?.[ANNOTATION_PROVIDED_NODE_IP],
+  );

@@ -3,7 +3,7 @@
 // addresses of initialized Nodes. Semantics follow k8s.io/cloud-provider's node controller, with
 // one deliberate change: addresses are written before the taint is removed, so a schedulable
 // Node always has addresses.
-import type { V1Node } from '@kubernetes/client-node';
+import type { V1Node, V1NodeAddress } from '@kubernetes/client-node';
 import type { Instances } from '../../cloud/provider.ts';
 import { InstanceNotFoundError } from '../../cloud/provider.ts';
 import { isNotFound } from '../../kube/client.ts';
@@ -12,7 +12,6 @@ import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/informer.ts';
 import { patchNodeAddresses, sameAddresses, updateNode } from '../../kube/nodes.ts';
 import {
-  ANNOTATION_PROVIDED_NODE_IP,
   hasTaint,
   LABEL_INSTANCE_TYPE,
   LABEL_INSTANCE_TYPE_BETA,
@@ -24,7 +23,7 @@ import { nodeMetrics } from '../../metrics.ts';
 import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { errorMessage, runWorkers } from '../runner.ts';
-import { desiredAddresses } from './addresses.ts';
+import { desiredNodeAddresses } from './addresses.ts';
 import { desiredLabels } from './labels.ts';
 
 export interface NodeControllerOptions {
@@ -114,19 +113,13 @@ export class NodeController implements Controller {
       );
       throw err;
     }
-    const addresses = desiredAddresses(
-      meta.nodeAddresses,
-      node.status?.addresses,
-      node.metadata?.annotations?.[ANNOTATION_PROVIDED_NODE_IP],
-    );
+    const addresses = desiredNodeAddresses(meta.nodeAddresses, node);
     if ('error' in addresses) {
       this.recorder.event(node, 'Warning', 'ProvidedNodeIPMismatch', addresses.error);
       throw new Error(addresses.error);
     }
     try {
-      if (!sameAddresses(node.status?.addresses, addresses.addresses)) {
-        await patchNodeAddresses(this.ctx.kube, name, addresses.addresses);
-      }
+      await this.writeAddresses(node, addresses.addresses);
       const labels = desiredLabels(meta, node.metadata?.labels);
       await updateNode(this.ctx.kube, node, (n) => {
         n.metadata ??= {};
@@ -153,6 +146,13 @@ export class NodeController implements Controller {
     );
   }
 
+  /** Writes the addresses when they differ from the Node's; true when it wrote. */
+  private async writeAddresses(node: V1Node, addresses: V1NodeAddress[]): Promise<boolean> {
+    if (sameAddresses(node.status?.addresses, addresses)) return false;
+    await patchNodeAddresses(this.ctx.kube, node.metadata?.name ?? '', addresses);
+    return true;
+  }
+
   private async syncAddresses(node: V1Node): Promise<void> {
     const name = node.metadata?.name ?? '';
     let meta;
@@ -163,17 +163,12 @@ export class NodeController implements Controller {
       if (err instanceof InstanceNotFoundError) return;
       throw err;
     }
-    const addresses = desiredAddresses(
-      meta.nodeAddresses,
-      node.status?.addresses,
-      node.metadata?.annotations?.[ANNOTATION_PROVIDED_NODE_IP],
-    );
+    const addresses = desiredNodeAddresses(meta.nodeAddresses, node);
     if ('error' in addresses) {
       this.log.warn({ node: name, err: addresses.error }, 'addresses not updated');
       return;
     }
-    if (!sameAddresses(node.status?.addresses, addresses.addresses)) {
-      await patchNodeAddresses(this.ctx.kube, name, addresses.addresses);
+    if (await this.writeAddresses(node, addresses.addresses)) {
       this.log.info({ node: name, result: 'addresses-updated' }, 'node addresses updated');
     }
     // Keep the GA/beta instance-type pair consistent, as upstream's periodic sync does.
