@@ -163,11 +163,15 @@ test('lookup by providerID, by name and by hostname', async () => {
   assert.equal(node.status?.addresses?.[0]?.address, byHost);
 });
 
-test('no instance yet: taint kept with a Warning event, then the instance appears and the Node initializes', async () => {
+test('no instance yet: taint kept with a Warning event, Node not deleted while NotReady, then the instance appears and the Node initializes', async () => {
   const name = uniqueName('late');
   await createKubeletNode(kube, name);
   await waitFor('warning', async () => (await warnings(name)).length > 0);
   assert.equal(isInitialized(await getNode(kube, name)), false);
+  // NotReady and no instance: the lifecycle controller leaves a never-initialized Node alone.
+  await setNodeReady(kube, name, false);
+  await new Promise((r) => setTimeout(r, 1000)); // > 3 lifecycle periods of 300 ms
+  assert.equal(await nodeExists(name), true, 'uninitialized Node deleted');
   sim.db.addInstance({ name, nics: [{ primary: true, v4: '172.30.0.18' }] });
   await waitFor('initialized', async () => isInitialized(await getNode(kube, name)), 40_000);
 });

@@ -10,7 +10,13 @@ import type { EventRecorder } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/informer.ts';
 import { updateNode } from '../../kube/nodes.ts';
-import { hasTaint, readyStatus, shutdownTaint, TAINT_SHUTDOWN } from '../../kube/well-known.ts';
+import {
+  hasTaint,
+  readyStatus,
+  shutdownTaint,
+  TAINT_SHUTDOWN,
+  TAINT_UNINITIALIZED,
+} from '../../kube/well-known.ts';
 import type { Logger } from '../../log.ts';
 import { reconcileMetrics } from '../../metrics.ts';
 import { NODE_LIFECYCLE_CONTROLLER } from '../../names.ts';
@@ -80,6 +86,10 @@ export class NodeLifecycleController implements Controller {
   private async reconcile(node: V1Node): Promise<void> {
     const name = node.metadata?.name ?? '';
     if (node.metadata?.deletionTimestamp) return;
+    // Deliberately unlike upstream: a Node that was never initialized is the node controller's
+    // (it keeps the taint and warns). Deleting it would only make kubelet register it again, in
+    // a loop, while an operator fixes an instance name.
+    if (hasTaint(node, TAINT_UNINITIALIZED)) return;
     if (readyStatus(node) === 'True') {
       if (hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, false);
       return;
