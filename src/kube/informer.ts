@@ -33,6 +33,8 @@ export interface InformerOptions {
   /** Server-side filters. */
   labelSelector?: string;
   fieldSelector?: string;
+  /** Server-side watch timeout; below client-node's 30 s idle abort. Default 25. */
+  watchTimeoutSeconds?: number;
   /** Called with errors the informer recovers from by itself (for logs). */
   onError?(err: unknown): void;
 }
@@ -163,7 +165,7 @@ export class Informer<T extends KubeObject> {
             resourceVersion: this.resourceVersion,
             allowWatchBookmarks: true,
             // Below client-node's 30 s idle abort, so the server ends quiet watches cleanly.
-            timeoutSeconds: 25,
+            timeoutSeconds: this.options.watchTimeoutSeconds ?? 25,
             labelSelector: this.options.labelSelector,
             fieldSelector: this.options.fieldSelector,
           },
