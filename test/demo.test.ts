@@ -63,7 +63,7 @@ function assertCleanedUp(out: string): void {
 }
 
 test('make demo ONCE=1: Nodes initialized, Services get floating IPs, everything cleaned up', async () => {
-  const run = await runDemo(['--once'], 80_000);
+  const run = await runDemo(['--once', '--timeout', '45'], 80_000);
   const out = run.stdout;
   assert.equal(run.code, 0, `${out}\n${run.stderr}`);
   assert.ok(!out.includes('\u001b['), 'no colours when stdout is not a terminal');
