@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.json
 TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_CONCURRENCY ?= 2
 
-.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bundle clean
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kub
 
 demo: deps testbin ## See the CCM work, no rack needed (simulator + local apiserver); ONCE=1 runs once and exits
 	$(NODE) hack/demo.ts $(if $(filter 1 true yes,$(ONCE)),--once)
+
+bench: deps testbin ## Run benchmarks (tables: workload, calls, time, memory)
+	@for f in $(sort $(wildcard bench/*.bench.ts)); do \
+	  echo "== $$f"; $(NODE) $$f || exit 1; \
+	done
 
 clean: ## Remove build output (the test binary cache stays; see docs/operations.md)
 	rm -rf dist

@@ -1,0 +1,196 @@
+// N Nodes join at once: kubelet registers each with the uninitialized taint, and the real node
+// and node-lifecycle controllers with the real Oxide provider initialize them against the
+// simulator (50 ms per Oxide request) and a real kube-apiserver. Measures the time until every
+// Node has its addresses and lost its taint, Oxide calls and Kubernetes requests per Node, and
+// peak memory, for --concurrent-node-syncs 1 and 10 and kube QPS 20 (upstream default) and 200.
+// Printed for the record, never asserted. Run: node_modules/.bin/node bench/node-burst.bench.ts
+import type { V1Node } from '@kubernetes/client-node';
+import { startSimulator } from '../sim/server.ts';
+import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
+import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
+import { NodeController } from '../src/controllers/node/controller.ts';
+import { KubeClient } from '../src/kube/client.ts';
+import { Informer } from '../src/kube/informer.ts';
+import { hasTaint, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
+import { OxideClient } from '../src/oxide/client.ts';
+import { testContext } from '../test/harness/context.ts';
+import { ControlPlane } from '../test/harness/controlplane.ts';
+import { createKubeletNode, deleteNode } from '../test/harness/nodes.ts';
+import {
+  collectGarbage,
+  CountingKubeClient,
+  formatOps,
+  formatRatio,
+  inParallel,
+  machine,
+  MemorySampler,
+  percentile,
+  printTable,
+  seconds,
+  sumOps,
+  until,
+} from './lib.ts';
+import type { Cell } from './lib.ts';
+
+const LATENCY_MS = 50;
+/** Upstream defaults: --node-monitor-period 5s, --node-status-update-frequency 5m. */
+const MONITOR_PERIOD_MS = 5_000;
+const STATUS_UPDATE_FREQUENCY_MS = 300_000;
+/** How many kubelets register at the same moment (the harness's own, unthrottled client). */
+const REGISTRATION_CONCURRENCY = 100;
+const ROW_TIMEOUT_MS = 120_000;
+
+interface Scenario {
+  nodes: number;
+  workers: number;
+  qps: number;
+  burst: number;
+}
+
+const scenarios: Scenario[] = [
+  { nodes: 100, workers: 1, qps: 20, burst: 30 },
+  { nodes: 100, workers: 10, qps: 20, burst: 30 },
+  { nodes: 100, workers: 1, qps: 200, burst: 300 },
+  { nodes: 100, workers: 10, qps: 200, burst: 300 },
+  { nodes: 500, workers: 10, qps: 200, burst: 300 },
+];
+
+const initialized = (n: V1Node): boolean =>
+  !hasTaint(n, TAINT_UNINITIALIZED) &&
+  (n.status?.addresses ?? []).some((a) => a.type === 'InternalIP');
+
+interface Result {
+  row: Record<string, Cell>;
+  calls: Record<string, Cell>;
+}
+
+async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result> {
+  const prefix = `burst${row}`;
+  const names = Array.from({ length: s.nodes }, (_, i) => `${prefix}-${i}`);
+  const sim = await startSimulator({
+    seed: {
+      project: 'k8s',
+      instances: names.map((name) => ({
+        name,
+        ncpus: 4,
+        memoryGiB: 16,
+        nics: [{ primary: true, v4: 'auto' }],
+      })),
+    },
+    latencyMs: LATENCY_MS,
+  });
+  // The controllers' client has the row's QPS; the kubelets and the observer have their own.
+  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
+  const kubelets = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
+  const oxide = new OxideClient({ host: sim.url, token: sim.token, project: sim.project });
+  const ctx = testContext(kube, new OxideCloudProvider({ client: oxide }));
+  const abort = new AbortController();
+  const running: Promise<void>[] = [];
+
+  const created = new Map<string, number>();
+  const done = new Map<string, number>();
+  const observer = new Informer<V1Node>(kubelets, { path: '/api/v1/nodes' });
+  const observe = (n: V1Node): void => {
+    const name = n.metadata?.name ?? '';
+    if (created.has(name) && !done.has(name) && initialized(n)) done.set(name, performance.now());
+  };
+  observer.addHandlers({ add: observe, update: (_old, n) => observe(n) });
+
+  try {
+    const nodeController = new NodeController(ctx, {
+      workers: s.workers,
+      statusUpdateFrequencyMs: STATUS_UPDATE_FREQUENCY_MS,
+    });
+    const lifecycle = new NodeLifecycleController(ctx, { monitorPeriodMs: MONITOR_PERIOD_MS });
+    ctx.informers.start(abort.signal);
+    running.push(
+      observer.run(abort.signal),
+      nodeController.run(abort.signal),
+      lifecycle.run(abort.signal),
+      ctx.informers.stopped(),
+    );
+    await Promise.all([ctx.informers.waitForSync(abort.signal), observer.waitForSync()]);
+
+    collectGarbage();
+    sim.requests.reset();
+    kube.reset();
+    const memory = new MemorySampler().start();
+    const started = performance.now();
+    await inParallel(names, REGISTRATION_CONCURRENCY, async (name) => {
+      created.set(name, performance.now());
+      await createKubeletNode(kubelets, name);
+    });
+    const registeredMs = performance.now() - started;
+    await until(`${s.nodes} Nodes initialized`, () => done.size === s.nodes, ROW_TIMEOUT_MS);
+    const elapsedMs = performance.now() - started;
+    const oxideOps = sim.requests.byOperation();
+    // Events are written asynchronously behind the same limiter: let them drain and count them.
+    let last = -1;
+    await until(
+      'event writes to drain',
+      () => {
+        const now = kube.total();
+        const quiet = now === last;
+        last = now;
+        return quiet;
+      },
+      60_000,
+      500,
+    );
+    const mem = memory.stop();
+    const latencies = names.map((n) => (done.get(n) ?? 0) - (created.get(n) ?? 0));
+    const setting = { Nodes: s.nodes, workers: s.workers, 'QPS/burst': `${s.qps}/${s.burst}` };
+    return {
+      row: {
+        ...setting,
+        'registered (s)': seconds(registeredMs),
+        'all init (s)': seconds(elapsedMs),
+        'p50 (s)': seconds(percentile(latencies, 50)),
+        'p99 (s)': seconds(percentile(latencies, 99)),
+        'Oxide/Node': formatRatio(sumOps(oxideOps) / s.nodes),
+        'kube/Node': formatRatio(kube.total() / s.nodes),
+        'QPS floor (s)': seconds(Math.max(0, ((kube.total() - s.burst) / s.qps) * 1000)),
+        'peak RSS (MiB)': mem.rssMiB,
+        'peak heap (MiB)': mem.heapMiB,
+      },
+      calls: {
+        ...setting,
+        'Oxide calls per Node': formatOps(oxideOps, s.nodes),
+        'kube requests per Node': kube.breakdown(s.nodes),
+      },
+    };
+  } finally {
+    abort.abort();
+    await Promise.all(running);
+    await oxide.close();
+    await sim.stop();
+    await inParallel(names, 100, (name) => deleteNode(kubelets, name));
+  }
+}
+
+const controlPlane = new ControlPlane({ detachFromProcess: true });
+try {
+  const { kubeconfig } = await controlPlane.start();
+  const rows: Record<string, Cell>[] = [];
+  const calls: Record<string, Cell>[] = [];
+  for (const [i, s] of scenarios.entries()) {
+    const started = performance.now();
+    const result = await run(kubeconfig, s, i);
+    rows.push(result.row);
+    calls.push(result.calls);
+    console.error(
+      `node-burst row ${i + 1}/${scenarios.length} done in ${seconds(performance.now() - started)} s`,
+    );
+  }
+  printTable(
+    [
+      `Node burst: N kubelets register at once (${REGISTRATION_CONCURRENCY} in flight); NodeController + NodeLifecycleController (monitor ${MONITOR_PERIOD_MS / 1000} s), OxideCloudProvider, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
+      `Machine: ${machine()}`,
+      `"all init": first registration to the last Node with addresses and without the uninitialized taint. "kube": controller requests (watches excluded), counted until event writes drained. "QPS floor": (kube requests - burst) / QPS.`,
+    ],
+    rows,
+  );
+  printTable(['Calls by operation, per Node'], calls);
+} finally {
+  await controlPlane.stop();
+}
