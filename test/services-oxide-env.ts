@@ -36,6 +36,8 @@ export interface EnvOptions {
   /** Instances in the simulator; a Node of the same name is registered for each. */
   instances: InstanceSeed[];
   workers?: number;
+  /** Simulator latency per request (the issue measures failover at 50 ms). Default 0. */
+  latencyMs?: number;
 }
 
 export interface Env {
@@ -47,7 +49,10 @@ export interface Env {
 
 export async function startEnv(options: EnvOptions): Promise<Env> {
   const { client: kube } = await testKube({ dedicated: true });
-  const sim = await startSimulator({ seed: { project: 'k8s', instances: options.instances } });
+  const sim = await startSimulator({
+    seed: { project: 'k8s', instances: options.instances },
+    latencyMs: options.latencyMs ?? 0,
+  });
   const client = new OxideClient({
     host: sim.url,
     token: sim.token,
