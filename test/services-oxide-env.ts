@@ -229,7 +229,8 @@ export async function putEndpoints(env: Env, service: string, nodes: string[]): 
   const path = `/apis/discovery.k8s.io/v1/namespaces/${env.ns}/endpointslices`;
   const existing = await env.kube.get<V1EndpointSlice>(`${path}/${name}`).catch(() => undefined);
   if (existing) {
-    slice.metadata = { ...slice.metadata, resourceVersion: existing.metadata?.resourceVersion };
+    const resourceVersion = existing.metadata?.resourceVersion;
+    if (slice.metadata && resourceVersion) slice.metadata.resourceVersion = resourceVersion;
     await env.kube.put(`${path}/${name}`, slice);
   } else {
     await env.kube.post(path, slice);
