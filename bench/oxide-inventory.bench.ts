@@ -5,6 +5,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import { startSimulator } from '../sim/server.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
+import { machine, printTable } from './lib.ts';
 
 const LATENCY_MS = 50;
 
@@ -62,8 +63,11 @@ for (const n of [100, 1000]) {
   rows.push(await run(n, false));
   rows.push(await run(n, true));
 }
-console.log(`Simulator latency ${LATENCY_MS} ms per request; per-instance concurrency 16.`);
-console.table(
+printTable(
+  [
+    `Instance metadata for N Nodes at once (Instances provider, shared inventory); simulator latency ${LATENCY_MS} ms per request; per-instance concurrency 16.`,
+    `Machine: ${machine()}`,
+  ],
   rows.map((r) => ({
     workload: r.workload,
     'Oxide calls': r.calls,

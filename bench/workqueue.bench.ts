@@ -6,7 +6,7 @@ import { WorkQueue } from '../src/kube/workqueue.ts';
 import { collectGarbage, machine, mib, printTable, seconds } from './lib.ts';
 import type { Cell } from './lib.ts';
 
-const REPEATS = 5;
+const REPEATS = 3;
 
 interface Workload {
   name: string;
