@@ -8,11 +8,23 @@ import type { FakeInstance } from '../../../test/fake/cloud.ts';
 import { testContext, waitFor } from '../../../test/harness/context.ts';
 import { createKubeletNode, getNode } from '../../../test/harness/nodes.ts';
 import { testKube, uniqueName } from '../../../test/harness/kube.ts';
-import type { KubeClient } from '../../kube/client.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../kube/client.ts';
+import type { RequestOptions } from '../../kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../../kube/well-known.ts';
 import { NodeController } from './controller.ts';
 
+/** Records every request the controller makes, to check how many writes a Node costs. */
+class RecordingKubeClient extends KubeClient {
+  readonly requests: string[] = [];
+  override request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    this.requests.push(`${method} ${path}`);
+    return super.request<T>(method, path, options);
+  }
+}
+
 let kube: KubeClient;
+let controllerKube: RecordingKubeClient;
 const cloud = new FakeCloud();
 const abort = new AbortController();
 let running: Promise<void>;
@@ -51,8 +63,12 @@ async function eventsFor(
 }
 
 before(async () => {
-  ({ client: kube } = await testKube({ dedicated: true }));
-  const ctx = testContext(kube, cloud);
+  const env = await testKube({ dedicated: true });
+  kube = env.client;
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.kubeconfig);
+  controllerKube = new RecordingKubeClient(kc, { qps: 500, burst: 1000 });
+  const ctx = testContext(controllerKube, cloud);
   const controller = new NodeController(ctx, { workers: 4, statusUpdateFrequencyMs: 500 });
   ctx.informers.start(abort.signal);
   running = controller.run(abort.signal);
@@ -98,6 +114,13 @@ test('initializes a tainted Node: providerID, labels, addresses in order, taint 
     return e.some((x) => x.reason === 'Synced') ? e : undefined;
   });
   assert.ok(events.some((e) => e.type === 'Normal' && e.message === 'Node synced successfully'));
+  // Upstream's write budget: one status patch (addresses) and one update (providerID, labels,
+  // taint), each answer chained into the next so there is no conflict and no re-read.
+  const nodeRequests = controllerKube.requests.filter((r) => r.includes(`/nodes/${name}`));
+  assert.deepEqual(nodeRequests, [
+    `PATCH /api/v1/nodes/${name}/status`,
+    `PUT /api/v1/nodes/${name}`,
+  ]);
 });
 
 test('missing instance keeps the taint and warns; once the instance exists the Node initializes', async () => {

@@ -8,6 +8,7 @@ import type { Instances } from '../../cloud/provider.ts';
 import { InstanceNotFoundError } from '../../cloud/provider.ts';
 import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
+import { FreshObjects } from '../../kube/fresh.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/informer.ts';
 import { patchNodeAddresses, sameAddresses, updateNode } from '../../kube/nodes.ts';
@@ -40,6 +41,8 @@ export class NodeController implements Controller {
   private readonly instances: Instances;
   private readonly nodes: Informer<V1Node>;
   private readonly queue = new WorkQueue({ name: NODE_CONTROLLER.name });
+  private readonly fresh = new FreshObjects<V1Node>();
+  private readonly resyncRequested = new Set<string>();
   private readonly recorder: EventRecorder;
   private readonly log: Logger;
 
@@ -75,10 +78,20 @@ export class NodeController implements Controller {
 
   /** Initializes the Node when it is tainted, otherwise re-syncs its addresses. */
   async reconcile(name: string): Promise<void> {
-    const node = this.nodes.get(name);
-    if (!node || node.metadata?.deletionTimestamp) return;
+    const cached = this.nodes.get(name);
+    if (!cached) {
+      this.fresh.forget(name);
+      this.resyncRequested.delete(name);
+      return;
+    }
+    const node = this.fresh.read(name, cached);
+    if (node.metadata?.deletionTimestamp) return;
     if (hasTaint(node, TAINT_UNINITIALIZED)) await this.initialize(node);
-    else if (node.spec?.providerID) await this.syncAddresses(node);
+    // Only the periodic resync refreshes initialized Nodes: an update event of a Node we just
+    // initialized (our own writes echoing back) must not cost another round of cloud calls.
+    else if (this.resyncRequested.delete(name) && node.spec?.providerID) {
+      await this.syncAddresses(node);
+    }
   }
 
   private enqueueIfUninitialized(node: V1Node): void {
@@ -90,8 +103,10 @@ export class NodeController implements Controller {
       await sleep(this.options.statusUpdateFrequencyMs, signal);
       if (signal.aborted) return;
       for (const node of this.nodes.list()) {
+        const name = node.metadata?.name ?? '';
         if (!hasTaint(node, TAINT_UNINITIALIZED) && node.spec?.providerID) {
-          this.queue.add(node.metadata?.name ?? '');
+          this.resyncRequested.add(name);
+          this.queue.add(name);
         }
       }
     }
@@ -119,9 +134,12 @@ export class NodeController implements Controller {
       throw new Error(addresses.error);
     }
     try {
-      await this.writeAddresses(node, addresses.addresses);
+      // Chain each write's answer into the next: updating from the pre-patch copy would be a
+      // guaranteed 409 and an extra GET + PUT per Node.
+      const patched = (await this.writeAddresses(node, addresses.addresses)) ?? node;
+      if (patched !== node) this.fresh.wrote(name, node, patched);
       const labels = desiredLabels(meta, node.metadata?.labels);
-      await updateNode(this.ctx.kube, node, (n) => {
+      const updated = await updateNode(this.ctx.kube, patched, (n) => {
         n.metadata ??= {};
         n.spec ??= {};
         if (!n.spec.providerID) n.spec.providerID = meta.providerID;
@@ -129,6 +147,7 @@ export class NodeController implements Controller {
         n.spec.taints = (n.spec.taints ?? []).filter((t) => t.key !== TAINT_UNINITIALIZED);
         return true;
       });
+      if (updated) this.fresh.wrote(name, patched, updated);
     } catch (err) {
       if (isNotFound(err)) return; // deleted while we worked: nothing left to initialize
       throw err;
@@ -146,11 +165,13 @@ export class NodeController implements Controller {
     );
   }
 
-  /** Writes the addresses when they differ from the Node's; true when it wrote. */
-  private async writeAddresses(node: V1Node, addresses: V1NodeAddress[]): Promise<boolean> {
-    if (sameAddresses(node.status?.addresses, addresses)) return false;
-    await patchNodeAddresses(this.ctx.kube, node.metadata?.name ?? '', addresses);
-    return true;
+  /** Writes the addresses when they differ from the Node's; the written Node, if it wrote. */
+  private async writeAddresses(
+    node: V1Node,
+    addresses: V1NodeAddress[],
+  ): Promise<V1Node | undefined> {
+    if (sameAddresses(node.status?.addresses, addresses)) return undefined;
+    return patchNodeAddresses(this.ctx.kube, node.metadata?.name ?? '', addresses);
   }
 
   private async syncAddresses(node: V1Node): Promise<void> {
@@ -168,12 +189,14 @@ export class NodeController implements Controller {
       this.log.warn({ node: name, err: addresses.error }, 'addresses not updated');
       return;
     }
-    if (await this.writeAddresses(node, addresses.addresses)) {
+    const patched = await this.writeAddresses(node, addresses.addresses);
+    if (patched) {
+      this.fresh.wrote(name, node, patched);
       this.log.info({ node: name, result: 'addresses-updated' }, 'node addresses updated');
     }
     // Keep the GA/beta instance-type pair consistent, as upstream's periodic sync does.
     if (meta.instanceType) {
-      await updateNode(this.ctx.kube, node, (n) => {
+      await updateNode(this.ctx.kube, patched ?? node, (n) => {
         const labels = n.metadata?.labels ?? {};
         if (
           labels[LABEL_INSTANCE_TYPE] === meta.instanceType &&

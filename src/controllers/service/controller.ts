@@ -26,7 +26,7 @@ import { SERVICE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { errorMessage, runWorkers } from '../runner.ts';
 import { endpointNodeNames, LABEL_SERVICE_NAME } from './endpoints.ts';
-import { FreshServices } from './fresh.ts';
+import { FreshObjects } from '../../kube/fresh.ts';
 import {
   hasFinalizer,
   isEligibleNode,
@@ -103,7 +103,7 @@ export class ServiceController implements Controller {
     namespace: string | undefined;
   };
   private readonly synced = new Map<string, Synced>();
-  private readonly fresh = new FreshServices();
+  private readonly fresh = new FreshObjects<V1Service>();
   private readonly nodeFingerprints = new Map<string, string>();
   private eligible: V1Node[] | undefined;
   private sweeps = 0;

@@ -1,20 +1,21 @@
 // Our own writes reach the informer a moment after the apiserver answers them. A reconcile that
-// runs in that window would read the pre-write Service and write again (a second finalizer
-// patch that conflicts, a second status patch with the same content). This remembers, per key,
+// runs in that window would read the pre-write object and write again (a second finalizer
+// patch or Node update that conflicts, a second status patch with the same content, a second
+// round of cloud calls). This remembers, per key,
 // the object each write returned and the resourceVersions it superseded, so reads see our writes
 // until the informer has caught up or moved past them.
-import type { V1Service } from '@kubernetes/client-node';
+import type { KubeObject } from './informer.ts';
 
-interface Written {
+interface Written<T> {
   superseded: Set<string>;
-  latest: V1Service;
+  latest: T;
 }
 
-export class FreshServices {
-  private readonly written = new Map<string, Written>();
+export class FreshObjects<T extends KubeObject> {
+  private readonly written = new Map<string, Written<T>>();
 
   /** Record that `before` was replaced by `after` through one of our writes. */
-  wrote(key: string, before: V1Service, after: V1Service): void {
+  wrote(key: string, before: T, after: T): void {
     const rv = before.metadata?.resourceVersion;
     const entry = this.written.get(key) ?? { superseded: new Set<string>(), latest: after };
     if (rv) entry.superseded.add(rv);
@@ -23,7 +24,7 @@ export class FreshServices {
   }
 
   /** The freshest view of the informer's object. */
-  read(key: string, cached: V1Service): V1Service {
+  read(key: string, cached: T): T {
     const entry = this.written.get(key);
     if (!entry) return cached;
     const rv = cached.metadata?.resourceVersion;
