@@ -46,7 +46,7 @@ export interface WorkQueueOptions {
 export class WorkQueue {
   readonly name: string;
   private readonly backoff: Backoff;
-  private readonly queue: string[] = [];
+  private readonly queue = new Fifo();
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly addedAt = new Map<string, number>();
@@ -150,5 +150,31 @@ export class WorkQueue {
     }
     workqueueMetrics.depth.set({ name: this.name }, this.queue.length);
     return key;
+  }
+}
+
+/** FIFO with O(1) shift: Array.prototype.shift is linear on large arrays (a 100k-key drain). */
+class Fifo {
+  private items: string[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: string): void {
+    this.items.push(item);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.head += 1;
+    // Drop the consumed prefix once it dominates, keeping memory proportional to what waits.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
   }
 }
