@@ -1,7 +1,7 @@
 // Creates Nodes the way kubelet does with --cloud-provider=external: the uninitialized taint,
 // only a Hostname address, optionally the provided-node-ip annotation (kubelet --node-ip), and a
 // Ready condition in status.
-import type { V1Node } from '@kubernetes/client-node';
+import type { V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { ANNOTATION_PROVIDED_NODE_IP, TAINT_UNINITIALIZED } from '../../src/kube/well-known.ts';
 
@@ -44,8 +44,25 @@ export async function createKubeletNode(
         : [{ key: TAINT_UNINITIALIZED, value: 'true', effect: 'NoSchedule' }],
     },
   };
-  await kube.post<V1Node>('/api/v1/nodes', node);
-  return setNodeReady(kube, name, opts.ready ?? true, [{ type: 'Hostname', address: hostname }]);
+  // Like kubelet, register with status in the create: one object, no window in which a
+  // controller sees the Node without conditions.
+  node.status = {
+    addresses: [{ type: 'Hostname', address: hostname }],
+    conditions: [readyCondition(opts.ready ?? true)],
+  };
+  return kube.post<V1Node>('/api/v1/nodes', node);
+}
+
+function readyCondition(ready: boolean): V1NodeCondition {
+  const now = new Date();
+  return {
+    type: 'Ready',
+    status: ready ? 'True' : 'False',
+    reason: ready ? 'KubeletReady' : 'KubeletNotReady',
+    message: ready ? 'kubelet is posting ready status' : 'kubelet stopped posting status',
+    lastHeartbeatTime: now,
+    lastTransitionTime: now,
+  };
 }
 
 export function setNodeReady(
@@ -54,20 +71,10 @@ export function setNodeReady(
   ready: boolean,
   addresses?: { type: string; address: string }[],
 ): Promise<V1Node> {
-  const now = new Date().toISOString();
   return kube.patch<V1Node>(`/api/v1/nodes/${name}/status`, 'strategic', {
     status: {
       ...(addresses ? { addresses } : {}),
-      conditions: [
-        {
-          type: 'Ready',
-          status: ready ? 'True' : 'False',
-          reason: ready ? 'KubeletReady' : 'KubeletNotReady',
-          message: ready ? 'kubelet is posting ready status' : 'kubelet stopped posting status',
-          lastHeartbeatTime: now,
-          lastTransitionTime: now,
-        },
-      ],
+      conditions: [readyCondition(ready)],
     },
   });
 }
