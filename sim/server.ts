@@ -29,6 +29,11 @@ export interface SimulatorOptions {
   port?: number;
   /** Added to every request. */
   latencyMs?: number;
+  /**
+   * The newest API version this rack speaks (default SIM_API_VERSION): set an older one to act
+   * as a rack on an older Oxide release, which answers 400 to the SDK's newer version.
+   */
+  apiVersion?: string;
 }
 
 export interface Simulator {
@@ -54,7 +59,7 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function checkVersion(header: string | string[] | undefined): void {
+function checkVersion(header: string | string[] | undefined, newest: string): void {
   if (header === undefined) return;
   const v = Array.isArray(header) ? header[0] : header;
   if (v === undefined || !/^\d+\.\d+\.\d+$/.test(v)) {
@@ -62,9 +67,9 @@ function checkVersion(header: string | string[] | undefined): void {
       `bad value for header "api-version": expected a semver version, got "${String(v)}"`,
     );
   }
-  if (compareVersions(v, SIM_API_VERSION) > 0) {
+  if (compareVersions(v, newest) > 0) {
     throw badInput(
-      `server does not support this API version: ${v} (the newest supported is ${SIM_API_VERSION})`,
+      `server does not support this API version: ${v} (the newest supported is ${newest})`,
     );
   }
 }
@@ -142,6 +147,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       signal.addEventListener('abort', onAbort, { once: true });
     });
 
+  const apiVersion = opts.apiVersion ?? SIM_API_VERSION;
+
   async function handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -180,7 +187,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (match.kind === 'not-found') throw new ApiError(404, undefined, 'Not Found');
     if (match.kind === 'method-not-allowed')
       throw new ApiError(405, undefined, 'Method Not Allowed');
-    checkVersion(req.headers['api-version']);
+    checkVersion(req.headers['api-version'], apiVersion);
     if (match.route.auth) {
       const auth = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
       if (auth?.[1] !== token) throw unauthorized();

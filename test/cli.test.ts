@@ -153,6 +153,22 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
   }
 });
 
+test('a rack on an older Oxide release: exit 1 naming the release this build needs', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' }, apiVersion: '2025120300.0.0' });
+  try {
+    const old = await run(['--cloud-provider', 'oxide', '--oxide-request-timeout=2s'], {
+      OXIDE_HOST: sim.url,
+      OXIDE_TOKEN: sim.token,
+      OXIDE_PROJECT: sim.project,
+    });
+    assert.equal(old.code, 1);
+    assert.match(old.stdout + old.stderr, /needs Oxide release 22 or newer/);
+    assert.ok(!old.stdout.includes(sim.token) && !old.stderr.includes(sim.token));
+  } finally {
+    await sim.stop();
+  }
+});
+
 test('full process: leads, initializes a Node, serves health and metrics, SIGTERM releases the Lease and exits 0', async () => {
   const nodeName = uniqueName('cli-node');
   const sim = await startSimulator({ seed: { project: 'k8s', instances: [{ name: nodeName }] } });
