@@ -10,6 +10,7 @@ import type { OxideSettings } from './config/oxide.ts';
 import type { Controller, ControllerContext } from './controllers/controller.ts';
 import { NodeLifecycleController } from './controllers/node-lifecycle/controller.ts';
 import { NodeController } from './controllers/node/controller.ts';
+import { RouteController } from './controllers/route/controller.ts';
 import { ServiceController } from './controllers/service/controller.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
@@ -127,7 +128,15 @@ export function buildControllers(
       } else if (!ctx.cloud.routes()) {
         ctx.log.warn({ controller: name.name }, 'provider has no routes; not starting');
       } else {
-        ctx.log.warn({ controller: name.name }, 'not available in this build; not starting');
+        controllers.push(
+          new RouteController(ctx, {
+            clusterCIDRs: options.clusterCidr
+              .split(',')
+              .map((c) => c.trim())
+              .filter((c) => c !== ''),
+            periodMs: options.routeReconciliationPeriodMs,
+          }),
+        );
       }
     }
   }

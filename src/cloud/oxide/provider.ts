@@ -7,6 +7,7 @@ import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
+import { OxideRoutes } from './routes.ts';
 
 export interface OxideCloudProviderOptions {
   client: OxideClient;
@@ -17,6 +18,8 @@ export interface OxideCloudProviderOptions {
   inventory?: InstanceInventoryOptions;
   /** Default of the Service annotation oxide.computer/firewall (manage VPC firewall rules). */
   loadBalancerFirewall?: boolean;
+  /** VPC (name) for pod-CIDR routes; default: the VPC of each Node's primary NIC. */
+  routesVpc?: string;
 }
 
 export class OxideCloudProvider implements CloudProvider {
@@ -24,6 +27,7 @@ export class OxideCloudProvider implements CloudProvider {
   readonly inventory: InstanceInventory;
   private readonly instancesImpl: OxideInstances;
   private readonly loadBalancerImpl: OxideLoadBalancer;
+  private readonly routesImpl: OxideRoutes;
 
   constructor(options: OxideCloudProviderOptions) {
     this.client = options.client;
@@ -37,6 +41,11 @@ export class OxideCloudProvider implements CloudProvider {
     this.loadBalancerImpl = new OxideLoadBalancer({
       client: this.client,
       firewall: options.loadBalancerFirewall ?? false,
+    });
+    this.routesImpl = new OxideRoutes({
+      client: this.client,
+      inventory: this.inventory,
+      ...(options.routesVpc !== undefined ? { vpc: options.routesVpc } : {}),
     });
   }
 
@@ -52,7 +61,7 @@ export class OxideCloudProvider implements CloudProvider {
     return this.loadBalancerImpl;
   }
 
-  routes(): Routes | undefined {
-    return undefined;
+  routes(): Routes {
+    return this.routesImpl;
   }
 }

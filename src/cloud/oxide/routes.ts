@@ -1,0 +1,269 @@
+// Routes on Oxide: one custom VPC router per cluster (`<cluster>-pods`), attached to the subnets
+// of the Nodes' primary NICs, holding one `ip_net` → `instance` route per Node pod CIDR. Custom
+// routes cannot go on a VPC's system router, and a subnet has at most one custom router: one that
+// is not ours is never replaced. Only routes on our router whose description marks them as ours
+// are listed, so the controller can never delete anything it did not create.
+import type { Instance, InstanceNetworkInterface, VpcRouter } from '@oxide/api';
+import type { OxideClient } from '../../oxide/client.ts';
+import { isOxideError } from '../../oxide/errors.ts';
+import type { InstanceInventory } from '../../oxide/inventory.ts';
+import {
+  attachSubnetRouter,
+  createRouter,
+  createRouterRoute,
+  deleteRouterRoute,
+  listRouterRoutes,
+  listRouters,
+  viewSubnet,
+  viewVpcByName,
+} from '../../oxide/routers.ts';
+import { cidrContains } from '../../controllers/route/cidr.ts';
+import type { Route, Routes } from '../provider.ts';
+import {
+  parseRouteDescription,
+  routeDescription,
+  routeName,
+  routerDescription,
+  routerName,
+} from './routes-names.ts';
+
+export interface OxideRoutesOptions {
+  client: OxideClient;
+  inventory: InstanceInventory;
+  /** VPC (name) holding the routes; default: the VPCs of the target instances' primary NICs. */
+  vpc?: string;
+}
+
+/** Something the route worked but traffic may not flow: for a Warning event on the Node. */
+export interface RouteWarning {
+  nodeName: string;
+  reason: string;
+  message: string;
+}
+
+const DEFAULT_VPC = 'default';
+
+export class OxideRoutes implements Routes {
+  private readonly client: OxideClient;
+  private readonly inventory: InstanceInventory;
+  private readonly vpcOverride: string | undefined;
+  /** VPC ids learned from target instances' primary NICs (restarts relearn on create). */
+  private readonly learnedVpcs = new Set<string>();
+  private readonly namedVpcIds = new Map<string, string>();
+  /** Our router per VPC id, once seen or created. */
+  private readonly routers = new Map<string, VpcRouter>();
+  private readonly attachedSubnets = new Set<string>();
+  /** Route name → router id, from the last listRoutes, for deleteRoute. */
+  private readonly routeRouter = new Map<string, string>();
+  private warnings: RouteWarning[] = [];
+
+  constructor(options: OxideRoutesOptions) {
+    this.client = options.client;
+    this.inventory = options.inventory;
+    this.vpcOverride = options.vpc;
+  }
+
+  async listRoutes(clusterName: string): Promise<Route[]> {
+    const snapshot = await this.inventory.snapshot();
+    const routes: Route[] = [];
+    for (const vpcId of await this.vpcIds()) {
+      const router = await this.findRouter(clusterName, vpcId);
+      if (!router) continue;
+      let listed;
+      try {
+        listed = await listRouterRoutes(this.client, router.id);
+      } catch (err) {
+        if (!isOxideError(err, 'not_found')) throw err;
+        // Deleted behind our back: no routes, and createRoute recreates the router.
+        this.routers.delete(vpcId);
+        this.attachedSubnets.clear();
+        continue;
+      }
+      for (const r of listed) {
+        const owner = parseRouteDescription(r.description);
+        if (!owner || owner.clusterName !== clusterName || r.target.type !== 'instance') continue;
+        this.routeRouter.set(r.name, router.id);
+        const target = r.target.value;
+        routes.push({
+          name: r.name,
+          targetNode: owner.nodeName,
+          destinationCIDR: r.destination.type === 'ip_net' ? r.destination.value : owner.cidr,
+          blackhole: !snapshot.byName(target) && !(await this.instanceExists(target)),
+        });
+      }
+    }
+    return routes;
+  }
+
+  async createRoute(clusterName: string, _nameHint: string, route: Route): Promise<void> {
+    const instance = await this.instanceFor(route.targetNode);
+    const nic = (await this.inventory.nics(instance.id)).find((n) => n.primary);
+    if (!nic) throw new Error(`instance ${instance.name} has no primary network interface`);
+    const vpcId = await this.routeVpcId(nic);
+    this.learnedVpcs.add(vpcId);
+    const router = await this.ensureRouter(clusterName, vpcId);
+    await this.ensureAttached(nic.subnetId, router);
+    const cidr = route.destinationCIDR;
+    try {
+      await createRouterRoute(this.client, router.id, {
+        name: routeName(clusterName, route.targetNode, cidr),
+        description: routeDescription(clusterName, route.targetNode, cidr),
+        destination: { type: 'ip_net', value: cidr },
+        target: { type: 'instance', value: instance.name },
+      });
+    } catch (err) {
+      // Deterministic names make a retry after a lost answer (or a restart) idempotent.
+      if (isOxideError(err, 'already_exists')) return this.checkTransitIps(route, instance, nic);
+      // Our router was deleted behind our back: forget it so the next attempt recreates it.
+      if (isOxideError(err, 'not_found')) {
+        this.routers.delete(vpcId);
+        this.attachedSubnets.clear();
+      }
+      throw err;
+    }
+    this.checkTransitIps(route, instance, nic);
+  }
+
+  private checkTransitIps(route: Route, instance: Instance, nic: InstanceNetworkInterface): void {
+    const cidr = route.destinationCIDR;
+    if (!transitIps(nic).some((t) => cidrContains(t, cidr))) {
+      this.warnings.push({
+        nodeName: route.targetNode,
+        reason: 'TransitIPsMissing',
+        message:
+          `route for pod CIDR ${cidr} created, but the primary NIC of instance ${instance.name} ` +
+          `lacks ${cidr} in transit_ips, so Oxide drops the Node's pod traffic; transit_ips can ` +
+          `only change while the instance is stopped (set them when creating the instance)`,
+      });
+    }
+  }
+
+  async deleteRoute(clusterName: string, route: Route): Promise<void> {
+    let routerId = this.routeRouter.get(route.name);
+    if (!routerId) {
+      await this.listRoutes(clusterName);
+      routerId = this.routeRouter.get(route.name);
+      if (!routerId) return;
+    }
+    try {
+      await deleteRouterRoute(this.client, routerId, route.name);
+    } catch (err) {
+      if (!isOxideError(err, 'not_found')) throw err;
+    }
+    this.routeRouter.delete(route.name);
+  }
+
+  /** Warnings from createRoute since the last call (the route controller turns them into events). */
+  takeRouteWarnings(): RouteWarning[] {
+    const taken = this.warnings;
+    this.warnings = [];
+    return taken;
+  }
+
+  private async vpcIds(): Promise<string[]> {
+    if (this.vpcOverride !== undefined) return [await this.vpcIdByName(this.vpcOverride)];
+    const ids = new Set(this.learnedVpcs);
+    try {
+      ids.add(await this.vpcIdByName(DEFAULT_VPC));
+    } catch (err) {
+      if (!isOxideError(err, 'not_found')) throw err;
+    }
+    return [...ids];
+  }
+
+  private async vpcIdByName(name: string): Promise<string> {
+    const known = this.namedVpcIds.get(name);
+    if (known) return known;
+    const vpc = await viewVpcByName(this.client, name);
+    this.namedVpcIds.set(name, vpc.id);
+    return vpc.id;
+  }
+
+  private async routeVpcId(nic: InstanceNetworkInterface): Promise<string> {
+    if (this.vpcOverride === undefined) return nic.vpcId;
+    const vpcId = await this.vpcIdByName(this.vpcOverride);
+    if (vpcId !== nic.vpcId) {
+      throw new Error(
+        `primary NIC ${nic.name} is in VPC ${nic.vpcId}, not in the configured VPC ${this.vpcOverride}`,
+      );
+    }
+    return vpcId;
+  }
+
+  private async findRouter(clusterName: string, vpcId: string): Promise<VpcRouter | undefined> {
+    const cached = this.routers.get(vpcId);
+    if (cached) return cached;
+    const name = routerName(clusterName);
+    const found = (await listRouters(this.client, vpcId)).find((r) => r.name === name);
+    if (found) this.routers.set(vpcId, found);
+    return found;
+  }
+
+  private async ensureRouter(clusterName: string, vpcId: string): Promise<VpcRouter> {
+    const found = await this.findRouter(clusterName, vpcId);
+    if (found) return found;
+    try {
+      const created = await createRouter(
+        this.client,
+        vpcId,
+        routerName(clusterName),
+        routerDescription(clusterName),
+      );
+      this.routers.set(vpcId, created);
+      return created;
+    } catch (err) {
+      if (!isOxideError(err, 'already_exists')) throw err;
+      const raced = await this.findRouter(clusterName, vpcId);
+      if (!raced) throw err;
+      return raced;
+    }
+  }
+
+  private async ensureAttached(subnetId: string, router: VpcRouter): Promise<void> {
+    if (this.attachedSubnets.has(subnetId)) return;
+    const subnet = await viewSubnet(this.client, subnetId);
+    const current = subnet.customRouterId ?? null;
+    if (current === null) {
+      await attachSubnetRouter(this.client, subnetId, router.id);
+    } else if (current !== router.id) {
+      throw new Error(
+        `VPC subnet ${subnet.name} already has custom router ${current}; a subnet takes one ` +
+          `custom router and this controller never replaces another one (wanted ${router.name})`,
+      );
+    }
+    this.attachedSubnets.add(subnetId);
+  }
+
+  /** The instance behind a Node name: instance name first, then hostname; must be unique. */
+  private async instanceFor(nodeName: string): Promise<Instance> {
+    let matches = (await this.inventory.snapshot()).matching(nodeName);
+    if (matches.length === 0) matches = (await this.inventory.fresh()).matching(nodeName);
+    const [only] = matches;
+    if (!only) throw new Error(`no instance named or with hostname ${nodeName}`);
+    if (matches.length > 1) {
+      throw new Error(
+        `several instances match Node ${nodeName}: ${matches.map((i) => i.name).join(', ')}`,
+      );
+    }
+    return only;
+  }
+
+  /** Absence from a snapshot is no proof: only a 404 on the view makes a route a blackhole. */
+  private async instanceExists(name: string): Promise<boolean> {
+    try {
+      await this.client.viewInstanceByName(name);
+      return true;
+    } catch (err) {
+      if (isOxideError(err, 'not_found')) return false;
+      throw err;
+    }
+  }
+}
+
+function transitIps(nic: InstanceNetworkInterface): string[] {
+  const stack = nic.ipStack;
+  if (stack.type === 'dual_stack') {
+    return [...stack.value.v4.transitIps, ...stack.value.v6.transitIps];
+  }
+  return [...stack.value.transitIps];
+}
