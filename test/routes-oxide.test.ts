@@ -194,3 +194,24 @@ test('route creation failure: Warning FailedToCreateRoute and NetworkUnavailable
   await deleteNode(kube, name);
   await waitFor('route deleted with its Node', () => routesTo(name).length === 0);
 });
+
+test("a Node on a subnet with someone else's custom router: FailedToCreateRoute, router untouched", async () => {
+  const name = uniqueName('route-foreign');
+  sim.db.addInstance({
+    name,
+    nics: [{ primary: true, subnet: 'other', v4: '172.31.0.30', transitIps: ['10.244.4.0/24'] }],
+  });
+  await nodeWithPodCIDRs(name, ['10.244.4.0/24']);
+  const failed = await waitFor('FailedToCreateRoute naming the foreign router', async () =>
+    (await warnings(name)).find((w) => w.startsWith('FailedToCreateRoute')),
+  );
+  assert.match(failed, new RegExp(`custom router ${foreignRouter.id}`));
+  const cond = await waitFor('NetworkUnavailable True', async () => {
+    const c = await networkUnavailable(name);
+    return c?.status === 'True' ? c : undefined;
+  });
+  assert.equal(cond.reason, 'NoRouteCreated');
+  assert.equal(sim.db.subnets.find((s) => s.name === 'other')?.customRouterId, foreignRouter.id);
+  assert.deepEqual(routesTo(name), []);
+  await deleteNode(kube, name);
+});

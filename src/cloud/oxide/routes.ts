@@ -42,6 +42,8 @@ export interface RouteWarning {
 }
 
 const DEFAULT_VPC = 'default';
+/** Someone may detach our router; a recheck after this long costs one subnet view. */
+const ATTACHMENT_TTL_MS = 60_000;
 
 export class OxideRoutes implements Routes {
   private readonly client: OxideClient;
@@ -52,7 +54,8 @@ export class OxideRoutes implements Routes {
   private readonly namedVpcIds = new Map<string, string>();
   /** Our router per VPC id, once seen or created. */
   private readonly routers = new Map<string, VpcRouter>();
-  private readonly attachedSubnets = new Set<string>();
+  /** Subnet id → when we last saw our router attached; rechecked after ATTACHMENT_TTL_MS. */
+  private readonly attachedSubnets = new Map<string, number>();
   /** Route name → router id, from the last listRoutes, for deleteRoute. */
   private readonly routeRouter = new Map<string, string>();
   private warnings: RouteWarning[] = [];
@@ -220,7 +223,8 @@ export class OxideRoutes implements Routes {
   }
 
   private async ensureAttached(subnetId: string, router: VpcRouter): Promise<void> {
-    if (this.attachedSubnets.has(subnetId)) return;
+    const seen = this.attachedSubnets.get(subnetId);
+    if (seen !== undefined && performance.now() - seen < ATTACHMENT_TTL_MS) return;
     const subnet = await viewSubnet(this.client, subnetId);
     const current = subnet.customRouterId ?? null;
     if (current === null) {
@@ -231,7 +235,7 @@ export class OxideRoutes implements Routes {
           `custom router and this controller never replaces another one (wanted ${router.name})`,
       );
     }
-    this.attachedSubnets.add(subnetId);
+    this.attachedSubnets.set(subnetId, performance.now());
   }
 
   /** The instance behind a Node name: instance name first, then hostname; must be unique. */
