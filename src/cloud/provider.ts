@@ -97,6 +97,8 @@ export interface Route {
   name: string;
   /** Node name the route sends traffic to. */
   targetNode: string;
+  /** The target Node's spec.providerID when known (set by the route controller on create). */
+  targetProviderID?: string;
   destinationCIDR: string;
   /** The target no longer exists: the route controller deletes it. */
   blackhole: boolean;

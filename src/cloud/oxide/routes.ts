@@ -17,8 +17,9 @@ import {
   viewSubnet,
   viewVpcByName,
 } from '../../oxide/routers.ts';
-import { cidrContains } from '../../controllers/route/cidr.ts';
+import { cidrContains } from '../../net/cidr.ts';
 import type { Route, Routes } from '../provider.ts';
+import { parseProviderID } from './provider-id.ts';
 import {
   parseRouteDescription,
   routeDescription,
@@ -99,7 +100,7 @@ export class OxideRoutes implements Routes {
   }
 
   async createRoute(clusterName: string, _nameHint: string, route: Route): Promise<void> {
-    const instance = await this.instanceFor(route.targetNode);
+    const instance = await this.instanceFor(route.targetNode, route.targetProviderID);
     const nic = (await this.inventory.nics(instance.id)).find((n) => n.primary);
     if (!nic) throw new Error(`instance ${instance.name} has no primary network interface`);
     const vpcId = await this.routeVpcId(nic);
@@ -238,8 +239,15 @@ export class OxideRoutes implements Routes {
     this.attachedSubnets.set(subnetId, performance.now());
   }
 
-  /** The instance behind a Node name: instance name first, then hostname; must be unique. */
-  private async instanceFor(nodeName: string): Promise<Instance> {
+  /**
+   * The instance behind a Node: by providerID when the Node has one (the identity the node
+   * controller wrote), else instance name first, then hostname; must be unique.
+   */
+  private async instanceFor(nodeName: string, providerID?: string): Promise<Instance> {
+    if (providerID) {
+      const id = parseProviderID(providerID);
+      return (await this.inventory.snapshot()).byId(id) ?? this.client.viewInstanceById(id);
+    }
     let matches = (await this.inventory.snapshot()).matching(nodeName);
     if (matches.length === 0) matches = (await this.inventory.fresh()).matching(nodeName);
     const [only] = matches;

@@ -13,7 +13,7 @@ import { ROUTE_CONTROLLER } from '../../names.ts';
 import { Semaphore } from '../../oxide/semaphore.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { errorMessage } from '../runner.ts';
-import { withinAny } from './cidr.ts';
+import { withinAny } from '../../net/cidr.ts';
 import { hasRouteWarnings } from './warnings.ts';
 
 export interface RouteControllerOptions {
@@ -156,6 +156,7 @@ export class RouteController implements Controller {
       targetNode: nodeName,
       destinationCIDR: cidr,
       blackhole: false,
+      ...(node.spec?.providerID ? { targetProviderID: node.spec.providerID } : {}),
     };
     try {
       await this.routes.createRoute(clusterName, node.metadata?.uid ?? nodeName, route);
