@@ -146,6 +146,8 @@ export function buildControllers(
 /** Readiness of the leader's work: informers synced and controllers started. */
 class LeaderWork {
   synced = false;
+  /** Controllers whose run() threw: /healthz fails so the kubelet restarts the process. */
+  readonly failed: string[] = [];
   private readonly kube: KubeClient;
   private readonly cloud: CloudProvider;
   private readonly config: AppConfig;
@@ -174,6 +176,7 @@ class LeaderWork {
     const runs = controllers.map((c) => {
       this.log.info({ controller: c.name.name }, 'starting controller');
       return c.run(signal).catch((err: unknown) => {
+        this.failed.push(c.name.name);
         this.log.error({ controller: c.name.name, err: String(err) }, 'controller failed');
       });
     });
@@ -209,6 +212,8 @@ async function serve(
     ...(tls ? { tls } : {}),
     healthChecks: {
       ping: () => undefined,
+      controllers: () =>
+        work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
       ...(elector ? { leaderElection: () => elector.check() } : {}),
     },
     readyChecks: {
