@@ -3,49 +3,35 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CoreV1EventList, V1Node } from '@kubernetes/client-node';
-import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
-import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { OxideClient } from '../src/oxide/client.ts';
-import { testContext, waitFor } from './harness/context.ts';
+import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, getNode, setNodeReady } from './harness/nodes.ts';
+import { QUICK_RETRIES, startOxideEnv } from './harness/oxide-env.ts';
+import type { OxideEnv } from './harness/oxide-env.ts';
 
 let kube: KubeClient;
+let env: OxideEnv;
 let sim: Simulator;
-let client: OxideClient;
-const abort = new AbortController();
-const running: Promise<void>[] = [];
 
 before(async () => {
   ({ client: kube } = await testKube({ dedicated: true }));
-  sim = await startSimulator({ seed: { project: 'k8s' } });
-  client = new OxideClient({
-    host: sim.url,
-    token: sim.token,
-    project: sim.project,
-    timeoutMs: 500,
-    maxRetries: 1,
-    retry: { baseDelayMs: 10, maxDelayMs: 50 },
+  env = await startOxideEnv({
+    kube,
+    clientOptions: { timeoutMs: 500, ...QUICK_RETRIES },
+    inventoryTtlMs: 200,
   });
-  const cloud = new OxideCloudProvider({ client, inventory: { ttlMs: 200 } });
-  const ctx = testContext(kube, cloud);
-  const nodes = new NodeController(ctx, { workers: 8, statusUpdateFrequencyMs: 1000 });
-  const lifecycle = new NodeLifecycleController(ctx, { monitorPeriodMs: 300 });
-  ctx.informers.start(abort.signal);
-  running.push(nodes.run(abort.signal), lifecycle.run(abort.signal), ctx.informers.stopped());
+  sim = env.sim;
+  const nodes = new NodeController(env.ctx, { workers: 8, statusUpdateFrequencyMs: 1000 });
+  const lifecycle = new NodeLifecycleController(env.ctx, { monitorPeriodMs: 300 });
+  env.start(nodes, lifecycle);
 });
 
-after(async () => {
-  abort.abort();
-  await Promise.all(running);
-  await client.close();
-  await sim.stop();
-});
+after(() => env.stop());
 
 /** An address in the default subnet's v6 block (the simulator picks a random ULA /64 per VPC). */
 const v6 = (host: string): string => {

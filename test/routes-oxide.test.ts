@@ -5,45 +5,41 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CoreV1EventList, V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import type { RouterRoute, VpcRouter } from '@oxide/api';
-import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
-import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { RouteController } from '../src/controllers/route/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
-import { OxideClient } from '../src/oxide/client.ts';
 import {
   attachSubnetRouter,
   createRouter,
   createRouterRoute,
   viewVpcByName,
 } from '../src/oxide/routers.ts';
-import { testContext, waitFor } from './harness/context.ts';
+import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
+import { QUICK_RETRIES, startOxideEnv } from './harness/oxide-env.ts';
+import type { OxideEnv } from './harness/oxide-env.ts';
 
 const CLUSTER = 'kubernetes';
 const ROUTER = 'kubernetes-pods';
 
 let kube: KubeClient;
+let env: OxideEnv;
 let sim: Simulator;
-let client: OxideClient;
 let foreignRouter: VpcRouter;
 let foreignRoute: RouterRoute;
-const abort = new AbortController();
-const running: Promise<void>[] = [];
 
 before(async () => {
   ({ client: kube } = await testKube({ dedicated: true }));
-  sim = await startSimulator({ seed: { project: 'k8s' } });
-  client = new OxideClient({
-    host: sim.url,
-    token: sim.token,
-    project: sim.project,
-    timeoutMs: 1000,
-    maxRetries: 1,
-    retry: { baseDelayMs: 10, maxDelayMs: 50 },
+  env = await startOxideEnv({
+    kube,
+    clientOptions: { timeoutMs: 1000, ...QUICK_RETRIES },
+    inventoryTtlMs: 200,
+    clusterName: CLUSTER,
   });
+  const { client } = env;
+  sim = env.sim;
   // Someone else's custom router on another subnet, with a route inside the cluster CIDR.
   sim.db.addSubnet({ name: 'other', ipv4Block: '172.31.0.0/24' });
   const vpc = await viewVpcByName(client, 'default');
@@ -60,23 +56,15 @@ before(async () => {
     target: { type: 'ip', value: '172.31.0.5' },
   });
 
-  const cloud = new OxideCloudProvider({ client, inventory: { ttlMs: 200 } });
-  const ctx = testContext(kube, cloud, CLUSTER);
-  const nodes = new NodeController(ctx, { workers: 4, statusUpdateFrequencyMs: 1000 });
-  const routes = new RouteController(ctx, {
+  const nodes = new NodeController(env.ctx, { workers: 4, statusUpdateFrequencyMs: 1000 });
+  const routes = new RouteController(env.ctx, {
     clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'],
     periodMs: 300,
   });
-  ctx.informers.start(abort.signal);
-  running.push(nodes.run(abort.signal), routes.run(abort.signal), ctx.informers.stopped());
+  env.start(nodes, routes);
 });
 
-after(async () => {
-  abort.abort();
-  await Promise.all(running);
-  await client.close();
-  await sim.stop();
-});
+after(() => env.stop());
 
 const ourRouter = (): VpcRouter | undefined => sim.db.routers.find((r) => r.name === ROUTER);
 

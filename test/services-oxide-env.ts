@@ -11,19 +11,17 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
-import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
 import type { InstanceSeed } from '../sim/seed.ts';
-import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../src/controllers/service/predicates.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { OxideClient } from '../src/oxide/client.ts';
-import { testContext, waitFor } from './harness/context.ts';
+import { waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
 import { createKubeletNode, getNode } from './harness/nodes.ts';
+import { QUICK_RETRIES, startOxideEnv } from './harness/oxide-env.ts';
 
 export const CLUSTER = 'kubernetes';
 export const DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';
@@ -49,31 +47,23 @@ export interface Env {
 
 export async function startEnv(options: EnvOptions): Promise<Env> {
   const { client: kube } = await testKube({ dedicated: true });
-  const sim = await startSimulator({
+  const oxide = await startOxideEnv({
+    kube,
     seed: { project: 'k8s', instances: options.instances },
     latencyMs: options.latencyMs ?? 0,
+    clientOptions: { timeoutMs: 2000, ...QUICK_RETRIES },
+    inventoryTtlMs: 200,
+    clusterName: CLUSTER,
   });
-  const client = new OxideClient({
-    host: sim.url,
-    token: sim.token,
-    project: sim.project,
-    timeoutMs: 2000,
-    maxRetries: 1,
-    retry: { baseDelayMs: 10, maxDelayMs: 50 },
-  });
-  const cloud = new OxideCloudProvider({ client, inventory: { ttlMs: 200 } });
-  const ctx = testContext(kube, cloud, CLUSTER);
-  const abort = new AbortController();
-  const nodes = new NodeController(ctx, { workers: 4, statusUpdateFrequencyMs: 1000 });
-  const services = new ServiceController(ctx, {
+  const nodes = new NodeController(oxide.ctx, { workers: 4, statusUpdateFrequencyMs: 1000 });
+  const services = new ServiceController(oxide.ctx, {
     workers: options.workers ?? 4,
     nodeSyncPeriodMs: RESYNC_MS,
     nodeSyncDebounceMs: 100,
     retryBaseMs: 200,
     retryMaxMs: 1000,
   });
-  ctx.informers.start(abort.signal);
-  const running = [nodes.run(abort.signal), services.run(abort.signal), ctx.informers.stopped()];
+  oxide.start(nodes, services);
   await kube.post('/api/v1/namespaces', {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -81,17 +71,7 @@ export async function startEnv(options: EnvOptions): Promise<Env> {
   });
   await Promise.all(options.instances.map((i) => createKubeletNode(kube, i.name)));
   await Promise.all(options.instances.map((i) => initializedNode(kube, i.name)));
-  return {
-    kube,
-    sim,
-    ns: options.namespace,
-    async stop() {
-      abort.abort();
-      await Promise.all(running);
-      await client.close();
-      await sim.stop();
-    },
-  };
+  return { kube, sim: oxide.sim, ns: options.namespace, stop: () => oxide.stop() };
 }
 
 export async function initializedNode(kube: KubeClient, name: string): Promise<V1Node> {
