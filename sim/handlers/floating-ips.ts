@@ -14,16 +14,16 @@ import {
   isSet,
   type Ctx,
   noContent,
-  optionalQuery,
   param,
   reply,
   requiredQuery,
   type Route,
 } from '../http.ts';
 import { paginate } from '../pagination.ts';
+import { projectScope } from './scope.ts';
 
 function selected(ctx: Ctx): FloatingIp {
-  return ctx.db.floatingIp(param(ctx, 'floating_ip'), { project: optionalQuery(ctx, 'project') });
+  return ctx.db.floatingIp(param(ctx, 'floating_ip'), projectScope(ctx));
 }
 
 function create(ctx: Ctx): FloatingIp {

@@ -7,10 +7,11 @@ import type {
 } from '@oxide/api';
 import type { SimDb } from '../db.ts';
 import { paginate } from '../pagination.ts';
-import { type Ctx, optionalQuery, param, reply, requiredQuery, type Route } from '../http.ts';
+import { projectScope } from './scope.ts';
+import { type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
 
 function selected(ctx: Ctx): Instance {
-  return ctx.db.instance(param(ctx, 'instance'), { project: optionalQuery(ctx, 'project') });
+  return ctx.db.instance(param(ctx, 'instance'), projectScope(ctx));
 }
 
 // The real start/stop saga passes through starting/stopping; the simulator lands on the end

@@ -6,24 +6,17 @@ import type {
 } from '@oxide/api';
 import { checkName, stackParts } from '../db.ts';
 import { alreadyExists, invalidRequest } from '../errors.ts';
-import {
-  body,
-  isSet,
-  type Ctx,
-  optionalQuery,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import { body, isSet, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
+import { instanceScope, projectScope, vpcScope } from './scope.ts';
+
+function selected(ctx: Ctx): InstanceNetworkInterface {
+  return ctx.db.nic(param(ctx, 'interface'), instanceScope(ctx));
+}
 
 function update(ctx: Ctx): InstanceNetworkInterface {
   const { db } = ctx;
-  const nic = db.nic(param(ctx, 'interface'), {
-    instance: optionalQuery(ctx, 'instance'),
-    project: optionalQuery(ctx, 'project'),
-  });
+  const nic = selected(ctx);
   const patch = body<InstanceNetworkInterfaceUpdate>(ctx);
   const instance = db.instance(nic.instanceId, {});
   if (instance.runState !== 'stopped') {
@@ -65,9 +58,7 @@ export const nicRoutes: Route[] = [
     operationId: 'instance_network_interface_list',
     auth: true,
     handle: (ctx) => {
-      const instance = ctx.db.instance(requiredQuery(ctx, 'instance'), {
-        project: optionalQuery(ctx, 'project'),
-      });
+      const instance = ctx.db.instance(requiredQuery(ctx, 'instance'), projectScope(ctx));
       const all = ctx.db.nics.filter((n) => n.instanceId === instance.id);
       return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
     },
@@ -77,14 +68,7 @@ export const nicRoutes: Route[] = [
     path: '/v1/network-interfaces/{interface}',
     operationId: 'instance_network_interface_view',
     auth: true,
-    handle: (ctx) =>
-      reply<InstanceNetworkInterface>(
-        200,
-        ctx.db.nic(param(ctx, 'interface'), {
-          instance: optionalQuery(ctx, 'instance'),
-          project: optionalQuery(ctx, 'project'),
-        }),
-      ),
+    handle: (ctx) => reply<InstanceNetworkInterface>(200, selected(ctx)),
   },
   {
     method: 'PUT',
@@ -99,10 +83,7 @@ export const nicRoutes: Route[] = [
     operationId: 'vpc_subnet_list_network_interfaces',
     auth: true,
     handle: (ctx) => {
-      const subnet = ctx.db.subnet(param(ctx, 'subnet'), {
-        vpc: optionalQuery(ctx, 'vpc'),
-        project: optionalQuery(ctx, 'project'),
-      });
+      const subnet = ctx.db.subnet(param(ctx, 'subnet'), vpcScope(ctx));
       const all = ctx.db.nics.filter((n) => n.subnetId === subnet.id);
       return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
     },

@@ -21,7 +21,6 @@ import {
   isSet,
   type Ctx,
   noContent,
-  optionalQuery,
   param,
   reply,
   requiredQuery,
@@ -29,20 +28,14 @@ import {
 } from '../http.ts';
 import { type Family, familyOf, parseCidr } from '../ip.ts';
 import { paginate } from '../pagination.ts';
+import { projectScope, routerScope, vpcScope } from './scope.ts';
 
 function selectedRouter(ctx: Ctx, ref: string): VpcRouter {
-  return ctx.db.router(ref, {
-    vpc: optionalQuery(ctx, 'vpc'),
-    project: optionalQuery(ctx, 'project'),
-  });
+  return ctx.db.router(ref, vpcScope(ctx));
 }
 
 function selectedRoute(ctx: Ctx): RouterRoute {
-  return ctx.db.route(param(ctx, 'route'), {
-    router: optionalQuery(ctx, 'router'),
-    vpc: optionalQuery(ctx, 'vpc'),
-    project: optionalQuery(ctx, 'project'),
-  });
+  return ctx.db.route(param(ctx, 'route'), routerScope(ctx));
 }
 
 function destinationFamily(d: RouteDestination): Family | undefined {
@@ -77,7 +70,7 @@ function checkRoute(destination: RouteDestination, target: RouteTarget): void {
 }
 
 function createRouter(ctx: Ctx): VpcRouter {
-  const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), { project: optionalQuery(ctx, 'project') });
+  const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), projectScope(ctx));
   const b = body<VpcRouterCreate>(ctx, ['name', 'description']);
   checkName(b.name);
   if (ctx.db.routers.some((r) => r.vpcId === vpc.id && r.name === b.name))
@@ -180,7 +173,7 @@ export const routerRoutes: Route[] = [
     operationId: 'vpc_router_list',
     auth: true,
     handle: (ctx) => {
-      const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), { project: optionalQuery(ctx, 'project') });
+      const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), projectScope(ctx));
       return reply<VpcRouterResultsPage>(
         200,
         paginate(

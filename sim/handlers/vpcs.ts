@@ -12,30 +12,19 @@ import type {
 } from '@oxide/api';
 import { checkName, isUuid } from '../db.ts';
 import { alreadyExists, invalidRequest, invalidValue } from '../errors.ts';
-import {
-  body,
-  isSet,
-  type Ctx,
-  optionalQuery,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import { body, isSet, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
+import { projectScope, vpcScope } from './scope.ts';
 
 const MAX_RULES = 1024;
 const MAX_TARGETS = 256;
 
 function selectedVpc(ctx: Ctx, ref: string): Vpc {
-  return ctx.db.vpc(ref, { project: optionalQuery(ctx, 'project') });
+  return ctx.db.vpc(ref, projectScope(ctx));
 }
 
 function selectedSubnet(ctx: Ctx): VpcSubnet {
-  return ctx.db.subnet(param(ctx, 'subnet'), {
-    vpc: optionalQuery(ctx, 'vpc'),
-    project: optionalQuery(ctx, 'project'),
-  });
+  return ctx.db.subnet(param(ctx, 'subnet'), vpcScope(ctx));
 }
 
 function updateSubnet(ctx: Ctx): VpcSubnet {
