@@ -5,17 +5,14 @@
 // peak memory, for --concurrent-node-syncs 1 and 10 and kube QPS 20 (upstream default) and 200.
 // Printed for the record, never asserted. Run: node_modules/.bin/node bench/node-burst.bench.ts
 import type { V1Node } from '@kubernetes/client-node';
-import { startSimulator } from '../sim/server.ts';
-import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { hasTaint, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { OxideClient } from '../src/oxide/client.ts';
-import { testContext } from '../test/harness/context.ts';
 import { ControlPlane } from '../test/harness/controlplane.ts';
 import { createKubeletNode, deleteNode } from '../test/harness/nodes.ts';
+import { startOxideEnv } from '../test/harness/oxide-env.ts';
 import {
   collectGarbage,
   CountingKubeClient,
@@ -67,7 +64,11 @@ interface Result {
 async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result> {
   const prefix = `burst${row}`;
   const names = Array.from({ length: s.nodes }, (_, i) => `${prefix}-${i}`);
-  const sim = await startSimulator({
+  // The controllers' client has the row's QPS; the kubelets and the observer have their own.
+  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
+  const kubelets = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
+  const env = await startOxideEnv({
+    kube,
     seed: {
       project: 'k8s',
       instances: names.map((name) => ({
@@ -79,13 +80,7 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
     },
     latencyMs: LATENCY_MS,
   });
-  // The controllers' client has the row's QPS; the kubelets and the observer have their own.
-  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
-  const kubelets = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
-  const oxide = new OxideClient({ host: sim.url, token: sim.token, project: sim.project });
-  const ctx = testContext(kube, new OxideCloudProvider({ client: oxide }));
-  const abort = new AbortController();
-  const running: Promise<void>[] = [];
+  const { sim, ctx } = env;
 
   const created = new Map<string, number>();
   const done = new Map<string, number>();
@@ -102,14 +97,8 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
       statusUpdateFrequencyMs: STATUS_UPDATE_FREQUENCY_MS,
     });
     const lifecycle = new NodeLifecycleController(ctx, { monitorPeriodMs: MONITOR_PERIOD_MS });
-    ctx.informers.start(abort.signal);
-    running.push(
-      observer.run(abort.signal),
-      nodeController.run(abort.signal),
-      lifecycle.run(abort.signal),
-      ctx.informers.stopped(),
-    );
-    await Promise.all([ctx.informers.waitForSync(abort.signal), observer.waitForSync()]);
+    env.start(observer, nodeController, lifecycle);
+    await Promise.all([ctx.informers.waitForSync(env.signal), observer.waitForSync()]);
 
     collectGarbage();
     sim.requests.reset();
@@ -160,10 +149,7 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
       },
     };
   } finally {
-    abort.abort();
-    await Promise.all(running);
-    await oxide.close();
-    await sim.stop();
+    await env.stop();
     await inParallel(names, 100, (name) => deleteNode(kubelets, name));
   }
 }

@@ -6,16 +6,13 @@
 // Service and FIP is gone). Counts Oxide calls and Kubernetes requests per Service per phase.
 // Printed for the record, never asserted. Run: node_modules/.bin/node bench/service-lb.bench.ts
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
-import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
-import { OxideClient } from '../src/oxide/client.ts';
-import { testContext } from '../test/harness/context.ts';
 import { ControlPlane } from '../test/harness/controlplane.ts';
 import { createKubeletNode, deleteNode, setNodeReady } from '../test/harness/nodes.ts';
+import { startOxideEnv } from '../test/harness/oxide-env.ts';
 import {
   collectGarbage,
   CountingKubeClient,
@@ -125,19 +122,17 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
   const ns = `lb${index}-${Date.now().toString(36)}`;
   const nodeNames = Array.from({ length: NODES }, (_, i) => `${ns}-node-${i}`);
   const serviceNames = Array.from({ length: s.services }, (_, i) => `svc-${i}`);
-  const sim = await startSimulator({
+  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
+  const harness = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
+  const env = await startOxideEnv({
+    kube,
     seed: {
       project: 'k8s',
       instances: nodeNames.map((name) => ({ name, nics: [{ primary: true, v4: 'auto' }] })),
     },
     latencyMs: LATENCY_MS,
   });
-  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
-  const harness = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
-  const oxide = new OxideClient({ host: sim.url, token: sim.token, project: sim.project });
-  const cloud = new OxideCloudProvider({ client: oxide });
-  const abort = new AbortController();
-  const running: Promise<void>[] = [];
+  const { sim, cloud, ctx } = env;
   const restoreTimers = captureResyncTimer();
 
   const services = new Informer<V1Service>(harness, {
@@ -155,20 +150,13 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
       await setNodeReady(harness, name, true, meta.nodeAddresses);
     });
 
-    const ctx = testContext(kube, cloud);
     const controller = new CountingServiceController(ctx, {
       workers: s.workers,
       nodeSyncPeriodMs: RESYNC_PERIOD_MS,
       namespace: ns,
     });
-    ctx.informers.start(abort.signal);
-    running.push(
-      services.run(abort.signal),
-      nodes.run(abort.signal),
-      controller.run(abort.signal),
-      ctx.informers.stopped(),
-    );
-    await Promise.all([ctx.informers.waitForSync(abort.signal), services.waitForSync()]);
+    env.start(services, nodes, controller);
+    await Promise.all([ctx.informers.waitForSync(env.signal), services.waitForSync()]);
     await nodes.waitForSync();
     await until('the service controller to start', () => forceResync !== undefined, 10_000);
 
@@ -301,12 +289,9 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
       ],
     };
   } finally {
-    abort.abort();
-    await Promise.all(running);
+    await env.stop();
     restoreTimers();
     forceResync = undefined;
-    await oxide.close();
-    await sim.stop();
     await inParallel(nodeNames, NODES, (name) => deleteNode(harness, name));
     await harness.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
   }
