@@ -7,19 +7,11 @@ import type {
   FloatingIpResultsPage,
   FloatingIpUpdate,
 } from '@oxide/api';
-import { checkName, type FloatingIpSpec } from '../db.ts';
-import { alreadyExists, badInput } from '../errors.ts';
-import {
-  body,
-  isSet,
-  type Ctx,
-  noContent,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import type { FloatingIpSpec } from '../db.ts';
+import { badInput } from '../errors.ts';
+import { body, type Ctx, noContent, param, reply, requiredQuery, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
+import { applyIdentity, checkRename } from './identity.ts';
 import { projectScope } from './scope.ts';
 
 function selected(ctx: Ctx): FloatingIp {
@@ -48,15 +40,9 @@ function create(ctx: Ctx): FloatingIp {
 function update(ctx: Ctx): FloatingIp {
   const fip = selected(ctx);
   const b = body<FloatingIpUpdate>(ctx);
-  if (isSet(b.name) && b.name !== fip.name) {
-    checkName(b.name);
-    if (ctx.db.floatingIps.some((f) => f.projectId === fip.projectId && f.name === b.name)) {
-      throw alreadyExists('floating-ip', b.name);
-    }
-    fip.name = b.name;
-  }
-  if (isSet(b.description)) fip.description = b.description;
-  fip.timeModified = new Date();
+  const siblings = ctx.db.floatingIps.filter((f) => f.projectId === fip.projectId);
+  checkRename('floating-ip', fip, b.name, siblings);
+  applyIdentity(fip, b);
   return fip;
 }
 

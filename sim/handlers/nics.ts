@@ -4,10 +4,11 @@ import type {
   InstanceNetworkInterfaceResultsPage,
   InstanceNetworkInterfaceUpdate,
 } from '@oxide/api';
-import { checkName, stackParts } from '../db.ts';
-import { alreadyExists, invalidRequest } from '../errors.ts';
-import { body, isSet, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
+import { stackParts } from '../db.ts';
+import { invalidRequest } from '../errors.ts';
+import { body, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
+import { applyIdentity, checkRename } from './identity.ts';
 import { instanceScope, projectScope, vpcScope } from './scope.ts';
 
 function selected(ctx: Ctx): InstanceNetworkInterface {
@@ -23,12 +24,7 @@ function update(ctx: Ctx): InstanceNetworkInterface {
     throw invalidRequest('Instance must be stopped to update its network interfaces');
   }
   const siblings = db.nics.filter((n) => n.instanceId === nic.instanceId && n.id !== nic.id);
-  if (isSet(patch.name)) {
-    checkName(patch.name);
-    if (siblings.some((n) => n.name === patch.name)) {
-      throw alreadyExists('instance-network-interface', patch.name);
-    }
-  }
+  checkRename('instance-network-interface', nic, patch.name, siblings);
   if (patch.primary === false && nic.primary) {
     throw invalidRequest('cannot make the primary interface a secondary one; make another primary');
   }
@@ -41,13 +37,11 @@ function update(ctx: Ctx): InstanceNetworkInterface {
     v6: parts.v6?.ip ?? null,
     transitIps,
   });
-  if (isSet(patch.name)) nic.name = patch.name;
-  if (isSet(patch.description)) nic.description = patch.description;
+  applyIdentity(nic, patch);
   if (patch.primary === true && !nic.primary) {
     for (const n of siblings) n.primary = false;
     nic.primary = true;
   }
-  nic.timeModified = new Date();
   return nic;
 }
 

@@ -16,18 +16,10 @@ import type {
 } from '@oxide/api';
 import { checkName } from '../db.ts';
 import { alreadyExists, invalidRequest } from '../errors.ts';
-import {
-  body,
-  isSet,
-  type Ctx,
-  noContent,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import { body, type Ctx, noContent, param, reply, requiredQuery, type Route } from '../http.ts';
 import { type Family, familyOf, parseCidr } from '../ip.ts';
 import { paginate } from '../pagination.ts';
+import { applyIdentity, checkRename } from './identity.ts';
 import { projectScope, routerScope, vpcScope } from './scope.ts';
 
 function selectedRouter(ctx: Ctx, ref: string): VpcRouter {
@@ -92,14 +84,9 @@ function createRouter(ctx: Ctx): VpcRouter {
 function updateRouter(ctx: Ctx): VpcRouter {
   const router = selectedRouter(ctx, param(ctx, 'router'));
   const b = body<VpcRouterUpdate>(ctx);
-  if (isSet(b.name) && b.name !== router.name) {
-    checkName(b.name);
-    if (ctx.db.routers.some((r) => r.vpcId === router.vpcId && r.name === b.name))
-      throw alreadyExists('vpc-router', b.name);
-    router.name = b.name;
-  }
-  if (isSet(b.description)) router.description = b.description;
-  router.timeModified = new Date();
+  const siblings = ctx.db.routers.filter((r) => r.vpcId === router.vpcId);
+  checkRename('vpc-router', router, b.name, siblings);
+  applyIdentity(router, b);
   return router;
 }
 
@@ -146,17 +133,11 @@ function updateRoute(ctx: Ctx): RouterRoute {
     );
   }
   checkRoute(b.destination, b.target);
-  if (isSet(b.name) && b.name !== route.name) {
-    checkName(b.name);
-    if (ctx.db.routes.some((r) => r.vpcRouterId === route.vpcRouterId && r.name === b.name)) {
-      throw alreadyExists('router-route', b.name);
-    }
-    route.name = b.name;
-  }
-  if (isSet(b.description)) route.description = b.description;
+  const siblings = ctx.db.routes.filter((r) => r.vpcRouterId === route.vpcRouterId);
+  checkRename('router-route', route, b.name, siblings);
+  applyIdentity(route, b);
   route.destination = b.destination;
   route.target = b.target;
-  route.timeModified = new Date();
   return route;
 }
 

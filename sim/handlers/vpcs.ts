@@ -11,9 +11,10 @@ import type {
   VpcSubnetUpdate,
 } from '@oxide/api';
 import { checkName, isUuid } from '../db.ts';
-import { alreadyExists, invalidRequest, invalidValue } from '../errors.ts';
+import { invalidRequest, invalidValue } from '../errors.ts';
 import { body, isSet, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
+import { applyIdentity, checkRename } from './identity.ts';
 import { projectScope, vpcScope } from './scope.ts';
 
 const MAX_RULES = 1024;
@@ -30,12 +31,8 @@ function selectedSubnet(ctx: Ctx): VpcSubnet {
 function updateSubnet(ctx: Ctx): VpcSubnet {
   const subnet = selectedSubnet(ctx);
   const b = body<VpcSubnetUpdate>(ctx);
-  if (isSet(b.name) && b.name !== subnet.name) {
-    checkName(b.name);
-    if (ctx.db.subnets.some((s) => s.vpcId === subnet.vpcId && s.name === b.name)) {
-      throw alreadyExists('vpc-subnet', b.name);
-    }
-  }
+  const siblings = ctx.db.subnets.filter((s) => s.vpcId === subnet.vpcId);
+  checkRename('vpc-subnet', subnet, b.name, siblings);
   // custom_router is Option<NameOrId> in Nexus: leaving it out detaches, as null does.
   let customRouterId: string | null = null;
   if (isSet(b.customRouter)) {
@@ -49,10 +46,8 @@ function updateSubnet(ctx: Ctx): VpcSubnet {
     }
     customRouterId = router.id;
   }
-  if (isSet(b.name)) subnet.name = b.name;
-  if (isSet(b.description)) subnet.description = b.description;
+  applyIdentity(subnet, b);
   subnet.customRouterId = customRouterId;
-  subnet.timeModified = new Date();
   return subnet;
 }
 
