@@ -71,3 +71,13 @@ export function body<T>(ctx: Ctx, required: readonly (keyof T & string)[] = []):
 export function isSet<T>(v: T | null | undefined): v is T {
   return v !== null && v !== undefined;
 }
+
+/** An endpoint behind bearer auth: every one the simulator serves except ping. */
+export function endpoint(
+  method: Method,
+  path: string,
+  operationId: string,
+  handle: (ctx: Ctx) => Reply,
+): Route {
+  return { method, path, operationId, auth: true, handle };
+}

@@ -9,7 +9,16 @@ import type {
 } from '@oxide/api';
 import type { FloatingIpSpec } from '../db.ts';
 import { badInput } from '../errors.ts';
-import { body, type Ctx, noContent, param, reply, requiredQuery, type Route } from '../http.ts';
+import {
+  body,
+  type Ctx,
+  endpoint,
+  noContent,
+  param,
+  reply,
+  requiredQuery,
+  type Route,
+} from '../http.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
 import { projectScope } from './scope.ts';
@@ -56,60 +65,28 @@ function attach(ctx: Ctx): FloatingIp {
 }
 
 export const floatingIpRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/v1/floating-ips',
-    operationId: 'floating_ip_list',
-    auth: true,
-    handle: (ctx) => {
-      const project = ctx.db.project(requiredQuery(ctx, 'project'));
-      const all = ctx.db.floatingIps.filter((f) => f.projectId === project.id);
-      return reply<FloatingIpResultsPage>(200, paginate(all, ctx.query));
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/floating-ips',
-    operationId: 'floating_ip_create',
-    auth: true,
-    handle: (ctx) => reply<FloatingIp>(201, create(ctx)),
-  },
-  {
-    method: 'GET',
-    path: '/v1/floating-ips/{floating_ip}',
-    operationId: 'floating_ip_view',
-    auth: true,
-    handle: (ctx) => reply<FloatingIp>(200, selected(ctx)),
-  },
-  {
-    method: 'PUT',
-    path: '/v1/floating-ips/{floating_ip}',
-    operationId: 'floating_ip_update',
-    auth: true,
-    handle: (ctx) => reply<FloatingIp>(200, update(ctx)),
-  },
-  {
-    method: 'DELETE',
-    path: '/v1/floating-ips/{floating_ip}',
-    operationId: 'floating_ip_delete',
-    auth: true,
-    handle: (ctx) => {
-      ctx.db.deleteFloatingIp(selected(ctx).id);
-      return noContent();
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/floating-ips/{floating_ip}/attach',
-    operationId: 'floating_ip_attach',
-    auth: true,
-    handle: (ctx) => reply<FloatingIp>(202, attach(ctx)),
-  },
-  {
-    method: 'POST',
-    path: '/v1/floating-ips/{floating_ip}/detach',
-    operationId: 'floating_ip_detach',
-    auth: true,
-    handle: (ctx) => reply<FloatingIp>(202, ctx.db.detachFloatingIp(selected(ctx).id)),
-  },
+  endpoint('GET', '/v1/floating-ips', 'floating_ip_list', (ctx) => {
+    const project = ctx.db.project(requiredQuery(ctx, 'project'));
+    const all = ctx.db.floatingIps.filter((f) => f.projectId === project.id);
+    return reply<FloatingIpResultsPage>(200, paginate(all, ctx.query));
+  }),
+  endpoint('POST', '/v1/floating-ips', 'floating_ip_create', (ctx) =>
+    reply<FloatingIp>(201, create(ctx)),
+  ),
+  endpoint('GET', '/v1/floating-ips/{floating_ip}', 'floating_ip_view', (ctx) =>
+    reply<FloatingIp>(200, selected(ctx)),
+  ),
+  endpoint('PUT', '/v1/floating-ips/{floating_ip}', 'floating_ip_update', (ctx) =>
+    reply<FloatingIp>(200, update(ctx)),
+  ),
+  endpoint('DELETE', '/v1/floating-ips/{floating_ip}', 'floating_ip_delete', (ctx) => {
+    ctx.db.deleteFloatingIp(selected(ctx).id);
+    return noContent();
+  }),
+  endpoint('POST', '/v1/floating-ips/{floating_ip}/attach', 'floating_ip_attach', (ctx) =>
+    reply<FloatingIp>(202, attach(ctx)),
+  ),
+  endpoint('POST', '/v1/floating-ips/{floating_ip}/detach', 'floating_ip_detach', (ctx) =>
+    reply<FloatingIp>(202, ctx.db.detachFloatingIp(selected(ctx).id)),
+  ),
 ];

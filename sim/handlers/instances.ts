@@ -8,7 +8,7 @@ import type {
 import type { SimDb } from '../db.ts';
 import { paginate } from '../pagination.ts';
 import { projectScope } from './scope.ts';
-import { type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
+import { type Ctx, endpoint, param, reply, requiredQuery, type Route } from '../http.ts';
 
 function selected(ctx: Ctx): Instance {
   return ctx.db.instance(param(ctx, 'instance'), projectScope(ctx));
@@ -21,48 +21,25 @@ function transition(db: SimDb, instance: Instance, to: InstanceState): Instance 
 }
 
 export const instanceRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/v1/instances',
-    operationId: 'instance_list',
-    auth: true,
-    handle: (ctx) => {
-      const project = ctx.db.project(requiredQuery(ctx, 'project'));
-      const all = ctx.db.instances.filter((i) => i.projectId === project.id);
-      return reply<InstanceResultsPage>(200, paginate(all, ctx.query));
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/instances/{instance}',
-    operationId: 'instance_view',
-    auth: true,
-    handle: (ctx) => reply<Instance>(200, selected(ctx)),
-  },
-  {
-    method: 'POST',
-    path: '/v1/instances/{instance}/start',
-    operationId: 'instance_start',
-    auth: true,
-    handle: (ctx) => reply<Instance>(202, transition(ctx.db, selected(ctx), 'running')),
-  },
-  {
-    method: 'POST',
-    path: '/v1/instances/{instance}/stop',
-    operationId: 'instance_stop',
-    auth: true,
-    handle: (ctx) => reply<Instance>(202, transition(ctx.db, selected(ctx), 'stopped')),
-  },
-  {
-    method: 'GET',
-    path: '/v1/instances/{instance}/external-ips',
-    operationId: 'instance_external_ip_list',
-    auth: true,
-    // Not paginated: one page with every address and a null next_page.
-    handle: (ctx) =>
-      reply<ExternalIpResultsPage>(200, {
-        items: ctx.db.instanceExternalIps(selected(ctx).id),
-        nextPage: null,
-      }),
-  },
+  endpoint('GET', '/v1/instances', 'instance_list', (ctx) => {
+    const project = ctx.db.project(requiredQuery(ctx, 'project'));
+    const all = ctx.db.instances.filter((i) => i.projectId === project.id);
+    return reply<InstanceResultsPage>(200, paginate(all, ctx.query));
+  }),
+  endpoint('GET', '/v1/instances/{instance}', 'instance_view', (ctx) =>
+    reply<Instance>(200, selected(ctx)),
+  ),
+  endpoint('POST', '/v1/instances/{instance}/start', 'instance_start', (ctx) =>
+    reply<Instance>(202, transition(ctx.db, selected(ctx), 'running')),
+  ),
+  endpoint('POST', '/v1/instances/{instance}/stop', 'instance_stop', (ctx) =>
+    reply<Instance>(202, transition(ctx.db, selected(ctx), 'stopped')),
+  ),
+  // Not paginated: one page with every address and a null next_page.
+  endpoint('GET', '/v1/instances/{instance}/external-ips', 'instance_external_ip_list', (ctx) =>
+    reply<ExternalIpResultsPage>(200, {
+      items: ctx.db.instanceExternalIps(selected(ctx).id),
+      nextPage: null,
+    }),
+  ),
 ];

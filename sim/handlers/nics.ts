@@ -6,7 +6,7 @@ import type {
 } from '@oxide/api';
 import { stackParts } from '../db.ts';
 import { invalidRequest } from '../errors.ts';
-import { body, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
+import { body, type Ctx, endpoint, param, reply, requiredQuery, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
 import { instanceScope, projectScope, vpcScope } from './scope.ts';
@@ -46,40 +46,28 @@ function update(ctx: Ctx): InstanceNetworkInterface {
 }
 
 export const nicRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/v1/network-interfaces',
-    operationId: 'instance_network_interface_list',
-    auth: true,
-    handle: (ctx) => {
-      const instance = ctx.db.instance(requiredQuery(ctx, 'instance'), projectScope(ctx));
-      const all = ctx.db.nics.filter((n) => n.instanceId === instance.id);
-      return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/network-interfaces/{interface}',
-    operationId: 'instance_network_interface_view',
-    auth: true,
-    handle: (ctx) => reply<InstanceNetworkInterface>(200, selected(ctx)),
-  },
-  {
-    method: 'PUT',
-    path: '/v1/network-interfaces/{interface}',
-    operationId: 'instance_network_interface_update',
-    auth: true,
-    handle: (ctx) => reply<InstanceNetworkInterface>(200, update(ctx)),
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-subnets/{subnet}/network-interfaces',
-    operationId: 'vpc_subnet_list_network_interfaces',
-    auth: true,
-    handle: (ctx) => {
+  endpoint('GET', '/v1/network-interfaces', 'instance_network_interface_list', (ctx) => {
+    const instance = ctx.db.instance(requiredQuery(ctx, 'instance'), projectScope(ctx));
+    const all = ctx.db.nics.filter((n) => n.instanceId === instance.id);
+    return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
+  }),
+  endpoint('GET', '/v1/network-interfaces/{interface}', 'instance_network_interface_view', (ctx) =>
+    reply<InstanceNetworkInterface>(200, selected(ctx)),
+  ),
+  endpoint(
+    'PUT',
+    '/v1/network-interfaces/{interface}',
+    'instance_network_interface_update',
+    (ctx) => reply<InstanceNetworkInterface>(200, update(ctx)),
+  ),
+  endpoint(
+    'GET',
+    '/v1/vpc-subnets/{subnet}/network-interfaces',
+    'vpc_subnet_list_network_interfaces',
+    (ctx) => {
       const subnet = ctx.db.subnet(param(ctx, 'subnet'), vpcScope(ctx));
       const all = ctx.db.nics.filter((n) => n.subnetId === subnet.id);
       return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
     },
-  },
+  ),
 ];

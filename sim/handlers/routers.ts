@@ -16,7 +16,16 @@ import type {
 } from '@oxide/api';
 import { checkName } from '../db.ts';
 import { alreadyExists, invalidRequest } from '../errors.ts';
-import { body, type Ctx, noContent, param, reply, requiredQuery, type Route } from '../http.ts';
+import {
+  body,
+  type Ctx,
+  endpoint,
+  noContent,
+  param,
+  reply,
+  requiredQuery,
+  type Route,
+} from '../http.ts';
 import { type Family, familyOf, parseCidr } from '../ip.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
@@ -148,98 +157,50 @@ function deleteRoute(ctx: Ctx): void {
 }
 
 export const routerRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/v1/vpc-routers',
-    operationId: 'vpc_router_list',
-    auth: true,
-    handle: (ctx) => {
-      const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), projectScope(ctx));
-      return reply<VpcRouterResultsPage>(
-        200,
-        paginate(
-          ctx.db.routers.filter((r) => r.vpcId === vpc.id),
-          ctx.query,
-        ),
-      );
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/vpc-routers',
-    operationId: 'vpc_router_create',
-    auth: true,
-    handle: (ctx) => reply<VpcRouter>(201, createRouter(ctx)),
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-routers/{router}',
-    operationId: 'vpc_router_view',
-    auth: true,
-    handle: (ctx) => reply<VpcRouter>(200, selectedRouter(ctx, param(ctx, 'router'))),
-  },
-  {
-    method: 'PUT',
-    path: '/v1/vpc-routers/{router}',
-    operationId: 'vpc_router_update',
-    auth: true,
-    handle: (ctx) => reply<VpcRouter>(200, updateRouter(ctx)),
-  },
-  {
-    method: 'DELETE',
-    path: '/v1/vpc-routers/{router}',
-    operationId: 'vpc_router_delete',
-    auth: true,
-    handle: (ctx) => {
-      deleteRouter(ctx);
-      return noContent();
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-router-routes',
-    operationId: 'vpc_router_route_list',
-    auth: true,
-    handle: (ctx) => {
-      const router = selectedRouter(ctx, requiredQuery(ctx, 'router'));
-      return reply<RouterRouteResultsPage>(
-        200,
-        paginate(
-          ctx.db.routes.filter((r) => r.vpcRouterId === router.id),
-          ctx.query,
-        ),
-      );
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/vpc-router-routes',
-    operationId: 'vpc_router_route_create',
-    auth: true,
-    handle: (ctx) => reply<RouterRoute>(201, createRoute(ctx)),
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-router-routes/{route}',
-    operationId: 'vpc_router_route_view',
-    auth: true,
-    handle: (ctx) => reply<RouterRoute>(200, selectedRoute(ctx)),
-  },
-  {
-    method: 'PUT',
-    path: '/v1/vpc-router-routes/{route}',
-    operationId: 'vpc_router_route_update',
-    auth: true,
-    handle: (ctx) => reply<RouterRoute>(200, updateRoute(ctx)),
-  },
-  {
-    method: 'DELETE',
-    path: '/v1/vpc-router-routes/{route}',
-    operationId: 'vpc_router_route_delete',
-    auth: true,
-    handle: (ctx) => {
-      deleteRoute(ctx);
-      return noContent();
-    },
-  },
+  endpoint('GET', '/v1/vpc-routers', 'vpc_router_list', (ctx) => {
+    const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), projectScope(ctx));
+    return reply<VpcRouterResultsPage>(
+      200,
+      paginate(
+        ctx.db.routers.filter((r) => r.vpcId === vpc.id),
+        ctx.query,
+      ),
+    );
+  }),
+  endpoint('POST', '/v1/vpc-routers', 'vpc_router_create', (ctx) =>
+    reply<VpcRouter>(201, createRouter(ctx)),
+  ),
+  endpoint('GET', '/v1/vpc-routers/{router}', 'vpc_router_view', (ctx) =>
+    reply<VpcRouter>(200, selectedRouter(ctx, param(ctx, 'router'))),
+  ),
+  endpoint('PUT', '/v1/vpc-routers/{router}', 'vpc_router_update', (ctx) =>
+    reply<VpcRouter>(200, updateRouter(ctx)),
+  ),
+  endpoint('DELETE', '/v1/vpc-routers/{router}', 'vpc_router_delete', (ctx) => {
+    deleteRouter(ctx);
+    return noContent();
+  }),
+  endpoint('GET', '/v1/vpc-router-routes', 'vpc_router_route_list', (ctx) => {
+    const router = selectedRouter(ctx, requiredQuery(ctx, 'router'));
+    return reply<RouterRouteResultsPage>(
+      200,
+      paginate(
+        ctx.db.routes.filter((r) => r.vpcRouterId === router.id),
+        ctx.query,
+      ),
+    );
+  }),
+  endpoint('POST', '/v1/vpc-router-routes', 'vpc_router_route_create', (ctx) =>
+    reply<RouterRoute>(201, createRoute(ctx)),
+  ),
+  endpoint('GET', '/v1/vpc-router-routes/{route}', 'vpc_router_route_view', (ctx) =>
+    reply<RouterRoute>(200, selectedRoute(ctx)),
+  ),
+  endpoint('PUT', '/v1/vpc-router-routes/{route}', 'vpc_router_route_update', (ctx) =>
+    reply<RouterRoute>(200, updateRoute(ctx)),
+  ),
+  endpoint('DELETE', '/v1/vpc-router-routes/{route}', 'vpc_router_route_delete', (ctx) => {
+    deleteRoute(ctx);
+    return noContent();
+  }),
 ];

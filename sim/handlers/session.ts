@@ -1,7 +1,7 @@
 // Reachability, credential check and projects.
 import type { CurrentUser, Ping, Project, ProjectResultsPage } from '@oxide/api';
 import { paginate } from '../pagination.ts';
-import { param, reply, type Route } from '../http.ts';
+import { endpoint, param, reply, type Route } from '../http.ts';
 
 export const sessionRoutes: Route[] = [
   {
@@ -11,25 +11,11 @@ export const sessionRoutes: Route[] = [
     auth: false,
     handle: () => reply<Ping>(200, { status: 'ok' }),
   },
-  {
-    method: 'GET',
-    path: '/v1/me',
-    operationId: 'current_user_view',
-    auth: true,
-    handle: (ctx) => reply<CurrentUser>(200, ctx.db.user),
-  },
-  {
-    method: 'GET',
-    path: '/v1/projects',
-    operationId: 'project_list',
-    auth: true,
-    handle: (ctx) => reply<ProjectResultsPage>(200, paginate(ctx.db.projects, ctx.query)),
-  },
-  {
-    method: 'GET',
-    path: '/v1/projects/{project}',
-    operationId: 'project_view',
-    auth: true,
-    handle: (ctx) => reply<Project>(200, ctx.db.project(param(ctx, 'project'))),
-  },
+  endpoint('GET', '/v1/me', 'current_user_view', (ctx) => reply<CurrentUser>(200, ctx.db.user)),
+  endpoint('GET', '/v1/projects', 'project_list', (ctx) =>
+    reply<ProjectResultsPage>(200, paginate(ctx.db.projects, ctx.query)),
+  ),
+  endpoint('GET', '/v1/projects/{project}', 'project_view', (ctx) =>
+    reply<Project>(200, ctx.db.project(param(ctx, 'project'))),
+  ),
 ];

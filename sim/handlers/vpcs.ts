@@ -12,7 +12,16 @@ import type {
 } from '@oxide/api';
 import { checkName, isUuid } from '../db.ts';
 import { invalidRequest, invalidValue } from '../errors.ts';
-import { body, isSet, type Ctx, param, reply, requiredQuery, type Route } from '../http.ts';
+import {
+  body,
+  isSet,
+  type Ctx,
+  endpoint,
+  param,
+  reply,
+  requiredQuery,
+  type Route,
+} from '../http.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
 import { projectScope, vpcScope } from './scope.ts';
@@ -94,64 +103,30 @@ const byName = (rules: VpcFirewallRule[]): VpcFirewallRule[] =>
   [...rules].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 export const vpcRoutes: Route[] = [
-  {
-    method: 'GET',
-    path: '/v1/vpcs',
-    operationId: 'vpc_list',
-    auth: true,
-    handle: (ctx) => {
-      const project = ctx.db.project(requiredQuery(ctx, 'project'));
-      const all = ctx.db.vpcs.filter((v) => v.projectId === project.id);
-      return reply<VpcResultsPage>(200, paginate(all, ctx.query));
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpcs/{vpc}',
-    operationId: 'vpc_view',
-    auth: true,
-    handle: (ctx) => reply<Vpc>(200, selectedVpc(ctx, param(ctx, 'vpc'))),
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-subnets',
-    operationId: 'vpc_subnet_list',
-    auth: true,
-    handle: (ctx) => {
-      const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
-      const all = ctx.db.subnets.filter((s) => s.vpcId === vpc.id);
-      return reply<VpcSubnetResultsPage>(200, paginate(all, ctx.query));
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-subnets/{subnet}',
-    operationId: 'vpc_subnet_view',
-    auth: true,
-    handle: (ctx) => reply<VpcSubnet>(200, selectedSubnet(ctx)),
-  },
-  {
-    method: 'PUT',
-    path: '/v1/vpc-subnets/{subnet}',
-    operationId: 'vpc_subnet_update',
-    auth: true,
-    handle: (ctx) => reply<VpcSubnet>(200, updateSubnet(ctx)),
-  },
-  {
-    method: 'GET',
-    path: '/v1/vpc-firewall-rules',
-    operationId: 'vpc_firewall_rules_view',
-    auth: true,
-    handle: (ctx) => {
-      const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
-      return reply<VpcFirewallRules>(200, { rules: byName(ctx.db.rules.get(vpc.id) ?? []) });
-    },
-  },
-  {
-    method: 'PUT',
-    path: '/v1/vpc-firewall-rules',
-    operationId: 'vpc_firewall_rules_update',
-    auth: true,
-    handle: (ctx) => reply<VpcFirewallRules>(200, { rules: byName(replaceRules(ctx)) }),
-  },
+  endpoint('GET', '/v1/vpcs', 'vpc_list', (ctx) => {
+    const project = ctx.db.project(requiredQuery(ctx, 'project'));
+    const all = ctx.db.vpcs.filter((v) => v.projectId === project.id);
+    return reply<VpcResultsPage>(200, paginate(all, ctx.query));
+  }),
+  endpoint('GET', '/v1/vpcs/{vpc}', 'vpc_view', (ctx) =>
+    reply<Vpc>(200, selectedVpc(ctx, param(ctx, 'vpc'))),
+  ),
+  endpoint('GET', '/v1/vpc-subnets', 'vpc_subnet_list', (ctx) => {
+    const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
+    const all = ctx.db.subnets.filter((s) => s.vpcId === vpc.id);
+    return reply<VpcSubnetResultsPage>(200, paginate(all, ctx.query));
+  }),
+  endpoint('GET', '/v1/vpc-subnets/{subnet}', 'vpc_subnet_view', (ctx) =>
+    reply<VpcSubnet>(200, selectedSubnet(ctx)),
+  ),
+  endpoint('PUT', '/v1/vpc-subnets/{subnet}', 'vpc_subnet_update', (ctx) =>
+    reply<VpcSubnet>(200, updateSubnet(ctx)),
+  ),
+  endpoint('GET', '/v1/vpc-firewall-rules', 'vpc_firewall_rules_view', (ctx) => {
+    const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
+    return reply<VpcFirewallRules>(200, { rules: byName(ctx.db.rules.get(vpc.id) ?? []) });
+  }),
+  endpoint('PUT', '/v1/vpc-firewall-rules', 'vpc_firewall_rules_update', (ctx) =>
+    reply<VpcFirewallRules>(200, { rules: byName(replaceRules(ctx)) }),
+  ),
 ];
