@@ -1,12 +1,14 @@
 // What every benchmark shares: the machine line, aligned tables, peak-memory sampling, a
-// KubeClient that counts its requests, and forced garbage collection between rows so that one
-// row's garbage does not show up in the next row's peak.
+// KubeClient that counts its requests, the scenario loop on one kube-apiserver, and forced
+// garbage collection between rows so that one row's garbage does not show up in the next row's
+// peak.
 import os from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
 import type { KubeClientOptions, RequestOptions } from '../src/kube/client.ts';
+import { ControlPlane } from '../test/harness/controlplane.ts';
 
 export function machine(): string {
   const cpus = os.cpus();
@@ -184,5 +186,47 @@ export async function until(
   while (!fn()) {
     if (Date.now() > deadline) throw new Error(`benchmark gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * Waits until the client's request count stops moving: events are written asynchronously behind
+ * the same limiter, so a phase's count must wait for them.
+ */
+export async function untilWritesDrain(kube: CountingKubeClient): Promise<void> {
+  let last = -1;
+  await until(
+    'event writes to drain',
+    () => {
+      const now = kube.total();
+      const quiet = now === last;
+      last = now;
+      return quiet;
+    },
+    60_000,
+    500,
+  );
+}
+
+/** Runs each scenario in turn against one kube-apiserver started for the benchmark. */
+export async function runScenarios<S, R>(
+  bench: string,
+  scenarios: readonly S[],
+  run: (kubeconfig: string, scenario: S, index: number) => Promise<R>,
+): Promise<R[]> {
+  const controlPlane = new ControlPlane({ detachFromProcess: true });
+  try {
+    const { kubeconfig } = await controlPlane.start();
+    const results: R[] = [];
+    for (const [i, s] of scenarios.entries()) {
+      const started = performance.now();
+      results.push(await run(kubeconfig, s, i));
+      console.error(
+        `${bench} row ${i + 1}/${scenarios.length} done in ${seconds(performance.now() - started)} s`,
+      );
+    }
+    return results;
+  } finally {
+    await controlPlane.stop();
   }
 }

@@ -10,7 +10,6 @@ import { NodeController } from '../src/controllers/node/controller.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { hasTaint, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { ControlPlane } from '../test/harness/controlplane.ts';
 import { createKubeletNode, deleteNode } from '../test/harness/nodes.ts';
 import { startOxideEnv } from '../test/harness/oxide-env.ts';
 import {
@@ -23,9 +22,11 @@ import {
   MemorySampler,
   percentile,
   printTable,
+  runScenarios,
   seconds,
   sumOps,
   until,
+  untilWritesDrain,
 } from './lib.ts';
 import type { Cell } from './lib.ts';
 
@@ -113,19 +114,7 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
     await until(`${s.nodes} Nodes initialized`, () => done.size === s.nodes, ROW_TIMEOUT_MS);
     const elapsedMs = performance.now() - started;
     const oxideOps = sim.requests.byOperation();
-    // Events are written asynchronously behind the same limiter: let them drain and count them.
-    let last = -1;
-    await until(
-      'event writes to drain',
-      () => {
-        const now = kube.total();
-        const quiet = now === last;
-        last = now;
-        return quiet;
-      },
-      60_000,
-      500,
-    );
+    await untilWritesDrain(kube);
     const mem = memory.stop();
     const latencies = names.map((n) => (done.get(n) ?? 0) - (created.get(n) ?? 0));
     const setting = { Nodes: s.nodes, workers: s.workers, 'QPS/burst': `${s.qps}/${s.burst}` };
@@ -154,29 +143,16 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
   }
 }
 
-const controlPlane = new ControlPlane({ detachFromProcess: true });
-try {
-  const { kubeconfig } = await controlPlane.start();
-  const rows: Record<string, Cell>[] = [];
-  const calls: Record<string, Cell>[] = [];
-  for (const [i, s] of scenarios.entries()) {
-    const started = performance.now();
-    const result = await run(kubeconfig, s, i);
-    rows.push(result.row);
-    calls.push(result.calls);
-    console.error(
-      `node-burst row ${i + 1}/${scenarios.length} done in ${seconds(performance.now() - started)} s`,
-    );
-  }
-  printTable(
-    [
-      `Node burst: N kubelets register at once (${REGISTRATION_CONCURRENCY} in flight); NodeController + NodeLifecycleController (monitor ${MONITOR_PERIOD_MS / 1000} s), OxideCloudProvider, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
-      `Machine: ${machine()}`,
-      `"all init": first registration to the last Node with addresses and without the uninitialized taint. "kube": controller requests (watches excluded), counted until event writes drained. "QPS floor": (kube requests - burst) / QPS.`,
-    ],
-    rows,
-  );
-  printTable(['Calls by operation, per Node'], calls);
-} finally {
-  await controlPlane.stop();
-}
+const results = await runScenarios('node-burst', scenarios, run);
+printTable(
+  [
+    `Node burst: N kubelets register at once (${REGISTRATION_CONCURRENCY} in flight); NodeController + NodeLifecycleController (monitor ${MONITOR_PERIOD_MS / 1000} s), OxideCloudProvider, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
+    `Machine: ${machine()}`,
+    `"all init": first registration to the last Node with addresses and without the uninitialized taint. "kube": controller requests (watches excluded), counted until event writes drained. "QPS floor": (kube requests - burst) / QPS.`,
+  ],
+  results.map((r) => r.row),
+);
+printTable(
+  ['Calls by operation, per Node'],
+  results.map((r) => r.calls),
+);

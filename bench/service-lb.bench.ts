@@ -10,7 +10,6 @@ import type { Simulator } from '../sim/server.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
-import { ControlPlane } from '../test/harness/controlplane.ts';
 import { createKubeletNode, deleteNode, setNodeReady } from '../test/harness/nodes.ts';
 import { startOxideEnv } from '../test/harness/oxide-env.ts';
 import {
@@ -22,9 +21,11 @@ import {
   machine,
   MemorySampler,
   printTable,
+  runScenarios,
   seconds,
   sumOps,
   until,
+  untilWritesDrain,
 } from './lib.ts';
 import type { Cell } from './lib.ts';
 
@@ -95,18 +96,7 @@ async function phase(
   await fn();
   const ms = performance.now() - started;
   const oxide = sim.requests.byOperation();
-  let last = -1;
-  await until(
-    'event writes to drain',
-    () => {
-      const now = kube.total();
-      const quiet = now === last;
-      last = now;
-      return quiet;
-    },
-    60_000,
-    500,
-  );
+  await untilWritesDrain(kube);
   return { ms, oxide, kube: kube.total() };
 }
 
@@ -297,32 +287,19 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
   }
 }
 
-const controlPlane = new ControlPlane({ detachFromProcess: true });
-try {
-  const { kubeconfig } = await controlPlane.start();
-  const rows: Record<string, Cell>[] = [];
-  const calls: Record<string, Cell>[] = [];
-  for (const [i, s] of scenarios.entries()) {
-    const started = performance.now();
-    const result = await run(kubeconfig, s, i);
-    rows.push(result.row);
-    calls.push(...result.calls);
-    console.error(
-      `service-lb row ${i + 1}/${scenarios.length} done in ${seconds(performance.now() - started)} s`,
-    );
-  }
-  const header = [
-    `Service load balancers: S LoadBalancer Services on ${NODES} Ready Nodes; ServiceController (namespace-scoped) + OxideCloudProvider load balancer, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
-    `Machine: ${machine()}`,
-  ];
-  printTable(
-    [
-      ...header,
-      `"all ingress": first create to the last Service with ingress. "resync pass": one forced periodic resync of every Service. "failover": the target Node of svc-0 goes NotReady until its FIP is attached to another instance and its status names the new Node. "kube": controller requests until event writes drained (watches excluded).`,
-    ],
-    rows,
-  );
-  printTable(['Calls by operation (per Service; failover: totals for the whole pass)'], calls);
-} finally {
-  await controlPlane.stop();
-}
+const results = await runScenarios('service-lb', scenarios, run);
+const header = [
+  `Service load balancers: S LoadBalancer Services on ${NODES} Ready Nodes; ServiceController (namespace-scoped) + OxideCloudProvider load balancer, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
+  `Machine: ${machine()}`,
+];
+printTable(
+  [
+    ...header,
+    `"all ingress": first create to the last Service with ingress. "resync pass": one forced periodic resync of every Service. "failover": the target Node of svc-0 goes NotReady until its FIP is attached to another instance and its status names the new Node. "kube": controller requests until event writes drained (watches excluded).`,
+  ],
+  results.map((r) => r.row),
+);
+printTable(
+  ['Calls by operation (per Service; failover: totals for the whole pass)'],
+  results.flatMap((r) => r.calls),
+);
