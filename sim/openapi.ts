@@ -146,7 +146,7 @@ export class SpecValidator {
       : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`);
   }
 
-  private op(operationId: string): SpecOperation {
+  operation(operationId: string): SpecOperation {
     const op = this.operations.get(operationId);
     if (!op) throw new Error(`no operation ${operationId} in the spec`);
     return op;
@@ -154,7 +154,7 @@ export class SpecValidator {
 
   /** Problems with a raw (snake_case) response body for this operation and status. */
   response(operationId: string, status: number, body: unknown): string[] {
-    const op = this.op(operationId);
+    const op = this.operation(operationId);
     const code = String(status);
     const key = code in op.responses ? code : `${code[0]}XX`;
     if (!(key in op.responses)) return [`status ${status} is not a documented response`];
@@ -165,7 +165,7 @@ export class SpecValidator {
 
   /** Problems with a raw (snake_case) request body for this operation. */
   request(operationId: string, body: unknown): string[] {
-    const op = this.op(operationId);
+    const op = this.operation(operationId);
     if (op.requestSchema === undefined)
       return body === undefined ? [] : ['operation takes no body'];
     return this.errors(this.compile(`${operationId} request`, op.requestSchema), body);

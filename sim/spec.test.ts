@@ -31,8 +31,8 @@ after(() => sim?.stop());
 
 interface Call {
   op: string;
-  method: string;
-  path: string;
+  /** Values for the operation's path template; method and template come from the spec. */
+  path?: Record<string, string>;
   query?: Record<string, string>;
   body?: unknown;
   status: number;
@@ -43,9 +43,15 @@ async function call(c: Call): Promise<unknown> {
   if (c.body !== undefined) {
     assert.deepEqual(validator.request(c.op, c.body), [], `${c.op} request body`);
   }
+  const { method, path: template } = validator.operation(c.op);
+  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = c.path?.[name];
+    if (value === undefined) throw new Error(`${c.op}: no value for {${name}}`);
+    return encodeURIComponent(value);
+  });
   const qs = new URLSearchParams(c.query).toString();
-  const res = await fetch(`${sim.url}${c.path}${qs ? `?${qs}` : ''}`, {
-    method: c.method,
+  const res = await fetch(`${sim.url}${path}${qs ? `?${qs}` : ''}`, {
+    method,
     headers: {
       authorization: `Bearer ${c.token ?? sim.token}`,
       'api-version': SIM_API_VERSION,
@@ -72,89 +78,74 @@ test(
   'responses and request bodies match the OpenAPI document',
   { skip: !spec && SPEC_MISSING },
   async () => {
-    await call({ op: 'ping', method: 'GET', path: '/v1/ping', status: 200, token: 'none' });
-    await call({ op: 'current_user_view', method: 'GET', path: '/v1/me', status: 200 });
-    await call({ op: 'project_list', method: 'GET', path: '/v1/projects', status: 200 });
-    await call({ op: 'project_view', method: 'GET', path: '/v1/projects/k8s', status: 200 });
+    await call({ op: 'ping', status: 200, token: 'none' });
+    await call({ op: 'current_user_view', status: 200 });
+    await call({ op: 'project_list', status: 200 });
+    await call({ op: 'project_view', path: { project: 'k8s' }, status: 200 });
 
     const instances = (await call({
       op: 'instance_list',
-      method: 'GET',
-      path: '/v1/instances',
       query: { ...project, limit: '2' },
       status: 200,
     })) as { items: { id: string }[]; next_page: string };
     await call({
       op: 'instance_list',
-      method: 'GET',
-      path: '/v1/instances',
       query: { ...project, page_token: instances.next_page },
       status: 200,
     });
     const cp = instances.items[0]?.id as string;
-    await call({ op: 'instance_view', method: 'GET', path: `/v1/instances/${cp}`, status: 200 });
+    await call({ op: 'instance_view', path: { instance: cp }, status: 200 });
     await call({
       op: 'instance_view',
-      method: 'GET',
-      path: '/v1/instances/worker-0',
+      path: { instance: 'worker-0' },
       query: project,
       status: 200,
     });
     await call({
       op: 'instance_stop',
-      method: 'POST',
-      path: '/v1/instances/worker-0/stop',
+      path: { instance: 'worker-0' },
       query: project,
       status: 202,
     });
     await call({
       op: 'instance_start',
-      method: 'POST',
-      path: '/v1/instances/worker-1/start',
+      path: { instance: 'worker-1' },
       query: project,
       status: 202,
     });
     await call({
       op: 'instance_external_ip_list',
-      method: 'GET',
-      path: '/v1/instances/worker-2/external-ips',
+      path: { instance: 'worker-2' },
       query: project,
       status: 200,
     });
 
     const nics = (await call({
       op: 'instance_network_interface_list',
-      method: 'GET',
-      path: '/v1/network-interfaces',
       query: { ...project, instance: 'worker-0' },
       status: 200,
     })) as { items: { id: string }[] };
     const nic = nics.items[0]?.id as string;
     await call({
       op: 'instance_network_interface_view',
-      method: 'GET',
-      path: `/v1/network-interfaces/${nic}`,
+      path: { interface: nic },
       status: 200,
     });
     await call({
       op: 'instance_network_interface_update',
-      method: 'PUT',
-      path: `/v1/network-interfaces/${nic}`,
+      path: { interface: nic },
       body: { transit_ips: ['10.244.1.0/24', 'fd00:244::/64'] },
       status: 200,
     });
     await call({
       op: 'vpc_subnet_list_network_interfaces',
-      method: 'GET',
-      path: '/v1/vpc-subnets/default/network-interfaces',
+      path: { subnet: 'default' },
       query: inVpc,
       status: 200,
     });
 
     await call({
       op: 'floating_ip_create',
-      method: 'POST',
-      path: '/v1/floating-ips',
       query: project,
       body: {
         name: 'lb-0',
@@ -165,8 +156,6 @@ test(
     });
     await call({
       op: 'floating_ip_create',
-      method: 'POST',
-      path: '/v1/floating-ips',
       query: project,
       body: {
         name: 'lb-1',
@@ -177,103 +166,84 @@ test(
     });
     await call({
       op: 'floating_ip_list',
-      method: 'GET',
-      path: '/v1/floating-ips',
       query: project,
       status: 200,
     });
     await call({
       op: 'floating_ip_view',
-      method: 'GET',
-      path: '/v1/floating-ips/lb-0',
+      path: { floating_ip: 'lb-0' },
       query: project,
       status: 200,
     });
     await call({
       op: 'floating_ip_update',
-      method: 'PUT',
-      path: '/v1/floating-ips/lb-0',
+      path: { floating_ip: 'lb-0' },
       query: project,
       body: { description: 'ingress' },
       status: 200,
     });
     await call({
       op: 'floating_ip_attach',
-      method: 'POST',
-      path: '/v1/floating-ips/lb-0/attach',
+      path: { floating_ip: 'lb-0' },
       query: project,
       body: { kind: 'instance', parent: 'cp-0' },
       status: 202,
     });
     await call({
       op: 'instance_external_ip_list',
-      method: 'GET',
-      path: `/v1/instances/${cp}/external-ips`,
+      path: { instance: cp },
       status: 200,
     });
     await call({
       op: 'floating_ip_detach',
-      method: 'POST',
-      path: '/v1/floating-ips/lb-0/detach',
+      path: { floating_ip: 'lb-0' },
       query: project,
       status: 202,
     });
     await call({
       op: 'floating_ip_delete',
-      method: 'DELETE',
-      path: '/v1/floating-ips/lb-0',
+      path: { floating_ip: 'lb-0' },
       query: project,
       status: 204,
     });
 
     const pools = (await call({
       op: 'ip_pool_list',
-      method: 'GET',
-      path: '/v1/ip-pools',
       status: 200,
     })) as {
       items: { id: string }[];
     };
     await call({
       op: 'ip_pool_view',
-      method: 'GET',
-      path: `/v1/ip-pools/${pools.items[0]?.id}`,
+      path: { pool: pools.items[0]?.id as string },
       status: 200,
     });
 
-    await call({ op: 'vpc_list', method: 'GET', path: '/v1/vpcs', query: project, status: 200 });
+    await call({ op: 'vpc_list', query: project, status: 200 });
     await call({
       op: 'vpc_view',
-      method: 'GET',
-      path: '/v1/vpcs/default',
+      path: { vpc: 'default' },
       query: project,
       status: 200,
     });
     await call({
       op: 'vpc_subnet_list',
-      method: 'GET',
-      path: '/v1/vpc-subnets',
       query: inVpc,
       status: 200,
     });
     await call({
       op: 'vpc_subnet_view',
-      method: 'GET',
-      path: '/v1/vpc-subnets/default',
+      path: { subnet: 'default' },
       query: inVpc,
       status: 200,
     });
     await call({
       op: 'vpc_firewall_rules_view',
-      method: 'GET',
-      path: '/v1/vpc-firewall-rules',
       query: inVpc,
       status: 200,
     });
     await call({
       op: 'vpc_firewall_rules_update',
-      method: 'PUT',
-      path: '/v1/vpc-firewall-rules',
       query: inVpc,
       body: {
         rules: [
@@ -298,38 +268,31 @@ test(
 
     await call({
       op: 'vpc_router_list',
-      method: 'GET',
-      path: '/v1/vpc-routers',
       query: inVpc,
       status: 200,
     });
     await call({
       op: 'vpc_router_view',
-      method: 'GET',
-      path: '/v1/vpc-routers/system',
+      path: { router: 'system' },
       query: inVpc,
       status: 200,
     });
     await call({
       op: 'vpc_router_create',
-      method: 'POST',
-      path: '/v1/vpc-routers',
       query: inVpc,
       body: { name: 'pods', description: '' },
       status: 201,
     });
     await call({
       op: 'vpc_router_update',
-      method: 'PUT',
-      path: '/v1/vpc-routers/pods',
+      path: { router: 'pods' },
       query: inVpc,
       body: { description: 'pod routes' },
       status: 200,
     });
     await call({
       op: 'vpc_subnet_update',
-      method: 'PUT',
-      path: '/v1/vpc-subnets/default',
+      path: { subnet: 'default' },
       query: inVpc,
       body: { custom_router: 'pods' },
       status: 200,
@@ -337,8 +300,6 @@ test(
     const inRouter = { ...inVpc, router: 'pods' };
     await call({
       op: 'vpc_router_route_create',
-      method: 'POST',
-      path: '/v1/vpc-router-routes',
       query: inRouter,
       body: {
         name: 'w0',
@@ -350,22 +311,18 @@ test(
     });
     await call({
       op: 'vpc_router_route_list',
-      method: 'GET',
-      path: '/v1/vpc-router-routes',
       query: inRouter,
       status: 200,
     });
     await call({
       op: 'vpc_router_route_view',
-      method: 'GET',
-      path: '/v1/vpc-router-routes/w0',
+      path: { route: 'w0' },
       query: inRouter,
       status: 200,
     });
     await call({
       op: 'vpc_router_route_update',
-      method: 'PUT',
-      path: '/v1/vpc-router-routes/w0',
+      path: { route: 'w0' },
       query: inRouter,
       body: {
         destination: { type: 'ip_net', value: '10.244.2.0/24' },
@@ -375,22 +332,18 @@ test(
     });
     await call({
       op: 'vpc_router_route_list',
-      method: 'GET',
-      path: '/v1/vpc-router-routes',
       query: { ...inVpc, router: 'system' },
       status: 200,
     });
     await call({
       op: 'vpc_router_route_delete',
-      method: 'DELETE',
-      path: '/v1/vpc-router-routes/w0',
+      path: { route: 'w0' },
       query: inRouter,
       status: 204,
     });
     await call({
       op: 'vpc_router_delete',
-      method: 'DELETE',
-      path: '/v1/vpc-routers/pods',
+      path: { router: 'pods' },
       query: inVpc,
       status: 204,
     });
@@ -401,36 +354,30 @@ test(
 );
 
 test('error responses match the Error schema', { skip: !spec && SPEC_MISSING }, async () => {
-  const errors = [
-    { op: 'current_user_view', method: 'GET', path: '/v1/me', status: 401, token: 'wrong' },
-    { op: 'instance_view', method: 'GET', path: '/v1/instances/nope', query: project, status: 404 },
-    { op: 'instance_view', method: 'GET', path: '/v1/instances/cp-0', status: 400 },
+  const errors: Call[] = [
+    { op: 'current_user_view', status: 401, token: 'wrong' },
+    { op: 'instance_view', path: { instance: 'nope' }, query: project, status: 404 },
+    { op: 'instance_view', path: { instance: 'cp-0' }, status: 400 },
     {
       op: 'instance_list',
-      method: 'GET',
-      path: '/v1/instances',
       query: { ...project, limit: '0' },
       status: 400,
     },
     {
       op: 'floating_ip_create',
-      method: 'POST',
-      path: '/v1/floating-ips',
       query: project,
       body: { name: 'seeded', description: '' },
       status: 400,
     },
     {
       op: 'floating_ip_delete',
-      method: 'DELETE',
-      path: '/v1/floating-ips/seeded',
+      path: { floating_ip: 'seeded' },
       query: project,
       status: 400,
     },
     {
       op: 'instance_network_interface_update',
-      method: 'PUT',
-      path: '/v1/network-interfaces/net0',
+      path: { interface: 'net0' },
       query: { ...project, instance: 'cp-0' },
       body: { transit_ips: [] },
       status: 400,
