@@ -1,7 +1,14 @@
 // The simulator through the official SDK: what the CCM's Oxide client will see.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Api, type ApiResult } from '@oxide/api';
+import {
+  type AddressAllocator,
+  Api,
+  type ApiResult,
+  type RouteDestination,
+  type RouteTarget,
+  type VpcRouterRouteCreateQueryParams,
+} from '@oxide/api';
 import { SIM_API_VERSION, type Simulator, startSimulator } from './server.ts';
 
 let sim: Simulator;
@@ -216,24 +223,24 @@ describe('credentials and versions', () => {
 });
 
 describe('floating IPs', () => {
+  // Every FIP here lives in the seeded project; the cases differ in name and allocator only.
+  const createFip = (name: string, description: string, addressAllocator?: AddressAllocator) =>
+    api.methods.floatingIpCreate({
+      query: { project: 'k8s' },
+      body: { name, description, ...(addressAllocator && { addressAllocator }) },
+    });
+
   test('create, attach, detach, delete with the one-instance rules', async () => {
     const fip = ok(
-      await api.methods.floatingIpCreate({
-        query: { project: 'k8s' },
-        body: {
-          name: 'ingress',
-          description: 'lb',
-          addressAllocator: { type: 'auto', poolSelector: { type: 'auto', ipVersion: 'v4' } },
-        },
+      await createFip('ingress', 'lb', {
+        type: 'auto',
+        poolSelector: { type: 'auto', ipVersion: 'v4' },
       }),
     );
     assert.equal(fip.instanceId, null);
     assert.match(fip.ip, /^198\.51\.100\./);
 
-    const dup = await api.methods.floatingIpCreate({
-      query: { project: 'k8s' },
-      body: { name: 'ingress', description: '' },
-    });
+    const dup = await createFip('ingress', '');
     assert.equal(dup.response.status, 400);
     assert.equal(dup.type === 'error' && dup.data.errorCode, 'ObjectAlreadyExists');
 
@@ -271,35 +278,16 @@ describe('floating IPs', () => {
   });
 
   test('explicit address and pool allocators; both default pools need ip_version', async () => {
-    const explicit = ok(
-      await api.methods.floatingIpCreate({
-        query: { project: 'k8s' },
-        body: {
-          name: 'fixed',
-          description: '',
-          addressAllocator: { type: 'explicit', ip: '198.51.100.200' },
-        },
-      }),
-    );
+    const explicit = ok(await createFip('fixed', '', { type: 'explicit', ip: '198.51.100.200' }));
     assert.equal(explicit.ip, '198.51.100.200');
     const v6 = ok(
-      await api.methods.floatingIpCreate({
-        query: { project: 'k8s' },
-        body: {
-          name: 'six',
-          description: '',
-          addressAllocator: {
-            type: 'auto',
-            poolSelector: { type: 'explicit', pool: 'default-v6' },
-          },
-        },
+      await createFip('six', '', {
+        type: 'auto',
+        poolSelector: { type: 'explicit', pool: 'default-v6' },
       }),
     );
     assert.match(v6.ip, /^2001:db8:100::/);
-    const ambiguous = await api.methods.floatingIpCreate({
-      query: { project: 'k8s' },
-      body: { name: 'which', description: '' },
-    });
+    const ambiguous = await createFip('which', '');
     assert.equal(ambiguous.response.status, 400);
     // A v6 FIP needs a v6 address on the primary NIC: node-d is v6-only, node-a v4-only.
     assert.equal(
@@ -369,15 +357,24 @@ describe('VPC networking', () => {
   });
 
   test('custom routes go on a custom router attached to a subnet', async () => {
-    const onSystem = await api.methods.vpcRouterRouteCreate({
-      query: { project: 'k8s', vpc: 'default', router: 'system' },
-      body: {
-        name: 'pods',
-        description: '',
-        destination: { type: 'ip_net', value: '10.244.0.0/24' },
-        target: { type: 'instance', value: 'node-a' },
-      },
-    });
+    const createRoute = (
+      query: VpcRouterRouteCreateQueryParams,
+      name: string,
+      destination: RouteDestination,
+      target: RouteTarget,
+    ) =>
+      api.methods.vpcRouterRouteCreate({
+        query,
+        body: { name, description: '', destination, target },
+      });
+    const podCidr: RouteDestination = { type: 'ip_net', value: '10.244.0.0/24' };
+    const nodeA: RouteTarget = { type: 'instance', value: 'node-a' };
+    const onSystem = await createRoute(
+      { project: 'k8s', vpc: 'default', router: 'system' },
+      'pods',
+      podCidr,
+      nodeA,
+    );
     assert.equal(onSystem.response.status, 400);
     const router = ok(
       await api.methods.vpcRouterCreate({
@@ -394,25 +391,14 @@ describe('VPC networking', () => {
       }),
     );
     assert.equal(subnet.customRouterId, router.id);
-    const route = await api.methods.vpcRouterRouteCreate({
-      query: { router: router.id },
-      body: {
-        name: 'pods-a',
-        description: '',
-        destination: { type: 'ip_net', value: '10.244.0.0/24' },
-        target: { type: 'instance', value: 'node-a' },
-      },
-    });
+    const route = await createRoute({ router: router.id }, 'pods-a', podCidr, nodeA);
     assert.equal(route.response.status, 201);
-    const mixed = await api.methods.vpcRouterRouteCreate({
-      query: { router: router.id },
-      body: {
-        name: 'mixed',
-        description: '',
-        destination: { type: 'ip_net', value: 'fd00:244::/64' },
-        target: { type: 'ip', value: '172.30.0.5' },
-      },
-    });
+    const mixed = await createRoute(
+      { router: router.id },
+      'mixed',
+      { type: 'ip_net', value: 'fd00:244::/64' },
+      { type: 'ip', value: '172.30.0.5' },
+    );
     assert.equal(mixed.response.status, 400, 'v4 and v6 cannot mix');
     const list = ok(await api.methods.vpcRouterRouteList({ query: { router: router.id } }));
     assert.deepEqual(
