@@ -9,26 +9,17 @@ import type {
 } from '@oxide/api';
 import type { FloatingIpSpec } from '../db.ts';
 import { badInput } from '../errors.ts';
-import {
-  body,
-  type Ctx,
-  endpoint,
-  noContent,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import { body, type Ctx, endpoint, noContent, param, reply, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
-import { projectScope } from './scope.ts';
+import { projectScope, queriedProject } from './scope.ts';
 
 function selected(ctx: Ctx): FloatingIp {
   return ctx.db.floatingIp(param(ctx, 'floating_ip'), projectScope(ctx));
 }
 
 function create(ctx: Ctx): FloatingIp {
-  const project = ctx.db.project(requiredQuery(ctx, 'project'));
+  const project = queriedProject(ctx);
   const b = body<FloatingIpCreate>(ctx, ['name', 'description']);
   const spec: FloatingIpSpec = { name: b.name, description: b.description, project: project.id };
   const alloc = b.addressAllocator ?? { type: 'auto' };
@@ -66,7 +57,7 @@ function attach(ctx: Ctx): FloatingIp {
 
 export const floatingIpRoutes: Route[] = [
   endpoint('GET', '/v1/floating-ips', 'floating_ip_list', (ctx) => {
-    const project = ctx.db.project(requiredQuery(ctx, 'project'));
+    const project = queriedProject(ctx);
     const all = ctx.db.floatingIps.filter((f) => f.projectId === project.id);
     return reply<FloatingIpResultsPage>(200, paginate(all, ctx.query));
   }),

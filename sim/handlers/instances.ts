@@ -7,8 +7,8 @@ import type {
 } from '@oxide/api';
 import type { SimDb } from '../db.ts';
 import { paginate } from '../pagination.ts';
-import { projectScope } from './scope.ts';
-import { type Ctx, endpoint, param, reply, requiredQuery, type Route } from '../http.ts';
+import { projectScope, queriedProject } from './scope.ts';
+import { type Ctx, endpoint, param, reply, type Route } from '../http.ts';
 
 function selected(ctx: Ctx): Instance {
   return ctx.db.instance(param(ctx, 'instance'), projectScope(ctx));
@@ -22,7 +22,7 @@ function transition(db: SimDb, instance: Instance, to: InstanceState): Instance 
 
 export const instanceRoutes: Route[] = [
   endpoint('GET', '/v1/instances', 'instance_list', (ctx) => {
-    const project = ctx.db.project(requiredQuery(ctx, 'project'));
+    const project = queriedProject(ctx);
     const all = ctx.db.instances.filter((i) => i.projectId === project.id);
     return reply<InstanceResultsPage>(200, paginate(all, ctx.query));
   }),

@@ -6,10 +6,10 @@ import type {
 } from '@oxide/api';
 import { stackParts } from '../db.ts';
 import { invalidRequest } from '../errors.ts';
-import { body, type Ctx, endpoint, param, reply, requiredQuery, type Route } from '../http.ts';
+import { body, type Ctx, endpoint, param, reply, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
-import { instanceScope, projectScope, vpcScope } from './scope.ts';
+import { instanceScope, queriedInstance, vpcScope } from './scope.ts';
 
 function selected(ctx: Ctx): InstanceNetworkInterface {
   return ctx.db.nic(param(ctx, 'interface'), instanceScope(ctx));
@@ -47,7 +47,7 @@ function update(ctx: Ctx): InstanceNetworkInterface {
 
 export const nicRoutes: Route[] = [
   endpoint('GET', '/v1/network-interfaces', 'instance_network_interface_list', (ctx) => {
-    const instance = ctx.db.instance(requiredQuery(ctx, 'instance'), projectScope(ctx));
+    const instance = queriedInstance(ctx);
     const all = ctx.db.nics.filter((n) => n.instanceId === instance.id);
     return reply<InstanceNetworkInterfaceResultsPage>(200, paginate(all, ctx.query));
   }),

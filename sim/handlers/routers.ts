@@ -16,23 +16,14 @@ import type {
 } from '@oxide/api';
 import { checkName } from '../db.ts';
 import { alreadyExists, invalidRequest } from '../errors.ts';
-import {
-  body,
-  type Ctx,
-  endpoint,
-  noContent,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import { body, type Ctx, endpoint, noContent, param, reply, type Route } from '../http.ts';
 import { type Family, familyOf, parseCidr } from '../ip.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
-import { projectScope, routerScope, vpcScope } from './scope.ts';
+import { queriedRouter, queriedVpc, routerScope, vpcScope } from './scope.ts';
 
-function selectedRouter(ctx: Ctx, ref: string): VpcRouter {
-  return ctx.db.router(ref, vpcScope(ctx));
+function selectedRouter(ctx: Ctx): VpcRouter {
+  return ctx.db.router(param(ctx, 'router'), vpcScope(ctx));
 }
 
 function selectedRoute(ctx: Ctx): RouterRoute {
@@ -71,7 +62,7 @@ function checkRoute(destination: RouteDestination, target: RouteTarget): void {
 }
 
 function createRouter(ctx: Ctx): VpcRouter {
-  const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), projectScope(ctx));
+  const vpc = queriedVpc(ctx);
   const b = body<VpcRouterCreate>(ctx, ['name', 'description']);
   checkName(b.name);
   if (ctx.db.routers.some((r) => r.vpcId === vpc.id && r.name === b.name))
@@ -91,7 +82,7 @@ function createRouter(ctx: Ctx): VpcRouter {
 }
 
 function updateRouter(ctx: Ctx): VpcRouter {
-  const router = selectedRouter(ctx, param(ctx, 'router'));
+  const router = selectedRouter(ctx);
   const b = body<VpcRouterUpdate>(ctx);
   const siblings = ctx.db.routers.filter((r) => r.vpcId === router.vpcId);
   checkRename('vpc-router', router, b.name, siblings);
@@ -100,7 +91,7 @@ function updateRouter(ctx: Ctx): VpcRouter {
 }
 
 function deleteRouter(ctx: Ctx): void {
-  const router = selectedRouter(ctx, param(ctx, 'router'));
+  const router = selectedRouter(ctx);
   if (router.kind === 'system') throw invalidRequest('cannot delete system router');
   const { db } = ctx;
   for (const s of db.subnets) if (s.customRouterId === router.id) s.customRouterId = null;
@@ -109,7 +100,7 @@ function deleteRouter(ctx: Ctx): void {
 }
 
 function createRoute(ctx: Ctx): RouterRoute {
-  const router = selectedRouter(ctx, requiredQuery(ctx, 'router'));
+  const router = queriedRouter(ctx);
   const b = body<RouterRouteCreate>(ctx, ['name', 'description', 'destination', 'target']);
   if (router.kind === 'system')
     throw invalidRequest('user-provided routes cannot be added to a system router');
@@ -158,20 +149,15 @@ function deleteRoute(ctx: Ctx): void {
 
 export const routerRoutes: Route[] = [
   endpoint('GET', '/v1/vpc-routers', 'vpc_router_list', (ctx) => {
-    const vpc = ctx.db.vpc(requiredQuery(ctx, 'vpc'), projectScope(ctx));
-    return reply<VpcRouterResultsPage>(
-      200,
-      paginate(
-        ctx.db.routers.filter((r) => r.vpcId === vpc.id),
-        ctx.query,
-      ),
-    );
+    const vpc = queriedVpc(ctx);
+    const all = ctx.db.routers.filter((r) => r.vpcId === vpc.id);
+    return reply<VpcRouterResultsPage>(200, paginate(all, ctx.query));
   }),
   endpoint('POST', '/v1/vpc-routers', 'vpc_router_create', (ctx) =>
     reply<VpcRouter>(201, createRouter(ctx)),
   ),
   endpoint('GET', '/v1/vpc-routers/{router}', 'vpc_router_view', (ctx) =>
-    reply<VpcRouter>(200, selectedRouter(ctx, param(ctx, 'router'))),
+    reply<VpcRouter>(200, selectedRouter(ctx)),
   ),
   endpoint('PUT', '/v1/vpc-routers/{router}', 'vpc_router_update', (ctx) =>
     reply<VpcRouter>(200, updateRouter(ctx)),
@@ -181,14 +167,9 @@ export const routerRoutes: Route[] = [
     return noContent();
   }),
   endpoint('GET', '/v1/vpc-router-routes', 'vpc_router_route_list', (ctx) => {
-    const router = selectedRouter(ctx, requiredQuery(ctx, 'router'));
-    return reply<RouterRouteResultsPage>(
-      200,
-      paginate(
-        ctx.db.routes.filter((r) => r.vpcRouterId === router.id),
-        ctx.query,
-      ),
-    );
+    const router = queriedRouter(ctx);
+    const all = ctx.db.routes.filter((r) => r.vpcRouterId === router.id);
+    return reply<RouterRouteResultsPage>(200, paginate(all, ctx.query));
   }),
   endpoint('POST', '/v1/vpc-router-routes', 'vpc_router_route_create', (ctx) =>
     reply<RouterRoute>(201, createRoute(ctx)),

@@ -12,25 +12,16 @@ import type {
 } from '@oxide/api';
 import { checkName, isUuid } from '../db.ts';
 import { invalidRequest, invalidValue } from '../errors.ts';
-import {
-  body,
-  isSet,
-  type Ctx,
-  endpoint,
-  param,
-  reply,
-  requiredQuery,
-  type Route,
-} from '../http.ts';
+import { body, isSet, type Ctx, endpoint, param, reply, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';
 import { applyIdentity, checkRename } from './identity.ts';
-import { projectScope, vpcScope } from './scope.ts';
+import { projectScope, queriedProject, queriedVpc, vpcScope } from './scope.ts';
 
 const MAX_RULES = 1024;
 const MAX_TARGETS = 256;
 
-function selectedVpc(ctx: Ctx, ref: string): Vpc {
-  return ctx.db.vpc(ref, projectScope(ctx));
+function selectedVpc(ctx: Ctx): Vpc {
+  return ctx.db.vpc(param(ctx, 'vpc'), projectScope(ctx));
 }
 
 function selectedSubnet(ctx: Ctx): VpcSubnet {
@@ -61,7 +52,7 @@ function updateSubnet(ctx: Ctx): VpcSubnet {
 }
 
 function replaceRules(ctx: Ctx): VpcFirewallRule[] {
-  const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
+  const vpc = queriedVpc(ctx);
   const rules = body<VpcFirewallRuleUpdateParams>(ctx).rules ?? [];
   if (rules.length > MAX_RULES) {
     throw invalidValue('rules', `max ${MAX_RULES} rules per VPC, got ${rules.length}`);
@@ -104,15 +95,13 @@ const byName = (rules: VpcFirewallRule[]): VpcFirewallRule[] =>
 
 export const vpcRoutes: Route[] = [
   endpoint('GET', '/v1/vpcs', 'vpc_list', (ctx) => {
-    const project = ctx.db.project(requiredQuery(ctx, 'project'));
+    const project = queriedProject(ctx);
     const all = ctx.db.vpcs.filter((v) => v.projectId === project.id);
     return reply<VpcResultsPage>(200, paginate(all, ctx.query));
   }),
-  endpoint('GET', '/v1/vpcs/{vpc}', 'vpc_view', (ctx) =>
-    reply<Vpc>(200, selectedVpc(ctx, param(ctx, 'vpc'))),
-  ),
+  endpoint('GET', '/v1/vpcs/{vpc}', 'vpc_view', (ctx) => reply<Vpc>(200, selectedVpc(ctx))),
   endpoint('GET', '/v1/vpc-subnets', 'vpc_subnet_list', (ctx) => {
-    const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
+    const vpc = queriedVpc(ctx);
     const all = ctx.db.subnets.filter((s) => s.vpcId === vpc.id);
     return reply<VpcSubnetResultsPage>(200, paginate(all, ctx.query));
   }),
@@ -123,7 +112,7 @@ export const vpcRoutes: Route[] = [
     reply<VpcSubnet>(200, updateSubnet(ctx)),
   ),
   endpoint('GET', '/v1/vpc-firewall-rules', 'vpc_firewall_rules_view', (ctx) => {
-    const vpc = selectedVpc(ctx, requiredQuery(ctx, 'vpc'));
+    const vpc = queriedVpc(ctx);
     return reply<VpcFirewallRules>(200, { rules: byName(ctx.db.rules.get(vpc.id) ?? []) });
   }),
   endpoint('PUT', '/v1/vpc-firewall-rules', 'vpc_firewall_rules_update', (ctx) =>
