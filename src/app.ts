@@ -80,14 +80,20 @@ export function loadKube(options: CcmOptions): KubeClient {
   return new KubeClient(overridden, clientOptions);
 }
 
-/** Constructs the enabled controllers this build has; says why any enabled one does not run. */
+/**
+ * Constructs the enabled controllers this build has; says why any enabled one does not run.
+ * contextFor gives each controller its context: in the program, each gets its own Kubernetes
+ * client and so its own --kube-api-qps budget, as upstream's per-controller clients do, so a
+ * burst in one controller (200 Services) does not starve another (Node initialization).
+ */
 export function buildControllers(
-  ctx: ControllerContext,
+  contextFor: (name: ControllerName) => ControllerContext,
   options: CcmOptions,
   enabled: readonly ControllerName[],
 ): Controller[] {
   const controllers: Controller[] = [];
   for (const name of enabled) {
+    const ctx = contextFor(name);
     if (name === NODE_CONTROLLER || name === NODE_LIFECYCLE_CONTROLLER) {
       if (!ctx.cloud.instances()) {
         ctx.log.warn({ controller: name.name }, 'provider has no instances; not starting');
@@ -163,15 +169,18 @@ class LeaderWork {
   async run(signal: AbortSignal): Promise<void> {
     const informers = new SharedInformers(this.kube, this.log);
     const host = hostname();
-    const ctx: ControllerContext = {
-      kube: this.kube,
+    // Events go through a client of their own, like upstream's event broadcaster: recording
+    // them never delays a controller's writes.
+    const events = loadKube(this.config.options);
+    const contextFor = (): ControllerContext => ({
+      kube: loadKube(this.config.options),
       cloud: this.cloud,
       informers,
-      recorder: (component) => new KubeEventRecorder(this.kube, component, host, this.log),
+      recorder: (component) => new KubeEventRecorder(events, component, host, this.log),
       log: this.log,
       clusterName: this.config.options.clusterName,
-    };
-    const controllers = buildControllers(ctx, this.config.options, this.config.controllers);
+    });
+    const controllers = buildControllers(contextFor, this.config.options, this.config.controllers);
     informers.start(signal);
     const runs = controllers.map((c) => {
       this.log.info({ controller: c.name.name }, 'starting controller');
