@@ -101,3 +101,129 @@ export class IpPoolCache {
     return entry.pool;
   }
 }
+
+/** Default of FloatingIpViewOptions.ttlMs. */
+export const FLOATING_IP_VIEW_TTL_MS = 1000;
+
+export interface FloatingIpViewOptions {
+  /**
+   * How long one list answers for everyone, in ms; 0 lists on every read. Changes this process
+   * makes are written through at once; anyone else's (a user's edit, another CCM) show up within
+   * this bound, or sooner when one of our writes trips over them.
+   */
+  ttlMs?: number;
+}
+
+interface Snapshot {
+  /** Sequence number at which its list started: writes at or after it are replayed over it. */
+  seq: number;
+  /** performance.now() at which its list started: the age counts from there. */
+  at: number;
+  byId: Map<string, FloatingIp>;
+}
+
+interface Write {
+  seq: number;
+  id: string;
+  fip: FloatingIp | undefined;
+}
+
+/**
+ * The project's floating IPs as one process-wide view, so that reconciles of many Services share
+ * one list (single-flight, kept for `ttlMs`) instead of each scanning every FIP. Write-through: each
+ * create, attach, detach and delete made here is applied to the view from the API's answer,
+ * including to a list that was already in flight (it may have read before the write), so no
+ * reader sees a state older than the writes that have completed. A write that trips over
+ * someone else's change should call `invalidate()` and re-read with `{ fresh: true }`.
+ */
+export class FloatingIpView {
+  private readonly client: OxideClient;
+  private readonly ttlMs: number;
+  private seq = 0;
+  private snapshot: Snapshot | undefined;
+  private inflight: { seq: number; promise: Promise<Snapshot> } | undefined;
+  /** Writes that completed while a list was in flight, replayed over its answer. */
+  private writes: Write[] = [];
+  private listsInFlight = 0;
+  /** Lists started before this sequence number were made stale by `invalidate()`. */
+  private validFrom = 0;
+
+  constructor(client: OxideClient, options: FloatingIpViewOptions = {}) {
+    this.client = client;
+    this.ttlMs = options.ttlMs ?? FLOATING_IP_VIEW_TTL_MS;
+  }
+
+  /**
+   * Every FIP of the project, a copy the caller may change. `fresh`: from a list that starts after
+   * this call, not from the cache or a list already under way.
+   */
+  async list(options: { fresh?: boolean } = {}): Promise<FloatingIp[]> {
+    const snapshot = await this.read(options.fresh === true);
+    return [...snapshot.byId.values()];
+  }
+
+  /** The view as of now without any request, or undefined when there is none (or it expired). */
+  cached(): FloatingIp[] | undefined {
+    const s = this.snapshot;
+    if (!s || performance.now() - s.at >= this.ttlMs) return undefined;
+    return [...s.byId.values()];
+  }
+
+  /** The FIP as the API returned it from a create, attach or detach. */
+  put(fip: FloatingIp): void {
+    this.write(fip.id, fip);
+  }
+
+  /** The FIP is gone (deleted here, or a 404 proved it). */
+  remove(id: string): void {
+    this.write(id, undefined);
+  }
+
+  /** Someone else changed the project's FIPs: the next read lists again. */
+  invalidate(): void {
+    this.snapshot = undefined;
+    this.inflight = undefined;
+    this.validFrom = this.seq;
+  }
+
+  private write(id: string, fip: FloatingIp | undefined): void {
+    const seq = this.seq++;
+    if (this.snapshot) apply(this.snapshot.byId, id, fip);
+    if (this.listsInFlight > 0) this.writes.push({ seq, id, fip });
+  }
+
+  private read(fresh: boolean): Promise<Snapshot> {
+    const s = this.snapshot;
+    if (!fresh && s && performance.now() - s.at < this.ttlMs) return Promise.resolve(s);
+    // A list already under way started before this call: good enough unless `fresh`.
+    if (!fresh && this.inflight) return this.inflight.promise;
+    return this.startList();
+  }
+
+  private startList(): Promise<Snapshot> {
+    const seq = this.seq++;
+    const at = performance.now();
+    this.listsInFlight++;
+    const promise = listFloatingIps(this.client)
+      .then((fips) => {
+        const byId = new Map(fips.map((f) => [f.id, f]));
+        for (const w of this.writes) if (w.seq > seq) apply(byId, w.id, w.fip);
+        const next: Snapshot = { seq, at, byId };
+        // An older list finishing late, or one overtaken by invalidate(), must not be cached.
+        const newer = !this.snapshot || this.snapshot.seq < seq;
+        if (this.ttlMs > 0 && seq >= this.validFrom && newer) this.snapshot = next;
+        return next;
+      })
+      .finally(() => {
+        if (this.inflight?.promise === promise) this.inflight = undefined;
+        if (--this.listsInFlight === 0) this.writes = [];
+      });
+    this.inflight = { seq, promise };
+    return promise;
+  }
+}
+
+function apply(byId: Map<string, FloatingIp>, id: string, fip: FloatingIp | undefined): void {
+  if (fip) byId.set(id, fip);
+  else byId.delete(id);
+}

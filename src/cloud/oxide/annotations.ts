@@ -172,6 +172,12 @@ const BEHAVIOUR = [
   '  lost; avoid editing rules by hand while Services change, or re-apply your edit.',
   '- **Deletion** removes the firewall rules, detaches and deletes owned floating IPs (already gone',
   '  is fine) and only detaches one named by `oxide.computer/floating-ip-name`.',
+  "- **How fresh.** The project's floating IPs are listed once for all Services and the list is",
+  '  reused for 1 s (`floatingIpTtlMs`); every create, attach, detach and delete the CCM makes is',
+  '  applied to it at once. A change made by anyone else (a floating IP deleted, attached or',
+  '  created by hand) is therefore seen within 1 s, at the next reconcile of the Service; sooner',
+  '  when a write of the CCM trips over it (name taken, already attached, gone), which makes it list',
+  '  again and retry once. Deletion always lists afresh.',
   '',
 ];
 

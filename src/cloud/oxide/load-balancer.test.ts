@@ -7,6 +7,7 @@ import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { startSimulator } from '../../../sim/server.ts';
 import type { Simulator } from '../../../sim/server.ts';
 import { OxideClient } from '../../oxide/client.ts';
+import { listFloatingIps } from '../../oxide/floating-ips.ts';
 import { InvalidServiceConfigError } from '../provider.ts';
 import { firewallRuleBase } from './firewall-rules.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
@@ -62,7 +63,10 @@ function service(
 const fip = (name: string) => sim.db.floatingIps.find((f) => f.name === name);
 const instanceName = (id: string | null | undefined) =>
   sim.db.instances.find((i) => i.id === id)?.name;
-const newProvider = () => new OxideLoadBalancer({ client });
+/** A TTL no test outlasts, so "within the TTL" is deterministic; expiry is tested with a short one. */
+const VIEW_TTL_MS = 60_000;
+const newProvider = (floatingIpTtlMs = VIEW_TTL_MS) =>
+  new OxideLoadBalancer({ client, floatingIpTtlMs });
 /** One provider for the whole file, as the controller has: its caches carry across calls. */
 let provider: OxideLoadBalancer;
 const lb = () => provider;
@@ -122,7 +126,7 @@ describe('Go CCM parity', () => {
     sim.requests.reset();
     const again = await lb().ensureLoadBalancer(CLUSTER, svc, [node('n1'), node('n2')]);
     assert.deepEqual(again, status);
-    assert.deepEqual(Object.keys(sim.requests.byOperation()), ['floating_ip_list'], 'steady state');
+    assert.deepEqual(Object.keys(sim.requests.byOperation()), [], 'steady state: the view');
 
     sim.requests.reset();
     await lb().ensureLoadBalancerDeleted(CLUSTER, svc);
@@ -169,7 +173,9 @@ describe('Go CCM parity', () => {
       ipVersion: 'v4',
     });
     const before = fip('kubernetes-default-legacy');
-    const status = await lb().ensureLoadBalancer(CLUSTER, service('legacy'), [node('n2')]);
+    // Pre-existing: there before this CCM started (made within its view's TTL is a later test).
+    const started = newProvider();
+    const status = await started.ensureLoadBalancer(CLUSTER, service('legacy'), [node('n2')]);
     assert.equal(sim.requests.count('floating_ip_create'), 0);
     assert.equal(status.ingress[0]?.ip, before?.ip);
     assert.equal(instanceName(fip('kubernetes-default-legacy')?.instanceId), 'n2');
@@ -207,7 +213,7 @@ describe('Go CCM parity', () => {
     await lb().ensureLoadBalancer(CLUSTER, svc, [node('n1'), node('d1')]); // looks the pool up
     sim.requests.reset();
     await lb().ensureLoadBalancer(CLUSTER, svc, [node('n1'), node('d1')]);
-    assert.deepEqual(Object.keys(sim.requests.byOperation()), ['floating_ip_list'], 'pool cached');
+    assert.deepEqual(Object.keys(sim.requests.byOperation()), [], 'pool and FIPs cached');
 
     svc.metadata!.annotations = { 'oxide.computer/floating-ip-version': 'v4' };
     const s2 = await lb().ensureLoadBalancer(CLUSTER, svc, [node('n1'), node('d1')]);
@@ -457,10 +463,10 @@ describe('better than the Go CCM', () => {
         .map(strip);
     assert.deepEqual(byName(others()), byName(foreign.map(strip)));
 
-    // Steady state: no firewall calls.
+    // Steady state: no firewall calls (and the FIP view is fresh).
     sim.requests.reset();
     await provider.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
-    assert.deepEqual(Object.keys(sim.requests.byOperation()), ['floating_ip_list']);
+    assert.deepEqual(Object.keys(sim.requests.byOperation()), []);
 
     // Someone adds a rule by hand meanwhile; a port change keeps it.
     const mine = sim.db.firewallRules(vpcId);
@@ -486,5 +492,116 @@ describe('better than the Go CCM', () => {
       byName(final.filter((r) => r.name !== 'hand-made').map(strip)),
       byName(foreign.map(strip)),
     );
+  });
+});
+
+describe('one floating-IP view shared by all reconciles', () => {
+  /** floating_ip_list requests one full scan of the project's FIPs costs right now. */
+  async function oneScan(): Promise<number> {
+    const before = sim.requests.count('floating_ip_list');
+    await listFloatingIps(client);
+    const cost = sim.requests.count('floating_ip_list') - before;
+    sim.requests.reset();
+    return cost;
+  }
+
+  test('20 concurrent ensures for different Services share one list scan and still spread', async () => {
+    const nodes = ['n1', 'n2', 'n3'].map(node);
+    const services = Array.from({ length: 20 }, (_, i) => service(`shared-${i}`));
+    const scan = await oneScan();
+    const shared = newProvider();
+    await Promise.all(services.map((svc) => shared.ensureLoadBalancer(CLUSTER, svc, nodes)));
+    assert.equal(sim.requests.count('floating_ip_list'), scan, 'one scan, not one per Service');
+    assert.equal(sim.requests.count('floating_ip_create'), 20);
+    assert.equal(sim.requests.count('floating_ip_attach'), 20);
+    const perNode = new Map<string, number>();
+    for (const f of sim.db.floatingIps.filter((f) => f.name.includes('-shared-'))) {
+      const n = instanceName(f.instanceId) ?? 'none';
+      perNode.set(n, (perNode.get(n) ?? 0) + 1);
+    }
+    assert.deepEqual([...perNode.keys()].sort(), ['n1', 'n2', 'n3'], JSON.stringify([...perNode]));
+    // Other reconciles' choices count as load even before their attach returns.
+    for (const count of perNode.values()) assert.ok(count <= 9, JSON.stringify([...perNode]));
+    sim.requests.reset();
+    await Promise.all(services.map((svc) => shared.ensureLoadBalancerDeleted(CLUSTER, svc)));
+    assert.equal(sim.db.floatingIps.filter((f) => f.name.includes('-shared-')).length, 0);
+  });
+
+  test('write-through: ensure right after ensure creates nothing and lists nothing', async () => {
+    const scan = await oneScan();
+    const fresh = newProvider();
+    const svc = service('through');
+    const first = await fresh.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
+    assert.equal(sim.requests.count('floating_ip_list'), scan);
+    assert.equal(sim.requests.count('floating_ip_create'), 1);
+    sim.requests.reset();
+    assert.deepEqual(await fresh.ensureLoadBalancer(CLUSTER, svc, [node('n1')]), first);
+    assert.deepEqual(sim.requests.byOperation(), {}, 'the create went into the view');
+    // A move is written through too: the next reconcile keeps it where the last one put it.
+    await fresh.updateLoadBalancer(CLUSTER, svc, [node('n2')]);
+    sim.requests.reset();
+    await fresh.ensureLoadBalancer(CLUSTER, svc, [node('n2'), node('n1')]);
+    assert.deepEqual(sim.requests.byOperation(), {});
+    assert.equal(instanceName(fip('kubernetes-default-through')?.instanceId), 'n2');
+    assert.equal(
+      sim.db.floatingIps.filter((f) => f.name === 'kubernetes-default-through').length,
+      1,
+    );
+    await fresh.ensureLoadBalancerDeleted(CLUSTER, svc);
+  });
+
+  test('a FIP a user deletes is re-created once the TTL has passed', async () => {
+    const ttlMs = 100;
+    const short = newProvider(ttlMs);
+    const svc = service('vanish');
+    await short.ensureLoadBalancer(CLUSTER, svc, [node('n3')]);
+    const gone = fip('kubernetes-default-vanish')?.id;
+    sim.db.detachFloatingIp('kubernetes-default-vanish');
+    sim.db.deleteFloatingIp('kubernetes-default-vanish');
+    sim.requests.reset();
+    // Within the TTL the view still has it: that is the documented bound.
+    await short.ensureLoadBalancer(CLUSTER, svc, [node('n3')]);
+    assert.deepEqual(sim.requests.byOperation(), {});
+    await new Promise((resolve) => setTimeout(resolve, ttlMs + 20));
+    const status = await short.ensureLoadBalancer(CLUSTER, svc, [node('n3')]);
+    const again = fip('kubernetes-default-vanish');
+    assert.ok(again, 're-created');
+    assert.notEqual(again.id, gone);
+    assert.equal(status.ingress[0]?.ip, again.ip);
+    assert.equal(instanceName(again.instanceId), 'n3');
+    assert.equal(sim.requests.count('floating_ip_create'), 1);
+    await short.ensureLoadBalancerDeleted(CLUSTER, svc);
+  });
+
+  test('stale view + ObjectAlreadyExists: one forced list, then the FIP is adopted', async () => {
+    const scan = await oneScan();
+    const warm = newProvider();
+    await warm.getLoadBalancer(CLUSTER, service('unrelated'));
+    // Made elsewhere after the view was taken, within its TTL.
+    sim.db.createFloatingIp({ name: 'kubernetes-default-late', description: 'x', ipVersion: 'v4' });
+    const made = fip('kubernetes-default-late');
+    sim.requests.reset();
+    const svc = service('late');
+    const status = await warm.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
+    assert.equal(sim.requests.count('floating_ip_create'), 1, 'refused: ObjectAlreadyExists');
+    assert.equal(sim.requests.count('floating_ip_list'), scan, 'one forced list');
+    assert.equal(sim.db.floatingIps.filter((f) => f.name === 'kubernetes-default-late').length, 1);
+    assert.equal(status.ingress[0]?.ip, made?.ip);
+    assert.equal(instanceName(fip('kubernetes-default-late')?.instanceId), 'n1');
+    await warm.ensureLoadBalancerDeleted(CLUSTER, svc);
+  });
+
+  test('a FIP a user attached within the TTL: attach refused, one forced list, then moved', async () => {
+    const fresh = newProvider();
+    const svc = service('grabbed');
+    await fresh.ensureLoadBalancer(CLUSTER, svc, []); // created, no Node to attach to
+    // The user attaches it to n3 by hand; the view says unattached. Attaching to n2 must not wedge.
+    sim.db.attachFloatingIp('kubernetes-default-grabbed', 'n3');
+    const scan = await oneScan();
+    await fresh.updateLoadBalancer(CLUSTER, svc, [node('n2')]);
+    assert.equal(instanceName(fip('kubernetes-default-grabbed')?.instanceId), 'n2');
+    assert.equal(sim.requests.count('floating_ip_list'), scan);
+    assert.equal(sim.requests.count('floating_ip_attach'), 2, 'refused (400), then after detach');
+    await fresh.ensureLoadBalancerDeleted(CLUSTER, svc);
   });
 });

@@ -2,9 +2,14 @@
 // target Node's instance. A drop-in for the Go CCM v0.7.1 (same FIP names, description,
 // annotations, status), plus healthy-target failover, spread, dual-stack, firewall rules and a
 // user-owned FIP. ensureLoadBalancer reads as a pipeline:
-//   spec (from the Service, may reject it) → one FIP list → drop stale FIPs → per FIP: create or
-//   adopt or recreate → choose target → attach → firewall → status.
-// Calls per reconcile: floating_ip_list once (it carries instance_id), plus only what changes.
+//   spec (from the Service, may reject it) → the shared FIP view → drop stale FIPs → per FIP:
+//   create or adopt or recreate → choose target → attach → firewall → status.
+// Calls per reconcile: only what changes. The project's FIP list (it carries instance_id) is one
+// process-wide view (FloatingIpView) that all reconciles share for floatingIpTtlMs, so a pass
+// over every Service lists once, not once per Service. Our own writes go through to the view at
+// once; a change made by anyone else is seen within floatingIpTtlMs (default 1 s), or at once when
+// one of our writes trips over it: ObjectAlreadyExists on create, a 400 on attach or delete, a 404
+// on attach or detach throw the view away and run the reconcile once more on a fresh list.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { AddressAllocator, FloatingIp } from '@oxide/api';
 import type { Logger } from '../../log.ts';
@@ -12,13 +17,12 @@ import { silentLogger } from '../../log.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { isNotFound, isOxideError } from '../../oxide/errors.ts';
 import {
+  FloatingIpView,
   IpPoolCache,
   attachFloatingIp,
   createFloatingIp,
   deleteFloatingIp,
   detachFloatingIp,
-  listFloatingIps,
-  viewFloatingIp,
 } from '../../oxide/floating-ips.ts';
 import { InvalidServiceConfigError } from '../provider.ts';
 import type { LoadBalancer, LoadBalancerIngress, LoadBalancerStatus } from '../provider.ts';
@@ -39,7 +43,7 @@ import {
   loadBalancerSpec,
   secondFamilyName,
 } from './load-balancer-spec.ts';
-import type { Allocation, DesiredFloatingIp } from './load-balancer-spec.ts';
+import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './load-balancer-spec.ts';
 import { parseProviderID } from './provider-id.ts';
 import { PrimaryNicCache } from './target-nics.ts';
 import { chooseTarget } from './target.ts';
@@ -55,6 +59,20 @@ export interface OxideLoadBalancerOptions {
   poolCacheTtlMs?: number;
   nicCacheTtlMs?: number;
   firewallSnapshotTtlMs?: number;
+  /**
+   * How long one FIP list serves every reconcile (ms; 0 lists on each). Bounds how late a change
+   * made outside this process (a user's edit) is seen; our own writes are seen at once.
+   */
+  floatingIpTtlMs?: number;
+}
+
+/** A write failed in a way the view cannot explain: someone else changed the FIPs. */
+class StaleViewError extends Error {
+  override readonly name = 'StaleViewError';
+}
+
+function staleView(err: unknown): StaleViewError {
+  return new StaleViewError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 interface Candidate {
@@ -72,6 +90,12 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly pools: IpPoolCache;
   private readonly nics: PrimaryNicCache;
   private readonly firewall: FirewallManager;
+  private readonly fips: FloatingIpView;
+  /**
+   * Targets chosen whose attach is still under way (FIP id → instance id), counted as load so
+   * that concurrent reconciles spread rather than all pick the same emptiest Node.
+   */
+  private readonly attaching = new Map<string, string>();
   /**
    * Last Node seen per instance id: when no Node is eligible the FIP stays where it is, and its
    * status still needs that Node's InternalIPs.
@@ -85,6 +109,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     this.pools = new IpPoolCache(options.client, options.poolCacheTtlMs);
     this.nics = new PrimaryNicCache(options.client, options.nicCacheTtlMs);
     this.firewall = new FirewallManager(options.client, { ttlMs: options.firewallSnapshotTtlMs });
+    this.fips = new FloatingIpView(options.client, { ttlMs: options.floatingIpTtlMs });
   }
 
   getLoadBalancerName(clusterName: string, service: V1Service): string {
@@ -99,7 +124,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
   ): Promise<LoadBalancerStatus | undefined> {
-    const fips = await listFloatingIps(this.client);
+    const fips = await this.fips.list();
     const mine = this.candidateNames(clusterName, service);
     const found = fips.filter((f) => mine.has(f.name) || mine.has(f.id));
     if (found.length === 0) return undefined;
@@ -123,8 +148,19 @@ export class OxideLoadBalancer implements LoadBalancer {
     return this.sync('update', clusterName, service, nodes);
   }
 
-  async ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void> {
-    const fips = await listFloatingIps(this.client);
+  /**
+   * Lists afresh rather than from the view: it is the last call for the Service, and a FIP created
+   * elsewhere within the view's TTL (a previous leader's) would otherwise leak.
+   */
+  ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void> {
+    return this.retryOnStaleView((fips) => this.deleteFrom(fips, clusterName, service), true);
+  }
+
+  private async deleteFrom(
+    fips: readonly FloatingIp[],
+    clusterName: string,
+    service: V1Service,
+  ): Promise<void> {
     const base = loadBalancerName(clusterName, service);
     const owned = new Set([base, secondFamilyName(base, 'v4'), secondFamilyName(base, 'v6')]);
     const userResult = readFloatingIpName(service.metadata?.annotations);
@@ -153,7 +189,7 @@ export class OxideLoadBalancer implements LoadBalancer {
 
     for (const fip of mine) {
       if (owned.has(fip.name)) await this.release(fip);
-      else if (fip.instanceId) await this.detach(fip);
+      else if (fip.instanceId) await this.detachUserOwned(fip);
     }
   }
 
@@ -169,6 +205,28 @@ export class OxideLoadBalancer implements LoadBalancer {
     return names;
   }
 
+  /**
+   * Runs `reconcile` on the view; when a write trips over a change the view did not show, once
+   * more on a fresh list (then the error stands). `fresh`: the first run lists afresh too.
+   */
+  private async retryOnStaleView<T>(
+    reconcile: (fips: FloatingIp[]) => Promise<T>,
+    fresh = false,
+  ): Promise<T> {
+    try {
+      return await reconcile(await this.fips.list({ fresh }));
+    } catch (err) {
+      if (!(err instanceof StaleViewError)) throw err;
+      this.log.info({ err: err.message }, 'floating IPs changed elsewhere; listing them again');
+      this.fips.invalidate();
+    }
+    try {
+      return await reconcile(await this.fips.list({ fresh: true }));
+    } catch (err) {
+      throw err instanceof StaleViewError ? err.cause : err;
+    }
+  }
+
   private async sync(
     mode: Mode,
     clusterName: string,
@@ -178,16 +236,24 @@ export class OxideLoadBalancer implements LoadBalancer {
     const spec = loadBalancerSpec(clusterName, service, this.firewallDefault);
     if (spec.firewall) validateSourceRanges(service);
     const candidates = this.candidates(nodes);
-    const fips = await listFloatingIps(this.client);
+    // Everything that can reject the Service is checked before the first write.
+    for (const d of spec.floatingIps) await this.checkPoolFamily(d);
+    return this.retryOnStaleView((fips) => this.reconcile(mode, spec, service, candidates, fips));
+  }
+
+  private async reconcile(
+    mode: Mode,
+    spec: LoadBalancerSpec,
+    service: V1Service,
+    candidates: readonly Candidate[],
+    fips: FloatingIp[],
+  ): Promise<LoadBalancerStatus> {
     const byName = (name: string) => fips.find((f) => f.name === name || f.id === name);
     const replace = (old: FloatingIp | undefined, next: FloatingIp | undefined) => {
       const i = old ? fips.indexOf(old) : -1;
       if (i >= 0) fips.splice(i, 1);
       if (next) fips.push(next);
     };
-
-    // Everything that can reject the Service is checked before the first write.
-    for (const d of spec.floatingIps) await this.checkPoolFamily(d);
 
     if (mode === 'ensure') {
       for (const name of spec.staleNames) {
@@ -209,9 +275,12 @@ export class OxideLoadBalancer implements LoadBalancer {
     for (const d of spec.floatingIps) {
       let fip = byName(d.name);
       if (!d.owned && !fip) {
-        throw new Error(
-          `floating IP ${JSON.stringify(d.name)} (annotation ${FLOATING_IP_NAME.name}) does not ` +
-            `exist in project ${this.client.project}`,
+        // The user may have just made it: the retry on a fresh list tells.
+        throw staleView(
+          new Error(
+            `floating IP ${JSON.stringify(d.name)} (annotation ${FLOATING_IP_NAME.name}) does ` +
+              `not exist in project ${this.client.project}`,
+          ),
         );
       }
       if (fip && d.owned && mode === 'ensure' && (await this.needsRecreate(fip, d.allocation))) {
@@ -291,17 +360,14 @@ export class OxideLoadBalancer implements LoadBalancer {
         description: FLOATING_IP_DESCRIPTION,
         addressAllocator,
       });
+      this.fips.put(fip);
       this.log.info({ floatingIp: fip.name, ip: fip.ip }, 'created floating IP');
       return fip;
     } catch (err) {
-      // A retried create whose first attempt succeeded, or a concurrent creator: adopt it.
-      if (!isOxideError(err, 'already_exists')) throw err;
-      try {
-        return await viewFloatingIp(this.client, d.name);
-      } catch (viewErr) {
-        if (isNotFound(viewErr)) throw err; // the address, not the name, is taken
-        throw viewErr;
-      }
+      // A retried create whose first attempt succeeded, or another creator: the fresh list shows
+      // it and the retry adopts it. Not there even then: the address, not the name, is taken.
+      if (isOxideError(err, 'already_exists')) throw staleView(err);
+      throw err;
     }
   }
 
@@ -315,33 +381,65 @@ export class OxideLoadBalancer implements LoadBalancer {
     // No eligible Node: keep whatever attachment there is rather than detaching to nowhere.
     if (candidates.length === 0) return fip;
     const family = familyOf(fip.ip);
-    const load = new Map<string, number>();
-    for (const other of all) {
-      if (other.id !== fip.id && other.instanceId) {
-        load.set(other.instanceId, (load.get(other.instanceId) ?? 0) + 1);
-      }
+    const load = () => this.loadExcept(fip.id, all);
+    let target: Candidate | undefined;
+    try {
+      target = await chooseTarget({
+        serviceKey,
+        candidates,
+        current: fip.instanceId ?? undefined,
+        load,
+        accepts: async (c) => {
+          if (!(await this.accepts(c.instanceId, family, load().get(c.instanceId) ?? 0))) {
+            return false;
+          }
+          // Reserved before anything else runs, so concurrent reconciles count it as load.
+          if (c.instanceId !== fip.instanceId) this.attaching.set(fip.id, c.instanceId);
+          return true;
+        },
+      });
+    } catch (err) {
+      this.attaching.delete(fip.id);
+      throw err;
     }
-    const target = await chooseTarget({
-      serviceKey,
-      candidates,
-      current: fip.instanceId ?? undefined,
-      load,
-      accepts: (c) => this.accepts(c.instanceId, family, load.get(c.instanceId) ?? 0),
-    });
     if (!target) {
+      this.attaching.delete(fip.id);
       throw new Error(
         `no eligible Node can take floating IP ${fip.name} (${fip.ip}): each lacks a ${family} ` +
           `address on its primary NIC or has ${MAX_EXTERNAL_IPS_PER_INSTANCE} external IPs`,
       );
     }
-    if (fip.instanceId === target.instanceId) return fip;
-    if (fip.instanceId) await this.detach(fip);
-    const attached = await attachFloatingIp(this.client, fip.id, target.instanceId);
+    if (fip.instanceId === target.instanceId) {
+      this.attaching.delete(fip.id);
+      return fip;
+    }
+    this.attaching.set(fip.id, target.instanceId);
+    let attached: FloatingIp;
+    try {
+      if (fip.instanceId) await this.detach(fip);
+      attached = await this.attach(fip, target.instanceId);
+    } finally {
+      if (this.attaching.get(fip.id) === target.instanceId) this.attaching.delete(fip.id);
+    }
     this.log.info(
       { floatingIp: fip.name, ip: fip.ip, node: target.nodeName, from: fip.instanceId ?? null },
       'attached floating IP',
     );
     return attached;
+  }
+
+  /**
+   * FIPs per instance from the shared view rather than this reconcile's copy (it has other
+   * reconciles' attachments since), plus targets chosen but not yet attached; `fipId` excluded.
+   */
+  private loadExcept(fipId: string, fallback: readonly FloatingIp[]): Map<string, number> {
+    const where = new Map<string, string>();
+    for (const f of this.fips.cached() ?? fallback) if (f.instanceId) where.set(f.id, f.instanceId);
+    for (const [id, instanceId] of this.attaching) where.set(id, instanceId);
+    where.delete(fipId);
+    const load = new Map<string, number>();
+    for (const instanceId of where.values()) load.set(instanceId, (load.get(instanceId) ?? 0) + 1);
+    return load;
   }
 
   /** Hard limits of a target: primary NIC family, 32 external IPs (ephemeral checked only near it). */
@@ -355,22 +453,57 @@ export class OxideLoadBalancer implements LoadBalancer {
     return nic !== undefined && nic.families.has(family);
   }
 
-  private async detach(fip: FloatingIp): Promise<void> {
+  /** A user's FIP is left to them: detached only, and already gone is fine. */
+  private async detachUserOwned(fip: FloatingIp): Promise<void> {
     try {
-      await detachFloatingIp(this.client, fip.id);
+      this.fips.put(await detachFloatingIp(this.client, fip.id));
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      this.fips.remove(fip.id);
+      this.fips.invalidate();
     }
   }
 
-  /** Detach and delete an owned FIP; already gone is fine. */
-  private async release(fip: FloatingIp): Promise<void> {
-    if (fip.instanceId) await this.detach(fip);
+  /** Gone (404), or attached elsewhere meanwhile (400): someone else's change. */
+  private async attach(fip: FloatingIp, instanceId: string): Promise<FloatingIp> {
     try {
+      const attached = await attachFloatingIp(this.client, fip.id, instanceId);
+      this.fips.put(attached);
+      return attached;
+    } catch (err) {
+      if (isNotFound(err) || isOxideError(err, 'invalid')) throw staleView(err);
+      throw err;
+    }
+  }
+
+  /** Detaching to move it: gone (404) means the view is stale. */
+  private async detach(fip: FloatingIp): Promise<void> {
+    try {
+      this.fips.put(await detachFloatingIp(this.client, fip.id));
+    } catch (err) {
+      if (isNotFound(err)) throw staleView(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Detach and delete an owned FIP. Already gone is the goal reached (the view learns it); still
+   * attached (a 400: someone attached it since) is a stale view.
+   */
+  private async release(fip: FloatingIp): Promise<void> {
+    try {
+      if (fip.instanceId) this.fips.put(await detachFloatingIp(this.client, fip.id));
       await deleteFloatingIp(this.client, fip.id);
+      this.fips.remove(fip.id);
       this.log.info({ floatingIp: fip.name, ip: fip.ip }, 'deleted floating IP');
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (isNotFound(err)) {
+        this.fips.remove(fip.id);
+        this.fips.invalidate();
+        return;
+      }
+      if (isOxideError(err, 'invalid')) throw staleView(err);
+      throw err;
     }
   }
 

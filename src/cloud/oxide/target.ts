@@ -43,9 +43,15 @@ export interface ChooseTargetInput<T extends TargetCandidate> {
   candidates: readonly T[];
   /** Instance the FIP is attached to now, if any. */
   current?: string | undefined;
-  /** Floating IPs attached per instance id (this FIP excluded). */
-  load: ReadonlyMap<string, number>;
-  /** Hard constraints (address family, external-IP limit); may call the API, so called lazily. */
+  /**
+   * Floating IPs attached per instance id (this FIP excluded). A function is read again after
+   * each `accepts`: concurrent choices for other FIPs may have landed while it awaited.
+   */
+  load: ReadonlyMap<string, number> | (() => ReadonlyMap<string, number>);
+  /**
+   * Hard constraints (address family, external-IP limit); may call the API, so called lazily. The
+   * candidate returned is the last one accepted, so a caller may reserve it there.
+   */
   accepts: (candidate: T) => Promise<boolean>;
 }
 
@@ -53,20 +59,30 @@ export interface ChooseTargetInput<T extends TargetCandidate> {
 export async function chooseTarget<T extends TargetCandidate>(
   input: ChooseTargetInput<T>,
 ): Promise<T | undefined> {
-  const { candidates, current, load } = input;
+  const { candidates, current } = input;
   const kept = candidates.find((c) => c.instanceId === current);
   if (kept) return kept;
-  const total = candidates.reduce((sum, c) => sum + (load.get(c.instanceId) ?? 0), 0);
-  const bound = Math.ceil(((total + 1) * LOAD_FACTOR) / Math.max(1, candidates.length));
+  const readLoad = (): ReadonlyMap<string, number> =>
+    typeof input.load === 'function' ? input.load() : input.load;
+  const overBound = (c: T): boolean => {
+    const load = readLoad();
+    const total = candidates.reduce((sum, x) => sum + (load.get(x.instanceId) ?? 0), 0);
+    const bound = Math.ceil(((total + 1) * LOAD_FACTOR) / Math.max(1, candidates.length));
+    return (load.get(c.instanceId) ?? 0) + 1 > bound;
+  };
   const ordered = rendezvousOrder(input.serviceKey, candidates);
   const rejected = new Set<T>();
   // First pass honours the load bound; the second takes any Node that can hold the FIP at all.
   for (const bounded of [true, false]) {
     for (const c of ordered) {
       if (rejected.has(c)) continue;
-      if (bounded && (load.get(c.instanceId) ?? 0) + 1 > bound) continue;
-      if (await input.accepts(c)) return c;
-      rejected.add(c);
+      if (bounded && overBound(c)) continue;
+      if (!(await input.accepts(c))) {
+        rejected.add(c);
+        continue;
+      }
+      // Others' choices may have filled it while `accepts` awaited; the second pass may take it.
+      if (!bounded || !overBound(c)) return c;
     }
   }
   return undefined;
