@@ -176,7 +176,8 @@ class LeaderWork {
       kube: loadKube(this.config.options),
       cloud: this.cloud,
       informers,
-      recorder: (component) => new KubeEventRecorder(events, component, host, this.log),
+      recorder: (component, kind) =>
+        new KubeEventRecorder(events, component, host, this.log, { kind }),
       log: this.log,
       clusterName: this.config.options.clusterName,
     });

@@ -8,6 +8,7 @@ import { NodeLifecycleController } from '../src/controllers/node-lifecycle/contr
 import { NodeController } from '../src/controllers/node/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
+import { kubectl } from './delivery.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, getNode, setNodeReady } from './harness/nodes.ts';
@@ -15,11 +16,12 @@ import { QUICK_RETRIES, startOxideEnv } from './harness/oxide-env.ts';
 import type { OxideEnv } from './harness/oxide-env.ts';
 
 let kube: KubeClient;
+let kubeconfig: string;
 let env: OxideEnv;
 let sim: Simulator;
 
 before(async () => {
-  ({ client: kube } = await testKube({ dedicated: true }));
+  ({ client: kube, kubeconfig } = await testKube({ dedicated: true }));
   env = await startOxideEnv({
     kube,
     clientOptions: { timeoutMs: 500, ...QUICK_RETRIES },
@@ -154,6 +156,20 @@ test('no instance yet: taint kept with a Warning event, Node not deleted while N
   await createKubeletNode(kube, name);
   await waitFor('warning', async () => (await warnings(name)).length > 0);
   assert.equal(isInitialized(await getNode(kube, name)), false);
+  // What the README tells an operator to run: the Event is listed under the Node, and retries
+  // fold into its count instead of piling up one Event each.
+  const described = await waitFor('folded warning in kubectl describe', async () => {
+    const out = await kubectl(kubeconfig, ['describe', 'node', name]);
+    return /Warning\s+InstanceNotFound\s+\S+ \(x\d+ over \S+\)\s+cloud-node-controller/.test(out)
+      ? out
+      : undefined;
+  });
+  assert.doesNotMatch(described, /Events:\s+<none>/);
+  const stored = await kube.get<CoreV1EventList>('/api/v1/namespaces/default/events', {
+    query: { fieldSelector: `involvedObject.name=${name},reason=InstanceNotFound` },
+  });
+  assert.equal(stored.items.length, 1, 'one Event per object and reason');
+  assert.equal(stored.items[0]?.involvedObject.kind, 'Node');
   // NotReady and no instance: the lifecycle controller leaves a never-initialized Node alone.
   await setNodeReady(kube, name, false);
   await new Promise((r) => setTimeout(r, 1000)); // > 3 lifecycle periods of 300 ms

@@ -134,7 +134,8 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
     kube: client,
     cloud,
     informers,
-    recorder: (component) => new KubeEventRecorder(kube, component, 'test-host', silentLogger),
+    recorder: (component, kind) =>
+      new KubeEventRecorder(kube, component, 'test-host', silentLogger, { kind }),
     log: silentLogger,
     clusterName: 'test',
   };

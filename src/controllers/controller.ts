@@ -1,7 +1,7 @@
 // What main.ts needs to know about a controller: its canonical name and how to run it.
 import type { CloudProvider } from '../cloud/provider.ts';
 import type { KubeClient } from '../kube/client.ts';
-import type { EventRecorder } from '../kube/events.ts';
+import type { EventRecorder, InvolvedKind } from '../kube/events.ts';
 import type { SharedInformers } from '../kube/informers.ts';
 import type { Logger } from '../log.ts';
 import type { ControllerName } from '../names.ts';
@@ -17,8 +17,8 @@ export interface ControllerContext {
   kube: KubeClient;
   cloud: CloudProvider;
   informers: SharedInformers;
-  /** Creates a recorder whose events carry the given source component. */
-  recorder(component: string): EventRecorder;
+  /** Creates a recorder whose events carry the given source component, about objects of `kind`. */
+  recorder(component: string, kind: InvolvedKind): EventRecorder;
   log: Logger;
   clusterName: string;
 }

@@ -25,6 +25,16 @@ export interface Reconciler {
 export const errorMessage = (err: unknown): string =>
   err instanceof Error ? err.message : String(err);
 
+/**
+ * An error as an Event message: without the per-request ids cloud errors carry ("request id
+ * …"), which belong in the log. Every retry of the same failure then has the same message, so
+ * the event correlator folds them into one Event's count instead of one Event per attempt.
+ */
+export const eventMessage = (err: unknown): string =>
+  errorMessage(err)
+    .replace(/,? ?request id [\w-]+/gi, '')
+    .replace(/ \(\)/g, '');
+
 /** Runs `workers` workers until the queue shuts down; resolves when they all have stopped. */
 export async function runWorkers(
   queue: WorkQueue,

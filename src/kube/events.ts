@@ -1,16 +1,57 @@
-// Records core/v1 Events the way client-go's recorder does: one Event per (object, reason,
-// message), with repeats folded into `count` instead of new objects, so a Node that fails every
-// few seconds does not flood etcd.
-import type { CoreV1Event, V1ObjectReference } from '@kubernetes/client-node';
+// Records core/v1 Events the way client-go's recorder and EventCorrelator do, so `kubectl
+// describe` shows what happened without a failing object flooding etcd:
+// - the involved object's kind and apiVersion come from the recorder (objects from list/watch do
+//   not carry them, and an Event without a kind is invisible to `kubectl describe`);
+// - an Event repeated with the same source, object, type, reason and message is one object whose
+//   `count` and `lastTimestamp` are patched (EventLogger);
+// - more than 10 different messages for the same source, object, type and reason within 10
+//   minutes are combined into one Event "(combined from similar events): <latest message>"
+//   (EventAggregator);
+// - each source+object pair may write 25 Events at once, then one per 5 minutes (the spam
+//   filter); counts keep accumulating meanwhile and the next admitted patch carries them.
+// Writes are sent one at a time from a bounded queue (client-go's broadcaster drops when its
+// 1000-slot channel is full): recording never blocks a controller and never piles up requests.
 import type { KubeClient } from './client.ts';
 import { isNotFound, KubeApiError } from './client.ts';
 import type { Logger } from '../log.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
+/** The type of the objects a recorder reports on: what client-go gets from the scheme. */
+export interface InvolvedKind {
+  apiVersion: string;
+  kind: string;
+}
+
+export const NODE_KIND: InvolvedKind = { apiVersion: 'v1', kind: 'Node' };
+export const SERVICE_KIND: InvolvedKind = { apiVersion: 'v1', kind: 'Service' };
+
+/** core/v1 ObjectReference, as much as an Event names. */
+export interface ObjectReference {
+  apiVersion: string;
+  kind: string;
+  name?: string | undefined;
+  namespace?: string | undefined;
+  uid?: string | undefined;
+  resourceVersion?: string | undefined;
+}
+
+/** core/v1 Event as this recorder writes it (plain data: timestamps are RFC 3339 strings). */
+export interface EventBody {
+  metadata: { name?: string; namespace: string };
+  involvedObject: ObjectReference;
+  type: EventType;
+  reason: string;
+  message: string;
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  source: { component: string; host: string };
+  reportingComponent: string;
+  reportingInstance: string;
+}
+
 export interface EventObject {
-  apiVersion?: string;
-  kind?: string;
   metadata?: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
 }
 
@@ -18,10 +59,184 @@ export interface EventRecorder {
   event(obj: EventObject, type: EventType, reason: string, message: string): void;
 }
 
-interface Folded {
+/** client-go defaults (tools/record/events_cache.go). */
+export const CORRELATOR_DEFAULTS = {
+  lruCacheSize: 4096,
+  maxEvents: 10,
+  maxIntervalMs: 600_000,
+  spamBurst: 25,
+  spamQps: 1 / 300,
+  queueSize: 1000,
+};
+
+export type CorrelatorOptions = typeof CORRELATOR_DEFAULTS;
+
+/** Map with least-recently-used eviction beyond `size` entries. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  private readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.size) {
+      const oldest = this.map.keys().next().value;
+      if (oldest !== undefined) this.map.delete(oldest);
+    }
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+}
+
+interface Aggregate {
+  messages: Set<string>;
+  lastMs: number;
+}
+
+interface Observed {
   name: string;
   namespace: string;
   count: number;
+  firstTimestamp: string;
+}
+
+interface Bucket {
+  tokens: number;
+  atMs: number;
+}
+
+/** What the correlator decided for one event: nothing, a create, or a patch of an existing one. */
+export type Correlated =
+  | { action: 'skip' }
+  | { action: 'create'; key: string; event: EventBody }
+  | { action: 'patch'; key: string; event: EventBody };
+
+/** client-go's EventCorrelator: aggregation, deduplication and the spam filter. Pure and sync. */
+export class EventCorrelator {
+  private readonly options: CorrelatorOptions;
+  private readonly aggregates: Lru<Aggregate>;
+  private readonly observed: Lru<Observed>;
+  private readonly buckets: Lru<Bucket>;
+  private readonly now: () => number;
+
+  constructor(options: Partial<CorrelatorOptions> = {}, now: () => number = Date.now) {
+    this.options = { ...CORRELATOR_DEFAULTS, ...options };
+    this.aggregates = new Lru(this.options.lruCacheSize);
+    this.observed = new Lru(this.options.lruCacheSize);
+    this.buckets = new Lru(this.options.lruCacheSize);
+    this.now = now;
+  }
+
+  correlate(event: EventBody): Correlated {
+    const nowMs = this.now();
+    const { key, event: aggregated } = this.aggregate(event, nowMs);
+    const prior = this.observed.get(key);
+    let result: Correlated;
+    if (prior) {
+      prior.count += 1;
+      result = {
+        action: 'patch',
+        key,
+        event: {
+          ...aggregated,
+          metadata: { name: prior.name, namespace: prior.namespace },
+          count: prior.count,
+          firstTimestamp: prior.firstTimestamp,
+        },
+      };
+    } else {
+      const namespace = aggregated.metadata.namespace;
+      const name = `${aggregated.involvedObject.name ?? 'unknown'}.${eventSuffix(nowMs)}`;
+      const created = { ...aggregated, metadata: { name, namespace } };
+      this.observed.set(key, {
+        name,
+        namespace,
+        count: created.count,
+        firstTimestamp: created.firstTimestamp,
+      });
+      result = { action: 'create', key, event: created };
+    }
+    return this.admit(event, nowMs) ? result : { action: 'skip' };
+  }
+
+  /** The Event was not found when patched (expired, deleted): the next one starts afresh. */
+  forget(key: string): void {
+    this.observed.delete(key);
+  }
+
+  private aggregate(event: EventBody, nowMs: number): { key: string; event: EventBody } {
+    const aggregateKey = join(sourceKey(event), event.type, event.reason);
+    const message = event.message ?? '';
+    let record = this.aggregates.get(aggregateKey);
+    if (!record || nowMs - record.lastMs > this.options.maxIntervalMs) {
+      record = { messages: new Set(), lastMs: nowMs };
+    }
+    record.messages.add(message);
+    record.lastMs = nowMs;
+    this.aggregates.set(aggregateKey, record);
+    if (record.messages.size < this.options.maxEvents) {
+      return { key: join(aggregateKey, message), event };
+    }
+    // Too many different messages: one Event for all of them, keyed without the message.
+    return {
+      key: aggregateKey,
+      event: { ...event, message: `(combined from similar events): ${message}` },
+    };
+  }
+
+  private admit(event: EventBody, nowMs: number): boolean {
+    const key = sourceKey(event);
+    const { spamBurst, spamQps } = this.options;
+    const bucket = this.buckets.get(key) ?? { tokens: spamBurst, atMs: nowMs };
+    bucket.tokens = Math.min(spamBurst, bucket.tokens + ((nowMs - bucket.atMs) / 1000) * spamQps);
+    bucket.atMs = nowMs;
+    const ok = bucket.tokens >= 1;
+    if (ok) bucket.tokens -= 1;
+    this.buckets.set(key, bucket);
+    return ok;
+  }
+}
+
+const join = (...parts: (string | undefined)[]): string => parts.map((p) => p ?? '').join('\u0000');
+
+function sourceKey(event: EventBody): string {
+  const o = event.involvedObject;
+  return join(
+    event.source?.component,
+    event.source?.host,
+    o.kind,
+    o.namespace,
+    o.name,
+    o.uid,
+    o.apiVersion,
+  );
+}
+
+/** client-go names Events `<object>.<hex unix nanoseconds>`. */
+function eventSuffix(nowMs: number): string {
+  return (BigInt(nowMs) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16);
+}
+
+export interface KubeEventRecorderOptions {
+  /** The type of every object passed to event(). */
+  kind: InvolvedKind;
+  correlator?: EventCorrelator;
+  queueSize?: number;
 }
 
 export class KubeEventRecorder implements EventRecorder {
@@ -29,60 +244,41 @@ export class KubeEventRecorder implements EventRecorder {
   private readonly component: string;
   private readonly host: string;
   private readonly log: Logger;
-  private readonly folded = new Map<string, Folded>();
+  private readonly kind: InvolvedKind;
+  private readonly correlator: EventCorrelator;
+  private readonly queueSize: number;
+  private readonly queue: Extract<Correlated, { key: string }>[] = [];
+  private draining: Promise<void> | undefined;
 
-  constructor(client: KubeClient, component: string, host: string, log: Logger) {
+  constructor(
+    client: KubeClient,
+    component: string,
+    host: string,
+    log: Logger,
+    options: KubeEventRecorderOptions,
+  ) {
     this.client = client;
     this.component = component;
     this.host = host;
     this.log = log;
+    this.kind = options.kind;
+    this.correlator = options.correlator ?? new EventCorrelator();
+    this.queueSize = options.queueSize ?? CORRELATOR_DEFAULTS.queueSize;
   }
 
   event(obj: EventObject, type: EventType, reason: string, message: string): void {
-    this.record(obj, type, reason, message).catch((err: unknown) => {
-      this.log.warn({ err: String(err), reason }, 'could not record event');
-    });
-  }
-
-  /** Awaitable form, for tests and shutdown paths. */
-  async record(obj: EventObject, type: EventType, reason: string, message: string): Promise<void> {
-    const involved: V1ObjectReference = {
-      apiVersion: obj.apiVersion ?? 'v1',
-      kind: obj.kind,
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const involved: ObjectReference = {
+      apiVersion: this.kind.apiVersion,
+      kind: this.kind.kind,
       name: obj.metadata?.name,
       namespace: obj.metadata?.namespace,
       uid: obj.metadata?.uid,
+      resourceVersion: obj.metadata?.resourceVersion,
     };
-    // Cluster-scoped objects (Nodes) get their Events in "default", as client-go does.
-    const namespace = obj.metadata?.namespace || 'default';
-    const foldKey = [
-      involved.kind,
-      namespace,
-      involved.name,
-      involved.uid,
-      type,
-      reason,
-      message,
-    ].join('\u0000');
-    const now = new Date();
-    const prior = this.folded.get(foldKey);
-    if (prior) {
-      prior.count += 1;
-      try {
-        await this.client.patch(
-          `/api/v1/namespaces/${prior.namespace}/events/${prior.name}`,
-          'merge',
-          { count: prior.count, lastTimestamp: now.toISOString() },
-        );
-        return;
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        this.folded.delete(foldKey);
-      }
-    }
-    const name = `${involved.name ?? 'unknown'}.${(now.getTime() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
-    const event: CoreV1Event = {
-      metadata: { name, namespace },
+    const correlated = this.correlator.correlate({
+      // Cluster-scoped objects (Nodes) get their Events in "default", as client-go does.
+      metadata: { namespace: obj.metadata?.namespace || 'default' },
       involvedObject: involved,
       type,
       reason,
@@ -93,15 +289,59 @@ export class KubeEventRecorder implements EventRecorder {
       source: { component: this.component, host: this.host },
       reportingComponent: this.component,
       reportingInstance: this.host,
-    };
+    });
+    if (correlated.action === 'skip') {
+      this.log.debug({ reason, object: involved.name }, 'event dropped by the spam filter');
+      return;
+    }
+    if (this.queue.length >= this.queueSize) {
+      this.log.warn({ reason, object: involved.name }, 'event queue full; dropping event');
+      return;
+    }
+    this.queue.push(correlated);
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  /** Resolves once every event recorded so far has been written (or failed). */
+  async flush(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    for (let item = this.queue.shift(); item; item = this.queue.shift()) {
+      try {
+        await this.write(item);
+      } catch (err) {
+        this.log.warn(
+          { err: String(err), reason: item.event.reason, object: item.event.involvedObject.name },
+          'could not record event',
+        );
+      }
+    }
+  }
+
+  private async write(item: Extract<Correlated, { key: string }>): Promise<void> {
+    const { event } = item;
+    const namespace = event.metadata.namespace;
+    if (item.action === 'patch') {
+      try {
+        await this.client.patch(
+          `/api/v1/namespaces/${namespace}/events/${event.metadata.name ?? ''}`,
+          'strategic',
+          { message: event.message, count: event.count, lastTimestamp: event.lastTimestamp },
+        );
+        return;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        // Gone (expired after the apiserver's event TTL): record it as a new Event.
+      }
+    }
     try {
       await this.client.post(`/api/v1/namespaces/${namespace}/events`, event);
-      this.folded.set(foldKey, { name, namespace, count: 1 });
-      if (this.folded.size > 4096) {
-        const first = this.folded.keys().next().value;
-        if (first !== undefined) this.folded.delete(first);
-      }
     } catch (err) {
+      this.correlator.forget(item.key);
       if (err instanceof KubeApiError && err.status === 404) return; // namespace being deleted
       throw err;
     }

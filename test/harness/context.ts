@@ -17,7 +17,7 @@ export function testContext(
     kube,
     cloud,
     informers: new SharedInformers(kube, log),
-    recorder: (component) => new KubeEventRecorder(kube, component, 'test-host', log),
+    recorder: (component, kind) => new KubeEventRecorder(kube, component, 'test-host', log, { kind }),
     log,
     clusterName,
   };

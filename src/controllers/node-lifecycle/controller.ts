@@ -7,6 +7,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import type { Instances } from '../../cloud/provider.ts';
 import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
+import { NODE_KIND } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/informer.ts';
 import { updateNode } from '../../kube/nodes.ts';
@@ -21,7 +22,7 @@ import type { Logger } from '../../log.ts';
 import { reconcileMetrics } from '../../metrics.ts';
 import { NODE_LIFECYCLE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
-import { errorMessage } from '../runner.ts';
+import { errorMessage, eventMessage } from '../runner.ts';
 
 export interface NodeLifecycleControllerOptions {
   /** --node-monitor-period, in ms */
@@ -47,7 +48,7 @@ export class NodeLifecycleController implements Controller {
     this.options = options;
     this.instances = instances;
     this.nodes = ctx.informers.nodes();
-    this.recorder = ctx.recorder(NODE_LIFECYCLE_CONTROLLER.eventSource);
+    this.recorder = ctx.recorder(NODE_LIFECYCLE_CONTROLLER.eventSource, NODE_KIND);
     this.log = ctx.log.child({ controller: NODE_LIFECYCLE_CONTROLLER.name });
   }
 
@@ -117,7 +118,7 @@ export class NodeLifecycleController implements Controller {
           node,
           'Warning',
           'DeletingNodeFailed',
-          `Error deleting node ${name}: ${errorMessage(err)}`,
+          `Error deleting node ${name}: ${eventMessage(err)}`,
         );
         throw err;
       }

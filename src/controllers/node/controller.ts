@@ -8,6 +8,7 @@ import type { Instances } from '../../cloud/provider.ts';
 import { InstanceNotFoundError } from '../../cloud/provider.ts';
 import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
+import { NODE_KIND } from '../../kube/events.ts';
 import { FreshObjects } from '../../kube/fresh.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/informer.ts';
@@ -23,7 +24,7 @@ import type { Logger } from '../../log.ts';
 import { nodeMetrics } from '../../metrics.ts';
 import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
-import { errorMessage, runWorkers } from '../runner.ts';
+import { eventMessage, runWorkers } from '../runner.ts';
 import { desiredNodeAddresses } from './addresses.ts';
 import { desiredLabels } from './labels.ts';
 
@@ -54,7 +55,7 @@ export class NodeController implements Controller {
     this.options = options;
     this.instances = instances;
     this.nodes = ctx.informers.nodes();
-    this.recorder = ctx.recorder(NODE_CONTROLLER.eventSource);
+    this.recorder = ctx.recorder(NODE_CONTROLLER.eventSource, NODE_KIND);
     this.log = ctx.log.child({ controller: NODE_CONTROLLER.name });
     this.nodes.addHandlers({
       add: (node) => this.enqueueIfUninitialized(node),
@@ -124,7 +125,7 @@ export class NodeController implements Controller {
         node,
         'Warning',
         reason,
-        `Failed to initialize node: ${errorMessage(err)}`,
+        `Failed to initialize node: ${eventMessage(err)}`,
       );
       throw err;
     }

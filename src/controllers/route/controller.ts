@@ -6,6 +6,7 @@
 import type { V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import type { Route, Routes } from '../../cloud/provider.ts';
 import type { EventRecorder } from '../../kube/events.ts';
+import { NODE_KIND } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../kube/informer.ts';
 import type { Logger } from '../../log.ts';
@@ -63,7 +64,7 @@ export class RouteController implements Controller {
     this.periodMs = options.periodMs;
     this.creations = new Semaphore(Math.max(1, options.workers ?? 16));
     this.nodes = ctx.informers.nodes();
-    this.recorder = ctx.recorder(ROUTE_CONTROLLER.eventSource);
+    this.recorder = ctx.recorder(ROUTE_CONTROLLER.eventSource, NODE_KIND);
     this.log = ctx.log.child({ controller: ROUTE_CONTROLLER.name });
     this.nodes.addHandlers({
       add: () => this.trigger(),

@@ -18,13 +18,14 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import type { LoadBalancer, LoadBalancerIngress } from '../../cloud/provider.ts';
 import { InvalidServiceConfigError } from '../../cloud/provider.ts';
 import type { EventRecorder, EventType } from '../../kube/events.ts';
+import { SERVICE_KIND } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { objectKey } from '../../kube/informer.ts';
 import { ExponentialBackoff, WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
 import { SERVICE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
-import { errorMessage, runWorkers } from '../runner.ts';
+import { eventMessage, runWorkers } from '../runner.ts';
 import { endpointNodeNames, LABEL_SERVICE_NAME } from './endpoints.ts';
 import { FreshObjects } from '../../kube/fresh.ts';
 import {
@@ -116,7 +117,7 @@ export class ServiceController implements Controller {
     this.balancer = balancer;
     this.clusterName = ctx.clusterName;
     this.kube = ctx.kube;
-    this.recorder = ctx.recorder(SERVICE_CONTROLLER.eventSource);
+    this.recorder = ctx.recorder(SERVICE_CONTROLLER.eventSource, SERVICE_KIND);
     this.log = ctx.log.child({ controller: SERVICE_CONTROLLER.name });
     this.options = {
       workers: options.workers,
@@ -270,7 +271,7 @@ export class ServiceController implements Controller {
         current,
         'Warning',
         'SyncLoadBalancerFailed',
-        `Error syncing load balancer: ${errorMessage(err)}`,
+        `Error syncing load balancer: ${eventMessage(err)}`,
       );
       // Retrying an invalid Service unchanged cannot help; editing it re-queues it.
       if (err instanceof InvalidServiceConfigError) {
@@ -319,7 +320,7 @@ export class ServiceController implements Controller {
         svc,
         'Warning',
         'UpdateLoadBalancerFailed',
-        `Error updating load balancer with new hosts [${names}]: ${errorMessage(err)}`,
+        `Error updating load balancer with new hosts [${names}]: ${eventMessage(err)}`,
       );
       throw err;
     }
@@ -348,7 +349,7 @@ export class ServiceController implements Controller {
         current,
         'Warning',
         'DeleteLoadBalancerFailed',
-        `Error deleting load balancer: ${errorMessage(err)}`,
+        `Error deleting load balancer: ${eventMessage(err)}`,
       );
       throw err;
     }
@@ -447,11 +448,6 @@ export class ServiceController implements Controller {
   }
 
   private event(svc: V1Service, type: EventType, reason: string, message: string): void {
-    this.recorder.event(
-      { apiVersion: 'v1', kind: 'Service', metadata: svc.metadata },
-      type,
-      reason,
-      message,
-    );
+    this.recorder.event(svc, type, reason, message);
   }
 }
