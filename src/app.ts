@@ -15,7 +15,8 @@ import { ServiceController } from './controllers/service/controller.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
 import { SharedInformers } from './kube/informers.ts';
-import { LeaderElector } from './kube/leader-election.ts';
+import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
+import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import {
   NODE_CONTROLLER,
@@ -59,12 +60,16 @@ export function describeOxideFailure(err: unknown, settings: OxideSettings, what
   }
 }
 
-/** The Kubernetes client: kubeconfig, else in-cluster; --master overrides the server URL. */
-export function loadKube(options: CcmOptions): KubeClient {
+/**
+ * The Kubernetes client: kubeconfig, else in-cluster; --master overrides the server URL. A
+ * client of the leader's work takes the leader's fence: it stops the moment leadership does.
+ */
+export function loadKube(options: CcmOptions, fence?: Fence): KubeClient {
   const clientOptions = {
     qps: options.kubeApiQps,
     burst: options.kubeApiBurst,
     userAgent: userAgent(),
+    ...(fence ? { fence } : {}),
   };
   const client = KubeClient.load(options.kubeconfig || undefined, clientOptions);
   if (!options.master) return client;
@@ -158,12 +163,20 @@ class LeaderWork {
   private readonly cloud: CloudProvider;
   private readonly config: AppConfig;
   private readonly log: Logger;
+  private readonly fence: Fence | undefined;
 
-  constructor(kube: KubeClient, cloud: CloudProvider, config: AppConfig, log: Logger) {
+  constructor(
+    kube: KubeClient,
+    cloud: CloudProvider,
+    config: AppConfig,
+    log: Logger,
+    fence: Fence | undefined,
+  ) {
     this.kube = kube;
     this.cloud = cloud;
     this.config = config;
     this.log = log;
+    this.fence = fence;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -171,9 +184,9 @@ class LeaderWork {
     const host = hostname();
     // Events go through a client of their own, like upstream's event broadcaster: recording
     // them never delays a controller's writes.
-    const events = loadKube(this.config.options);
+    const events = loadKube(this.config.options, this.fence);
     const contextFor = (): ControllerContext => ({
-      kube: loadKube(this.config.options),
+      kube: loadKube(this.config.options, this.fence),
       cloud: this.cloud,
       informers,
       recorder: (component, kind) =>
@@ -240,7 +253,11 @@ async function serve(
 
 export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal): Promise<number> {
   const { options, oxide } = config;
+  // Every Oxide call and every controller's Kubernetes call goes through this fence: once the
+  // Lease is lost (or may be, after a freeze), nothing more is sent and what is in flight aborts.
+  const fence = options.leaderElect ? new LeaderFence() : undefined;
   const client = new OxideClient({
+    ...(fence ? { fence } : {}),
     host: oxide.host,
     token: oxide.token,
     project: oxide.project,
@@ -277,7 +294,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       ...(oxide.region ? { region: oxide.region } : {}),
       ...(oxide.zone ? { zone: oxide.zone } : {}),
     });
-    const work = new LeaderWork(kube, cloud, config, log);
+    const work = new LeaderWork(kube, cloud, config, log, fence);
     const elector = options.leaderElect
       ? new LeaderElector({
           kube,
@@ -287,6 +304,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
           renewDeadlineMs: options.leaderElectRenewDeadlineMs,
           retryPeriodMs: options.leaderElectRetryPeriodMs,
           releaseOnCancel: true,
+          ...(fence ? { fence } : {}),
           log,
         })
       : undefined;

@@ -47,15 +47,25 @@ export interface KubeClientOptions {
   qps: number;
   burst: number;
   userAgent?: string;
+  /** The leader's fence (leader-election.ts): no request once leadership is lost. */
+  fence?: Fence;
+}
+
+/** Checked before every request; its signal aborts every request in flight. */
+export interface Fence {
+  readonly signal: AbortSignal;
+  assertLeading(): void;
 }
 
 export class KubeClient {
   readonly config: KubeConfig;
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
+  private readonly fence: Fence | undefined;
 
   constructor(config: KubeConfig, options: KubeClientOptions) {
     this.config = config;
+    this.fence = options.fence;
     this.limiter = new TokenBucket(options.qps, options.burst);
     this.userAgent = options.userAgent ?? 'oxide-cloud-controller-manager';
   }
@@ -94,7 +104,10 @@ export class KubeClient {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    await this.limiter.take(options.signal);
+    const waitSignal = this.fence
+      ? AbortSignal.any([this.fence.signal, ...(options.signal ? [options.signal] : [])])
+      : options.signal;
+    await this.limiter.take(waitSignal);
     const cluster = this.config.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -114,11 +127,13 @@ export class KubeClient {
         : 'application/json';
     }
     const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
+    this.fence?.assertLeading();
+    const own = options.signal ?? AbortSignal.timeout(30_000);
     const res = await fetch(url, {
       method,
       headers,
       body,
-      signal: options.signal ?? AbortSignal.timeout(30_000),
+      signal: this.fence ? AbortSignal.any([own, this.fence.signal]) : own,
       ...(dispatcher ? { dispatcher } : {}),
     });
     const text = await res.text();

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { testKube, uniqueName } from '../../test/harness/kube.ts';
 import { silentLogger } from '../log.ts';
 import { registry } from '../metrics.ts';
-import { LeaderElector, microTime } from './leader-election.ts';
+import { LeaderElector, LeaderFence, microTime } from './leader-election.ts';
 import type { KubeClient } from './client.ts';
 
 const LEASE_MS = 3000;
@@ -28,8 +28,10 @@ function elector(
   name: string,
   identity: string,
   releaseOnCancel = true,
+  fence?: LeaderFence,
 ): LeaderElector {
   return new LeaderElector({
+    ...(fence ? { fence } : {}),
     kube,
     namespace: 'default',
     name,
@@ -183,6 +185,53 @@ test('a leader that cannot renew stops leading within the renew deadline', async
     stop.abort();
     await ca.done;
   }
+});
+
+test('a lost Lease stops the leader at once: fence tripped, run() returns without waiting for its work', async () => {
+  const { client } = await testKube();
+  const name = uniqueName('lease');
+  const stop = new AbortController();
+  const fence = new LeaderFence();
+  const a = elector(client, name, 'node-a_1', true, fence);
+  let started!: () => void;
+  const leading = new Promise<void>((resolve) => (started = resolve));
+  let stoppedLeading = false;
+  const never = new Promise<void>(() => undefined);
+  const done = a.run(stop.signal, {
+    onStartedLeading: () => {
+      started();
+      return never; // work that ignores its signal: the elector must not wait for it
+    },
+    onStoppedLeading: () => (stoppedLeading = true),
+  });
+  try {
+    await within(leading, 5000, 'a leading');
+    fence.assertLeading();
+    const lease = await getLease(client, name);
+    const takenAt = performance.now();
+    await client.put(`/apis/coordination.k8s.io/v1/namespaces/default/leases/${name}`, {
+      ...lease,
+      spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: microTime(new Date()) },
+    });
+    // Seen at the next renewal (one retry period), not after the 2 s renew deadline.
+    assert.equal(await within(done, 3 * RETRY_MS + 1000, 'lost'), 'lost');
+    assert.ok(performance.now() - takenAt < 2000, 'lost before the renew deadline');
+    assert.ok(stoppedLeading);
+    assert.ok(fence.signal.aborted);
+    assert.throws(() => fence.assertLeading(), /leaderelection lost/);
+  } finally {
+    stop.abort();
+  }
+});
+
+test('a fence whose last renewal is a lease duration old refuses to act (a frozen leader waking up)', () => {
+  const fence = new LeaderFence();
+  fence.assertLeading(); // before leadership: startup checks may run
+  fence.renewed(performance.now() + 60_000);
+  fence.assertLeading();
+  fence.renewed(performance.now() - 1);
+  assert.throws(() => fence.assertLeading(), /not renewed within its duration/);
+  assert.ok(fence.signal.aborted, 'requests in flight are aborted too');
 });
 
 test('concurrent candidates: exactly one leads', async () => {

@@ -8,7 +8,14 @@
 // - the leader renews every retry period; if renewing keeps failing for the renew deadline it
 //   stops leading (and the process exits), which is before any candidate may take over;
 // - on shutdown the leader releases the Lease like ReleaseOnCancel: holderIdentity "" and
-//   leaseDurationSeconds 1, so a standby takes over at its next retry instead of a lease later.
+//   leaseDurationSeconds 1, so a standby takes over at its next retry instead of a lease later;
+// - a lost Lease ends the leader's work at once, as upstream's OnStoppedLeading (klog.Fatalf
+//   "leaderelection lost"): run() returns without waiting for it and the process exits. Until
+//   then the LeaderFence, which every client the leader's work uses checks before each request
+//   and whose signal aborts their requests in flight, refuses to act once the Lease may be
+//   another's: after a renewal fails for the renew deadline, after another holder is seen, or
+//   when the last successful renewal is a lease duration old on the monotonic clock (a process
+//   frozen by SIGSTOP or a long pause wakes up refusing, before its elector has even run).
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,14 +40,52 @@ export interface LeaderElectionConfig {
   retryPeriodMs: number;
   /** Give the Lease up when the run signal aborts while leading (client-go ReleaseOnCancel). */
   releaseOnCancel: boolean;
+  /** Shared with the clients of the leader's work; the elector trips it when leadership ends. */
+  fence?: LeaderFence;
   log: Logger;
 }
 
 export interface LeaderCallbacks {
   /** Runs the leader's work; its signal aborts when leadership ends. Awaited before release. */
   onStartedLeading(signal: AbortSignal): Promise<void>;
+  /**
+   * The Lease was lost. Called at once, before run() returns and without waiting for the work
+   * to end; the program should exit (it may not act any more).
+   */
+  onStoppedLeading?(): void;
   /** Another identity was observed holding the Lease. */
   onNewLeader?(identity: string): void;
+}
+
+/**
+ * Whether the leader may still act. Clients built for the leader's work take one at
+ * construction: assertLeading() before every request, `signal` aborts their requests in flight.
+ */
+export class LeaderFence {
+  private readonly controller = new AbortController();
+  /** Monotonic deadline; unbounded until leadership starts (startup checks run before it). */
+  private validUntil = Number.POSITIVE_INFINITY;
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Throws (and aborts everything in flight) when the Lease may no longer be ours. */
+  assertLeading(): void {
+    if (!this.signal.aborted && performance.now() > this.validUntil) {
+      this.lose(new Error('leaderelection lost: lease not renewed within its duration'));
+    }
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  /** A renewal that started at `startedAt` succeeded: nobody else can hold the Lease before this. */
+  renewed(validUntil: number): void {
+    this.validUntil = validUntil;
+  }
+
+  lose(reason: Error): void {
+    this.controller.abort(reason);
+  }
 }
 
 /** Why run() returned: the caller's signal ("stopped"), or the Lease could not be renewed ("lost"). */
@@ -128,14 +173,24 @@ export class LeaderElector {
 
     const outcome = await this.renew(signal);
     signal.removeEventListener('abort', onAbort);
+    if (outcome === 'lost') {
+      // Stop acting now: every request in flight aborts, none starts, and nobody waits for the
+      // work to wind down (it could retry Oxide calls for many seconds while another leads).
+      const reason = new Error('leaderelection lost');
+      this.config.fence?.lose(reason);
+      work.abort(reason);
+      this.leading = false;
+      leaderMetrics.masterStatus.set(labels, 0);
+      log.error({ lease, identity: this.identity }, 'leaderelection lost');
+      callbacks.onStoppedLeading?.();
+      return outcome;
+    }
     work.abort(new Error(`leader election ${outcome}`));
     // Controllers stop before the Lease is given up, so the next leader never overlaps them.
     await running;
+    this.config.fence?.lose(new Error('leader election stopped'));
     leaderMetrics.masterStatus.set(labels, 0);
-    if (outcome === 'lost') {
-      this.leading = false;
-      log.error({ lease, identity: this.identity }, 'leaderelection lost');
-    } else if (this.config.releaseOnCancel) {
+    if (this.config.releaseOnCancel) {
       await this.release();
     }
     this.leading = false;
@@ -160,13 +215,18 @@ export class LeaderElector {
 
   /** client-go renew(): each round retries every retry period until the renew deadline. */
   private async renew(signal: AbortSignal): Promise<LeaderElectionOutcome> {
+    const fence = this.config.fence?.signal;
+    const wake = fence ? AbortSignal.any([signal, fence]) : signal;
     while (!signal.aborted) {
-      await sleep(this.config.retryPeriodMs, undefined, { signal }).catch(() => undefined);
+      await sleep(this.config.retryPeriodMs, undefined, { signal: wake }).catch(() => undefined);
       if (signal.aborted) break;
+      if (fence?.aborted) return 'lost';
       const deadline = AbortSignal.timeout(this.config.renewDeadlineMs);
       let renewed = false;
       while (!renewed && !deadline.aborted && !signal.aborted) {
         renewed = await this.tryAcquireOrRenew(AbortSignal.any([signal, deadline]));
+        // Another holder has it (they waited out our lease): lost now, not at the deadline.
+        if (!renewed && this.heldByOther()) return 'lost';
         if (!renewed) {
           await sleep(this.config.retryPeriodMs, undefined, {
             signal: AbortSignal.any([signal, deadline]),
@@ -177,6 +237,11 @@ export class LeaderElector {
       if (!renewed) return 'lost';
     }
     return 'stopped';
+  }
+
+  private heldByOther(): boolean {
+    const holder = this.observedSpec.holderIdentity ?? '';
+    return holder !== '' && holder !== this.identity;
   }
 
   private observe(spec: LeaseSpec): void {
@@ -195,6 +260,7 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+    const started = performance.now();
     const now = new Date();
     const mine: LeaseSpec = {
       holderIdentity: this.identity,
@@ -224,7 +290,7 @@ export class LeaderElector {
           { signal },
         );
         this.observe(toSpec(created));
-        this.leading = true;
+        this.succeeded(started);
         return true;
       } catch (createErr) {
         log.debug({ err: String(createErr) }, 'error creating leader lease');
@@ -249,13 +315,22 @@ export class LeaderElector {
     try {
       const updated = await this.update(current, mine, signal);
       this.observe(toSpec(updated));
-      this.leading = true;
+      this.succeeded(started);
       return true;
     } catch (err) {
       if (isConflict(err)) log.debug({ err: String(err) }, 'leader lease changed concurrently');
       else log.warn({ err: String(err) }, 'error updating leader lease');
       return false;
     }
+  }
+
+  /**
+   * A write of ours that started at `started` succeeded: no candidate can take the Lease before
+   * it has seen it unchanged for a lease duration, which is after started + leaseDuration.
+   */
+  private succeeded(started: number): void {
+    this.leading = true;
+    this.config.fence?.renewed(started + this.config.leaseDurationMs);
   }
 
   private update(current: V1Lease, spec: LeaseSpec, signal: AbortSignal): Promise<V1Lease> {

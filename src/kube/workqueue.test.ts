@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ExponentialBackoff, WorkQueue } from './workqueue.ts';
+import {
+  BucketBackoff,
+  CONTROLLER_RETRY_MAX_MS,
+  controllerRateLimiter,
+  ExponentialBackoff,
+  WorkQueue,
+} from './workqueue.ts';
 
 test('a key added many times while waiting is handed out once', async () => {
   const q = new WorkQueue({ name: 'test-dedupe' });
@@ -52,4 +58,33 @@ test('shutDown releases waiting workers with undefined', async () => {
   const waiting = q.get();
   q.shutDown();
   assert.equal(await waiting, undefined);
+});
+
+test('the bucket lets a burst of retries through, then spaces them at its rate', () => {
+  let now = 0;
+  const b = new BucketBackoff(10, 3, () => now);
+  assert.deepEqual(
+    [b.when(), b.when(), b.when(), b.when(), b.when()],
+    [0, 0, 0, 100, 200],
+    'reservations queue up behind each other',
+  );
+  now += 1000; // 10 tokens earned, 2 owed
+  assert.equal(b.when(), 0);
+});
+
+test('the controller rate limiter: per-key exponential from 5 ms, capped, and an overall bucket', () => {
+  const r = controllerRateLimiter();
+  const delays = Array.from({ length: 30 }, () => r.when('node-a'));
+  assert.equal(delays[0], 5);
+  assert.equal(delays[1], 10);
+  assert.equal(Math.max(...delays), CONTROLLER_RETRY_MAX_MS);
+  assert.equal(r.retries('node-a'), 30);
+  r.forget('node-a');
+  assert.equal(r.when('node-a'), 5);
+  // 100 keys failing at once use up the burst: the next ones wait for the 10/s bucket.
+  const mass = controllerRateLimiter();
+  const first = Array.from({ length: 100 }, (_, i) => mass.when(`k${i}`));
+  assert.ok(first.every((d) => d === 5));
+  const later = mass.when('k-late');
+  assert.ok(later >= 90 && later <= 110, `bucket delay ${later}`);
 });

@@ -1,7 +1,7 @@
 // One keyed work queue for every controller, with the guarantees of client-go's rate-limited
 // queue: a key waiting is stored once however often it is added, a key is never handed to two
 // workers at once (an add while it is processed is replayed after done()), failed keys come back
-// after a per-key exponential delay, and addAfter schedules a key for later.
+// after the rate limiter's delay, and addAfter schedules a key for later.
 import { workqueueMetrics } from '../metrics.ts';
 
 export interface Backoff {
@@ -37,6 +37,79 @@ export class ExponentialBackoff implements Backoff {
   }
 }
 
+/**
+ * client-go's BucketRateLimiter: one token bucket for all keys, so a mass failure (every Node
+ * failing at once when Oxide is down) is retried at `qps` overall however small each key's
+ * backoff is. A retry reserves the next token; its delay is how long until that token exists.
+ */
+export class BucketBackoff implements Backoff {
+  private readonly qps: number;
+  private readonly burst: number;
+  private tokens: number;
+  private at: number;
+  private readonly now: () => number;
+
+  constructor(qps: number, burst: number, now: () => number = () => performance.now()) {
+    this.qps = qps;
+    this.burst = burst;
+    this.tokens = burst;
+    this.now = now;
+    this.at = now();
+  }
+
+  when(): number {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.at) / 1000) * this.qps);
+    this.at = t;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.qps) * 1000);
+  }
+
+  forget(): void {}
+
+  retries(): number {
+    return 0;
+  }
+}
+
+/** client-go's MaxOfRateLimiter: the longest delay of its limiters. */
+export class MaxOfBackoff implements Backoff {
+  private readonly limiters: Backoff[];
+
+  constructor(...limiters: Backoff[]) {
+    this.limiters = limiters;
+  }
+
+  when(key: string): number {
+    return Math.max(...this.limiters.map((l) => l.when(key)));
+  }
+
+  forget(key: string): void {
+    for (const l of this.limiters) l.forget(key);
+  }
+
+  retries(key: string): number {
+    return Math.max(...this.limiters.map((l) => l.retries(key)));
+  }
+}
+
+/**
+ * Per-key cap of the controller rate limiter. client-go's is 1000 s: after a 3-minute Oxide
+ * outage a Node's next retry was then up to ~160 s away, although the outage was over. 30 s
+ * bounds how long a key waits after a fault clears (less than the 40 s node-monitor grace
+ * period), while a key that keeps failing still costs at most two attempts a minute and the
+ * shared bucket below bounds all retries together.
+ */
+export const CONTROLLER_RETRY_MAX_MS = 30_000;
+
+/**
+ * client-go's DefaultControllerRateLimiter with a sane per-key cap: per-key exponential from
+ * 5 ms, combined with an overall bucket of 10 retries/s, burst 100.
+ */
+export function controllerRateLimiter(maxMs = CONTROLLER_RETRY_MAX_MS): Backoff {
+  return new MaxOfBackoff(new ExponentialBackoff(5, maxMs), new BucketBackoff(10, 100));
+}
+
 export interface WorkQueueOptions {
   /** Metric label; the controller's canonical name. */
   name: string;
@@ -56,8 +129,7 @@ export class WorkQueue {
 
   constructor(options: WorkQueueOptions) {
     this.name = options.name;
-    // client-go's default controller rate limiter starts at 5ms and caps at 1000s.
-    this.backoff = options.backoff ?? new ExponentialBackoff(5, 1_000_000);
+    this.backoff = options.backoff ?? controllerRateLimiter();
   }
 
   add(key: string): void {

@@ -135,3 +135,28 @@ describe('metrics', () => {
     assert.equal(await count('project_view', '200'), ok + 1);
   });
 });
+
+describe('leader fence', () => {
+  it('aborts calls in flight (retry waits included) and sends nothing once leadership is lost', async () => {
+    const controller = new AbortController();
+    let leading = true;
+    const fence = {
+      signal: controller.signal,
+      assertLeading: () => {
+        if (!leading) throw new Error('leaderelection lost');
+      },
+    };
+    const client = new OxideClient({ host: sim.url, token: sim.token, project: 'k8s', fence });
+    sim.faults.add({ operation: 'project_view', timeout: true, times: 1 });
+    const hung = client.checkProject();
+    await new Promise((r) => setTimeout(r, 50));
+    leading = false;
+    controller.abort(new Error('leaderelection lost'));
+    await assert.rejects(hung, /leaderelection lost/);
+    const before = sim.requests.count('project_view');
+    await assert.rejects(client.checkProject(), /leaderelection lost/);
+    assert.equal(sim.requests.count('project_view'), before, 'no request after the loss');
+    sim.faults.clear();
+    await client.close();
+  });
+});

@@ -15,7 +15,7 @@ import { oxideMetrics } from '../metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
 import type { Page } from './paginate.ts';
-import { DEFAULT_RETRY, withRetry } from './retry.ts';
+import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { caDispatcher } from './tls.ts';
 import type { TlsDispatcher } from './tls.ts';
@@ -36,7 +36,15 @@ export interface OxideClientOptions {
   /** Items per list request; default 1000, at most 10000 (the server's clamp). */
   pageSize?: number;
   /** Backoff tuning (tests shorten it). */
-  retry?: Partial<Omit<RetryOptions, 'maxRetries' | 'signal'>>;
+  retry?: Partial<Omit<RetryOptions, 'maxRetries' | 'signal' | 'budget'>>;
+  /** The leader's fence (leader-election.ts): no request once leadership is lost. */
+  fence?: Fence;
+}
+
+/** Checked before every attempt; its signal aborts every request and retry wait in flight. */
+export interface Fence {
+  readonly signal: AbortSignal;
+  assertLeading(): void;
 }
 
 /** What an SDK call gets from `call`: spread it into the method's second argument. */
@@ -61,7 +69,10 @@ export class OxideClient {
   private readonly api: Api;
   private readonly token: string;
   private readonly retry: RetryOptions;
+  /** One for the whole client: nested and concurrent calls cannot stack retries. */
+  private readonly retryBudget = new RetryBudget();
   private readonly tls: TlsDispatcher | undefined;
+  private readonly fence: Fence | undefined;
 
   constructor(options: OxideClientOptions) {
     this.project = options.project;
@@ -73,6 +84,7 @@ export class OxideClient {
       ...options.retry,
       maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
     };
+    this.fence = options.fence;
     this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
     this.api = new Api({
       host: options.host.replace(/\/+$/, ''),
@@ -91,8 +103,15 @@ export class OxideClient {
    * `operation` is the OpenAPI operationId (e.g. `instance_view`), used as metric label and
    * error prefix.
    */
-  call<T>(operation: string, fn: ApiCall<T>, signal?: AbortSignal): Promise<T> {
-    return withRetry(() => this.attempt(operation, fn, signal), { ...this.retry, signal });
+  call<T>(operation: string, fn: ApiCall<T>, callSignal?: AbortSignal): Promise<T> {
+    const fence = this.fence?.signal;
+    const signal =
+      fence && callSignal ? AbortSignal.any([callSignal, fence]) : (fence ?? callSignal);
+    return withRetry(() => this.attempt(operation, fn, signal), {
+      ...this.retry,
+      signal,
+      budget: this.retryBudget,
+    });
   }
 
   /**
@@ -113,6 +132,7 @@ export class OxideClient {
   }
 
   private async attempt<T>(operation: string, fn: ApiCall<T>, outer?: AbortSignal): Promise<T> {
+    this.fence?.assertLeading();
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
     const started = performance.now();

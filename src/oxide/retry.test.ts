@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OxideError } from './errors.ts';
-import { backoffDelay, withRetry } from './retry.ts';
+import { backoffDelay, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 
 const fast: RetryOptions = { maxRetries: 3, baseDelayMs: 1, maxDelayMs: 4, maxRetryAfterMs: 50 };
@@ -44,6 +44,30 @@ describe('withRetry', () => {
       assert.equal(calls, 1);
     });
   }
+});
+
+describe('RetryBudget', () => {
+  it('a shared budget stops all retries during an outage and refills on successes', async () => {
+    const budget = new RetryBudget(10, 0.5);
+    let attempts = 0;
+    const failing = () =>
+      withRetry(
+        async () => {
+          attempts += 1;
+          throw err('unavailable');
+        },
+        { ...fast, budget },
+      );
+    // 4 retries fit in the first call (tokens 10 → 6), then only the first attempt of each call.
+    await assert.rejects(failing());
+    assert.equal(attempts, 4);
+    attempts = 0;
+    await Promise.all([failing(), failing(), failing()].map((p) => assert.rejects(p)));
+    assert.equal(attempts, 3, 'no retries once the budget is spent');
+    assert.equal(budget.allowsRetry(), false);
+    for (let i = 0; i < 20; i++) await withRetry(async () => 'ok', { ...fast, budget });
+    assert.equal(budget.allowsRetry(), true, 'successes earn the budget back');
+  });
 });
 
 describe('backoffDelay', () => {

@@ -17,7 +17,8 @@ export function testContext(
     kube,
     cloud,
     informers: new SharedInformers(kube, log),
-    recorder: (component, kind) => new KubeEventRecorder(kube, component, 'test-host', log, { kind }),
+    recorder: (component, kind) =>
+      new KubeEventRecorder(kube, component, 'test-host', log, { kind }),
     log,
     clusterName,
   };
