@@ -203,6 +203,22 @@ export class SimDb {
     return project;
   }
 
+  /** Another VPC (like the default one: a subnet `default` with `ipv4Block`, a system router). */
+  addVpc(name: string, ipv4Block: string, project = this.defaultProject): Vpc {
+    checkName(name);
+    const p = this.project(project);
+    if (this.vpcs.some((v) => v.projectId === p.id && v.name === name)) {
+      throw alreadyExists('vpc', name);
+    }
+    const b = defaultVpc(p.id, now(), name, ipv4Block);
+    this.vpcs.push(b.vpc);
+    this.subnets.push(b.subnet);
+    this.routers.push(b.router);
+    this.routes.push(...b.routes);
+    this.rules.set(b.vpc.id, b.rules);
+    return b.vpc;
+  }
+
   /** A subnet in a project's default VPC (its system router gets the subnet route, as in Nexus). */
   addSubnet(spec: {
     name: string;
@@ -303,7 +319,7 @@ export class SimDb {
     checkName(name);
     if (mine.some((n) => n.name === name)) throw alreadyExists('instance-network-interface', name);
     const project = this.projectById(instance.projectId);
-    const vpc = this.vpc(DEFAULT_VPC, { project: project.name });
+    const vpc = this.vpc(spec.vpc ?? DEFAULT_VPC, { project: project.name });
     const subnet = this.subnet(spec.subnet ?? DEFAULT_SUBNET, { vpc: vpc.id });
     const t = now();
     const nic: InstanceNetworkInterface = {

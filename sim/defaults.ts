@@ -23,13 +23,18 @@ function ulaPrefix(): string {
   return `fd${b[0]?.toString(16).padStart(2, '0')}:${hex(1)}:${hex(3)}::/48`;
 }
 
-export function defaultVpc(projectId: string, now: Date): VpcBundle {
+export function defaultVpc(
+  projectId: string,
+  now: Date,
+  name = DEFAULT_VPC,
+  ipv4Block = DEFAULT_SUBNET_V4,
+): VpcBundle {
   const prefix = ulaPrefix();
   const vpc: Vpc = {
     id: randomUUID(),
-    name: DEFAULT_VPC,
-    description: 'Default VPC',
-    dnsName: DEFAULT_VPC,
+    name,
+    description: name === DEFAULT_VPC ? 'Default VPC' : `VPC ${name}`,
+    dnsName: name,
     ipv6Prefix: prefix,
     projectId,
     systemRouterId: randomUUID(),
@@ -39,9 +44,9 @@ export function defaultVpc(projectId: string, now: Date): VpcBundle {
   const subnet: VpcSubnet = {
     id: randomUUID(),
     name: DEFAULT_SUBNET,
-    description: 'The default subnet for default',
+    description: `The default subnet for ${name}`,
     vpcId: vpc.id,
-    ipv4Block: DEFAULT_SUBNET_V4,
+    ipv4Block,
     ipv6Block: prefix.replace('::/48', '::/64'),
     customRouterId: null,
     timeCreated: now,

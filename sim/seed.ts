@@ -16,7 +16,9 @@ export type AddressSeed = string;
 export interface NicSeed {
   name?: string;
   primary?: boolean;
-  /** VPC subnet name in the project's default VPC (default 'default'). */
+  /** VPC of the NIC (default 'default'; others come from SimDb.addVpc). */
+  vpc?: string;
+  /** VPC subnet name in that VPC (default 'default'). */
   subnet?: string;
   /** v4 and/or v6 private address ('auto' allocates); neither means one auto v4 address. */
   v4?: AddressSeed;

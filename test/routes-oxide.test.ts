@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import type { CoreV1EventList, V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import type { RouterRoute, VpcRouter } from '@oxide/api';
 import type { Simulator } from '../sim/server.ts';
+import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { RouteController } from '../src/controllers/route/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
@@ -66,12 +67,15 @@ before(async () => {
 
 after(() => env.stop());
 
-const ourRouter = (): VpcRouter | undefined => sim.db.routers.find((r) => r.name === ROUTER);
+const defaultVpcId = (): string => sim.db.vpcs.find((v) => v.name === 'default')?.id ?? '';
 
-const routesTo = (instance: string): RouterRoute[] =>
+const ourRouter = (vpcId = defaultVpcId()): VpcRouter | undefined =>
+  sim.db.routers.find((r) => r.name === ROUTER && r.vpcId === vpcId);
+
+const routesTo = (instance: string, vpcId = defaultVpcId()): RouterRoute[] =>
   sim.db.routes.filter(
     (r) =>
-      r.vpcRouterId === ourRouter()?.id &&
+      r.vpcRouterId === ourRouter(vpcId)?.id &&
       r.target.type === 'instance' &&
       r.target.value === instance,
   );
@@ -202,4 +206,35 @@ test("a Node on a subnet with someone else's custom router: FailedToCreateRoute,
   assert.equal(sim.db.subnets.find((s) => s.name === 'other')?.customRouterId, foreignRouter.id);
   assert.deepEqual(routesTo(name), []);
   await deleteNode(kube, name);
+});
+
+test('routes in a non-default VPC: a restarted provider still lists them, so stale ones are deleted', async () => {
+  const vpc = sim.db.addVpc('blue', '172.29.0.0/22');
+  const name = uniqueName('route-blue');
+  sim.db.addInstance({
+    name,
+    nics: [{ primary: true, vpc: 'blue', v4: '172.29.0.10', transitIps: ['10.244.5.0/24'] }],
+  });
+  await nodeWithPodCIDRs(name, ['10.244.5.0/24']);
+  await waitFor('route in the blue VPC', () => routesTo(name, vpc.id).length === 1);
+  assert.equal(routesTo(name).length, 0, 'nothing in the default VPC');
+
+  // A fresh provider is what a restarted CCM has: it has created nothing yet.
+  const restarted = new OxideCloudProvider({ client: env.client }).routes();
+  assert.ok(restarted);
+  const listed = await restarted.listRoutes(CLUSTER);
+  const blue = listed.filter((r) => r.targetNode === name);
+  assert.deepEqual(
+    blue.map((r) => r.destinationCIDR),
+    ['10.244.5.0/24'],
+  );
+  // And it can delete it (what the controller does for a Node deleted while the CCM was down).
+  const [route] = blue;
+  assert.ok(route);
+  await restarted.deleteRoute(CLUSTER, route);
+  assert.equal(routesTo(name, vpc.id).length, 0);
+  // The running controller puts it back while the Node exists, and removes it with the Node.
+  await waitFor('route recreated', () => routesTo(name, vpc.id).length === 1);
+  await deleteNode(kube, name);
+  await waitFor('route deleted with its Node', () => routesTo(name, vpc.id).length === 0);
 });

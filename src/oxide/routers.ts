@@ -10,6 +10,13 @@ export function viewVpcByName(client: OxideClient, name: string): Promise<Vpc> {
   );
 }
 
+/** Every VPC of the project (one page in practice: a project holds few VPCs). */
+export function listVpcs(client: OxideClient): Promise<Vpc[]> {
+  return client.listAll<Vpc>('vpc_list', (api, pageToken, limit, params) =>
+    api.methods.vpcList({ query: { project: client.project, limit, pageToken } }, params),
+  );
+}
+
 export function listRouters(client: OxideClient, vpcId: string): Promise<VpcRouter[]> {
   return client.listAll<VpcRouter>('vpc_router_list', (api, pageToken, limit, params) =>
     api.methods.vpcRouterList({ query: { vpc: vpcId, limit, pageToken } }, params),

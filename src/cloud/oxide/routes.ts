@@ -14,6 +14,7 @@ import {
   deleteRouterRoute,
   listRouterRoutes,
   listRouters,
+  listVpcs,
   viewSubnet,
   viewVpcByName,
 } from '../../oxide/routers.ts';
@@ -50,15 +51,23 @@ export class OxideRoutes implements Routes {
   private readonly client: OxideClient;
   private readonly inventory: InstanceInventory;
   private readonly vpcOverride: string | undefined;
-  /** VPC ids learned from target instances' primary NICs (restarts relearn on create). */
+  /**
+   * VPC ids holding our router: found once per process by listing the project's VPCs (so a
+   * restart still sees routes in VPCs other than `default`, even where no Node is left), then
+   * learned from the target instances' primary NICs as routes are created.
+   */
   private readonly learnedVpcs = new Set<string>();
+  private discovered = false;
   private readonly namedVpcIds = new Map<string, string>();
   /** Our router per VPC id, once seen or created. */
   private readonly routers = new Map<string, VpcRouter>();
   /** Subnet id → when we last saw our router attached; rechecked after ATTACHMENT_TTL_MS. */
   private readonly attachedSubnets = new Map<string, number>();
-  /** Route name → router id, from the last listRoutes, for deleteRoute. */
-  private readonly routeRouter = new Map<string, string>();
+  /**
+   * Route name → router id, for deleteRoute: replaced by each listRoutes, so it holds only the
+   * routes that exist now (at most one per Node pod CIDR), never every route ever seen.
+   */
+  private routeRouter = new Map<string, string>();
   private warnings: RouteWarning[] = [];
 
   constructor(options: OxideRoutesOptions) {
@@ -70,7 +79,8 @@ export class OxideRoutes implements Routes {
   async listRoutes(clusterName: string): Promise<Route[]> {
     const snapshot = await this.inventory.snapshot();
     const routes: Route[] = [];
-    for (const vpcId of await this.vpcIds()) {
+    const routeRouter = new Map<string, string>();
+    for (const vpcId of await this.vpcIds(clusterName)) {
       const router = await this.findRouter(clusterName, vpcId);
       if (!router) continue;
       let listed;
@@ -86,7 +96,7 @@ export class OxideRoutes implements Routes {
       for (const r of listed) {
         const owner = parseRouteDescription(r.description);
         if (!owner || owner.clusterName !== clusterName || r.target.type !== 'instance') continue;
-        this.routeRouter.set(r.name, router.id);
+        routeRouter.set(r.name, router.id);
         const target = r.target.value;
         routes.push({
           name: r.name,
@@ -96,6 +106,7 @@ export class OxideRoutes implements Routes {
         });
       }
     }
+    this.routeRouter = routeRouter;
     return routes;
   }
 
@@ -164,8 +175,14 @@ export class OxideRoutes implements Routes {
     return taken;
   }
 
-  private async vpcIds(): Promise<string[]> {
+  private async vpcIds(clusterName: string): Promise<string[]> {
     if (this.vpcOverride !== undefined) return [await this.vpcIdByName(this.vpcOverride)];
+    if (!this.discovered) {
+      for (const vpc of await listVpcs(this.client)) {
+        if (await this.findRouter(clusterName, vpc.id)) this.learnedVpcs.add(vpc.id);
+      }
+      this.discovered = true;
+    }
     const ids = new Set(this.learnedVpcs);
     try {
       ids.add(await this.vpcIdByName(DEFAULT_VPC));

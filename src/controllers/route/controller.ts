@@ -1,8 +1,9 @@
 // node-route-controller: keeps the cloud's routes equal to the Nodes' pod CIDRs, as
 // k8s.io/cloud-provider's route controller does. Every period and shortly after a Node is added,
 // deleted or gets pod CIDRs: list the cluster's routes, delete blackholes and routes inside the
-// cluster CIDRs that no Node claims, create the missing ones with bounded parallelism, and set
-// each Node's NetworkUnavailable condition from the outcome.
+// cluster CIDRs that no Node claims, create the missing ones, and set each Node's
+// NetworkUnavailable condition from the outcome; deletes, creates and condition writes each run
+// at most `workers` at a time.
 import type { V1Node, V1NodeCondition } from '@kubernetes/client-node';
 import type { Route, Routes } from '../../cloud/provider.ts';
 import type { EventRecorder } from '../../kube/events.ts';
@@ -22,7 +23,7 @@ export interface RouteControllerOptions {
   clusterCIDRs: string[];
   /** --route-reconciliation-period, in ms. */
   periodMs: number;
-  /** Concurrent route creations; default 16. */
+  /** Concurrent route creations and deletions, and concurrent Node condition writes; default 16. */
   workers?: number;
 }
 
@@ -45,7 +46,10 @@ export class RouteController implements Controller {
   private readonly routes: Routes;
   private readonly clusterCIDRs: string[];
   private readonly periodMs: number;
-  private readonly creations: Semaphore;
+  /** Bounds Oxide route creations and deletions together. */
+  private readonly oxideCalls: Semaphore;
+  /** Bounds NetworkUnavailable writes (1000 Nodes changing at once are not 1000 requests at once). */
+  private readonly nodeWrites: Semaphore;
   private readonly nodes: Informer<V1Node>;
   private readonly recorder: EventRecorder;
   private readonly log: Logger;
@@ -62,7 +66,8 @@ export class RouteController implements Controller {
     this.routes = routes;
     this.clusterCIDRs = options.clusterCIDRs;
     this.periodMs = options.periodMs;
-    this.creations = new Semaphore(Math.max(1, options.workers ?? 16));
+    this.oxideCalls = new Semaphore(Math.max(1, options.workers ?? 16));
+    this.nodeWrites = new Semaphore(Math.max(1, options.workers ?? 16));
     this.nodes = ctx.informers.nodes();
     this.recorder = ctx.recorder(ROUTE_CONTROLLER.eventSource, NODE_KIND);
     this.log = ctx.log.child({ controller: ROUTE_CONTROLLER.name });
@@ -111,13 +116,15 @@ export class RouteController implements Controller {
       else if (wanted.has(key)) present.add(key);
       else if (withinAny(this.clusterCIDRs, route.destinationCIDR)) stale.push(route);
     }
-    await Promise.all(stale.map((route) => this.delete(clusterName, route)));
+    await Promise.all(
+      stale.map((route) => this.oxideCalls.run(() => this.delete(clusterName, route))),
+    );
 
     const failed = new Set<string>();
     await Promise.all(
       [...wanted].map(async ([key, { node, cidr }]) => {
         if (present.has(key)) return;
-        const ok = await this.creations.run(() => this.create(clusterName, node, cidr));
+        const ok = await this.oxideCalls.run(() => this.create(clusterName, node, cidr));
         if (!ok) failed.add(node.metadata?.name ?? '');
       }),
     );
@@ -126,7 +133,11 @@ export class RouteController implements Controller {
     await Promise.all(
       nodes
         .filter((node) => podCIDRs(node).length > 0)
-        .map((node) => this.updateCondition(node, !failed.has(node.metadata?.name ?? ''))),
+        .map((node) =>
+          this.nodeWrites.run(() =>
+            this.updateCondition(node, !failed.has(node.metadata?.name ?? '')),
+          ),
+        ),
     );
   }
 
