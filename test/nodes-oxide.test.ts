@@ -17,6 +17,7 @@ import type { OxideEnv } from './harness/oxide-env.ts';
 
 let kube: KubeClient;
 let kubeconfig: string;
+let lifecycle: NodeLifecycleController;
 let env: OxideEnv;
 let sim: Simulator;
 
@@ -29,7 +30,7 @@ before(async () => {
   });
   sim = env.sim;
   const nodes = new NodeController(env.ctx, { workers: 8, statusUpdateFrequencyMs: 1000 });
-  const lifecycle = new NodeLifecycleController(env.ctx, { monitorPeriodMs: 300 });
+  lifecycle = new NodeLifecycleController(env.ctx, { monitorPeriodMs: 300 });
   env.start(nodes, lifecycle);
 });
 
@@ -171,8 +172,16 @@ test('no instance yet: taint kept with a Warning event, Node not deleted while N
   assert.equal(stored.items.length, 1, 'one Event per object and reason');
   assert.equal(stored.items[0]?.involvedObject.kind, 'Node');
   // NotReady and no instance: the lifecycle controller leaves a never-initialized Node alone.
-  await setNodeReady(kube, name, false);
-  await new Promise((r) => setTimeout(r, 1000)); // > 3 lifecycle periods of 300 ms
+  const notReady = await setNodeReady(kube, name, false);
+  // Once the informer holds the NotReady version, one full lifecycle pass decides about it.
+  const nodes = env.ctx.informers.nodes();
+  await waitFor(
+    'informer saw NotReady',
+    () =>
+      Number(nodes.get(name)?.metadata?.resourceVersion ?? 0) >=
+      Number(notReady.metadata?.resourceVersion),
+  );
+  await lifecycle.monitorNodes();
   assert.equal(await nodeExists(name), true, 'uninitialized Node deleted');
   sim.db.addInstance({ name, nics: [{ primary: true, v4: '172.30.0.18' }] });
   await waitFor('initialized', async () => isInitialized(await getNode(kube, name)), 40_000);

@@ -111,6 +111,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 interface Env {
   ns: string;
+  controller: ServiceController;
   cloud: TargetingCloud;
   client: CountingClient;
   /** Names of this test's Nodes start with this. */
@@ -153,6 +154,7 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
   const running = controller.run(abort.signal);
   const env: Env = {
     ns,
+    controller,
     cloud,
     client,
     nodePrefix,
@@ -269,7 +271,7 @@ describe('service controller', { timeout: 60_000 }, () => {
       metadata: { annotations: { 'example.com/touched': 'yes' } },
     });
     await waitFor('re-ensure', () => env.cloud.callsOf('ensureLoadBalancer').length === 2);
-    await sleep(300);
+    await waitFor('re-ensure finished', () => env.controller.idle());
     assert.equal(env.client.statusPatches.length, 1);
     await stopEnv(env);
   });
@@ -284,7 +286,9 @@ describe('service controller', { timeout: 60_000 }, () => {
       'own class ensured',
       async () => ingressOf(await getService(env.ns, 'ours')).length > 0,
     );
-    await sleep(500);
+    // The other Services were created first, so their events were seen first: once everything
+    // seen is acted on, anything done about them would show.
+    await waitFor('controller idle', () => env.controller.idle());
     const targets = env.cloud.calls.map((c) => c.target);
     assert.ok(!targets.includes(`${env.ns}/other-class`));
     assert.ok(!targets.includes(`${env.ns}/cluster-ip`));
@@ -369,8 +373,9 @@ describe('service controller', { timeout: 60_000 }, () => {
     );
     // Neither the backoff (several periods pass) nor a Node change retries an unchanged
     // invalid Service.
-    await createNode(env, 'b', '10.9.4.2');
-    await sleep(800);
+    const b = await createNode(env, 'b', '10.9.4.2');
+    await waitFor('the Node change acted on', () => lbNodes(env, 'web')?.includes(b));
+    await waitFor('controller idle', () => env.controller.idle());
     assert.equal(
       env.cloud.callsOf('ensureLoadBalancer').filter((c) => c.target === `${env.ns}/bad`).length,
       1,
@@ -484,7 +489,7 @@ describe('service controller', { timeout: 60_000 }, () => {
     await waitFor('all updated', () =>
       [0, 1, 2, 3, 4].every((i) => lbNodes(env, `s${i}`)?.join() === nodes[4]),
     );
-    await sleep(500);
+    await waitFor('controller idle', () => env.controller.idle());
     // One sweep: one update per Service. Nodes of tests running beside this one may add a
     // sweep; without debouncing, 4 changes x 5 Services would be up to 20.
     const updates = env.cloud.callsOf('updateLoadBalancer').length - before;

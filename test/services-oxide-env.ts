@@ -42,6 +42,8 @@ export interface Env {
   kube: KubeClient;
   sim: Simulator;
   ns: string;
+  /** Tests wait on its resyncs and idle() rather than sleeping. */
+  services: ServiceController;
   stop(): Promise<void>;
 }
 
@@ -71,7 +73,7 @@ export async function startEnv(options: EnvOptions): Promise<Env> {
   });
   await Promise.all(options.instances.map((i) => createKubeletNode(kube, i.name)));
   await Promise.all(options.instances.map((i) => initializedNode(kube, i.name)));
-  return { kube, sim: oxide.sim, ns: options.namespace, stop: () => oxide.stop() };
+  return { kube, sim: oxide.sim, ns: options.namespace, services, stop: () => oxide.stop() };
 }
 
 export async function initializedNode(kube: KubeClient, name: string): Promise<V1Node> {

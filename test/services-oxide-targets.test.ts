@@ -116,7 +116,14 @@ test('failover: target Node NotReady → FIP and status move within one resync; 
 
   // The old Node comes back: a healthy target keeps its FIP.
   await setNodeReady(env.kube, from, true);
-  await new Promise((r) => setTimeout(r, RESYNC_MS + 500));
+  // Two full resyncs after the Node is Ready again (the first may predate the informer seeing
+  // it), each acted on completely: a flap back would have happened by then.
+  const resyncs = env.services.resyncs;
+  await waitFor(
+    'two resyncs acted on',
+    () => env.services.resyncs >= resyncs + 2 && env.services.idle(),
+    4 * RESYNC_MS + 10_000,
+  );
   assert.equal(target('fo'), result.to, 'no flap back');
   await settled(env, 'fo', [name]);
 });

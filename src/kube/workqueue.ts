@@ -192,6 +192,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** Nothing waiting, being processed or scheduled: what tests wait for before asserting. */
+  idle(): boolean {
+    return this.queue.length === 0 && this.processing.size === 0 && this.timers.size === 0;
+  }
+
   shutDown(): void {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);

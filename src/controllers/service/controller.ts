@@ -437,6 +437,19 @@ export class ServiceController implements Controller {
     }, this.options.nodeSyncDebounceMs);
   }
 
+  /**
+   * Nothing queued, processing, scheduled for retry or waiting for a debounced sweep: every
+   * change seen so far has been acted on. Tests wait for this instead of sleeping.
+   */
+  idle(): boolean {
+    return this.started && this.sweepTimer === undefined && this.queue.idle();
+  }
+
+  /** Periodic resyncs so far (tests wait for one to have happened). */
+  get resyncs(): number {
+    return this.sweeps;
+  }
+
   /** Enqueue every Service that has or wants a load balancer. */
   private sweep(): void {
     for (const svc of this.services.list()) {
