@@ -157,6 +157,7 @@ export function buildControllers(
 /** Readiness of the leader's work: informers synced and controllers started. */
 class LeaderWork {
   synced = false;
+  private informers: SharedInformers | undefined;
   /** Controllers whose run() threw: /healthz fails so the kubelet restarts the process. */
   readonly failed: string[] = [];
   private readonly kube: KubeClient;
@@ -179,8 +180,15 @@ class LeaderWork {
     this.fence = fence;
   }
 
+  /** Caches synced and the apiserver answering their client (see SharedInformers.health). */
+  informerHealth(): string | undefined {
+    if (!this.synced || !this.informers) return 'caches not synced yet';
+    return this.informers.health();
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const informers = new SharedInformers(this.kube, this.log);
+    this.informers = informers;
     const host = hostname();
     // Events go through a client of their own, like upstream's event broadcaster: recording
     // them never delays a controller's writes.
@@ -221,9 +229,11 @@ async function serve(
   options: CcmOptions,
   elector: LeaderElector | undefined,
   work: LeaderWork,
+  oxide: OxideClient,
   log: Logger,
 ): Promise<RunningServer | undefined> {
   if (options.securePort === 0) return undefined;
+  const standby = (): boolean => elector !== undefined && !elector.isLeader();
   const tls = options.metricsPlainHttp
     ? undefined
     : options.tlsCertFile
@@ -239,13 +249,11 @@ async function serve(
         work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
       ...(elector ? { leaderElection: () => elector.check() } : {}),
     },
+    // What the leader's controllers need to act. A standby is ready: it is healthy and waiting,
+    // and a rolling update must be able to proceed while the old replica still leads.
     readyChecks: {
-      // A standby is ready: it is healthy and waiting, and a rolling update must be able to
-      // proceed while the old replica still leads.
-      informerSync: () =>
-        work.synced || (elector !== undefined && !elector.isLeader())
-          ? undefined
-          : 'caches not synced yet',
+      informerSync: () => (standby() ? undefined : work.informerHealth()),
+      oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
     },
     log,
   });
@@ -309,7 +317,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
         })
       : undefined;
     try {
-      server = await serve(options, elector, work, log);
+      server = await serve(options, elector, work, client, log);
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,

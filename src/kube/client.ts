@@ -57,8 +57,15 @@ export interface Fence {
   assertLeading(): void;
 }
 
+/** How long a failure stands before readiness reports the apiserver unreachable. */
+const UNREACHABLE_AFTER_MS = 10_000;
+
 export class KubeClient {
   readonly config: KubeConfig;
+  /** Monotonic times of the last answer from the apiserver (any status but 5xx), and of the last failure. */
+  private answeredAt = performance.now();
+  private failedAt = 0;
+  private lastFailure = '';
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
   private readonly fence: Fence | undefined;
@@ -68,6 +75,27 @@ export class KubeClient {
     this.fence = options.fence;
     this.limiter = new TokenBucket(options.qps, options.burst);
     this.userAgent = options.userAgent ?? 'oxide-cloud-controller-manager';
+  }
+
+  /**
+   * For /readyz: a reason when the apiserver has not answered this client for a while and the
+   * last request failed (no connection, timeout, 5xx); undefined otherwise.
+   */
+  unreachable(now = performance.now()): string | undefined {
+    if (this.failedAt <= this.answeredAt || now - this.answeredAt < UNREACHABLE_AFTER_MS) {
+      return undefined;
+    }
+    return `no answer from the apiserver for ${Math.round((now - this.answeredAt) / 1000)}s: ${this.lastFailure}`;
+  }
+
+  /** Watches bypass request(): their outcomes are reported here. */
+  noteAnswer(): void {
+    this.answeredAt = performance.now();
+  }
+
+  noteFailure(err: unknown): void {
+    this.failedAt = performance.now();
+    this.lastFailure = err instanceof Error ? err.message : String(err);
   }
 
   /** From a kubeconfig file, or the in-cluster service account when file is empty. */
@@ -129,14 +157,24 @@ export class KubeClient {
     const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
     this.fence?.assertLeading();
     const own = options.signal ?? AbortSignal.timeout(30_000);
-    const res = await fetch(url, {
-      method,
-      headers,
-      body,
-      signal: this.fence ? AbortSignal.any([own, this.fence.signal]) : own,
-      ...(dispatcher ? { dispatcher } : {}),
-    });
-    const text = await res.text();
+    let res;
+    let text;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body,
+        signal: this.fence ? AbortSignal.any([own, this.fence.signal]) : own,
+        ...(dispatcher ? { dispatcher } : {}),
+      });
+      text = await res.text();
+    } catch (err) {
+      // Our own abort (shutdown, lost leadership) says nothing about the apiserver.
+      if (!options.signal?.aborted && !this.fence?.signal.aborted) this.noteFailure(err);
+      throw err;
+    }
+    if (res.status >= 500) this.noteFailure(new Error(`${method} ${path}: ${res.status}`));
+    else this.noteAnswer();
     if (!res.ok) {
       let reason = res.statusText;
       let message = `${method} ${path}: ${res.status} ${res.statusText}`;

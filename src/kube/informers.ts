@@ -6,12 +6,15 @@ import { Informer } from './informer.ts';
 import type { KubeObject } from './informer.ts';
 import type { Logger } from '../log.ts';
 
+const PROBE_INTERVAL_MS = 3_000;
+
 export class SharedInformers {
   private readonly client: KubeClient;
   private readonly log: Logger;
   private readonly informers = new Map<string, Informer<KubeObject>>();
   private readonly running: Promise<void>[] = [];
   private signal?: AbortSignal;
+  private probedAt = 0;
 
   constructor(client: KubeClient, log: Logger) {
     this.client = client;
@@ -40,6 +43,24 @@ export class SharedInformers {
     await Promise.all([...this.informers.values()].map((i) => i.waitForSync(signal)));
   }
 
+  /**
+   * For /readyz: a reason when a cache is not synced, or when the apiserver stopped answering
+   * (a watch or list failed and nothing has succeeded for a while). While failing, it probes
+   * GET /version at most every few seconds, since a watch that resumed is not a request.
+   */
+  health(): string | undefined {
+    const unsynced = [...this.informers]
+      .filter(([, informer]) => !informer.hasSynced())
+      .map(([path]) => path);
+    if (unsynced.length > 0) return `caches not synced: ${unsynced.join(', ')}`;
+    const reason = this.client.unreachable();
+    if (reason && performance.now() - this.probedAt > PROBE_INTERVAL_MS) {
+      this.probedAt = performance.now();
+      this.client.get('/version', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+    }
+    return reason;
+  }
+
   /** Resolves when every informer loop has ended (after the start signal aborted). */
   async stopped(): Promise<void> {
     await Promise.all(this.running);
@@ -50,7 +71,10 @@ export class SharedInformers {
     if (!informer) {
       informer = new Informer<KubeObject>(this.client, {
         path,
-        onError: (err) => this.log.warn({ path, err: String(err) }, 'watch failed; relisting'),
+        onError: (err) => {
+          this.client.noteFailure(err);
+          this.log.warn({ path, err: String(err) }, 'watch failed; relisting');
+        },
       });
       this.informers.set(path, informer);
       if (this.signal) this.running.push(informer.run(this.signal));

@@ -160,3 +160,31 @@ describe('leader fence', () => {
     await client.close();
   });
 });
+
+describe('readiness', () => {
+  it('unreachable only while failures (no answer, 5xx, token rejected) outlast 30 s', async () => {
+    const client = new OxideClient({
+      host: sim.url,
+      token: sim.token,
+      project: 'k8s',
+      maxRetries: 0,
+    });
+    const later = (ms: number): number => performance.now() + ms;
+    await client.checkProject();
+    assert.equal(client.unreachable(later(60_000)), undefined, 'answered, then quiet');
+    sim.faults.add({ operation: 'project_view', status: 503, times: 1 });
+    await assert.rejects(client.checkProject());
+    assert.equal(client.unreachable(), undefined, 'one failure is not an outage');
+    assert.match(client.unreachable(later(31_000)) ?? '', /^no usable answer .*HTTP 503/);
+    sim.faults.add({ operation: 'project_view', status: 429, times: 1 });
+    await assert.rejects(client.checkProject());
+    assert.equal(client.unreachable(later(31_000)), undefined, 'throttled is reachable');
+    sim.faults.add({ operation: 'project_view', status: 401, times: 1 });
+    await assert.rejects(client.checkProject());
+    assert.match(client.unreachable(later(31_000)) ?? '', /HTTP 401/);
+    assert.ok(!(client.unreachable(later(31_000)) ?? '').includes(sim.token));
+    await client.checkProject();
+    assert.equal(client.unreachable(later(60_000)), undefined);
+    await client.close();
+  });
+});

@@ -13,6 +13,7 @@ import type {
 } from '@oxide/api';
 import { oxideMetrics } from '../metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
+import type { OxideError } from './errors.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
 import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
@@ -61,6 +62,8 @@ export type PageCall<T> = (
 ) => Promise<ApiResult<Page<T>>>;
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** How long failures must last before readiness reports the Oxide API unreachable. */
+const UNREACHABLE_AFTER_MS = 30_000;
 
 export class OxideClient {
   readonly project: string;
@@ -73,6 +76,10 @@ export class OxideClient {
   private readonly retryBudget = new RetryBudget();
   private readonly tls: TlsDispatcher | undefined;
   private readonly fence: Fence | undefined;
+  /** Monotonic times of the last usable answer and of the last failure, for readiness. */
+  private answeredAt = performance.now();
+  private failedAt = 0;
+  private lastFailure = '';
 
   constructor(options: OxideClientOptions) {
     this.project = options.project;
@@ -91,6 +98,17 @@ export class OxideClient {
       token: options.token,
       ...(this.tls ? { baseParams: { dispatcher: this.tls.dispatcher } as object } : {}),
     });
+  }
+
+  /**
+   * For /readyz: a reason when every request for a while has failed for want of a usable answer
+   * (no connection, timeout, 5xx, token rejected); undefined while the API answers.
+   */
+  unreachable(now = performance.now()): string | undefined {
+    if (this.failedAt <= this.answeredAt || now - this.answeredAt < UNREACHABLE_AFTER_MS) {
+      return undefined;
+    }
+    return `no usable answer from the Oxide API for ${Math.round((now - this.answeredAt) / 1000)}s: ${this.lastFailure}`;
   }
 
   /** The API version this build sends in the `api-version` header. */
@@ -140,14 +158,34 @@ export class OxideClient {
     try {
       const result = await fn(this.api, { signal });
       status = result.response.status;
-      if (result.type === 'success') return result.data;
-      throw errorFromResult(operation, result, this.token);
+      if (result.type === 'success') {
+        this.answeredAt = performance.now();
+        return result.data;
+      }
+      const error = errorFromResult(operation, result, this.token);
+      this.note(error);
+      throw error;
     } catch (err) {
       if (outer?.aborted) throw outer.reason;
-      throw errorFromThrown(operation, err, timeout.aborted, this.timeoutMs, this.token);
+      const error = errorFromThrown(operation, err, timeout.aborted, this.timeoutMs, this.token);
+      this.note(error);
+      throw error;
     } finally {
       oxideMetrics.requests.inc({ operation, status: String(status) });
       oxideMetrics.duration.observe({ operation }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private note(err: OxideError): void {
+    if (
+      err.kind === 'unavailable' ||
+      err.kind === 'auth' ||
+      (err.kind === 'retryable' && err.status !== 429)
+    ) {
+      this.failedAt = performance.now();
+      this.lastFailure = err.message;
+    } else {
+      this.answeredAt = performance.now();
     }
   }
 
