@@ -95,3 +95,34 @@ test('stop() ends requests held by a timeout fault', async () => {
   assert.ok(performance.now() - t < 1000);
   await assert.rejects(pending, TypeError);
 });
+
+test('a query pattern fails only page 2 of a list', async () => {
+  sim.faults.add({ operation: 'instance_list', query: /page_token=/, status: 500 });
+  const first = await api.methods.instanceList({ query: { project: 'k8s', limit: 1 } });
+  assert.equal(first.type, 'success');
+  const token = first.type === 'success' ? first.data.nextPage : undefined;
+  assert.ok(token);
+  const second = await api.methods.instanceList({
+    query: { project: 'k8s', limit: 1, pageToken: token },
+  });
+  assert.equal(second.response.status, 500);
+});
+
+test('tokens: another principal is logged by label; a revoked token gets 401', async () => {
+  const other = sim.addToken('ccm-b');
+  const b = new Api({ host: sim.url, token: other });
+  const res = await b.methods.instanceView({
+    path: { instance: 'node-a' },
+    query: { project: 'k8s' },
+  });
+  assert.equal(res.type, 'success');
+  assert.equal(sim.requests.entries.at(-1)?.principal, 'ccm-b');
+  sim.revokeToken(other);
+  const denied = await b.methods.instanceView({
+    path: { instance: 'node-a' },
+    query: { project: 'k8s' },
+  });
+  assert.equal(denied.response.status, 401);
+  sim.addToken('ccm-b', other);
+  assert.equal((await view()).type, 'success');
+});

@@ -6,6 +6,8 @@ export interface FaultSpec {
   method?: string;
   /** Exact request path (without query), or a pattern tested against it. */
   path?: string | RegExp;
+  /** Pattern tested against the query string ("?page_token=…"), e.g. to fail page 2 of a list. */
+  query?: RegExp;
   status?: number;
   retryAfterSeconds?: number;
   latencyMs?: number;
@@ -34,13 +36,19 @@ export class Faults {
   }
 
   /** The first fault matching this request, consuming one of its `times`. */
-  take(operationId: string | undefined, method: string, path: string): FaultSpec | undefined {
+  take(
+    operationId: string | undefined,
+    method: string,
+    path: string,
+    query = '',
+  ): FaultSpec | undefined {
     const hit = this.active.find(({ spec, left }) => {
       if (left <= 0) return false;
       if (spec.operation !== undefined && spec.operation !== operationId) return false;
       if (spec.method !== undefined && spec.method.toUpperCase() !== method) return false;
       if (typeof spec.path === 'string' && spec.path !== path) return false;
       if (spec.path instanceof RegExp && !spec.path.test(path)) return false;
+      if (spec.query !== undefined && !spec.query.test(query)) return false;
       return true;
     });
     if (!hit) return undefined;

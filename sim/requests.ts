@@ -7,6 +7,10 @@ export interface LoggedRequest {
   method: string;
   path: string;
   query: string;
+  /** Which token the request carried (Simulator.addToken's label; 'default' for the seeded one). */
+  principal?: string | undefined;
+  /** Date.now() when it arrived. */
+  at?: number;
 }
 
 export class RequestLog {

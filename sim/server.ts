@@ -45,6 +45,13 @@ export interface Simulator {
   db: SimDb;
   faults: Faults;
   requests: RequestLog;
+  /**
+   * Another valid token, whose requests the log labels `principal` (tell apart two CCM
+   * processes, or rotate credentials).
+   */
+  addToken(principal: string, token?: string): string;
+  /** From now on the token is answered 401 (a revoked or rotated credential). */
+  revokeToken(token: string): void;
   /** Closes the server and every socket, including requests held by `timeout` faults. */
   stop(): Promise<void>;
 }
@@ -131,6 +138,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const requests = new RequestLog();
   const token = opts.token ?? `oxide-token-${randomBytes(20).toString('hex')}`;
   const closing = new AbortController();
+  const principals = new Map<string, string>([[token, 'default']]);
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -158,16 +166,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const url = new URL(req.url ?? '/', 'http://sim.invalid');
     const match = matchRoute(method, url.pathname);
     const operationId = match.kind === 'route' ? match.route.operationId : undefined;
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const principal = bearer === undefined ? undefined : principals.get(bearer);
     requests.record({
       operationId: operationId ?? UNMATCHED,
       method,
       path: url.pathname,
       query: url.search,
+      principal,
+      at: Date.now(),
     });
     const text = await readBody(req);
     if (opts.latencyMs) await sleep(opts.latencyMs);
 
-    const fault = faults.take(operationId, method, url.pathname);
+    const fault = faults.take(operationId, method, url.pathname, url.search);
     if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.drop) {
       req.socket.destroy();
@@ -188,10 +200,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (match.kind === 'method-not-allowed')
       throw new ApiError(405, undefined, 'Method Not Allowed');
     checkVersion(req.headers['api-version'], apiVersion);
-    if (match.route.auth) {
-      const auth = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
-      if (auth?.[1] !== token) throw unauthorized();
-    }
+    if (match.route.auth && principal === undefined) throw unauthorized();
     const reply = match.route.handle({
       db,
       params: match.params,
@@ -229,6 +238,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     db,
     faults,
     requests,
+    addToken(label, given) {
+      const added = given ?? `oxide-token-${randomBytes(20).toString('hex')}`;
+      principals.set(added, label);
+      return added;
+    },
+    revokeToken(revoked) {
+      principals.delete(revoked);
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         closing.abort(new Error('simulator stopped'));
