@@ -48,6 +48,8 @@ export class ControlPlane {
   private etcd?: ChildProcess;
   private apiserver?: ChildProcess;
   private readonly logFds: number[] = [];
+  private apiserverArgs: string[] = [];
+  private apiLog = -1;
   info?: ControlPlaneInfo;
 
   constructor(options: ControlPlaneOptions = {}) {
@@ -82,33 +84,28 @@ export class ControlPlane {
       ],
       { stdio: ['ignore', etcdLog, etcdLog] },
     );
-    this.apiserver = spawn(
-      testbin('kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        // No Endpoints for the kubernetes Service: it may not point at loopback, and nothing here uses it.
-        '--endpoint-reconciler-type=none',
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${join(dir, 'certs')}`,
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--authorization-mode=Node,RBAC',
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112',
-        '--allow-privileged=true',
-        '--enable-priority-and-fairness=false',
-        '--profiling=false',
-        '--v=1',
-      ],
-      { stdio: ['ignore', apiLog, apiLog] },
-    );
-    if (this.options.detachFromProcess) {
-      this.etcd.unref();
-      this.apiserver.unref();
-    }
+    this.apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      // No Endpoints for the kubernetes Service: it may not point at loopback, and nothing here uses it.
+      '--endpoint-reconciler-type=none',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'certs')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=Node,RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112',
+      '--allow-privileged=true',
+      '--enable-priority-and-fairness=false',
+      '--profiling=false',
+      '--v=1',
+    ];
+    this.apiLog = apiLog;
+    this.apiserver = this.spawnApiserver();
+    if (this.options.detachFromProcess) this.etcd.unref();
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfig = join(dir, 'kubeconfig.yaml');
     writeFileSync(
@@ -135,6 +132,35 @@ export class ControlPlane {
     this.info = { server, token, kubeconfig, dir };
     await this.waitReady(server, token);
     return this.info;
+  }
+
+  private spawnApiserver(): ChildProcess {
+    const proc = spawn(testbin('kube-apiserver'), this.apiserverArgs, {
+      stdio: ['ignore', this.apiLog, this.apiLog],
+    });
+    if (this.options.detachFromProcess) proc.unref();
+    return proc;
+  }
+
+  /** Stops kube-apiserver (etcd keeps running); clients see refused connections. */
+  async stopApiserver(): Promise<void> {
+    const p = this.apiserver;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      p.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      p.kill('SIGTERM');
+    });
+  }
+
+  /** Starts kube-apiserver again on the same port, with the same data; resolves when ready. */
+  async startApiserver(): Promise<void> {
+    if (!this.info) throw new Error('control plane not started');
+    this.apiserver = this.spawnApiserver();
+    await this.waitReady(this.info.server, this.info.token);
   }
 
   private async waitReady(server: string, token: string): Promise<void> {
