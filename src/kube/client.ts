@@ -6,6 +6,7 @@ import { KubeConfig, RequestContext } from '@kubernetes/client-node';
 import type { HttpMethod } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 import type { Dispatcher } from 'undici';
+import { linked } from '../abort.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export class KubeApiError extends Error {
@@ -134,11 +135,21 @@ export class KubeClient {
     return this.request<T>('DELETE', path, options);
   }
 
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const waitSignal = this.fence
-      ? AbortSignal.any([this.fence.signal, ...(options.signal ? [options.signal] : [])])
-      : options.signal;
-    await this.limiter.take(waitSignal);
+  request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const own = options.signal ?? AbortSignal.timeout(30_000);
+    if (!this.fence) return this.send<T>(method, path, options, own);
+    return linked([own, this.fence.signal], (signal) =>
+      this.send<T>(method, path, options, signal),
+    );
+  }
+
+  private async send<T>(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    signal: AbortSignal,
+  ): Promise<T> {
+    await this.limiter.take(signal);
     const cluster = this.config.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -159,7 +170,6 @@ export class KubeClient {
     }
     const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
     this.fence?.assertLeading();
-    const own = options.signal ?? AbortSignal.timeout(30_000);
     let res;
     let text;
     try {
@@ -167,7 +177,7 @@ export class KubeClient {
         method,
         headers,
         body,
-        signal: this.fence ? AbortSignal.any([own, this.fence.signal]) : own,
+        signal,
         ...(dispatcher ? { dispatcher } : {}),
       });
       text = await res.text();

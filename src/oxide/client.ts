@@ -11,6 +11,7 @@ import type {
   InstanceNetworkInterface,
   Project,
 } from '@oxide/api';
+import { linked } from '../abort.ts';
 import { oxideMetrics } from '../metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import type { OxideError } from './errors.ts';
@@ -123,15 +124,16 @@ export class OxideClient {
    * `operation` is the OpenAPI operationId (e.g. `instance_view`), used as metric label and
    * error prefix.
    */
-  call<T>(operation: string, fn: ApiCall<T>, callSignal?: AbortSignal): Promise<T> {
-    const fence = this.fence?.signal;
-    const signal =
-      fence && callSignal ? AbortSignal.any([callSignal, fence]) : (fence ?? callSignal);
-    return withRetry(() => this.attempt(operation, fn, signal), {
-      ...this.retry,
-      signal,
-      budget: this.retryBudget,
-    });
+  call<T>(operation: string, fn: ApiCall<T>, signal?: AbortSignal): Promise<T> {
+    const run = (s: AbortSignal | undefined): Promise<T> =>
+      withRetry(() => this.attempt(operation, fn, s), {
+        ...this.retry,
+        signal: s,
+        budget: this.retryBudget,
+      });
+    if (!this.fence) return run(signal);
+    // Listens on the process-lifetime fence only while the call runs (see linked()).
+    return linked(signal ? [signal, this.fence.signal] : [this.fence.signal], run);
   }
 
   /**
