@@ -21,14 +21,35 @@ const MAX_NAME = 63;
 export interface ServiceRef {
   uid: string;
   key: string;
+  /** creationTimestamp in ms since the epoch; undefined only for hand-made objects. */
+  created?: number | undefined;
 }
 
 export function serviceRef(clusterName: string, service: V1Service): ServiceRef {
   const namespace = service.metadata?.namespace ?? '';
   const name = service.metadata?.name ?? '';
   const key = `${clusterName}/${namespace}/${name}`;
+  const created = service.metadata?.creationTimestamp;
   // Every Service from the apiserver has a UID; the fallback only serves hand-made objects.
-  return { uid: service.metadata?.uid || key, key };
+  return {
+    uid: service.metadata?.uid || key,
+    key,
+    created: created === undefined ? undefined : new Date(created).getTime(),
+  };
+}
+
+/** Clock difference tolerated between the apiserver and Oxide when comparing creation times. */
+export const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * Whether this Service may claim an unclaimed (Go CCM) FIP of its generated name: only if it
+ * existed when the FIP was created. The Go CCM created it for the first Service of that name, so
+ * a Service created afterwards (a colliding name, made later, perhaps to take it) is not its
+ * owner and gets its alternative name instead, whatever order the reconciles run in.
+ */
+export function mayClaimUnclaimed(fipCreated: Date | string, ref: ServiceRef): boolean {
+  if (ref.created === undefined) return true;
+  return ref.created <= new Date(fipCreated).getTime() + CLOCK_SKEW_MS;
 }
 
 /**

@@ -357,6 +357,26 @@ describe('Go CCM floating IPs are adopted exactly once', () => {
     await provider().ensureLoadBalancerDeleted(CLUSTER, keeper);
   });
 
+  test('a Service created after the Go FIP never claims it, even reconciled first or deleted', async () => {
+    const legacy = sim.db.createFloatingIp({
+      name: 'kubernetes-t-a-b',
+      description: GO_DESCRIPTION,
+      ipVersion: 'v4',
+    });
+    const made = new Date(legacy.timeCreated).getTime();
+    const owner = service('t', 'a-b');
+    owner.metadata!.creationTimestamp = new Date(made - 3_600_000);
+    const late = service('t-a', 'b');
+    late.metadata!.creationTimestamp = new Date(made + 3_600_000);
+    const lb = provider();
+    const mine = await ensure(lb, late, 'n2');
+    assert.notEqual(mine.id, legacy.id, 'the late Service gets its own');
+    await lb.ensureLoadBalancerDeleted(CLUSTER, late);
+    assert.deepEqual(named('kubernetes-t-a-b'), legacy, 'neither claimed nor deleted');
+    assert.equal((await ensure(lb, owner)).id, legacy.id, 'the older Service adopts it');
+    await lb.ensureLoadBalancerDeleted(CLUSTER, owner);
+  });
+
   test('an orphan of the same cluster/namespace/name (deletion missed) is taken over', async () => {
     const gone = service('o', 'web');
     const old = await ensure(provider(), gone);

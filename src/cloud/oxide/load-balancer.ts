@@ -48,6 +48,7 @@ import {
   FloatingIpConflictError,
   USER_FIP_MARK,
   markedFor,
+  mayClaimUnclaimed,
   ownedDescription,
   relationOf,
   roleNames,
@@ -216,7 +217,8 @@ export class OxideLoadBalancer implements LoadBalancer {
     const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
     const owned = fips.filter((f) => {
       const rel = relationOf(f.description, ref);
-      return rel === 'mine' || rel === 'orphan' || (rel === 'unclaimed' && plain.has(f.name));
+      if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
+      return rel === 'mine' || rel === 'orphan';
     });
     const named = this.namedFip(fips, ref, service);
 
@@ -398,7 +400,7 @@ export class OxideLoadBalancer implements LoadBalancer {
         const atPlain = fips.find((f) => f.name === names.plain);
         if (!atPlain) {
           result = { d, fip: undefined, claim: false, createName: names.plain };
-        } else if (rel(atPlain) === 'unclaimed') {
+        } else if (rel(atPlain) === 'unclaimed' && mayClaimUnclaimed(atPlain.timeCreated, ref)) {
           result = { d, fip: atPlain, claim: true, createName: names.plain };
         } else if (!fips.some((f) => f.name === names.alternative)) {
           this.log.info(
