@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
+import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer-owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
@@ -299,6 +300,10 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     const cloud = new OxideCloudProvider({
       client,
       loadBalancerFirewall: options.oxideLoadBalancerFirewall,
+      // validateOptions refused anything else.
+      ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
+        ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
+        : {}),
       ...(oxide.region ? { region: oxide.region } : {}),
       ...(oxide.zone ? { zone: oxide.zone } : {}),
     });

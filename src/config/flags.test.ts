@@ -91,6 +91,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '--tls-private-key-file=/k2',
     '--metrics-plain-http=false',
     '--oxide-lb-firewall',
+    '--oxide-lb-named-floating-ips=none',
     '--oxide-request-timeout',
     '45s',
     '-v=5',
@@ -128,6 +129,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     tlsPrivateKeyFile: '/k2',
     metricsPlainHttp: false,
     oxideLoadBalancerFirewall: true,
+    oxideLoadBalancerNamedFloatingIps: 'none',
     oxideRequestTimeoutMs: 45_000,
     verbosity: 5,
   });
@@ -286,6 +288,14 @@ test('--cloud-provider is required', () => {
     '--cloud-provider is required and must be "oxide"',
   ]);
   assert.deepEqual(readCommandLine(base).errors, []);
+});
+
+test('--oxide-lb-named-floating-ips: marked (default) or none', () => {
+  assert.equal(readCommandLine(base).options.oxideLoadBalancerNamedFloatingIps, 'marked');
+  assert.deepEqual(readCommandLine([...base, '--oxide-lb-named-floating-ips=none']).errors, []);
+  assert.deepEqual(readCommandLine([...base, '--oxide-lb-named-floating-ips=any']).errors, [
+    '--oxide-lb-named-floating-ips "any" is not one of "marked", "none"',
+  ]);
 });
 
 test('leader election timing relations, as client-go checks them', () => {

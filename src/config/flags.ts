@@ -208,6 +208,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Default of the Service annotation oxide.computer/firewall: open LoadBalancer ports in the VPC firewall (ours, not upstream).',
   },
   {
+    name: 'oxide-lb-named-floating-ips',
+    type: 'string',
+    key: 'oxideLoadBalancerNamedFloatingIps',
+    help: 'Which floating IPs a Service may use through the annotation oxide.computer/floating-ip-name: "marked" (only a floating IP whose description contains k8s-service=<cluster-name>/<namespace>/<name> of that Service) or "none" (the annotation is refused). Anyone who can create a Service can write the annotation (ours, not upstream).',
+  },
+  {
     name: 'oxide-request-timeout',
     type: 'duration',
     key: 'oxideRequestTimeoutMs',

@@ -31,6 +31,7 @@ export interface CcmOptions {
   tlsPrivateKeyFile: string;
   metricsPlainHttp: boolean;
   oxideLoadBalancerFirewall: boolean;
+  oxideLoadBalancerNamedFloatingIps: string;
   oxideRequestTimeoutMs: number;
   verbosity: number;
   version: boolean;
@@ -67,6 +68,7 @@ export const defaultOptions = (): CcmOptions => ({
   tlsPrivateKeyFile: '',
   metricsPlainHttp: false,
   oxideLoadBalancerFirewall: false,
+  oxideLoadBalancerNamedFloatingIps: 'marked',
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
   version: false,

@@ -1,5 +1,9 @@
 // Checks across flags that the parser cannot make one flag at a time. Each problem is one line.
 import { isIP } from 'node:net';
+import {
+  NAMED_FLOATING_IP_POLICIES,
+  isNamedFloatingIpPolicy,
+} from '../cloud/oxide/load-balancer-owner.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
 import type { CcmOptions } from './options.ts';
@@ -44,6 +48,10 @@ export function validateOptions(o: CcmOptions): string[] {
     if (o.leaderElectResourceName === '')
       errors.push('--leader-elect-resource-name must not be empty');
   }
+  if (!isNamedFloatingIpPolicy(o.oxideLoadBalancerNamedFloatingIps))
+    errors.push(
+      `--oxide-lb-named-floating-ips ${JSON.stringify(o.oxideLoadBalancerNamedFloatingIps)} is not one of ${NAMED_FLOATING_IP_POLICIES.map((p) => JSON.stringify(p)).join(', ')}`,
+    );
   if (o.securePort > 65535) errors.push(`--secure-port ${o.securePort} is not a port (0-65535)`);
   if (isIP(o.bindAddress) === 0)
     errors.push(`--bind-address ${JSON.stringify(o.bindAddress)} is not an IP address`);
