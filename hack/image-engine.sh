@@ -26,8 +26,9 @@ engine_buildah() {
 }
 
 # engine_build_multi ENGINE IMAGE CONTAINERFILE CONTEXT PLATFORMS EPOCH [build args...]
-# One image per platform, gathered in the manifest list IMAGE. EPOCH stamps the image configs,
-# history and every file in the layers, and the engine's own version label is left out, so two
+# One image per platform, gathered in the manifest list IMAGE. EPOCH stamps the image configs
+# and every file in the layers; the engine's version label and the history (whose comments name
+# local intermediate image ids) are left out, so two
 # builds of the same context give the same layers and configs.
 engine_build_multi() {
   local engine=$1 image=$2 file=$3 context=$4 platforms=$5 epoch=$6; shift 6
@@ -39,7 +40,7 @@ engine_build_multi() {
       local isolation=()
       [ "$engine" = buildah ] && isolation=(--isolation chroot)
       engine_cli "$engine" build "${isolation[@]}" --layers --platform "$platforms" --manifest "$image" \
-        --timestamp "$epoch" --identity-label=false -f "$file" "$@" "$context"
+        --timestamp "$epoch" --identity-label=false --omit-history -f "$file" "$@" "$context"
       ;;
     docker)
       # BuildKit: a multi-platform result cannot be loaded into the classic image store, so it is

@@ -49,14 +49,19 @@ for n in 1 2; do
     node_modules/.bin/node hack/bundle.ts >/dev/null
     bash hack/build-image.sh "localhost/occm-repro:$n" >/dev/null 2>"$work/build$n.log" ||
       { cat "$work/build$n.log" >&2; exit 1; }
-    describe "localhost/occm-repro:$n" >"$work/describe$n"
+    describe "localhost/occm-repro:$n" | sort >"$work/describe$n"
   )
 done
 
-if diff -u "$work/describe1" "$work/describe2"; then
+if diff -u "$work/describe1" "$work/describe2" >&2; then
   sed 's/^/image-repro: /' "$work/describe1"
   engine_log "two builds of $rev are identical"
 else
+  for n in 1 2; do
+    BUILDAH_ROOT="$work/store$n" engine_buildah inspect --type image --format '{{json .OCIv1}}' \
+      "localhost/occm-repro:$n" >"$work/config$n.json" 2>/dev/null || true
+  done
+  diff <(tr ',' '\n' <"$work/config1.json") <(tr ',' '\n' <"$work/config2.json") >&2 || true
   engine_log "the two builds of $rev differ (diff above)"
   exit 1
 fi
