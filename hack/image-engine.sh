@@ -28,8 +28,8 @@ engine_buildah() {
 # engine_build_multi ENGINE IMAGE CONTAINERFILE CONTEXT PLATFORMS EPOCH [build args...]
 # One image per platform, gathered in the manifest list IMAGE. EPOCH stamps the image configs
 # and every file in the layers; the engine's version label and the history (whose comments name
-# local intermediate image ids) are left out, so two
-# builds of the same context give the same layers and configs.
+# local intermediate image ids) are left out, so two builds of the same context give the same
+# layers and configs.
 engine_build_multi() {
   local engine=$1 image=$2 file=$3 context=$4 platforms=$5 epoch=$6; shift 6
   case "$engine" in
