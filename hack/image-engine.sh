@@ -62,12 +62,12 @@ engine_cli() {
   esac
 }
 
-# Pushes the manifest list and every image in it.
+# Pushes the manifest list (as an OCI image index) and every image in it.
 engine_push() {
   local engine=$1 image=$2
   case "$engine" in
-    buildah) engine_buildah manifest push --all "$image" "docker://$image" ;;
-    podman) podman manifest push --all "$image" "docker://$image" ;;
+    buildah) engine_buildah manifest push --all --format oci "$image" "docker://$image" ;;
+    podman) podman manifest push --all --format oci "$image" "docker://$image" ;;
     docker)
       engine_log "docker: push the OCI archive, e.g. skopeo copy --all oci-archive:dist/image-root.oci.tar docker://$image"
       return 1

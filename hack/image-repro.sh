@@ -2,7 +2,8 @@
 # Checks that the image is reproducible (make image-repro): builds HEAD twice, each time in a
 # fresh clone (another path, another umask, new file times) with its own empty buildah store, so
 # no layer can come from a cache, then compares what the builds produced, per architecture: the
-# layer digests, the config digest and the manifest digest, and the manifest list's digest.
+# layer digests, the config digest and the manifest digest; then the OCI index and the set of
+# compressed blobs a push would send.
 # Uses the inputs `make deps-image` fetched. Needs buildah (root, vfs); exits 1 on any difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,13 @@ for n in 1 2; do
     node_modules/.bin/node hack/bundle.ts >/dev/null
     bash hack/build-image.sh "localhost/occm-repro:$n" >/dev/null 2>"$work/build$n.log" ||
       { cat "$work/build$n.log" >&2; exit 1; }
-    describe "localhost/occm-repro:$n" | sort >"$work/describe$n"
+    {
+      describe "localhost/occm-repro:$n"
+      # What a registry would receive: the OCI index and the gzip-compressed blobs.
+      engine_buildah manifest push -q --all --format oci "localhost/occm-repro:$n" "oci:$work/oci$n" >/dev/null
+      echo "pushed index $(grep -o 'sha256:[0-9a-f]*' "$work/oci$n/index.json")"
+      echo "pushed blobs $(ls "$work/oci$n/blobs/sha256" | sort | sha256sum | cut -c1-64) ($(ls "$work/oci$n/blobs/sha256" | wc -l) blobs, $(du -sb "$work/oci$n/blobs" | cut -f1) bytes)"
+    } | sort >"$work/describe$n"
   )
 done
 
