@@ -64,15 +64,21 @@ CHART := charts/oxide-cloud-controller-manager
 MANIFEST := manifests/oxide-cloud-controller-manager.yaml
 HELM = $(shell bash hack/testbin.sh | tail -n1)/helm
 
-.PHONY: build push image-smoke manifest helm-template helm-lint helm-package release-bump
+.PHONY: deps-image build image-repro push image-smoke manifest helm-template helm-lint helm-package release-bump
 
 bundle: deps ## Bundle the CCM into dist/oxide-cloud-controller-manager.mjs (esbuild)
 	$(NODE) hack/bundle.ts
 
-build: bundle ## Build the container image offline with podman, buildah or docker
+deps-image: deps ## Fetch the image's pinned inputs (hack/image-inputs.lock) into ~/.cache/oxide-ccm; installs nothing
+	bash hack/image-deps.sh
+
+build: bundle ## Build the linux/amd64+arm64 image (manifest list) offline from the fetched inputs
 	VERSION=$(VERSION) bash hack/build-image.sh $(IMAGE)
 
-push: ## Push the image built by `make build` (same RELEASE setting)
+image-repro: deps ## Build HEAD twice in fresh clones and storage; compare the image digests
+	bash hack/image-repro.sh
+
+push: ## Push the manifest list and both images built by `make build` (same RELEASE setting)
 	bash hack/push-image.sh $(IMAGE)
 
 image-smoke: deps testbin ## Smoke-test the built image: --version, --help, start against the simulator

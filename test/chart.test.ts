@@ -129,3 +129,99 @@ test('the release version agrees everywhere it is written', () => {
     new RegExp(`image: ghcr\\.io/oxidecomputer/${NAME}:${version.replace(/\./g, '\\.')}\\n`),
   );
 });
+
+interface PodMonitor {
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    namespaceSelector: { matchNames: string[] };
+    selector: { matchLabels: Record<string, string> };
+    podMetricsEndpoints: {
+      port: string;
+      path: string;
+      scheme: string;
+      interval: string;
+      tlsConfig?: unknown;
+      authorization?: unknown;
+    }[];
+  };
+}
+
+test('the PodMonitor is off by default; on, it scrapes the Deployment pods metrics port', async () => {
+  assert.equal(
+    parseManifest(await renderManifest()).some((o) => o.kind === 'PodMonitor'),
+    false,
+  );
+  // A release made before these values existed (helm upgrade --reuse-values) still renders.
+  assert.equal(
+    parseManifest(await renderManifest('--set', 'podMonitor=null')).some(
+      (o) => o.kind === 'PodMonitor',
+    ),
+    false,
+  );
+
+  const authorization = { type: 'Bearer', credentials: { name: 'prom-occm', key: 'token' } };
+  const objects = parseManifest(
+    await renderManifest(
+      '--set',
+      'podMonitor.enabled=true,podMonitor.interval=15s,securePort=10300',
+      '--set-json',
+      'podMonitor.labels={"release":"kube-prometheus-stack"}',
+      '--set-json',
+      `podMonitor.authorization=${JSON.stringify(authorization)}`,
+    ),
+  );
+  const monitor = find(objects, 'PodMonitor', NAME) as unknown as PodMonitor;
+  const deployment = find(objects, 'Deployment', NAME) as unknown as {
+    metadata: { namespace: string };
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      template: {
+        metadata: { labels: Record<string, string> };
+        spec: { containers: { ports: { name: string; containerPort: number }[] }[] };
+      };
+    };
+  };
+  assert.equal(monitor.metadata.namespace, deployment.metadata.namespace);
+  assert.deepEqual(monitor.spec.namespaceSelector.matchNames, [deployment.metadata.namespace]);
+  assert.deepEqual(monitor.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+  for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) {
+    assert.equal(deployment.spec.template.metadata.labels[key], value, `pod label ${key}`);
+  }
+  assert.equal(monitor.metadata.labels['release'], 'kube-prometheus-stack');
+  const [endpoint] = monitor.spec.podMetricsEndpoints;
+  const port = deployment.spec.template.spec.containers[0]?.ports.find(
+    (p) => p.name === endpoint?.port,
+  );
+  assert.equal(port?.containerPort, 10300, 'the endpoint names the secure port');
+  assert.deepEqual(
+    { path: endpoint?.path, scheme: endpoint?.scheme, interval: endpoint?.interval },
+    { path: '/metrics', scheme: 'https', interval: '15s' },
+  );
+  assert.deepEqual(endpoint?.tlsConfig, { insecureSkipVerify: true });
+  assert.deepEqual(endpoint?.authorization, authorization);
+
+  const lint = await helm('lint', '--strict', CHART_DIR, '--set', 'podMonitor.enabled=true');
+  assert.match(lint, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+test('install notes name the Secret, the Lease and how to check Nodes', async () => {
+  const { kubeconfig } = await testKube();
+  const out = await helm(
+    'install',
+    NAME,
+    CHART_DIR,
+    '--namespace',
+    'kube-system',
+    '--dry-run=client',
+    '--kubeconfig',
+    kubeconfig,
+    '--set',
+    'secretName=rack-creds',
+  );
+  const notes = out.slice(out.indexOf('NOTES:'));
+  assert.match(notes, /Secret kube-system\/rack-creds \(keys oxide-host,/);
+  assert.match(notes, /create secret generic rack-creds/);
+  assert.match(notes, /get lease cloud-controller-manager/);
+  assert.match(notes, /PROVIDER-ID:\.spec\.providerID/);
+  assert.doesNotMatch(notes, /<no value>|%!/, 'every template value resolves');
+});
