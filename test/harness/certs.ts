@@ -1,6 +1,8 @@
 // Certificate authorities and client certificates for tests: the control plane's client and
 // front-proxy CAs, and the certificates tests present to the CCM's secure port. EC P-256, so
 // generating them costs milliseconds.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { generate } from 'selfsigned';
 
 export interface Pem {
@@ -78,4 +80,13 @@ export async function makeClientCert(
     },
   );
   return { cert: pems.cert, key: pems.private };
+}
+
+/** The CAs the test control plane whose kubeconfig this is trusts (controlplane.ts). */
+export function controlPlaneCas(kubeconfig: string): { client: Pem; frontProxy: Pem } {
+  const read = (name: string): Pem => ({
+    cert: readFileSync(join(dirname(kubeconfig), `${name}.crt`), 'utf8'),
+    key: readFileSync(join(dirname(kubeconfig), `${name}.key`), 'utf8'),
+  });
+  return { client: read('client-ca'), frontProxy: read('front-proxy-ca') };
 }
