@@ -16,7 +16,7 @@ import { startServer } from '../src/server/server.ts';
 import type { RunningServer } from '../src/server/server.ts';
 import { selfSignedTls } from '../src/server/tls.ts';
 import type { TlsMaterial } from '../src/server/tls.ts';
-import { controlPlaneCas, makeClientCert } from './harness/certs.ts';
+import { controlPlaneCas, makeCa, makeClientCert } from './harness/certs.ts';
 import type { Pem } from './harness/certs.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
@@ -350,4 +350,21 @@ test('the ConfigMap lookup: refused without the reader RoleBinding, unless toler
   await tolerant.close();
   const skipped = await Delegation.start({ ...defaults(outsider), skipLookup: true });
   await skipped.close();
+});
+
+test('a CA added to the published ConfigMap is trusted without a restart (the gate watches it)', async () => {
+  const extra = await makeCa(`${suffix}-rotated-ca`);
+  const cert = await makeClientCert(extra, `${suffix}-rotated`, {
+    organizations: ['system:masters'],
+  });
+  assert.equal((await port.get('/metrics', { cert })).status, 401);
+  // As a CA rotation does: the new CA is appended (the apiserver keeps what it finds there).
+  const path = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';
+  const cm = await admin.get<{ data: Record<string, string> }>(path);
+  const bundle = `${(cm.data['client-ca-file'] ?? '').trimEnd()}\n${extra.cert}`;
+  await admin.patch(path, 'merge', { data: { 'client-ca-file': bundle } });
+  await waitFor('the added CA to be trusted', async () => {
+    const res = await port.get('/metrics', { cert });
+    return res.status === 200;
+  });
 });
