@@ -37,8 +37,15 @@ export interface AuthRequest {
   peer?: { leaf: X509Certificate; intermediates: X509Certificate[] };
 }
 
-/** One authenticator's answer: no opinion (undefined), a user, or why the credential failed. */
-export type AuthOutcome = { user: UserInfo } | { error: string } | undefined;
+/**
+ * One authenticator's answer: no opinion (undefined), a user, or why the credential failed;
+ * unavailable marks a failure to ask the apiserver (operators must hear of it), not a bad credential.
+ */
+export type AuthOutcome = { user: UserInfo } | AuthFailure | undefined;
+export interface AuthFailure {
+  error: string;
+  unavailable?: boolean;
+}
 
 export interface Authenticator {
   authenticate(req: AuthRequest): Promise<AuthOutcome>;
@@ -48,13 +55,15 @@ export interface Authenticator {
 export async function authenticate(
   authenticators: readonly Authenticator[],
   req: AuthRequest,
-): Promise<{ user: UserInfo } | { error: string }> {
+): Promise<{ user: UserInfo } | AuthFailure> {
   const errors: string[] = [];
+  let unavailable = false;
   for (const a of authenticators) {
     const outcome = await a.authenticate(req);
     if (outcome === undefined) continue;
     if ('error' in outcome) {
       errors.push(outcome.error);
+      unavailable ||= outcome.unavailable === true;
       continue;
     }
     const { user } = outcome;
@@ -62,7 +71,7 @@ export async function authenticate(
     if (user.name === ANONYMOUS.name || marked) return { user };
     return { user: { ...user, groups: [...user.groups, ALL_AUTHENTICATED] } };
   }
-  if (errors.length > 0) return { error: errors.join('; ') };
+  if (errors.length > 0) return { error: errors.join('; '), unavailable };
   return { user: { ...ANONYMOUS, groups: [...ANONYMOUS.groups] } };
 }
 
@@ -242,7 +251,10 @@ export class TokenReviewAuthenticator implements Authenticator {
     try {
       return await value;
     } catch (err) {
-      return { error: `TokenReview failed: ${err instanceof Error ? err.message : String(err)}` };
+      return {
+        error: `TokenReview failed: ${err instanceof Error ? err.message : String(err)}`,
+        unavailable: true,
+      };
     }
   }
 

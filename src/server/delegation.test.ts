@@ -1,15 +1,18 @@
 // The secure port's gate without an apiserver: anonymous requests, client certificates against
 // --client-ca-file, a front proxy against --requestheader-client-ca-file, always-allowed paths and
-// groups. Real TLS on loopback; certificates are generated per run. Token and SubjectAccessReview
-// paths need the apiserver and are in test/secure-port.test.ts.
+// groups, and an apiserver that does not answer. Real TLS on loopback; certificates are generated
+// per run. Tokens and SubjectAccessReviews that succeed are in test/secure-port.test.ts.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
 import { makeCa, makeClientCert } from '../../test/harness/certs.ts';
+import { freePort } from '../../test/harness/ports.ts';
+import { KubeClient } from '../kube/client.ts';
 import type { Pem } from '../../test/harness/certs.ts';
 import { silentLogger } from '../log.ts';
 import { Delegation } from './delegation.ts';
@@ -264,4 +267,31 @@ test('always-allow flags: groups can be cleared, paths can be prefixes or cleare
     Delegation.start({ ...base, clientCaFile: join(dir, 'missing.crt') }),
     /--client-ca-file: ENOENT/,
   );
+});
+
+test('apiserver unreachable: health paths still answer, tokens get 401 and /metrics a 500, after upstream retries', async () => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'down', server: `http://127.0.0.1:${await freePort()}` }],
+    users: [{ name: 'u', token: 'x' }],
+    contexts: [{ name: 'down', cluster: 'down', user: 'u' }],
+    currentContext: 'down',
+  });
+  const down = new KubeClient(kc, { qps: 200, burst: 400 });
+  const s = await serve({ authenticationClient: down, authorizationClient: down });
+  try {
+    assert.equal((await s.get('/healthz')).status, 200);
+    assert.equal((await s.get('/readyz')).status, 200);
+    const started = performance.now();
+    const anonymous = await s.get('/metrics');
+    const took = performance.now() - started;
+    assert.equal(anonymous.status, 500);
+    assert.match(status(anonymous.body).message, /^Internal error occurred: authorization failed/);
+    // Five tries with 500 ms × 1.5 backoff between them: at least 0.5+0.75+1.125+1.6875 s.
+    assert.ok(took >= 4_000, `retried for ${Math.round(took)} ms`);
+    const token = await s.get('/healthz', { headers: { authorization: 'Bearer some-token' } });
+    assert.equal(token.status, 401);
+  } finally {
+    await s.close();
+  }
 });

@@ -286,7 +286,10 @@ export class Delegation implements RequestGuard {
       peer: peerOf(req),
     });
     if ('error' in who) {
-      this.log.debug({ path, reason: who.error }, 'unable to authenticate the request');
+      // A rejected credential is the caller's business (-v=4); an apiserver we cannot ask is ours.
+      if (who.unavailable)
+        this.log.warn({ path, reason: who.error }, 'unable to authenticate the request');
+      else this.log.debug({ path, reason: who.error }, 'unable to authenticate the request');
       return { code: 401, reason: 'Unauthorized', message: 'Unauthorized' };
     }
     const { user } = who;

@@ -142,8 +142,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   // Ask for a client certificate but let the guard judge it: each authenticator checks it
   // against its own CA, and a request without one may still carry a token or be anonymous. No
-  // CA list is offered in the handshake (Go's server offers one): with a list, OpenSSL replaces
-  // the chain the client sent by the one it built, and intermediates would be lost.
+  // CA list is offered in the handshake (Go's server offers one): with `ca` set, Node reported
+  // no intermediates of the chain the client sent, and chained client certificates failed.
   const server: Server = options.tls
     ? createHttpsServer(
         {
