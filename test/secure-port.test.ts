@@ -5,6 +5,10 @@
 // sufficient, not just the code.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
 import { KubeClient } from '../src/kube/client.ts';
@@ -18,8 +22,11 @@ import { selfSignedTls } from '../src/server/tls.ts';
 import type { TlsMaterial } from '../src/server/tls.ts';
 import { controlPlaneCas, makeCa, makeClientCert } from './harness/certs.ts';
 import type { Pem } from './harness/certs.ts';
+import { startSimulator } from '../sim/server.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
+import { freePort } from './harness/ports.ts';
+import { repoRoot } from './harness/testbin.ts';
 import { NAME, applyManifest } from './delivery.ts';
 
 const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
@@ -367,4 +374,96 @@ test('a CA added to the published ConfigMap is trusted without a restart (the ga
     const res = await port.get('/metrics', { cert });
     return res.status === 200;
   });
+});
+
+test('the program: --authentication-kubeconfig is the client used, a failed lookup stops the start unless tolerated', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-authn-'));
+  const server = admin.config.getCurrentCluster()?.server ?? '';
+  const junk = join(dir, 'junk.kubeconfig');
+  writeFileSync(
+    junk,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: 'not-a-valid-token' } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }),
+  );
+  const run = (extra: string[], port: number) => {
+    const child = spawn(
+      join(repoRoot, 'node_modules', '.bin', 'node'),
+      [
+        'src/main.ts',
+        '--cloud-provider=oxide',
+        `--kubeconfig=${kubeconfig}`,
+        // No controllers: nothing here may act on other test files' objects. With leader
+        // election the process keeps running (holding a Lease of its own) until signalled.
+        '--controllers=',
+        '--leader-elect-resource-namespace=default',
+        `--leader-elect-resource-name=${uniqueName('authn-ccm')}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        `--authentication-kubeconfig=${junk}`,
+        ...extra,
+      ],
+      {
+        cwd: repoRoot,
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: '/nonexistent',
+          OXIDE_HOST: sim.url,
+          OXIDE_TOKEN: sim.token,
+          OXIDE_PROJECT: sim.project,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    return { child, exited, output: () => output };
+  };
+  try {
+    // The lookup as the junk identity gets 401: the start stops, naming what failed.
+    const strict = run([], await freePort());
+    const timer = setTimeout(() => strict.child.kill('SIGKILL'), 30_000);
+    assert.equal(await strict.exited, 1, strict.output());
+    clearTimeout(timer);
+    assert.match(
+      strict.output(),
+      /unable to look up configmap\/extension-apiserver-authentication in kube-system/,
+    );
+
+    // Tolerated: it serves, and TokenReviews go out as the junk identity, so even the admin
+    // token is refused, while --authorization-kubeconfig (default: --kubeconfig) still works.
+    const port2 = await freePort();
+    const tolerant = run(['--authentication-tolerate-lookup-failure'], port2);
+    try {
+      const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+      const get = async (headers: Record<string, string> = {}) =>
+        (await fetch(`https://127.0.0.1:${port2}/metrics`, { dispatcher: insecure, headers }))
+          .status;
+      await waitFor('the secure port', () => get().catch(() => 0), 30_000, 200).catch(
+        (err: unknown) => {
+          throw new Error(`${String(err)}\n${tolerant.output()}`);
+        },
+      );
+      assert.equal(await get(), 403, tolerant.output());
+      const adminToken = admin.config.getCurrentUser()?.token ?? '';
+      assert.equal(await get({ authorization: `Bearer ${adminToken}` }), 401, tolerant.output());
+      await insecure.close();
+    } finally {
+      tolerant.child.kill('SIGTERM');
+      await tolerant.exited;
+    }
+  } finally {
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
