@@ -231,8 +231,9 @@ function printHowToPoke(s: Simulator, c: CcmProcess): void {
   console.log(`export OXIDE_HOST=${s.url}`);
   console.log(`export OXIDE_TOKEN=${s.token}`);
   console.log(`export OXIDE_PROJECT=${s.project}`);
+  console.log(`# CCM (pid ${c.child.pid}): log ${join(work, 'ccm.log')}; metrics need a token:`);
   console.log(
-    `# CCM (pid ${c.child.pid}): log ${join(work, 'ccm.log')}, metrics http://127.0.0.1:${c.args.find((a) => a.startsWith('--secure-port='))?.split('=')[1]}/metrics`,
+    `curl -s -H "Authorization: Bearer ${info.token}" http://127.0.0.1:${c.args.find((a) => a.startsWith('--secure-port='))?.split('=')[1]}/metrics`,
   );
   console.log(
     '# Ctrl-C stops the CCM, the simulator, kube-apiserver and etcd, and removes the temp dirs',

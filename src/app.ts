@@ -28,6 +28,7 @@ import {
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
+import { Delegation } from './server/delegation.ts';
 import { startServer } from './server/server.ts';
 import type { RunningServer } from './server/server.ts';
 import { readTlsFiles, selfSignedTls } from './server/tls.ts';
@@ -226,6 +227,17 @@ class LeaderWork {
   }
 }
 
+/**
+ * The client for TokenReview / SubjectAccessReview: the given kubeconfig, else the controllers'
+ * own configuration (--kubeconfig, else in-cluster). Upstream's QPS/burst for delegation (200 /
+ * 400): probes and scrapes must not wait behind the controllers' budget.
+ */
+function delegationClient(options: CcmOptions, kubeconfig: string): KubeClient {
+  const limits = { qps: 200, burst: 400 };
+  if (kubeconfig !== '') return KubeClient.load(kubeconfig, { ...limits, userAgent: userAgent() });
+  return loadKube({ ...options, kubeApiQps: limits.qps, kubeApiBurst: limits.burst });
+}
+
 async function serve(
   options: CcmOptions,
   elector: LeaderElector | undefined,
@@ -240,24 +252,58 @@ async function serve(
     : options.tlsCertFile
       ? readTlsFiles(options.tlsCertFile, options.tlsPrivateKeyFile)
       : await selfSignedTls(options.bindAddress);
-  return startServer({
-    bindAddress: options.bindAddress,
-    port: options.securePort,
-    ...(tls ? { tls } : {}),
-    healthChecks: {
-      ping: () => undefined,
-      controllers: () =>
-        work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
-      ...(elector ? { leaderElection: () => elector.check() } : {}),
+  const guard = await Delegation.start({
+    authenticationClient: delegationClient(options, options.authenticationKubeconfig),
+    authorizationClient: delegationClient(options, options.authorizationKubeconfig),
+    tokenCacheTtlMs: options.authenticationTokenWebhookCacheTtlMs,
+    skipLookup: options.authenticationSkipLookup,
+    tolerateLookupFailure: options.authenticationTolerateLookupFailure,
+    clientCaFile: options.clientCaFile,
+    requestHeader: {
+      clientCaFile: options.requestheaderClientCaFile,
+      allowedNames: options.requestheaderAllowedNames,
+      usernameHeaders: options.requestheaderUsernameHeaders,
+      uidHeaders: options.requestheaderUidHeaders,
+      groupHeaders: options.requestheaderGroupHeaders,
+      extraHeaderPrefixes: options.requestheaderExtraHeadersPrefix,
     },
-    // What the leader's controllers need to act. A standby is ready: it is healthy and waiting,
-    // and a rolling update must be able to proceed while the old replica still leads.
-    readyChecks: {
-      informerSync: () => (standby() ? undefined : work.informerHealth()),
-      oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
-    },
+    alwaysAllowPaths: options.authorizationAlwaysAllowPaths,
+    alwaysAllowGroups: options.authorizationAlwaysAllowGroups,
+    authorizedTtlMs: options.authorizationWebhookCacheAuthorizedTtlMs,
+    unauthorizedTtlMs: options.authorizationWebhookCacheUnauthorizedTtlMs,
     log,
   });
+  try {
+    const server = await startServer({
+      bindAddress: options.bindAddress,
+      port: options.securePort,
+      ...(tls ? { tls } : {}),
+      healthChecks: {
+        ping: () => undefined,
+        controllers: () =>
+          work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
+        ...(elector ? { leaderElection: () => elector.check() } : {}),
+      },
+      // What the leader's controllers need to act. A standby is ready: it is healthy and waiting,
+      // and a rolling update must be able to proceed while the old replica still leads.
+      readyChecks: {
+        informerSync: () => (standby() ? undefined : work.informerHealth()),
+        oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
+      },
+      guard,
+      log,
+    });
+    return {
+      ...server,
+      close: async () => {
+        await server.close();
+        await guard.close();
+      },
+    };
+  } catch (err) {
+    await guard.close();
+    throw err;
+  }
 }
 
 export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal): Promise<number> {

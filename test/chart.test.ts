@@ -92,7 +92,7 @@ test('values reach the render: image, replicas, extra args, secret, leader elect
   assert.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
   // Without leader election there is no Lease to grant access to.
   assert.equal(
-    objects.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding'),
+    objects.some((o) => o.kind === 'Role' || o.metadata.name === `${NAME}:leader-election`),
     false,
   );
   // And the apiserver accepts the overridden render too.

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
+import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
@@ -14,6 +15,11 @@ import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
 
 const NODE = `${repoRoot}/node_modules/.bin/node`;
+
+/** The test apiserver's admin token, as a scraper would send its ServiceAccount token. */
+const bearer = (client: KubeClient): Record<string, string> => ({
+  authorization: `Bearer ${client.config.getCurrentUser()?.token ?? ''}`,
+});
 
 interface Run {
   code: number | null;
@@ -213,7 +219,12 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     }
     assert.equal(ready, 200, s.output());
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text(), 'ok');
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    // /metrics needs credentials (delegated authentication): anonymous is forbidden, the
+    // admin token (system:masters) passes after a TokenReview.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 403);
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${port}/metrics`, { headers: bearer(client) })
+    ).text();
     assert.match(metrics, new RegExp(`leader_election_master_status\\{name="${lease}"\\} 1`));
     assert.match(
       metrics,
@@ -306,7 +317,7 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
 
 test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
-  const { kubeconfig } = await testKube();
+  const { client, kubeconfig } = await testKube();
   const port = await freePort();
   const s = start(
     [
@@ -329,7 +340,9 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
         .catch(() => '');
     }
     assert.equal(ready, 'ok', s.output());
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${port}/metrics`, { headers: bearer(client) })
+    ).text();
     assert.doesNotMatch(metrics, /leader_election_master_status\{/);
     s.child.kill('SIGTERM');
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);

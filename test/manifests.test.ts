@@ -68,8 +68,8 @@ test('every object is accepted by the apiserver and exists afterwards', async ()
   const out = await applyManifest(kubeconfig);
   assert.equal(
     objects.length,
-    6,
-    'SA, ClusterRole, ClusterRoleBinding, Role, RoleBinding, Deployment',
+    8,
+    'SA, ClusterRole, 2 ClusterRoleBindings, Role, 2 RoleBindings, Deployment',
   );
   for (const obj of objects) {
     const kind = obj.kind.toLowerCase();
@@ -133,6 +133,34 @@ test('probes hit /healthz (liveness) and /readyz on the secure port over HTTPS',
   const probe = { port: 10258, scheme: 'HTTPS' };
   assert.deepEqual(container?.livenessProbe?.httpGet, { path: '/healthz', ...probe });
   assert.deepEqual(container?.readinessProbe?.httpGet, { path: '/readyz', ...probe });
+});
+
+test('the secure port may delegate: auth-delegator cluster-wide, the authentication ConfigMap reader in kube-system', () => {
+  interface Binding {
+    metadata: { name: string; namespace?: string };
+    roleRef: { kind: string; name: string };
+    subjects: { kind: string; name: string; namespace: string }[];
+  }
+  const sa = [{ kind: 'ServiceAccount', name: NAME, namespace: 'kube-system' }];
+  const delegator = find(objects, 'ClusterRoleBinding', `${NAME}:system:auth-delegator`);
+  assert.deepEqual((delegator as unknown as Binding).roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'ClusterRole',
+    name: 'system:auth-delegator',
+  });
+  assert.deepEqual((delegator as unknown as Binding).subjects, sa);
+  const reader = find(
+    objects,
+    'RoleBinding',
+    `${NAME}:extension-apiserver-authentication-reader`,
+  ) as unknown as Binding;
+  assert.equal(reader.metadata.namespace, 'kube-system');
+  assert.deepEqual(reader.roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: 'Role',
+    name: 'extension-apiserver-authentication-reader',
+  });
+  assert.deepEqual(reader.subjects, sa);
 });
 
 test('the container is locked down: non-root, read-only root, no privileges', () => {

@@ -45,6 +45,15 @@ test('defaults match upstream (and our documented concurrent-node-syncs)', () =>
   assert.equal(options.kubeApiBurst, 30);
   assert.equal(options.nodeStatusUpdateFrequencyMs, 300_000);
   assert.equal(options.concurrentNodeSyncs, 10);
+  // k8s.io/apiserver's delegating options as k8s.io/cloud-provider sets them.
+  assert.deepEqual(options.authorizationAlwaysAllowPaths, ['/healthz', '/readyz', '/livez']);
+  assert.deepEqual(options.authorizationAlwaysAllowGroups, ['system:masters']);
+  assert.equal(options.authenticationTokenWebhookCacheTtlMs, 10_000);
+  assert.equal(options.authorizationWebhookCacheAuthorizedTtlMs, 10_000);
+  assert.equal(options.authorizationWebhookCacheUnauthorizedTtlMs, 10_000);
+  assert.deepEqual(options.requestheaderUsernameHeaders, ['x-remote-user']);
+  assert.equal(options.authenticationSkipLookup, false);
+  assert.equal(options.authenticationTolerateLookupFailure, false);
 });
 
 test('every flag in both --flag value and --flag=value forms', () => {
@@ -94,6 +103,29 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '--oxide-lb-named-floating-ips=none',
     '--oxide-request-timeout',
     '45s',
+    '--authentication-kubeconfig',
+    '/authn',
+    '--authentication-skip-lookup',
+    '--authentication-token-webhook-cache-ttl=1m',
+    '--authentication-tolerate-lookup-failure=true',
+    '--client-ca-file',
+    '/ca',
+    '--requestheader-client-ca-file=/rh',
+    '--requestheader-allowed-names',
+    'front-proxy-client,aggregator',
+    '--requestheader-username-headers=X-User',
+    '--requestheader-uid-headers',
+    'X-Uid',
+    '--requestheader-group-headers=X-Group',
+    '--requestheader-extra-headers-prefix',
+    'X-Extra-',
+    '--authorization-kubeconfig=/authz',
+    '--authorization-always-allow-paths',
+    '/healthz,/debug/*',
+    '--authorization-always-allow-groups=',
+    '--authorization-webhook-cache-authorized-ttl',
+    '5m',
+    '--authorization-webhook-cache-unauthorized-ttl=0s',
     '-v=5',
   ];
   const { options, errors } = parseFlags(argv);
@@ -131,6 +163,22 @@ test('every flag in both --flag value and --flag=value forms', () => {
     oxideLoadBalancerFirewall: true,
     oxideLoadBalancerNamedFloatingIps: 'none',
     oxideRequestTimeoutMs: 45_000,
+    authenticationKubeconfig: '/authn',
+    authenticationSkipLookup: true,
+    authenticationTokenWebhookCacheTtlMs: 60_000,
+    authenticationTolerateLookupFailure: true,
+    clientCaFile: '/ca',
+    requestheaderClientCaFile: '/rh',
+    requestheaderAllowedNames: ['front-proxy-client', 'aggregator'],
+    requestheaderUsernameHeaders: ['X-User'],
+    requestheaderUidHeaders: ['X-Uid'],
+    requestheaderGroupHeaders: ['X-Group'],
+    requestheaderExtraHeadersPrefix: ['X-Extra-'],
+    authorizationKubeconfig: '/authz',
+    authorizationAlwaysAllowPaths: ['/healthz', '/debug/*'],
+    authorizationAlwaysAllowGroups: [],
+    authorizationWebhookCacheAuthorizedTtlMs: 300_000,
+    authorizationWebhookCacheUnauthorizedTtlMs: 0,
     verbosity: 5,
   });
   // The table and the test cover the same flags: a new flag must be added here too.
@@ -209,9 +257,6 @@ test('controller selection: *, names, aliases, -name, first match wins', () => {
 test('upstream flags we do not implement are accepted with one warning each', () => {
   const { options, errors, warnings } = parseFlags([
     '--use-service-account-credentials',
-    '--authentication-kubeconfig',
-    '/a',
-    '--authorization-kubeconfig=/b',
     '--profiling=false',
     '--feature-gates',
     'Foo=true',
@@ -228,8 +273,6 @@ test('upstream flags we do not implement are accepted with one warning each', ()
   assert.equal(options.clusterName, 'after', 'value flags consumed exactly one argument');
   assert.deepEqual(warnings, [
     'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
-    'flag --authentication-kubeconfig is accepted for compatibility with upstream and ignored',
-    'flag --authorization-kubeconfig is accepted for compatibility with upstream and ignored',
     'flag --profiling is accepted for compatibility with upstream and ignored',
     'flag --feature-gates is accepted for compatibility with upstream and ignored',
     'flag --cert-dir is accepted for compatibility with upstream and ignored',
@@ -349,4 +392,22 @@ test('docs/configuration.md documents every flag with its default, and every ign
   }
   for (const name of Object.keys(IGNORED_UPSTREAM_FLAGS))
     assert.ok(doc.includes(`\`--${name}\``), name);
+});
+
+test('secure-port authentication: prefix paths only with a trailing *, CA files need HTTPS', () => {
+  const base = ['--cloud-provider=oxide'];
+  assert.deepEqual(
+    readCommandLine([...base, '--authorization-always-allow-paths=/healthz,/a*b,/debug/*']).errors,
+    ['--authorization-always-allow-paths: only a trailing * is allowed, got "/a*b"'],
+  );
+  assert.deepEqual(
+    readCommandLine([...base, '--metrics-plain-http', '--client-ca-file=/ca']).errors,
+    [
+      '--client-ca-file and --requestheader-client-ca-file need client certificates, so HTTPS; they cannot be combined with --metrics-plain-http',
+    ],
+  );
+  assert.match(
+    readCommandLine([...base, '--authorization-webhook-cache-authorized-ttl=-1s']).errors.join(),
+    /^--authorization-webhook-cache-authorized-ttl: must not be negative/,
+  );
 });

@@ -30,6 +30,24 @@ export interface CcmOptions {
   tlsCertFile: string;
   tlsPrivateKeyFile: string;
   metricsPlainHttp: boolean;
+  // Delegated authentication and authorization of the secure port (k8s.io/apiserver's
+  // DelegatingAuthenticationOptions / DelegatingAuthorizationOptions, with the CCM's defaults).
+  authenticationKubeconfig: string;
+  authenticationSkipLookup: boolean;
+  authenticationTokenWebhookCacheTtlMs: number;
+  authenticationTolerateLookupFailure: boolean;
+  clientCaFile: string;
+  requestheaderClientCaFile: string;
+  requestheaderAllowedNames: string[];
+  requestheaderUsernameHeaders: string[];
+  requestheaderUidHeaders: string[];
+  requestheaderGroupHeaders: string[];
+  requestheaderExtraHeadersPrefix: string[];
+  authorizationKubeconfig: string;
+  authorizationAlwaysAllowPaths: string[];
+  authorizationAlwaysAllowGroups: string[];
+  authorizationWebhookCacheAuthorizedTtlMs: number;
+  authorizationWebhookCacheUnauthorizedTtlMs: number;
   oxideLoadBalancerFirewall: boolean;
   oxideLoadBalancerNamedFloatingIps: string;
   oxideRequestTimeoutMs: number;
@@ -67,6 +85,22 @@ export const defaultOptions = (): CcmOptions => ({
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
   metricsPlainHttp: false,
+  authenticationKubeconfig: '',
+  authenticationSkipLookup: false,
+  authenticationTokenWebhookCacheTtlMs: 10_000,
+  authenticationTolerateLookupFailure: false,
+  clientCaFile: '',
+  requestheaderClientCaFile: '',
+  requestheaderAllowedNames: [],
+  requestheaderUsernameHeaders: ['x-remote-user'],
+  requestheaderUidHeaders: [],
+  requestheaderGroupHeaders: ['x-remote-group'],
+  requestheaderExtraHeadersPrefix: ['x-remote-extra-'],
+  authorizationKubeconfig: '',
+  authorizationAlwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
+  authorizationAlwaysAllowGroups: ['system:masters'],
+  authorizationWebhookCacheAuthorizedTtlMs: 10_000,
+  authorizationWebhookCacheUnauthorizedTtlMs: 10_000,
   oxideLoadBalancerFirewall: false,
   oxideLoadBalancerNamedFloatingIps: 'marked',
   oxideRequestTimeoutMs: 10_000,

@@ -59,6 +59,16 @@ export function validateOptions(o: CcmOptions): string[] {
     errors.push('--tls-cert-file and --tls-private-key-file must be given together');
   if (o.metricsPlainHttp && o.tlsCertFile !== '')
     errors.push('--metrics-plain-http cannot be combined with --tls-cert-file');
+  for (const path of o.authorizationAlwaysAllowPaths) {
+    if (path.slice(0, -1).includes('*'))
+      errors.push(
+        `--authorization-always-allow-paths: only a trailing * is allowed, got ${JSON.stringify(path)}`,
+      );
+  }
+  if (o.metricsPlainHttp && (o.clientCaFile !== '' || o.requestheaderClientCaFile !== ''))
+    errors.push(
+      '--client-ca-file and --requestheader-client-ca-file need client certificates, so HTTPS; they cannot be combined with --metrics-plain-http',
+    );
   for (const cidr of o.clusterCidr
     .split(',')
     .map((s) => s.trim())
