@@ -162,7 +162,7 @@ test('a rack on an older Oxide release: exit 1 naming the release this build nee
       OXIDE_PROJECT: sim.project,
     });
     assert.equal(old.code, 1);
-    assert.match(old.stdout + old.stderr, /needs Oxide release 22 or newer/);
+    assert.match(old.stdout + old.stderr, /needs Oxide release 20 or newer/);
     assert.ok(!old.stdout.includes(sim.token) && !old.stderr.includes(sim.token));
   } finally {
     await sim.stop();

@@ -17,6 +17,7 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
 import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
+import { API_VERSION } from './api-version.ts';
 import { caDispatcher } from './tls.ts';
 import type { TlsDispatcher } from './tls.ts';
 
@@ -74,11 +75,17 @@ export class OxideClient {
       maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
     };
     this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
+    // The SDK's own api-version is the newest document it was generated from; baseParams
+    // headers replace it on every request (api-version.ts says why we send an older one).
     this.api = new Api({
       host: options.host.replace(/\/+$/, ''),
       token: options.token,
-      ...(this.tls ? { baseParams: { dispatcher: this.tls.dispatcher } as object } : {}),
+      baseParams: {
+        headers: { 'api-version': API_VERSION },
+        ...(this.tls ? ({ dispatcher: this.tls.dispatcher } as object) : {}),
+      },
     });
+    this.api.apiVersion = API_VERSION;
   }
 
   /** The API version this build sends in the `api-version` header. */
