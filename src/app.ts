@@ -1,6 +1,7 @@
-// The running program once configuration is valid: Oxide checks → Kubernetes client → secure
-// port → leader election → shared informers and the enabled controllers, until the signal aborts.
-// Returns the process exit code; main.ts owns signals and process.exit.
+// The running program once configuration is valid: Kubernetes client → secure port → Oxide check
+// (retried while the API is down: see oxide/startup.ts) → leader election → shared informers and
+// the enabled controllers, until the signal aborts. Returns the process exit code; main.ts owns
+// signals and process.exit.
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
@@ -29,8 +30,11 @@ import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
 import { Delegation } from './server/delegation.ts';
+import { OxideStartup } from './oxide/startup.ts';
+import type { StartupBackoff } from './oxide/startup.ts';
+import { listenRetryingWhileInUse } from './server/listen-retry.ts';
+import type { RetryingServer } from './server/listen-retry.ts';
 import { startServer } from './server/server.ts';
-import type { RunningServer } from './server/server.ts';
 import { readTlsFiles, selfSignedTls } from './server/tls.ts';
 import { userAgent } from './version.ts';
 
@@ -38,12 +42,14 @@ export interface AppConfig {
   options: CcmOptions;
   controllers: readonly ControllerName[];
   oxide: OxideSettings;
+  /** How the start-up Oxide check backs off while the API is down (tests shorten it). */
+  oxideStartupBackoff?: StartupBackoff;
 }
 
 /** Upstream's service controller resyncs every load balancer against the Nodes this often. */
 const SERVICE_NODE_SYNC_PERIOD_MS = 100_000;
 
-/** Exit codes: 0 clean shutdown, 1 startup failure or lost leadership. */
+/** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
 export const EXIT_FAILURE = 1;
 
 /** One line an operator can act on, for a failed startup check. */
@@ -243,8 +249,9 @@ async function serve(
   elector: LeaderElector | undefined,
   work: LeaderWork,
   oxide: OxideClient,
+  startup: OxideStartup,
   log: Logger,
-): Promise<RunningServer | undefined> {
+): Promise<RetryingServer | undefined> {
   if (options.securePort === 0) return undefined;
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
   const tls = options.metricsPlainHttp
@@ -274,25 +281,34 @@ async function serve(
     log,
   });
   try {
-    const server = await startServer({
-      bindAddress: options.bindAddress,
-      port: options.securePort,
-      ...(tls ? { tls } : {}),
-      healthChecks: {
-        ping: () => undefined,
-        controllers: () =>
-          work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
-        ...(elector ? { leaderElection: () => elector.check() } : {}),
-      },
-      // What the leader's controllers need to act. A standby is ready: it is healthy and waiting,
-      // and a rolling update must be able to proceed while the old replica still leads.
-      readyChecks: {
-        informerSync: () => (standby() ? undefined : work.informerHealth()),
-        oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
-      },
-      guard,
+    const server = await listenRetryingWhileInUse(
+      () =>
+        startServer({
+          bindAddress: options.bindAddress,
+          port: options.securePort,
+          ...(tls ? { tls } : {}),
+          healthChecks: {
+            ping: () => undefined,
+            controllers: () =>
+              work.failed.length === 0
+                ? undefined
+                : `controllers failed: ${work.failed.join(', ')}`,
+            ...(elector ? { leaderElection: () => elector.check() } : {}),
+          },
+          readyChecks: {
+            // Down or failing at start is not unhealthy (a restart would not help): not ready.
+            oxide: () => startup.notReady,
+            // What the leader's controllers need to act. A standby is ready: it is healthy and
+            // waiting, and a rolling update must be able to proceed while the old replica leads.
+            informerSync: () => (standby() ? undefined : work.informerHealth()),
+            oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
+          },
+          guard,
+          log,
+        }),
+      `${options.bindAddress}:${options.securePort}`,
       log,
-    });
+    );
     return {
       ...server,
       close: async () => {
@@ -319,21 +335,8 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     timeoutMs: options.oxideRequestTimeoutMs,
     ...(oxide.ca ? { ca: oxide.ca } : {}),
   });
-  let server: RunningServer | undefined;
+  let server: RetryingServer | undefined;
   try {
-    try {
-      await client.checkCredentials(signal);
-      await client.checkProject(signal);
-    } catch (err) {
-      if (signal.aborted) return 0;
-      log.error(describeOxideFailure(err, oxide, 'Oxide startup check'));
-      return EXIT_FAILURE;
-    }
-    log.info(
-      { host: oxide.host, project: oxide.project, apiVersion: client.apiVersion },
-      'Oxide API reachable, token and project valid',
-    );
-
     let kube: KubeClient;
     try {
       kube = loadKube(options);
@@ -367,14 +370,29 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
           log,
         })
       : undefined;
+    const startup = new OxideStartup(
+      client,
+      log,
+      (err) => describeOxideFailure(err, oxide, 'Oxide startup check'),
+      config.oxideStartupBackoff,
+    );
+    // Serving comes first, so that /healthz and /readyz answer while the Oxide API is down.
     try {
-      server = await serve(options, elector, work, client, log);
+      server = await serve(options, elector, work, client, startup, log);
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,
       );
       return EXIT_FAILURE;
     }
+
+    const checked = await startup.wait(signal);
+    if (checked === 'aborted') return 0;
+    if (checked === 'fatal') return EXIT_FAILURE;
+    log.info(
+      { host: oxide.host, project: oxide.project, apiVersion: client.apiVersion },
+      'Oxide API reachable, token and project valid',
+    );
 
     if (!elector) {
       await work.run(signal);

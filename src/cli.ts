@@ -39,12 +39,13 @@ export async function runCli(
     const secrets = [env['OXIDE_TOKEN']].filter((s): s is string => Boolean(s));
     const scrub = (line: string): string =>
       secrets.reduce((text, secret) => text.split(secret).join('[REDACTED]'), line);
+    for (const w of oxide.warnings) io.stderr.write(`warning: ${scrub(w)}\n`);
     for (const p of problems) io.stderr.write(`error: ${scrub(p)}\n`);
     if (cmd.errors.length > 0) io.stderr.write(`Run '${PROGRAM} --help' for usage.\n`);
     return cmd.errors.length > 0 ? USAGE_EXIT_CODE : EXIT_FAILURE;
   }
   const log = createLogger(cmd.options.verbosity, io.stdout);
-  for (const warning of cmd.warnings) log.warn(warning);
+  for (const warning of [...cmd.warnings, ...oxide.warnings]) log.warn(warning);
   log.info(
     {
       version: VERSION,

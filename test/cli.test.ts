@@ -114,7 +114,7 @@ test('missing Oxide settings exit 1 with one line per setting', async () => {
   ]);
 });
 
-test('against the simulator: wrong token, unknown project, unreachable host', async () => {
+test('against the simulator: wrong token and unknown project exit 1; unreachable host runs not ready', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   try {
     const wrong = 'oxide-token-WRONG-7d1c';
@@ -145,15 +145,43 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
     );
     assert.ok(!noProject.stdout.includes(sim.token) && !noProject.stderr.includes(sim.token));
 
+    // Unreachable is an outage, not an answer: the process runs, not ready, until SIGTERM.
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const down = await run(base, {
-      OXIDE_HOST: closed,
-      OXIDE_TOKEN: sim.token,
-      OXIDE_PROJECT: 'k8s',
-    });
-    assert.equal(down.code, 1);
-    assert.match(down.stdout, new RegExp(`cannot reach the Oxide API at ${closed}`));
-    assert.ok(!down.stdout.includes(sim.token) && !down.stderr.includes(sim.token));
+    const { kubeconfig } = await testKube();
+    const port = await freePort();
+    const down = start(
+      [
+        ...base,
+        `--kubeconfig=${kubeconfig}`,
+        '--leader-elect=false',
+        '--controllers=cloud-node',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        '--metrics-plain-http',
+      ],
+      { OXIDE_HOST: closed, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: 'k8s' },
+    );
+    try {
+      let body = '';
+      for (let i = 0; i < 100 && !body.includes('cannot reach'); i++) {
+        await sleep(200);
+        body = await fetch(`http://127.0.0.1:${port}/readyz`)
+          .then((r) => r.text())
+          .catch(() => '');
+      }
+      assert.match(
+        body,
+        new RegExp(`\\[-\\]oxide failed: .*cannot reach the Oxide API at ${closed}`),
+      );
+      assert.match(down.output(), new RegExp(`cannot reach the Oxide API at ${closed}`));
+      down.child.kill('SIGTERM');
+      const result = await down.exited;
+      assert.equal(result.code, 0, down.output());
+      assert.ok(!result.stdout.includes(sim.token) && !result.stderr.includes(sim.token));
+    } finally {
+      down.child.kill('SIGKILL');
+      await down.exited;
+    }
   } finally {
     await sim.stop();
   }
@@ -168,7 +196,7 @@ test('a rack on an older Oxide release: exit 1 naming the release this build nee
       OXIDE_PROJECT: sim.project,
     });
     assert.equal(old.code, 1);
-    assert.match(old.stdout + old.stderr, /needs Oxide release 22 or newer/);
+    assert.match(old.stdout + old.stderr, /needs Oxide release 20 or newer/);
     assert.ok(!old.stdout.includes(sim.token) && !old.stderr.includes(sim.token));
   } finally {
     await sim.stop();

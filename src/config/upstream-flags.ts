@@ -34,6 +34,18 @@ export const IGNORED_UPSTREAM_FLAGS: Readonly<Record<string, IgnoredFlagType>> =
   'tls-cipher-suites': 'value',
   'tls-min-version': 'value',
   'tls-sni-cert-key': 'value',
+  'tls-curve-preferences': 'value',
+  'disable-http2-serving': 'bool',
+  // The webhook server (k8s.io/cloud-provider's --webhooks, off unless a provider has webhooks).
+  'webhook-disable-http2-serving': 'bool',
+  'webhook-tls-cert-file': 'value',
+  'webhook-tls-cipher-suites': 'value',
+  'webhook-tls-curve-preferences': 'value',
+  'webhook-tls-min-version': 'value',
+  'webhook-tls-private-key-file': 'value',
+  'webhook-tls-sni-cert-key': 'value',
+  // Upstream's node controller status workers; ours refreshes Nodes with --concurrent-node-syncs.
+  'concurrent-node-status-updates': 'value',
   // Metrics options of component-base.
   'allow-metric-labels': 'value',
   'allow-metric-labels-manifest': 'value',

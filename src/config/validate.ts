@@ -75,9 +75,5 @@ export function validateOptions(o: CcmOptions): string[] {
     .filter((s) => s !== '')) {
     if (!validCidr(cidr)) errors.push(`--cluster-cidr: ${JSON.stringify(cidr)} is not a CIDR`);
   }
-  if (o.allocateNodeCidrs && o.configureCloudRoutes && o.clusterCidr.trim() === '')
-    errors.push(
-      '--cluster-cidr is required with --allocate-node-cidrs and --configure-cloud-routes',
-    );
   return errors;
 }

@@ -18,6 +18,7 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
 import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
+import { API_VERSION } from './api-version.ts';
 import { caDispatcher } from './tls.ts';
 import type { TlsDispatcher } from './tls.ts';
 
@@ -93,11 +94,17 @@ export class OxideClient {
     };
     this.fence = options.fence;
     this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
+    // The SDK's own api-version is the newest document it was generated from; baseParams
+    // headers replace it on every request (api-version.ts says why we send an older one).
     this.api = new Api({
       host: options.host.replace(/\/+$/, ''),
       token: options.token,
-      ...(this.tls ? { baseParams: { dispatcher: this.tls.dispatcher } as object } : {}),
+      baseParams: {
+        headers: { 'api-version': API_VERSION },
+        ...(this.tls ? ({ dispatcher: this.tls.dispatcher } as object) : {}),
+      },
     });
+    this.api.apiVersion = API_VERSION;
   }
 
   /**
