@@ -9,6 +9,7 @@ import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
+import { parseLogOutput } from './harness/klog.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
@@ -119,7 +120,9 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
       OXIDE_PROJECT: sim.project,
     });
     assert.equal(badToken.code, 1);
-    assert.match(badToken.stdout, /rejected the token \(401\); check OXIDE_TOKEN/);
+    assert.equal(badToken.stdout, '');
+    assert.match(badToken.stderr, /rejected the token \(401\); check OXIDE_TOKEN/);
+    assert.match(parseLogOutput(badToken.stderr, 'text').at(-1)?.msg ?? '', /^Oxide API at /);
     for (const secret of [wrong, sim.token]) {
       assert.ok(
         !badToken.stdout.includes(secret) && !badToken.stderr.includes(secret),
@@ -134,9 +137,10 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
     });
     assert.equal(noProject.code, 1);
     assert.match(
-      noProject.stdout,
+      noProject.stderr,
       /Oxide project \\"nope\\" not found at http:\/\/127\.0\.0\.1:\d+/,
     );
+    parseLogOutput(noProject.stderr, 'text');
     assert.ok(!noProject.stdout.includes(sim.token) && !noProject.stderr.includes(sim.token));
 
     const closed = `http://127.0.0.1:${await freePort()}`;
@@ -146,7 +150,8 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
       OXIDE_PROJECT: 'k8s',
     });
     assert.equal(down.code, 1);
-    assert.match(down.stdout, new RegExp(`cannot reach the Oxide API at ${closed}`));
+    assert.match(down.stderr, new RegExp(`cannot reach the Oxide API at ${closed}`));
+    parseLogOutput(down.stderr, 'text');
     assert.ok(!down.stdout.includes(sim.token) && !down.stderr.includes(sim.token));
   } finally {
     await sim.stop();
@@ -239,11 +244,11 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     assert.equal(released.spec.holderIdentity, '');
     assert.equal(released.spec.leaseDurationSeconds, 1);
 
-    const lines = result.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    // klog text on stderr, nothing on stdout; every line readable by a klog pipeline.
+    assert.equal(result.stdout, '');
+    const lines = parseLogOutput(result.stderr, 'text');
     const msgs = lines.map((l) => l.msg);
+    assert.ok(!lines.some((l) => l.error), result.stderr);
     assert.ok(
       msgs.includes(
         'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
@@ -275,6 +280,8 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
       '--leader-elect-renew-deadline=2s',
       '--leader-elect-retry-period=500ms',
       '--secure-port=0',
+      '--logging-format=json',
+      '-v=6',
     ],
     { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
   );
@@ -295,7 +302,24 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
     assert.ok(result, `still running after losing the Lease:\n${s.output()}`);
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /"msg":"leaderelection lost"/);
+    assert.equal(result.stdout, '');
+    // JSON mode at -v=6: one object per line, no duplicate keys, request traces without tokens.
+    const lines = parseLogOutput(result.stderr, 'json');
+    const lost = lines.find((l) => l.msg === 'leaderelection lost');
+    assert.ok(lost?.error, result.stderr);
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'request' && l.fields['method'] === 'PUT' && l.fields['status'] === 409,
+      ) || lines.some((l) => l.msg === 'request' && l.fields['method'] === 'GET'),
+      'request traces at -v=6',
+    );
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'request' && l.fields['path'] === '/v1/me' && l.fields['status'] === 200,
+      ),
+      'Oxide request traces at -v=6',
+    );
+    assert.ok(!result.stderr.includes(sim.token));
     assert.equal((await client.get<Lease>(leasePath)).spec.holderIdentity, 'other_replica');
   } finally {
     s.child.kill('SIGKILL');
@@ -334,7 +358,8 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
     s.child.kill('SIGTERM');
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
     assert.equal(result?.code, 0, s.output());
-    assert.doesNotMatch(result.stdout, /acquire leader lease/);
+    assert.doesNotMatch(result.stderr, /acquire leader lease/);
+    parseLogOutput(result.stderr, 'text');
   } finally {
     s.child.kill('SIGKILL');
     await s.exited;

@@ -94,6 +94,10 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '--oxide-request-timeout',
     '45s',
     '-v=5',
+    '--logging-format',
+    'json',
+    '--log-json-split-stream',
+    '--log-text-split-stream=true',
   ];
   const { options, errors } = parseFlags(argv);
   assert.deepEqual(errors, []);
@@ -130,6 +134,9 @@ test('every flag in both --flag value and --flag=value forms', () => {
     oxideLoadBalancerFirewall: true,
     oxideRequestTimeoutMs: 45_000,
     verbosity: 5,
+    loggingFormat: 'json',
+    logJsonSplitStream: true,
+    logTextSplitStream: true,
   });
   // The table and the test cover the same flags: a new flag must be added here too.
   const covered = new Set(

@@ -33,6 +33,10 @@ export interface CcmOptions {
   oxideLoadBalancerFirewall: boolean;
   oxideRequestTimeoutMs: number;
   verbosity: number;
+  /** --logging-format: text (klog) or json (klog's JSON schema). */
+  loggingFormat: string;
+  logJsonSplitStream: boolean;
+  logTextSplitStream: boolean;
   version: boolean;
   help: boolean;
 }
@@ -69,6 +73,9 @@ export const defaultOptions = (): CcmOptions => ({
   oxideLoadBalancerFirewall: false,
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
+  loggingFormat: 'text',
+  logJsonSplitStream: false,
+  logTextSplitStream: false,
   version: false,
   help: false,
 });

@@ -2,8 +2,8 @@
 // retries for transient failures only, one metric sample per attempt, and typed errors from
 // errors.ts. Typed helpers below cover what the Instances provider needs; other capabilities add
 // their own calls through `call`/`listAll` in their own modules.
-import { Api } from '@oxide/api';
 import type {
+  Api,
   ApiResult,
   CurrentUser,
   ExternalIp,
@@ -18,6 +18,7 @@ import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { caDispatcher } from './tls.ts';
+import { TracedApi } from './traced-api.ts';
 import type { TlsDispatcher } from './tls.ts';
 
 export interface OxideClientOptions {
@@ -74,7 +75,7 @@ export class OxideClient {
       maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
     };
     this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
-    this.api = new Api({
+    this.api = new TracedApi({
       host: options.host.replace(/\/+$/, ''),
       token: options.token,
       ...(this.tls ? { baseParams: { dispatcher: this.tls.dispatcher } as object } : {}),
