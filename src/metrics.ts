@@ -392,3 +392,36 @@ function procNetDev(): { receive: number; transmit: number } | undefined {
     return undefined;
   }
 }
+
+// ---- introspection (docs/metrics.md and the parity test) ----------------------------------------
+
+export interface FamilyDescription {
+  name: string;
+  type: string;
+  help: string;
+  /** Sorted. */
+  labels: string[];
+  /** Histogram upper bounds, without +Inf. */
+  buckets?: number[];
+}
+
+/** Every family in the registry, sorted by name. */
+export function describeFamilies(): FamilyDescription[] {
+  return registry
+    .getMetricsAsArray()
+    .map((m) => {
+      const raw = m as unknown as {
+        labelNames?: readonly string[];
+        upperBounds?: readonly number[];
+      };
+      const d: FamilyDescription = {
+        name: m.name,
+        type: String(m.type),
+        help: m.help,
+        labels: [...(raw.labelNames ?? [])].sort(),
+      };
+      if (d.type === 'histogram' && raw.upperBounds) d.buckets = [...raw.upperBounds];
+      return d;
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}

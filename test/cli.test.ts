@@ -224,6 +224,21 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
       metrics,
       /oxide_api_requests_total\{operation="current_user_view",status="200"\} 1/,
     );
+    // Upstream families with upstream label values (docs/metrics.md).
+    assert.match(
+      metrics,
+      /running_managed_controllers\{name="cloud-node",manager="cloud-controller-manager"\} 1/,
+    );
+    assert.match(metrics, /workqueue_adds_total\{name="Nodes"\} \d+/);
+    assert.match(
+      metrics,
+      /rest_client_requests_total\{code="200",method="GET",host="127\.0\.0\.1:\d+"\} \d+/,
+    );
+    assert.match(
+      metrics,
+      /rest_client_requests_total\{code="201",method="POST",host="127\.0\.0\.1:\d+"\} \d+/,
+    );
+    assert.match(metrics, /kubernetes_build_info\{major="0",minor="1",git_version="v0\.1\.0"/);
 
     let node = await getNode(client, nodeName);
     for (let i = 0; i < 50 && !node.spec?.providerID; i++) {

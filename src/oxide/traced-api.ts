@@ -11,10 +11,14 @@ export class TracedApi extends Api {
   override async request<Data>(params: RequestParams): Promise<ApiResult<Data>> {
     const started = performance.now();
     let status = 0;
+    let err: string | undefined;
     try {
       const result = await super.request<Data>(params);
       status = result.response.status;
       return result;
+    } catch (e) {
+      err = e instanceof Error ? e.message : String(e);
+      throw e;
     } finally {
       const url = new URL((params.host ?? this.host) + params.path, 'http://unknown');
       traceRequest({
@@ -24,6 +28,7 @@ export class TracedApi extends Api {
         path: url.pathname + requestQuery(params.query),
         status,
         milliseconds: performance.now() - started,
+        ...(err === undefined ? {} : { err }),
       });
     }
   }
