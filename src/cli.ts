@@ -5,7 +5,7 @@ import { readCommandLine, USAGE_EXIT_CODE } from './config/command-line.ts';
 import { loadOxideConfig } from './config/oxide.ts';
 import { usage } from './config/usage.ts';
 import { runApp, EXIT_FAILURE } from './app.ts';
-import { createLogger, setRequestLogger } from './log.ts';
+import { createLogger, setProcessLogger } from './log.ts';
 import type { LoggingFormat } from './log.ts';
 import { requiredRelease } from './oxide/api-version.ts';
 import { PROGRAM, VERSION } from './version.ts';
@@ -55,7 +55,7 @@ export async function runCli(
     ...(split ? { infoStream: io.stdout } : {}),
     secrets: [oxide.settings.token],
   });
-  setRequestLogger(log);
+  setProcessLogger(log);
   for (const warning of cmd.warnings) log.warn(warning);
   log.info(
     {

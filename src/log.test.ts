@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { parseJsonStrict, parseKlogText, parseLogOutput } from '../test/harness/klog.ts';
-import { createLogger, setRequestLogger, silentLogger, traceRequest } from './log.ts';
+import { createLogger, setProcessLogger, traceRequest } from './log.ts';
 import type { LoggerOptions, LoggingFormat } from './log.ts';
 
 // 2026-12-03T09:31:32.123456Z
@@ -128,7 +128,7 @@ test('secrets: token-like keys redacted at any depth, registered secrets scrubbe
 
 test('request traces: V(6) only, named by client, no headers', () => {
   const c = capture('text', { verbosity: 6 });
-  setRequestLogger(c.log);
+  setProcessLogger(c.log);
   try {
     traceRequest({
       client: 'kube-client',
@@ -139,14 +139,14 @@ test('request traces: V(6) only, named by client, no headers', () => {
       milliseconds: 1.23456,
     });
   } finally {
-    setRequestLogger(silentLogger);
+    setProcessLogger(undefined);
   }
   assert.equal(
     c.err(),
     'I1203 09:31:32.123456   12345 kube-client:0] "request" method="GET" host="127.0.0.1:6443" path="/api/v1/nodes?limit=500" status=200 milliseconds=1.235\n',
   );
   const quiet = capture('text', { verbosity: 5 });
-  setRequestLogger(quiet.log);
+  setProcessLogger(quiet.log);
   try {
     traceRequest({
       client: 'oxide-client',
@@ -157,7 +157,7 @@ test('request traces: V(6) only, named by client, no headers', () => {
       milliseconds: 1,
     });
   } finally {
-    setRequestLogger(silentLogger);
+    setProcessLogger(undefined);
   }
   assert.equal(quiet.err(), '');
 });

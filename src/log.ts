@@ -168,11 +168,19 @@ export const silentLogger: Logger = createLogger({ verbosity: -1 });
 
 // ---- request traces (klog's round-tripper lines) ------------------------------------------------
 
-let requestLog: Logger = silentLogger;
+let processLog: Logger | undefined;
 
-/** Sets the logger that request traces go to (the program's root logger). */
-export function setRequestLogger(log: Logger): void {
-  requestLog = log;
+/**
+ * Sets the program's root logger (cli.ts, once the format is known): request traces go to it,
+ * and main.ts reports a failed shutdown or a crash through it, so those are klog lines too.
+ */
+export function setProcessLogger(log: Logger | undefined): void {
+  processLog = log;
+}
+
+/** The root logger, when the program got far enough to create one. */
+export function processLogger(): Logger | undefined {
+  return processLog;
 }
 
 export interface RequestTrace {
@@ -191,10 +199,10 @@ export interface RequestTrace {
 
 /** One V(6) line per request, as client-go's round trippers log at -v=6. */
 export function traceRequest(trace: RequestTrace): void {
-  const verbose = requestLog.v(V.requests);
-  if (!verbose.enabled) return;
+  const log = processLog;
+  if (!log?.v(V.requests).enabled) return;
   const { client, ...fields } = trace;
-  requestLog
+  log
     .named(client)
     .v(V.requests)
     .info({ ...fields, milliseconds: Math.round(trace.milliseconds * 1000) / 1000 }, 'request');
