@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.json
 TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_CONCURRENCY ?= 2
 
-.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean metrics-doc
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kub
 
 demo: deps testbin ## See the CCM work, no rack needed (simulator + local apiserver); ONCE=1 runs once and exits
 	$(NODE) hack/demo.ts $(if $(filter 1 true yes,$(ONCE)),--once)
+
+metrics-doc: deps ## Regenerate docs/metrics.md from the metric registry
+	$(NODE) hack/metrics-doc.ts
 
 bench: deps testbin ## Run benchmarks (tables: workload, calls, time, memory)
 	@for f in $(sort $(wildcard bench/*.bench.ts)); do \

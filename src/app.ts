@@ -20,6 +20,7 @@ import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
+import { controllerRunning } from './metrics.ts';
 import {
   NODE_CONTROLLER,
   NODE_LIFECYCLE_CONTROLLER,
@@ -214,10 +215,15 @@ class LeaderWork {
     informers.start(signal);
     const runs = controllers.map((c) => {
       this.log.info({ controller: c.name.name }, 'starting controller');
-      return c.run(signal).catch((err: unknown) => {
-        this.failed.push(c.name.name);
-        this.log.error({ controller: c.name.name, err: String(err) }, 'controller failed');
-      });
+      // running_managed_controllers names controllers by upstream's short names (cloud-node, …).
+      controllerRunning(c.name.alias, true);
+      return c
+        .run(signal)
+        .catch((err: unknown) => {
+          this.failed.push(c.name.name);
+          this.log.error({ controller: c.name.name, err: String(err) }, 'controller failed');
+        })
+        .finally(() => controllerRunning(c.name.alias, false));
     });
     await informers
       .waitForSync(signal)

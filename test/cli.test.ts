@@ -10,6 +10,7 @@ import { startSimulator } from '../sim/server.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
+import { parseLogOutput } from './harness/klog.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
@@ -125,7 +126,9 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
       OXIDE_PROJECT: sim.project,
     });
     assert.equal(badToken.code, 1);
-    assert.match(badToken.stdout, /rejected the token \(401\); check OXIDE_TOKEN/);
+    assert.equal(badToken.stdout, '');
+    assert.match(badToken.stderr, /rejected the token \(401\); check OXIDE_TOKEN/);
+    assert.match(parseLogOutput(badToken.stderr, 'text').at(-1)?.msg ?? '', /^Oxide API at /);
     for (const secret of [wrong, sim.token]) {
       assert.ok(
         !badToken.stdout.includes(secret) && !badToken.stderr.includes(secret),
@@ -140,9 +143,10 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
     });
     assert.equal(noProject.code, 1);
     assert.match(
-      noProject.stdout,
+      noProject.stderr,
       /Oxide project \\"nope\\" not found at http:\/\/127\.0\.0\.1:\d+/,
     );
+    parseLogOutput(noProject.stderr, 'text');
     assert.ok(!noProject.stdout.includes(sim.token) && !noProject.stderr.includes(sim.token));
 
     // Unreachable is an outage, not an answer: the process runs, not ready, until SIGTERM.
@@ -174,6 +178,7 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
         new RegExp(`\\[-\\]oxide failed: .*cannot reach the Oxide API at ${closed}`),
       );
       assert.match(down.output(), new RegExp(`cannot reach the Oxide API at ${closed}`));
+      parseLogOutput(down.output(), 'text');
       down.child.kill('SIGTERM');
       const result = await down.exited;
       assert.equal(result.code, 0, down.output());
@@ -258,6 +263,21 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
       metrics,
       /oxide_api_requests_total\{operation="current_user_view",status="200"\} 1/,
     );
+    // Upstream families with upstream label values (docs/metrics.md).
+    assert.match(
+      metrics,
+      /running_managed_controllers\{name="cloud-node",manager="cloud-controller-manager"\} 1/,
+    );
+    assert.match(metrics, /workqueue_adds_total\{name="Nodes"\} \d+/);
+    assert.match(
+      metrics,
+      /rest_client_requests_total\{code="200",method="GET",host="127\.0\.0\.1:\d+"\} \d+/,
+    );
+    assert.match(
+      metrics,
+      /rest_client_requests_total\{code="201",method="POST",host="127\.0\.0\.1:\d+"\} \d+/,
+    );
+    assert.match(metrics, /kubernetes_build_info\{major="0",minor="1",git_version="v0\.1\.0"/);
 
     let node = await getNode(client, nodeName);
     for (let i = 0; i < 50 && !node.spec?.providerID; i++) {
@@ -278,11 +298,11 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     assert.equal(released.spec.holderIdentity, '');
     assert.equal(released.spec.leaseDurationSeconds, 1);
 
-    const lines = result.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    // klog text on stderr, nothing on stdout; every line readable by a klog pipeline.
+    assert.equal(result.stdout, '');
+    const lines = parseLogOutput(result.stderr, 'text');
     const msgs = lines.map((l) => l.msg);
+    assert.ok(!lines.some((l) => l.error), result.stderr);
     assert.ok(
       msgs.includes(
         'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
@@ -314,6 +334,8 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
       '--leader-elect-renew-deadline=2s',
       '--leader-elect-retry-period=500ms',
       '--secure-port=0',
+      '--logging-format=json',
+      '-v=6',
     ],
     { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
   );
@@ -334,7 +356,24 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
     assert.ok(result, `still running after losing the Lease:\n${s.output()}`);
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /"msg":"leaderelection lost"/);
+    assert.equal(result.stdout, '');
+    // JSON mode at -v=6: one object per line, no duplicate keys, request traces without tokens.
+    const lines = parseLogOutput(result.stderr, 'json');
+    const lost = lines.find((l) => l.msg === 'leaderelection lost');
+    assert.ok(lost?.error, result.stderr);
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'request' && l.fields['method'] === 'PUT' && l.fields['status'] === 409,
+      ) || lines.some((l) => l.msg === 'request' && l.fields['method'] === 'GET'),
+      'request traces at -v=6',
+    );
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'request' && l.fields['path'] === '/v1/me' && l.fields['status'] === 200,
+      ),
+      'Oxide request traces at -v=6',
+    );
+    assert.ok(!result.stderr.includes(sim.token));
     assert.equal((await client.get<Lease>(leasePath)).spec.holderIdentity, 'other_replica');
   } finally {
     s.child.kill('SIGKILL');
@@ -375,7 +414,8 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
     s.child.kill('SIGTERM');
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
     assert.equal(result?.code, 0, s.output());
-    assert.doesNotMatch(result.stdout, /acquire leader lease/);
+    assert.doesNotMatch(result.stderr, /acquire leader lease/);
+    parseLogOutput(result.stderr, 'text');
   } finally {
     s.child.kill('SIGKILL');
     await s.exited;

@@ -14,14 +14,12 @@ import { defaultOptions } from '../src/config/options.ts';
 import { NODE_CONTROLLER } from '../src/names.ts';
 import { createLogger } from '../src/log.ts';
 import { testKube } from './harness/kube.ts';
+import { parseKlogText } from './harness/klog.ts';
+import type { KlogTextLine } from './harness/klog.ts';
 import { freePort } from './harness/ports.ts';
 
-interface LogLine {
-  level: number;
-  msg: string;
-}
+type LogLine = KlogTextLine;
 
-const WARN = 40;
 const TOKEN = 'oxide-token-startup-test';
 
 function capture(): { log: ReturnType<typeof createLogger>; lines: () => LogLine[] } {
@@ -29,12 +27,12 @@ function capture(): { log: ReturnType<typeof createLogger>; lines: () => LogLine
   let text = '';
   stream.on('data', (d: Buffer) => (text += d.toString()));
   return {
-    log: createLogger(4, stream),
+    log: createLogger({ verbosity: 4, errorStream: stream }),
     lines: () =>
       text
         .split('\n')
         .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as LogLine),
+        .map((l) => parseKlogText(l)),
   };
 }
 
@@ -83,7 +81,7 @@ async function start(host: string, token: string, project: string, extra = {}) {
 }
 
 const warnings = (lines: LogLine[]): string[] =>
-  lines.filter((l) => l.level === WARN).map((l) => l.msg);
+  lines.filter((l) => l.severity === 'W').map((l) => l.msg);
 
 test('Oxide down at start: running, not ready with the reason, ready once it answers', async () => {
   const oxidePort = await freePort();

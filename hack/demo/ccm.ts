@@ -1,5 +1,5 @@
 // The CCM under demonstration: `src/main.ts` run from source by the pinned Node.js, as a child
-// process with its JSON log in a file, pointed at the demo's apiserver and Oxide simulator.
+// process with its klog-format log in a file, pointed at the demo's apiserver and Oxide simulator.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -107,7 +107,7 @@ export class CcmProcess {
     }
   }
 
-  /** Log lines at warn (40) or above, for the summary. */
+  /** Warning and error lines (klog severities W and E), for the summary. */
   warnings(): string[] {
     let text = '';
     try {
@@ -115,6 +115,6 @@ export class CcmProcess {
     } catch {
       return [];
     }
-    return text.split('\n').filter((l) => /"level":(4|5|6)\d/.test(l));
+    return text.split('\n').filter((l) => /^[WE]\d{4} /.test(l));
   }
 }

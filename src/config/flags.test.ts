@@ -127,6 +127,10 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '5m',
     '--authorization-webhook-cache-unauthorized-ttl=0s',
     '-v=5',
+    '--logging-format',
+    'json',
+    '--log-json-split-stream',
+    '--log-text-split-stream=true',
   ];
   const { options, errors } = parseFlags(argv);
   assert.deepEqual(errors, []);
@@ -180,6 +184,9 @@ test('every flag in both --flag value and --flag=value forms', () => {
     authorizationWebhookCacheAuthorizedTtlMs: 300_000,
     authorizationWebhookCacheUnauthorizedTtlMs: 0,
     verbosity: 5,
+    loggingFormat: 'json',
+    logJsonSplitStream: true,
+    logTextSplitStream: true,
   });
   // The table and the test cover the same flags: a new flag must be added here too.
   const covered = new Set(

@@ -52,6 +52,10 @@ export interface CcmOptions {
   oxideLoadBalancerNamedFloatingIps: string;
   oxideRequestTimeoutMs: number;
   verbosity: number;
+  /** --logging-format: text (klog) or json (klog's JSON schema). */
+  loggingFormat: string;
+  logJsonSplitStream: boolean;
+  logTextSplitStream: boolean;
   version: boolean;
   help: boolean;
 }
@@ -105,6 +109,9 @@ export const defaultOptions = (): CcmOptions => ({
   oxideLoadBalancerNamedFloatingIps: 'marked',
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
+  loggingFormat: 'text',
+  logJsonSplitStream: false,
+  logTextSplitStream: false,
   version: false,
   help: false,
 });

@@ -51,13 +51,11 @@ export const IGNORED_UPSTREAM_FLAGS: Readonly<Record<string, IgnoredFlagType>> =
   'allow-metric-labels-manifest': 'value',
   'disabled-metrics': 'value',
   'show-hidden-metrics-for-version': 'value',
-  // Logging (component-base and klog): we log JSON lines to stdout; only -v is honoured.
+  // Logging (component-base and klog): -v, --logging-format and the split-stream flags are ours;
+  // output is unbuffered, so flush frequency and buffer sizes have nothing to tune.
   'log-flush-frequency': 'value',
-  'logging-format': 'value',
   'log-json-info-buffer-size': 'value',
-  'log-json-split-stream': 'bool',
   'log-text-info-buffer-size': 'value',
-  'log-text-split-stream': 'bool',
   vmodule: 'value',
   logtostderr: 'bool',
   alsologtostderr: 'bool',

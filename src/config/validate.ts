@@ -4,6 +4,7 @@ import {
   NAMED_FLOATING_IP_POLICIES,
   isNamedFloatingIpPolicy,
 } from '../cloud/oxide/load-balancer-owner.ts';
+import { LOGGING_FORMATS } from '../log.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
 import type { CcmOptions } from './options.ts';
@@ -29,6 +30,10 @@ export function validateOptions(o: CcmOptions): string[] {
       `--cloud-provider ${JSON.stringify(o.cloudProvider)} is not supported: this cloud-controller-manager only implements "${PROVIDER_NAME}"`,
     );
   if (o.clusterName === '') errors.push('--cluster-name must not be empty');
+  if (!(LOGGING_FORMATS as readonly string[]).includes(o.loggingFormat))
+    errors.push(
+      `--logging-format ${JSON.stringify(o.loggingFormat)} is not supported; use ${LOGGING_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}`,
+    );
   if (o.leaderElect) {
     const d = formatDuration;
     if (o.leaderElectLeaseDurationMs <= o.leaderElectRenewDeadlineMs)

@@ -1,8 +1,8 @@
-// List+watch cache for one resource, like client-go's shared informer, built on client-node's
-// Watch. We keep our own loop because client-node's informer stops for good on some watch errors
-// and its Watch aborts a connection that is idle for 30 s: here every end of a watch resumes from
-// the last resourceVersion, and a 410 Gone (or any list error) relists with backoff.
-import { Watch } from '@kubernetes/client-node';
+// List+watch cache for one resource, like client-go's shared informer, on KubeClient's list and
+// watch (so watches share the user agent, metrics and request traces of every other call). We
+// keep our own loop because client-node's informer stops for good on some watch errors: here
+// every end of a watch resumes from the last resourceVersion, and a 410 Gone (or any list error)
+// relists with backoff.
 import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
 
@@ -147,55 +147,52 @@ export class Informer<T extends KubeObject> {
   }
 
   /** One watch connection; resolves true when the resourceVersion is too old (410). */
-  private watchOnce(signal: AbortSignal): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      let gone = false;
-      let controller: AbortController | undefined;
-      const onAbort = (): void => controller?.abort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      const finish = (err: unknown): void => {
-        signal.removeEventListener('abort', onAbort);
-        if (gone || signal.aborted || !err || isTimeout(err)) resolve(gone);
-        else reject(err instanceof Error ? err : new Error(`watch ended: ${JSON.stringify(err)}`));
-      };
-      new Watch(this.client.config)
-        .watch(
-          this.options.path,
-          {
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            // Below client-node's 30 s idle abort, so the server ends quiet watches cleanly.
-            timeoutSeconds: this.options.watchTimeoutSeconds ?? 25,
-            labelSelector: this.options.labelSelector,
-            fieldSelector: this.options.fieldSelector,
-          },
-          (phase: string, obj: T) => {
-            if (phase === 'ERROR') {
-              // 410 Gone is the usual case; any other watch error also means our position in
-              // the stream is unknown, so relist rather than resume.
-              gone = true;
-              controller?.abort();
-              return;
-            }
-            const rv = obj.metadata?.resourceVersion;
-            if (rv) this.resourceVersion = rv;
-            if (phase === 'BOOKMARK') return;
-            const key = objectKey(obj);
-            if (phase === 'DELETED') {
-              const old = this.store.get(key) ?? obj;
-              this.store.delete(key);
-              for (const h of this.handlers) h.delete?.(old);
-            } else {
-              this.upsert(key, obj);
-            }
-          },
-          finish,
-        )
-        .then((c) => {
-          controller = c;
-          if (signal.aborted) c.abort();
-        }, finish);
-    });
+  private async watchOnce(signal: AbortSignal): Promise<boolean> {
+    let gone = false;
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.client.watch(
+        this.options.path,
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          // Below the client's 30 s idle abort, so the server ends quiet watches cleanly.
+          timeoutSeconds: this.options.watchTimeoutSeconds ?? 25,
+          labelSelector: this.options.labelSelector,
+          fieldSelector: this.options.fieldSelector,
+        },
+        (phase, object) => {
+          if (stop.signal.aborted) return;
+          if (phase === 'ERROR') {
+            // 410 Gone is the usual case; any other watch error also means our position in
+            // the stream is unknown, so relist rather than resume.
+            gone = true;
+            stop.abort();
+            return;
+          }
+          const obj = object as T;
+          const rv = obj.metadata?.resourceVersion;
+          if (rv) this.resourceVersion = rv;
+          if (phase === 'BOOKMARK') return;
+          const key = objectKey(obj);
+          if (phase === 'DELETED') {
+            const old = this.store.get(key) ?? obj;
+            this.store.delete(key);
+            for (const h of this.handlers) h.delete?.(old);
+          } else {
+            this.upsert(key, obj);
+          }
+        },
+        stop.signal,
+      );
+    } catch (err) {
+      if (!(gone || signal.aborted || isTimeout(err))) throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    return gone;
   }
 }
 

@@ -2,8 +2,8 @@
 // retries for transient failures only, one metric sample per attempt, and typed errors from
 // errors.ts. Typed helpers below cover what the Instances provider needs; other capabilities add
 // their own calls through `call`/`listAll` in their own modules.
-import { Api } from '@oxide/api';
 import type {
+  Api,
   ApiResult,
   CurrentUser,
   ExternalIp,
@@ -20,6 +20,7 @@ import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { API_VERSION } from './api-version.ts';
 import { caDispatcher } from './tls.ts';
+import { TracedApi } from './traced-api.ts';
 import type { TlsDispatcher } from './tls.ts';
 
 export interface OxideClientOptions {
@@ -96,7 +97,7 @@ export class OxideClient {
     this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
     // The SDK's own api-version is the newest document it was generated from; baseParams
     // headers replace it on every request (api-version.ts says why we send an older one).
-    this.api = new Api({
+    this.api = new TracedApi({
       host: options.host.replace(/\/+$/, ''),
       token: options.token,
       baseParams: {

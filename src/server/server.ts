@@ -7,8 +7,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics } from 'prom-client';
-import { registry } from '../metrics.ts';
+import { registerProcessMetrics, registry } from '../metrics.ts';
 import type { Logger } from '../log.ts';
 import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
@@ -36,13 +35,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-let defaultMetrics = false;
 /** Node process metrics (process_*, nodejs_*) in the shared registry; once per process. */
-export function registerDefaultMetrics(): void {
-  if (defaultMetrics) return;
-  defaultMetrics = true;
-  collectDefaultMetrics({ register: registry });
-}
+export const registerDefaultMetrics = registerProcessMetrics;
 
 function checkResponse(
   res: ServerResponse,

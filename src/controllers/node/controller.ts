@@ -41,7 +41,9 @@ export class NodeController implements Controller {
   private readonly options: NodeControllerOptions;
   private readonly instances: Instances;
   private readonly nodes: Informer<V1Node>;
-  private readonly queue = new WorkQueue({ name: NODE_CONTROLLER.name });
+  private readonly queue = new WorkQueue({
+    name: NODE_CONTROLLER.workqueue ?? NODE_CONTROLLER.name,
+  });
   private readonly fresh = new FreshObjects<V1Node>();
   private readonly resyncRequested = new Set<string>();
   private readonly recorder: EventRecorder;
