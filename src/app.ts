@@ -273,6 +273,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     const cloud = new OxideCloudProvider({
       client,
       loadBalancerFirewall: options.oxideLoadBalancerFirewall,
+      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
       ...(oxide.region ? { region: oxide.region } : {}),
       ...(oxide.zone ? { zone: oxide.zone } : {}),
     });

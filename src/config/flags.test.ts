@@ -91,6 +91,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '--tls-private-key-file=/k2',
     '--metrics-plain-http=false',
     '--oxide-lb-firewall',
+    '--oxide-routes-vpc=pods',
     '--oxide-request-timeout',
     '45s',
     '-v=5',
@@ -128,6 +129,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     tlsPrivateKeyFile: '/k2',
     metricsPlainHttp: false,
     oxideLoadBalancerFirewall: true,
+    oxideRoutesVpc: 'pods',
     oxideRequestTimeoutMs: 45_000,
     verbosity: 5,
   });

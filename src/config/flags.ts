@@ -208,6 +208,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Default of the Service annotation oxide.computer/firewall: open LoadBalancer ports in the VPC firewall (ours, not upstream).',
   },
   {
+    name: 'oxide-routes-vpc',
+    type: 'string',
+    key: 'oxideRoutesVpc',
+    help: "VPC (name) holding the pod-CIDR routes and the cluster router; empty: the VPC of each Node's primary NIC (ours, not upstream).",
+  },
+  {
     name: 'oxide-request-timeout',
     type: 'duration',
     key: 'oxideRequestTimeoutMs',

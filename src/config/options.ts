@@ -31,6 +31,8 @@ export interface CcmOptions {
   tlsPrivateKeyFile: string;
   metricsPlainHttp: boolean;
   oxideLoadBalancerFirewall: boolean;
+  /** --oxide-routes-vpc; empty: each Node's primary-NIC VPC. */
+  oxideRoutesVpc: string;
   oxideRequestTimeoutMs: number;
   verbosity: number;
   version: boolean;
@@ -67,6 +69,7 @@ export const defaultOptions = (): CcmOptions => ({
   tlsPrivateKeyFile: '',
   metricsPlainHttp: false,
   oxideLoadBalancerFirewall: false,
+  oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
   version: false,
