@@ -82,6 +82,8 @@ before(async () => {
       '--allocate-node-cidrs',
       `--cluster-cidr=${CLUSTER_CIDR}`,
       '--route-reconciliation-period=5s',
+      // The flag, end to end: routes on the default VPC's router, named rather than learned.
+      '--oxide-routes-vpc=default',
       '--concurrent-service-syncs=4',
     ],
   });

@@ -52,6 +52,8 @@ export interface KubeCluster {
   scheduler: Component;
   kwok: Component;
   stop(): Promise<void>;
+  /** Synchronous SIGKILL for exit paths. */
+  killNow(): void;
 }
 
 export async function startKubeCluster(options: KubeClusterOptions): Promise<KubeCluster> {
@@ -119,6 +121,9 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
     kwok,
     async stop() {
       await Promise.all(all.map((c) => c.stop()));
+    },
+    killNow() {
+      for (const c of all) c.killNow();
     },
   };
 }
