@@ -359,6 +359,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
         ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
         : {}),
+      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
       ...(oxide.region ? { region: oxide.region } : {}),
       ...(oxide.zone ? { zone: oxide.zone } : {}),
     });

@@ -12,6 +12,8 @@ export interface CcmProcessOptions {
   port: number;
   logFile: string;
   oxide: { host: string; token: string; project: string };
+  /** More flags (tests: short periods, routes). */
+  extraArgs?: readonly string[];
 }
 
 export interface CcmExit {
@@ -35,6 +37,7 @@ export class CcmProcess {
       '--bind-address=127.0.0.1',
       `--secure-port=${options.port}`,
       '--metrics-plain-http',
+      ...(options.extraArgs ?? []),
     ];
     // The user's own OXIDE_* (a profile, a real rack's token) must not reach the demo's CCM.
     const env: NodeJS.ProcessEnv = {};

@@ -313,6 +313,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Which floating IPs a Service may use through the annotation oxide.computer/floating-ip-name: "marked" (only a floating IP whose description contains k8s-service=<cluster-name>/<namespace>/<name> of that Service) or "none" (the annotation is refused). Anyone who can create a Service can write the annotation (ours, not upstream).',
   },
   {
+    name: 'oxide-routes-vpc',
+    type: 'string',
+    key: 'oxideRoutesVpc',
+    help: "VPC (name) holding the pod-CIDR routes and the cluster router; empty: the VPC of each Node's primary NIC (ours, not upstream).",
+  },
+  {
     name: 'oxide-request-timeout',
     type: 'duration',
     key: 'oxideRequestTimeoutMs',

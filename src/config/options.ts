@@ -50,6 +50,8 @@ export interface CcmOptions {
   authorizationWebhookCacheUnauthorizedTtlMs: number;
   oxideLoadBalancerFirewall: boolean;
   oxideLoadBalancerNamedFloatingIps: string;
+  /** --oxide-routes-vpc; empty: each Node's primary-NIC VPC. */
+  oxideRoutesVpc: string;
   oxideRequestTimeoutMs: number;
   verbosity: number;
   /** --logging-format: text (klog) or json (klog's JSON schema). */
@@ -107,6 +109,7 @@ export const defaultOptions = (): CcmOptions => ({
   authorizationWebhookCacheUnauthorizedTtlMs: 10_000,
   oxideLoadBalancerFirewall: false,
   oxideLoadBalancerNamedFloatingIps: 'marked',
+  oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
   loggingFormat: 'text',
