@@ -119,7 +119,9 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   try {
     const wrong = 'oxide-token-WRONG-7d1c';
-    const base = ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s'];
+    // No kubeconfig and no secure port: the Oxide check is all that runs before these exit (a
+    // secure port would first look up the apiserver's client CAs, which needs a cluster).
+    const base = ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s', '--secure-port=0'];
     const badToken = await run(base, {
       OXIDE_HOST: sim.url,
       OXIDE_TOKEN: wrong,
@@ -195,11 +197,14 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
 test('a rack on an older Oxide release: exit 1 naming the release this build needs', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' }, apiVersion: '2025120300.0.0' });
   try {
-    const old = await run(['--cloud-provider', 'oxide', '--oxide-request-timeout=2s'], {
-      OXIDE_HOST: sim.url,
-      OXIDE_TOKEN: sim.token,
-      OXIDE_PROJECT: sim.project,
-    });
+    const old = await run(
+      ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s', '--secure-port=0'],
+      {
+        OXIDE_HOST: sim.url,
+        OXIDE_TOKEN: sim.token,
+        OXIDE_PROJECT: sim.project,
+      },
+    );
     assert.equal(old.code, 1);
     assert.match(old.stdout + old.stderr, /needs Oxide release 20 or newer/);
     assert.ok(!old.stdout.includes(sim.token) && !old.stderr.includes(sim.token));
