@@ -137,30 +137,34 @@ test('probes hit /healthz (liveness) and /readyz on the secure port over HTTPS',
 
 test('the secure port may delegate: auth-delegator cluster-wide, the authentication ConfigMap reader in kube-system', () => {
   interface Binding {
+    kind: string;
     metadata: { name: string; namespace?: string };
-    roleRef: { kind: string; name: string };
+    roleRef: { apiGroup: string; kind: string; name: string };
     subjects: { kind: string; name: string; namespace: string }[];
   }
-  const sa = [{ kind: 'ServiceAccount', name: NAME, namespace: 'kube-system' }];
-  const delegator = find(objects, 'ClusterRoleBinding', `${NAME}:system:auth-delegator`);
-  assert.deepEqual((delegator as unknown as Binding).roleRef, {
-    apiGroup: 'rbac.authorization.k8s.io',
-    kind: 'ClusterRole',
-    name: 'system:auth-delegator',
-  });
-  assert.deepEqual((delegator as unknown as Binding).subjects, sa);
-  const reader = find(
-    objects,
-    'RoleBinding',
-    `${NAME}:extension-apiserver-authentication-reader`,
-  ) as unknown as Binding;
-  assert.equal(reader.metadata.namespace, 'kube-system');
-  assert.deepEqual(reader.roleRef, {
-    apiGroup: 'rbac.authorization.k8s.io',
-    kind: 'Role',
-    name: 'extension-apiserver-authentication-reader',
-  });
-  assert.deepEqual(reader.subjects, sa);
+  const bindings = objects as unknown as Binding[];
+  // Found by what they grant, to whom: the names follow the chart's naming scheme.
+  const sa = [
+    {
+      kind: 'ServiceAccount',
+      name: pod.serviceAccountName,
+      namespace: deployment.metadata.namespace,
+    },
+  ];
+  const delegator = bindings.filter(
+    (o) => o.kind === 'ClusterRoleBinding' && o.roleRef.name === 'system:auth-delegator',
+  );
+  assert.equal(delegator.length, 1);
+  assert.equal(delegator[0]?.roleRef.kind, 'ClusterRole');
+  assert.deepEqual(delegator[0]?.subjects, sa);
+  const reader = bindings.filter(
+    (o) =>
+      o.kind === 'RoleBinding' && o.roleRef.name === 'extension-apiserver-authentication-reader',
+  );
+  assert.equal(reader.length, 1);
+  assert.equal(reader[0]?.metadata.namespace, 'kube-system', 'where the apiserver publishes it');
+  assert.equal(reader[0]?.roleRef.kind, 'Role');
+  assert.deepEqual(reader[0]?.subjects, sa);
 });
 
 test('the container is locked down: non-root, read-only root, no privileges', () => {

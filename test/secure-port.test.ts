@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -27,7 +27,7 @@ import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
-import { NAME, applyManifest } from './delivery.ts';
+import { MANIFEST_PATH, applyManifest, parseManifest } from './delivery.ts';
 
 const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
 const ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
@@ -178,7 +178,18 @@ before(async () => {
   tls = await selfSignedTls('127.0.0.1');
   await applyManifest(kubeconfig);
   // The gate's client is the CCM's ServiceAccount, with nothing but the manifest's RBAC.
-  ccm = clientWithToken(await serviceAccountToken('kube-system', NAME));
+  const deployment = parseManifest(readFileSync(MANIFEST_PATH, 'utf8')).find(
+    (o) => o.kind === 'Deployment',
+  ) as unknown as {
+    metadata: { namespace: string };
+    spec: { template: { spec: { serviceAccountName: string } } };
+  };
+  ccm = clientWithToken(
+    await serviceAccountToken(
+      deployment.metadata.namespace,
+      deployment.spec.template.spec.serviceAccountName,
+    ),
+  );
   port = await securePort(defaults(ccm));
 });
 

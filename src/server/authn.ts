@@ -113,10 +113,11 @@ export interface RequestHeaderConfig {
   extraHeaderPrefixes: readonly string[];
 }
 
+/** Go's Header.Get per name, in order: the first value of the first header that has one. */
 function firstValue(req: AuthRequest, names: readonly string[]): string | undefined {
   for (const name of names) {
-    const value = req.headers[name.trim().toLowerCase()]?.find((v) => v.trim() !== '');
-    if (value !== undefined) return value;
+    const value = req.headers[name.trim().toLowerCase()]?.[0];
+    if (value) return value;
   }
   return undefined;
 }

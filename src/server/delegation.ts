@@ -151,6 +151,23 @@ export class Delegation implements RequestGuard {
 
   private async init(): Promise<void> {
     const o = this.options;
+    // Authorizers first: a bad path list must fail before anything is started.
+    if (o.alwaysAllowGroups.length > 0)
+      this.authorizers.push(new GroupAuthorizer(o.alwaysAllowGroups));
+    if (o.alwaysAllowPaths.length > 0)
+      this.authorizers.push(new PathAuthorizer(o.alwaysAllowPaths));
+    if (o.authorizationClient)
+      this.authorizers.push(
+        new SubjectAccessReviewAuthorizer(o.authorizationClient, {
+          allowedMs: o.authorizedTtlMs,
+          deniedMs: o.unauthorizedTtlMs,
+        }),
+      );
+    else
+      this.log.warn(
+        'no authorization kubeconfig: requests other than always-allowed paths and groups are forbidden',
+      );
+
     if (o.clientCaFile !== '') this.clientCa = readPem(o.clientCaFile, '--client-ca-file');
     const rh = o.requestHeader;
     if (rh.clientCaFile !== '') {
@@ -181,22 +198,6 @@ export class Delegation implements RequestGuard {
         new TokenReviewAuthenticator(o.authenticationClient, o.tokenCacheTtlMs),
       );
     else this.log.warn('no authentication kubeconfig: bearer tokens are not recognized');
-
-    if (o.alwaysAllowGroups.length > 0)
-      this.authorizers.push(new GroupAuthorizer(o.alwaysAllowGroups));
-    if (o.alwaysAllowPaths.length > 0)
-      this.authorizers.push(new PathAuthorizer(o.alwaysAllowPaths));
-    if (o.authorizationClient)
-      this.authorizers.push(
-        new SubjectAccessReviewAuthorizer(o.authorizationClient, {
-          allowedMs: o.authorizedTtlMs,
-          deniedMs: o.unauthorizedTtlMs,
-        }),
-      );
-    else
-      this.log.warn(
-        'no authorization kubeconfig: requests other than always-allowed paths and groups are forbidden',
-      );
   }
 
   private async lookup(client: KubeClient): Promise<void> {
