@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../provider.ts';
+import { secondFamilyName } from './load-balancer-spec.ts';
 
 /** The Go CCM's description: alone, it marks a FIP the Go CCM (or we, before owners) created. */
 export const FLOATING_IP_DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';
@@ -140,7 +141,7 @@ export function roleNames(
   const suffix = ROLE_SUFFIX[role];
   const hash = `-H${createHash('sha256').update(uid).digest('hex').slice(0, 8)}`;
   return {
-    plain: role === 'primary' ? base : `${cut(base, MAX_NAME - suffix.length)}${suffix}`,
+    plain: role === 'primary' ? base : secondFamilyName(base, role),
     alternative: `${cut(base, MAX_NAME - hash.length - suffix.length)}${hash}${suffix}`,
   };
 }

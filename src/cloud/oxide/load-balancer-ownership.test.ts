@@ -179,6 +179,21 @@ describe('oxide.computer/floating-ip-name cannot take what is not marked for the
     await refused(lb.ensureLoadBalancer(CLUSTER, twice, [node('n1')]), /not available/);
   });
 
+  test("a live Service switching its annotation to another's FIP: refused, its own FIP kept", async () => {
+    const lb = provider();
+    const victimSvc = service('pa', 'v2');
+    const victim = await ensure(lb, victimSvc, 'n2');
+    const svc = service('p7', 'switch');
+    const own = await ensure(lb, svc);
+    svc.metadata!.annotations = { 'oxide.computer/floating-ip-name': victim.name };
+    await refused(lb.ensureLoadBalancer(CLUSTER, svc, [node('n1')]), /not available/);
+    assert.equal(named(own.name)?.id, own.id, 'not released as stale before the refusal');
+    await lb.ensureLoadBalancerDeleted(CLUSTER, svc);
+    assert.equal(named(own.name), undefined, 'its own FIP goes with it');
+    assert.equal(named(victim.name)?.instanceId, victim.instanceId);
+    await lb.ensureLoadBalancerDeleted(CLUSTER, victimSvc);
+  });
+
   test('--oxide-lb-named-floating-ips=none refuses the annotation before any call', async () => {
     const lb = new OxideLoadBalancer({ client, namedFloatingIps: 'none' });
     const svc = service('shop', 'web', { 'oxide.computer/floating-ip-name': 'shop-ip' });
