@@ -1,5 +1,5 @@
 # The Makefile is the primary interface: `make help` lists the targets.
-VERSION ?= 0.1.0
+VERSION ?= 0.8.0
 IMAGE_REPO ?= ghcr.io/oxidecomputer/oxide-cloud-controller-manager
 GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 ifeq ($(RELEASE),true)

@@ -17,6 +17,13 @@ if ! [[ "$new" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
 fi
 old=$(sed -n 's/^VERSION ?= //p' Makefile)
 [ -n "$old" ] || { echo "release-bump: no 'VERSION ?= ' line in the Makefile" >&2; exit 1; }
+# The image and chart names are the Go CCM's (last release 0.7.1): a version that goes backwards
+# would make `helm upgrade` and image tags look like a downgrade.
+lowest=$(printf '%s\n%s\n' "$old" "$new" | sort -V | head -n1)
+if [ "$new" != "$old" ] && [ "$lowest" = "$new" ]; then
+  echo "release-bump: $new is lower than the current $old; versions only go up" >&2
+  exit 2
+fi
 
 if ! grep -q "^## \[$new\]" CHANGELOG.md; then
   notes=$(awk '/^## \[Unreleased\]/ { on = 1; next } /^## \[/ { on = 0 } on && /^- /' CHANGELOG.md)
@@ -30,7 +37,7 @@ if ! grep -q "^## \[$new\]" CHANGELOG.md; then
 fi
 
 sed -i "s/^VERSION ?= .*/VERSION ?= $new/" Makefile
-sed -i -e "s/^version: .*/version: $new/" -e "s/^appVersion: .*/appVersion: \"$new\"/" \
+sed -i -e "s/^version: .*/version: $new/" -e "s/^appVersion: .*/appVersion: '$new'/" \
   charts/oxide-cloud-controller-manager/Chart.yaml
 sed -i "s/^export const VERSION = '.*';/export const VERSION = '$new';/" src/version.ts
 grep -q "^export const VERSION = '$new';" src/version.ts ||

@@ -32,7 +32,9 @@ interface Probe {
 }
 
 interface Container {
+  name: string;
   image: string;
+  command: string[];
   args: string[];
   env: EnvVar[];
   livenessProbe?: Probe;
@@ -92,6 +94,9 @@ test('the Deployment runs the release image as the CCM service account', () => {
   assert.ok(container);
   assert.equal(container.image, `ghcr.io/oxidecomputer/${NAME}:${makefileVersion()}`);
   assert.equal(pod.serviceAccountName, NAME);
+  // The Go CCM's command path and container name: swapping the image either way keeps working.
+  assert.equal(container.name, NAME);
+  assert.deepEqual(container.command, ['/usr/bin/oxide-cloud-controller-manager']);
   assert.ok(container.args.includes('--cloud-provider=oxide'));
   assert.ok(container.args.includes('--leader-elect=true'));
   assert.ok(container.args.includes('--secure-port=10258'));

@@ -1,0 +1,322 @@
+// Switching a cluster from the Go CCM v0.7.1 to ours, both ways an operator would, against a real
+// apiserver: `kubectl apply` of our manifest over the Go manifest's objects, and `helm upgrade` of
+// a Go chart release to our chart (with and without --reuse-values); then back (rollback).
+// The Go side is a chart written here from the facts of the Go CCM's chart and manifest, not
+// copied from its repository:
+//   names     the release name if it contains oxide-cloud-controller-manager, else
+//             <release>-oxide-cloud-controller-manager (Deployment, ServiceAccount, Secret
+//             reference); ClusterRole and ClusterRoleBinding system:<that name>;
+//   labels    helm.sh/chart, app.kubernetes.io/{name,instance,version,managed-by};
+//   selector  app.kubernetes.io/name + app.kubernetes.io/instance;
+//   pod       container oxide-cloud-controller-manager, command
+//             ["/usr/bin/oxide-cloud-controller-manager", "--cloud-provider=oxide"], env
+//             OXIDE_HOST/TOKEN/PROJECT from the Secret keys oxide-host/-token/-project;
+//   values    deployment.replicas, deployment.image.name, deployment.image.tag,
+//             deployment.imagePullPolicy.
+// The manifest is that chart rendered as release oxide-cloud-controller-manager in kube-system.
+// No kubelet runs here: "the pod runs" is out of reach; the objects the kubelet would run are
+// checked instead.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testKube } from './harness/kube.ts';
+import {
+  CHART_DIR,
+  MANIFEST_PATH,
+  NAME,
+  helm,
+  kubectl,
+  makefileVersion,
+  parseManifest,
+} from './delivery.ts';
+
+const GO_COMMAND = ['/usr/bin/oxide-cloud-controller-manager', '--cloud-provider=oxide'];
+
+function writeGoChart(dir: string): void {
+  mkdirSync(join(dir, 'templates'), { recursive: true });
+  writeFileSync(
+    join(dir, 'Chart.yaml'),
+    `apiVersion: v2\nname: ${NAME}\nversion: 0.7.1\nappVersion: "0.7.1"\n`,
+  );
+  writeFileSync(
+    join(dir, 'values.yaml'),
+    [
+      'deployment:',
+      '  replicas: 1',
+      '  image:',
+      '    name: ghcr.io/oxidecomputer/oxide-cloud-controller-manager',
+      '    tag: ""',
+      '  imagePullPolicy: IfNotPresent',
+      '',
+    ].join('\n'),
+  );
+  const full = `{{ if contains .Chart.Name .Release.Name }}{{ .Release.Name }}{{ else }}{{ .Release.Name }}-{{ .Chart.Name }}{{ end }}`;
+  const labels = [
+    '    helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}',
+    '    app.kubernetes.io/name: {{ .Chart.Name }}',
+    '    app.kubernetes.io/instance: {{ .Release.Name }}',
+    '    app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}',
+    '    app.kubernetes.io/managed-by: {{ .Release.Service }}',
+  ].join('\n');
+  const secretEnv = (env: string, key: string) =>
+    `        - name: ${env}\n          valueFrom:\n            secretKeyRef:\n              name: ${full}\n              key: ${key}`;
+  writeFileSync(
+    join(dir, 'templates', 'go-ccm.yaml'),
+    `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: ${full}
+  namespace: {{ .Release.Namespace }}
+  labels:
+${labels}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:${full}
+  labels:
+${labels}
+rules:
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, watch, list, create, update, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch, update]
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: ["*"]
+- apiGroups: [""]
+  resources: [nodes/status]
+  verbs: [patch]
+- apiGroups: [""]
+  resources: [services, services/status]
+  verbs: [list, patch, update, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:${full}
+  labels:
+${labels}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:${full}
+subjects:
+- kind: ServiceAccount
+  name: ${full}
+  namespace: {{ .Release.Namespace }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${full}
+  namespace: {{ .Release.Namespace }}
+  labels:
+${labels}
+spec:
+  replicas: {{ .Values.deployment.replicas }}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {{ .Chart.Name }}
+      app.kubernetes.io/instance: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {{ .Chart.Name }}
+        app.kubernetes.io/instance: {{ .Release.Name }}
+    spec:
+      hostNetwork: true
+      dnsPolicy: Default
+      serviceAccountName: ${full}
+      priorityClassName: system-cluster-critical
+      tolerations:
+      - key: node.cloudprovider.kubernetes.io/uninitialized
+        value: "true"
+        effect: NoSchedule
+      containers:
+      - name: {{ .Chart.Name }}
+        image: "{{ .Values.deployment.image.name }}:{{ .Values.deployment.image.tag | default .Chart.AppVersion }}"
+        imagePullPolicy: {{ .Values.deployment.imagePullPolicy }}
+        command: ${JSON.stringify(GO_COMMAND)}
+        env:
+${secretEnv('OXIDE_HOST', 'oxide-host')}
+${secretEnv('OXIDE_TOKEN', 'oxide-token')}
+${secretEnv('OXIDE_PROJECT', 'oxide-project')}
+`,
+  );
+}
+
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: {
+    replicas?: number;
+    selector?: { matchLabels: Record<string, string> };
+    template?: {
+      spec: {
+        containers: {
+          name: string;
+          image: string;
+          command?: string[];
+          args?: string[];
+          env: { valueFrom?: { secretKeyRef?: { name: string } } }[];
+        }[];
+      };
+    };
+  };
+  rules?: unknown[];
+}
+
+let kubeconfig: string;
+let dir: string;
+let goChart: string;
+
+before(async () => {
+  ({ kubeconfig } = await testKube({ dedicated: true }));
+  dir = mkdtempSync(join(tmpdir(), 'occm-migrate-'));
+  goChart = join(dir, 'go-chart');
+  writeGoChart(goChart);
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const k = (...args: string[]) => kubectl(kubeconfig, args);
+const h = (...args: string[]) => helm('--kubeconfig', kubeconfig, ...args);
+
+/** Every object of the kinds either CCM ships that carries app.kubernetes.io/name. */
+async function shipped(selector: string): Promise<Obj[]> {
+  const list = (kinds: string, ns: string[]) =>
+    k('get', kinds, ...ns, '-l', selector, '-o', 'json').then(
+      (out) => (JSON.parse(out) as { items: Obj[] }).items,
+    );
+  return [
+    ...(await list('serviceaccounts,deployments,roles,rolebindings', ['-A'])),
+    ...(await list('clusterroles,clusterrolebindings', [])),
+  ];
+}
+
+const ids = (objects: { kind: string; metadata: { name: string; namespace?: string } }[]) =>
+  objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
+
+function deploymentOf(objects: Obj[]): Obj {
+  const d = objects.find((o) => o.kind === 'Deployment');
+  assert.ok(d, 'a Deployment');
+  return d;
+}
+
+test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and back', async () => {
+  const goManifest = await helm('template', NAME, goChart, '--namespace', 'kube-system');
+  await k(
+    '-n',
+    'kube-system',
+    'create',
+    'secret',
+    'generic',
+    NAME,
+    '--from-literal=oxide-host=https://rack.example',
+    '--from-literal=oxide-token=t',
+    '--from-literal=oxide-project=k8s',
+  );
+  await kubectl(kubeconfig, ['apply', '-f', '-'], goManifest);
+  const selector = `app.kubernetes.io/name=${NAME}`;
+  const goObjects = await shipped(selector);
+  assert.deepEqual(ids(goObjects), [
+    `ClusterRole//system:${NAME}`,
+    `ClusterRoleBinding//system:${NAME}`,
+    `Deployment/kube-system/${NAME}`,
+    `ServiceAccount/kube-system/${NAME}`,
+  ]);
+  const goDeployment = deploymentOf(goObjects);
+
+  const out = await k('apply', '-f', MANIFEST_PATH);
+  for (const line of out.trim().split('\n')) assert.match(line, / (configured|created|unchanged)$/);
+
+  const ours = parseManifest(readFileSync(MANIFEST_PATH, 'utf8')) as unknown as Obj[];
+  const now = await shipped(selector);
+  // Every object in the cluster is one of ours: the Go ones were updated in place, none orphaned.
+  assert.deepEqual(ids(now), ids(ours));
+  for (const o of now) assert.equal(o.metadata.labels?.['helm.sh/chart'], undefined, o.kind);
+  const d = deploymentOf(now);
+  assert.deepEqual(d.spec?.selector, goDeployment.spec?.selector);
+  const c = d.spec?.template?.spec.containers[0];
+  const want = deploymentOf(ours).spec?.template?.spec.containers[0];
+  assert.equal(c?.name, NAME);
+  assert.equal(c?.image, `ghcr.io/oxidecomputer/${NAME}:${makefileVersion()}`);
+  assert.deepEqual(c?.command, ['/usr/bin/oxide-cloud-controller-manager']);
+  assert.deepEqual(c?.args, want?.args);
+  assert.deepEqual(
+    c?.env.map((e) => e.valueFrom?.secretKeyRef?.name),
+    [NAME, NAME, NAME],
+    'the Go manifest Secret',
+  );
+  const role = now.find((o) => o.kind === 'ClusterRole');
+  assert.deepEqual(role?.rules, ours.find((o) => o.kind === 'ClusterRole')?.rules);
+
+  // Rollback: the Go manifest applies over ours; what only ours has is what the guide deletes.
+  await kubectl(kubeconfig, ['apply', '-f', '-'], goManifest);
+  const back = await shipped(selector);
+  assert.deepEqual(deploymentOf(back).spec?.template?.spec.containers[0]?.command, GO_COMMAND);
+  assert.equal(deploymentOf(back).spec?.template?.spec.containers[0]?.args, undefined);
+  const extra = ids(back).filter((id) => !ids(goObjects).includes(id));
+  assert.deepEqual(extra, [
+    `Role/kube-system/${NAME}:leader-election`,
+    `RoleBinding/kube-system/${NAME}:leader-election`,
+  ]);
+});
+
+for (const reuse of [true, false]) {
+  test(`Helm path: helm upgrade of a Go chart release ${reuse ? 'with' : 'without'} --reuse-values; and helm rollback`, async () => {
+    const release = reuse ? 'occm' : 'plain';
+    const ns = `migrate-${release}`;
+    const full = `${release}-${NAME}`;
+    // The operator's own setting in the Go release: two replicas, via the Go chart's key.
+    await h(
+      'install',
+      release,
+      goChart,
+      '-n',
+      ns,
+      '--create-namespace',
+      '--set',
+      'deployment.replicas=2',
+    );
+    const selector = `app.kubernetes.io/instance=${release}`;
+    const goObjects = await shipped(selector);
+    assert.deepEqual(ids(goObjects), [
+      `ClusterRole//system:${full}`,
+      `ClusterRoleBinding//system:${full}`,
+      `Deployment/${ns}/${full}`,
+      `ServiceAccount/${ns}/${full}`,
+    ]);
+
+    await h('upgrade', release, CHART_DIR, '-n', ns, ...(reuse ? ['--reuse-values'] : []));
+    const manifest = parseManifest(await h('get', 'manifest', release, '-n', ns));
+    const now = await shipped(selector);
+    assert.deepEqual(ids(now), ids(manifest as unknown as Obj[]), 'no orphans, nothing missing');
+    for (const id of ids(goObjects)) assert.ok(ids(now).includes(id), `${id} updated in place`);
+    const d = deploymentOf(now);
+    assert.deepEqual(d.spec?.selector, deploymentOf(goObjects).spec?.selector);
+    // The operator's Go key is honoured either way: --reuse-values keeps the Go release's values
+    // (and drops our chart's defaults: the templates supply them); without it, Helm carries the
+    // values the operator supplied to the Go release over to our chart's defaults.
+    assert.equal(d.spec?.replicas, 2);
+    const c = d.spec?.template?.spec.containers[0];
+    assert.equal(c?.image, `ghcr.io/oxidecomputer/${NAME}:${makefileVersion()}`);
+    assert.deepEqual(c?.command, ['/usr/bin/oxide-cloud-controller-manager']);
+    assert.ok(c?.args?.includes('--leader-elect=true'));
+    assert.deepEqual(
+      c?.env.map((e) => e.valueFrom?.secretKeyRef?.name),
+      [full, full, full],
+    );
+
+    // Rollback with Helm removes what only ours had: back to exactly the Go objects.
+    await h('rollback', release, '1', '-n', ns);
+    const back = await shipped(selector);
+    assert.deepEqual(ids(back), ids(goObjects));
+    assert.deepEqual(deploymentOf(back).spec?.template?.spec.containers[0]?.command, GO_COMMAND);
+  });
+}
