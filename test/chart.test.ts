@@ -228,6 +228,8 @@ test('install notes name the Secret, the Lease and how to check Nodes', async ()
   assert.match(notes, /get lease cloud-controller-manager/);
   assert.match(notes, /PROVIDER-ID:\.spec\.providerID/);
   assert.doesNotMatch(notes, /<no value>|%!/, 'every template value resolves');
+});
+
 /** A values file that removes every key of values.yaml, as --reuse-values of a Go release has. */
 function withoutDefaults(dir: string): string {
   const keys = Object.keys(parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as object);
