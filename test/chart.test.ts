@@ -298,9 +298,11 @@ test('names follow the Go chart: <release>-oxide-cloud-controller-manager, syste
   const full = `edge-${NAME}`;
   assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
     `ClusterRole/system:${full}`,
+    `ClusterRoleBinding/${full}:system:auth-delegator`,
     `ClusterRoleBinding/system:${full}`,
     `Deployment/${full}`,
     `Role/${full}:leader-election`,
+    `RoleBinding/${full}:extension-apiserver-authentication-reader`,
     `RoleBinding/${full}:leader-election`,
     `ServiceAccount/${full}`,
   ]);
