@@ -27,7 +27,7 @@ const noExecPlugin =
 const noTransportCache =
   'client-go caches TLS transports per config; we hold one undici connection pool per client and nothing to cache';
 const noDelegatedAuth =
-  'registered by the k8s.io/apiserver libraries upstream links for its secure port (delegated authentication and authorization, audit, encryption config); we serve the port without them (see docs/configuration.md)'; see docs/configuration.md)';
+  'registered by the k8s.io/apiserver libraries upstream links for its secure port (delegated authentication and authorization, audit, encryption config); we serve the port without them (see docs/configuration.md)';
 const noComponentBaseRegistry =
   "component-base's metric registry bookkeeping (--disabled-metrics, --show-hidden-metrics-for-version, which we accept and ignore)";
 
