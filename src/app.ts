@@ -168,7 +168,8 @@ class LeaderWork {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const informers = new SharedInformers(this.kube, this.log);
+    // Named loggers: the klog header's source says which part logged (docs/operations.md#logs).
+    const informers = new SharedInformers(this.kube, this.log.named('informers'));
     const host = hostname();
     // Events go through a client of their own, like upstream's event broadcaster: recording
     // them never delays a controller's writes.
@@ -177,7 +178,8 @@ class LeaderWork {
       kube: loadKube(this.config.options),
       cloud: this.cloud,
       informers,
-      recorder: (component) => new KubeEventRecorder(events, component, host, this.log),
+      recorder: (component) =>
+        new KubeEventRecorder(events, component, host, this.log.named('events')),
       log: this.log,
       clusterName: this.config.options.clusterName,
     });
@@ -292,11 +294,11 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
           renewDeadlineMs: options.leaderElectRenewDeadlineMs,
           retryPeriodMs: options.leaderElectRetryPeriodMs,
           releaseOnCancel: true,
-          log,
+          log: log.named('leader-election'),
         })
       : undefined;
     try {
-      server = await serve(options, elector, work, log);
+      server = await serve(options, elector, work, log.named('server'));
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,
