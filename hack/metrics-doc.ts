@@ -4,6 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// Loads every product module, so every family any of them registers is in the registry.
+import '../src/app.ts';
 import { describeFamilies, registerProcessMetrics } from '../src/metrics.ts';
 import type { FamilyDescription } from '../src/metrics.ts';
 import { ALL_CONTROLLERS } from '../src/names.ts';

@@ -196,7 +196,8 @@ class LeaderWork {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const informers = new SharedInformers(this.kube, this.log);
+    // Named loggers: the klog header's source says which part logged (docs/operations.md#logs).
+    const informers = new SharedInformers(this.kube, this.log.named('informers'));
     this.informers = informers;
     const host = hostname();
     // Events go through a client of their own, like upstream's event broadcaster: recording
@@ -207,7 +208,7 @@ class LeaderWork {
       cloud: this.cloud,
       informers,
       recorder: (component, kind) =>
-        new KubeEventRecorder(events, component, host, this.log, { kind }),
+        new KubeEventRecorder(events, component, host, this.log.named('events'), { kind }),
       log: this.log,
       clusterName: this.config.options.clusterName,
     });
@@ -374,7 +375,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
           retryPeriodMs: options.leaderElectRetryPeriodMs,
           releaseOnCancel: true,
           ...(fence ? { fence } : {}),
-          log,
+          log: log.named('leader-election'),
         })
       : undefined;
     const startup = new OxideStartup(
@@ -385,7 +386,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     );
     // Serving comes first, so that /healthz and /readyz answer while the Oxide API is down.
     try {
-      server = await serve(options, elector, work, client, startup, log);
+      server = await serve(options, elector, work, client, startup, log.named('server'));
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,

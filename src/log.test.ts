@@ -162,6 +162,17 @@ test('request traces: V(6) only, named by client, no headers', () => {
   assert.equal(quiet.err(), '');
 });
 
+test('one entry is one line: newlines and Unicode line separators are escaped', () => {
+  for (const format of ['text', 'json'] as const) {
+    const c = capture(format);
+    c.log.error({ detail: 'a\nb\u2028c\u0085d' }, 'multi\r\nline');
+    assert.equal(c.err().split(/\r|\n|\u0085|\u2028|\u2029/).length, 2, c.err());
+    const [line] = parseLogOutput(c.err(), format);
+    assert.equal(line?.msg, 'multi\r\nline');
+    assert.equal(line?.fields['detail'], 'a\nb\u2028c\u0085d');
+  }
+});
+
 test('strict JSON parser rejects duplicate keys (what the old logs had)', () => {
   assert.throws(() => parseJsonStrict('{"controller":"a","controller":"a"}'), /duplicate key/);
   assert.throws(() => parseKlogText('I1203 09:31:32.123456 1 x:0] "m" a=1 a=2'), /duplicate key/);

@@ -111,6 +111,12 @@ class Sink {
     for (const secret of this.secrets) {
       if (line.includes(secret)) line = line.split(secret).join(REDACTED);
     }
+    // JSON.stringify leaves these unescaped, but line splitters (Python's, some shippers') break
+    // lines at them; \uXXXX is valid in both formats' quoted strings.
+    line = line.replace(
+      /[\u0085\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
     (severity === 'E' ? this.errorStream : this.infoStream).write(line + '\n');
   }
 }

@@ -90,6 +90,13 @@ test('every line of both log formats parses; same keys in both; no token', async
     const lines = parseLogOutput(run.stderr, format);
     const sample = run.stderr.split('\n').slice(1, 3).join('\n');
     console.log(`${format}: ${lines.length} lines, all parsed; e.g.\n${sample}`);
+    assert.ok(!lines.some((l) => l.error), `${format}: error lines in a clean run`);
+    if (format === 'text') {
+      // A clean start and SIGTERM warn only about the ignored flag we passed.
+      const warnings = run.stderr.split('\n').filter((l) => l.startsWith('W'));
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0] ?? '', /flag --profiling is accepted/);
+    }
     const msgs = lines.map((l) => l.msg);
     for (const want of ['starting', 'successfully acquired lease', 'released leader lease'])
       assert.ok(msgs.includes(want), `${format}: no "${want}" line`);

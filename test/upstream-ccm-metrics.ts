@@ -27,7 +27,7 @@ const noExecPlugin =
 const noTransportCache =
   'client-go caches TLS transports per config; we hold one undici connection pool per client and nothing to cache';
 const noDelegatedAuth =
-  'from delegated authentication/authorization of the secure port, which we do not do (the endpoints carry no secrets; see docs/configuration.md)';
+  'registered by the k8s.io/apiserver libraries upstream links for its secure port (delegated authentication and authorization, audit, encryption config); we serve the port without them (see docs/configuration.md)';
 const noComponentBaseRegistry =
   "component-base's metric registry bookkeeping (--disabled-metrics, --show-hidden-metrics-for-version, which we accept and ignore)";
 
@@ -288,7 +288,7 @@ export const UPSTREAM_CCM_FAMILIES: readonly UpstreamFamily[] = [
     source: 'prometheus client_golang (process collector)',
     mirrored: true,
   })),
-  // delegated authentication and authorization (k8s.io/apiserver)
+  // k8s.io/apiserver libraries of upstream's secure port
   ...(
     [
       ['apiserver_audit_event_total', 'counter'],
@@ -316,7 +316,7 @@ export const UPSTREAM_CCM_FAMILIES: readonly UpstreamFamily[] = [
   ).map(([name, type]): UpstreamFamily => ({
     name,
     type,
-    source: 'k8s.io/apiserver (secure serving)',
+    source: 'k8s.io/apiserver (secure serving libraries)',
     mirrored: false,
     why: noDelegatedAuth,
   })),

@@ -230,7 +230,10 @@ export class ServiceController implements Controller {
       result,
       durationMs: Math.round(performance.now() - started),
     };
+    // Upstream's levels: changes at 0, the periodic re-send of unchanged hosts is steady state
+    // (2), reconciles that did nothing are debug (4).
     if (result === 'unchanged' || result === 'ignored') this.log.debug(fields, 'service synced');
+    else if (result === 'resynced') this.log.v(V.steadyState).info(fields, 'service synced');
     else this.log.info(fields, 'service synced');
   }
 
