@@ -25,10 +25,10 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP) ## Install npm dependencies (pinned Node.js 24 included)
 
-testbin: ## Build (first time) or locate the cached etcd, kube-apiserver, kubectl, helm
+testbin: ## Build (first time) or locate the cached etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm
 	@bash hack/testbin.sh
 
-test: deps testbin ## Run unit and integration tests (real etcd + kube-apiserver, Oxide simulator)
+test: deps testbin ## Run unit and integration tests (real cluster binaries, Oxide simulator; docs/testing.md)
 	$(NODE) --test --test-global-setup=test/harness/global-setup.ts \
 	  --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=300000 $(TEST_FILES)
 
@@ -48,7 +48,7 @@ sim: deps ## Start the Oxide API simulator on loopback (SEED=file optional)
 cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kubeconfig path
 	$(NODE) hack/cluster.ts
 
-demo: deps testbin ## See the CCM work, no rack needed (simulator + local apiserver); ONCE=1 runs once and exits
+demo: deps testbin ## See the CCM work, no rack needed (simulator + local cluster with kwok Nodes); ONCE=1 runs once and exits
 	$(NODE) hack/demo.ts $(if $(filter 1 true yes,$(ONCE)),--once)
 
 metrics-doc: deps ## Regenerate docs/metrics.md from the metric registry

@@ -46,8 +46,14 @@ const instance = (name: string, transit = true): InstanceSeed => ({
   name,
   nics: [{ primary: true, ...(transit ? { transitIps: [CLUSTER_CIDR] } : {}) }],
 });
+/** Every tenth joining instance has a second NIC, and its kubelet runs with --node-ip on it. */
+const withNodeIP = (i: number): boolean => i % 10 === 0;
 const INSTANCES: InstanceSeed[] = [
-  ...joinNames.map((n) => instance(n)),
+  ...joinNames.map((n, i) =>
+    withNodeIP(i)
+      ? { name: n, nics: [{ primary: true, transitIps: [CLUSTER_CIDR] }, { name: 'net1' }] }
+      : instance(n),
+  ),
   ...['fo-a', 'fo-b', 'loc-a', 'loc-b', 'rt-ok', 'life-a'].map((n) => instance(n)),
   instance('rt-bare', false),
 ];
@@ -148,6 +154,17 @@ async function namespace(name: string): Promise<string> {
   return name;
 }
 
+/** The private v4 address of the instance's second NIC, as the simulator assigned it. */
+function secondIP(name: string): string {
+  const inst = sim.db.instances.find((i) => i.name === name);
+  const nic = sim.db.nics.find((n) => n.instanceId === inst?.id && !n.primary);
+  const stack = nic?.ipStack;
+  const ip =
+    stack?.type === 'v4' ? stack.value.ip : stack?.type === 'dual_stack' ? stack.value.v4.ip : '';
+  assert.ok(ip, `no private v4 address for ${name}`);
+  return ip;
+}
+
 const fipOf = (ns: string, svc: string): FloatingIp | undefined =>
   sim.db.floatingIps.find((f) => f.name === `${CLUSTER}-${ns}-${svc}`);
 const instanceName = (id: string | null | undefined): string | undefined =>
@@ -173,7 +190,14 @@ function loadBalancer(ns: string, name: string, spec: Partial<V1Service['spec']>
 test(`1: ${JOINING} kwok Nodes join; the CCM initializes them and KCM removes node.kubernetes.io/not-ready`, async (t) => {
   t.after(() => removeNodes(joinNames));
   const t0 = performance.now();
-  await Promise.all(joinNames.map((n) => registerKwokNode(kube, n)));
+  // kubelet --node-ip on the second NIC: the CCM must keep exactly that InternalIP.
+  const nodeIP = new Map(joinNames.filter((_, i) => withNodeIP(i)).map((n) => [n, secondIP(n)]));
+  await Promise.all(
+    joinNames.map((n) => {
+      const ip = nodeIP.get(n);
+      return registerKwokNode(kube, n, ip ? { providedNodeIP: ip } : {});
+    }),
+  );
   const registered = performance.now();
   let initializedAt = 0;
   let readyAt = 0;
@@ -191,7 +215,13 @@ test(`1: ${JOINING} kwok Nodes join; the CCM initializes them and KCM removes no
   for (const n of joined) {
     const inst = sim.db.instances.find((i) => i.name === n.metadata?.name);
     assert.equal(n.spec?.providerID, `oxide://${inst?.id}`);
-    assert.ok(n.status?.addresses?.some((a) => a.type === 'InternalIP'));
+    const provided = nodeIP.get(n.metadata?.name ?? '');
+    if (provided) {
+      assert.deepEqual(n.status?.addresses, [
+        { type: 'InternalIP', address: provided },
+        { type: 'Hostname', address: n.metadata?.name },
+      ]);
+    } else assert.ok(n.status?.addresses?.some((a) => a.type === 'InternalIP'));
   }
   report(t, {
     [`registration of ${JOINING} Nodes`]: registered - t0,

@@ -44,6 +44,12 @@ export interface KubeClusterOptions {
   clusterCIDR?: string;
   /** kwok's Node status re-post period; default kubelet's 5 m (the Lease is the heartbeat). */
   statusReportMs?: number;
+  /** Node Lease duration; default LEASE_DURATION_SECONDS (benchmarks use kubelet's 40 s). */
+  leaseDurationSeconds?: number;
+  /** --node-monitor-grace-period; default NODE_MONITOR_GRACE_PERIOD (upstream: 50s). */
+  nodeMonitorGracePeriod?: string;
+  /** Container images each Node reports in status.images, as a kubelet does (size realism). */
+  imagesPerNode?: number;
   detachFromProcess?: boolean;
 }
 
@@ -80,7 +86,7 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
         ...(options.clusterCIDR ? ['node-ipam-controller'] : []),
       ].join(',')}`,
       `--node-monitor-period=${NODE_MONITOR_PERIOD}`,
-      `--node-monitor-grace-period=${NODE_MONITOR_GRACE_PERIOD}`,
+      `--node-monitor-grace-period=${options.nodeMonitorGracePeriod ?? NODE_MONITOR_GRACE_PERIOD}`,
       ...(options.clusterCIDR
         ? [
             '--allocate-node-cidrs=true',
@@ -103,8 +109,9 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
   const kwok = startKwok({
     kubeconfig: kc,
     dir: options.dir,
-    leaseDurationSeconds: LEASE_DURATION_SECONDS,
+    leaseDurationSeconds: options.leaseDurationSeconds ?? LEASE_DURATION_SECONDS,
     ...(options.statusReportMs !== undefined ? { statusReportMs: options.statusReportMs } : {}),
+    ...(options.imagesPerNode !== undefined ? { imagesPerNode: options.imagesPerNode } : {}),
     ...detach,
   });
   const all = [kcm, scheduler, kwok];

@@ -29,6 +29,8 @@ export interface KwokOptions {
   leaseDurationSeconds?: number;
   /** How often a Ready Node's status is re-posted (kubelet: --node-status-report-frequency, 5 m). */
   statusReportMs?: number;
+  /** Entries in each Node's status.images (kubelet reports up to 50); default none. */
+  imagesPerNode?: number;
   detachFromProcess?: boolean;
 }
 
@@ -37,7 +39,16 @@ export interface KwokOptions {
  * `status.addresses`: with --cloud-provider=external the addresses after registration are the
  * CCM's, and a kubelet stand-in re-posting a cached copy would race with the node controller.
  */
-export function kwokStages(statusReportMs: number): string {
+export function kwokStages(statusReportMs: number, imagesPerNode = 0): string {
+  // A kubelet lists the images on its Node with digests and sizes: most of a real Node's bytes.
+  const images = Array.from(
+    { length: imagesPerNode },
+    (_, i) =>
+      `      - names:\n` +
+      `        - registry.example.com/team-${i % 7}/app-${i}@sha256:${i.toString(16).padStart(64, 'a')}\n` +
+      `        - registry.example.com/team-${i % 7}/app-${i}:v1.${i}.0\n` +
+      `        sizeBytes: ${50_000_000 + i * 1_000_003}`,
+  ).join('\n');
   const conditions = `
       conditions:
       {{ range NodeConditions }}
@@ -91,7 +102,7 @@ spec:
         bootID: ""
         machineID: ""
         osImage: ""
-        systemUUID: ""
+        systemUUID: ""${imagesPerNode > 0 ? `\n      images:\n${images}` : ''}
       phase: Running
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -190,7 +201,7 @@ spec:
 /** Starts the kwok controller; it acts on Nodes registered by registerKwokNode. */
 export function startKwok(options: KwokOptions): Component {
   const config = join(options.dir, 'kwok-stages.yaml');
-  writeFileSync(config, kwokStages(options.statusReportMs ?? 300_000));
+  writeFileSync(config, kwokStages(options.statusReportMs ?? 300_000, options.imagesPerNode));
   return new Component({
     name: 'kwok',
     binary: testbin('kwok'),
