@@ -9,6 +9,7 @@ import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
+import { VERSION } from '../src/version.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { parseLogOutput } from './harness/klog.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
@@ -282,7 +283,13 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
       metrics,
       /rest_client_requests_total\{code="201",method="POST",host="127\.0\.0\.1:\d+"\} \d+/,
     );
-    assert.match(metrics, /kubernetes_build_info\{major="0",minor="1",git_version="v0\.1\.0"/);
+    const [major, minor] = VERSION.split('.');
+    assert.ok(
+      metrics.includes(
+        `kubernetes_build_info{major="${major}",minor="${minor}",git_version="v${VERSION}"`,
+      ),
+      'kubernetes_build_info',
+    );
 
     let node = await getNode(client, nodeName);
     for (let i = 0; i < 50 && !node.spec?.providerID; i++) {

@@ -215,9 +215,12 @@ async function createService(
 const getService = (ns: string, name: string): Promise<V1Service> =>
   kube.get<V1Service>(svcPath(ns, name));
 
+/** The events this controller recorded for a Service (not the apiserver's own, e.g. ClusterIPNotAllocated). */
 async function events(ns: string, name: string): Promise<CoreV1Event[]> {
   const list = await kube.get<{ items: CoreV1Event[] }>(`/api/v1/namespaces/${ns}/events`);
-  return list.items.filter((e) => e.involvedObject.name === name);
+  return list.items.filter(
+    (e) => e.involvedObject.name === name && e.source?.component === SERVICE_CONTROLLER.eventSource,
+  );
 }
 
 const reasons = async (ns: string, name: string): Promise<string[]> =>
