@@ -77,8 +77,32 @@ export interface WorkqueueProbe {
   longestRunningProcessorSeconds(): number;
 }
 
-/** Live queues; workqueue.ts adds a queue when built and removes it on shutdown. */
-export const workqueueProbes = new Set<WorkqueueProbe>();
+/**
+ * Live queues: workqueue.ts adds a queue when built and removes it on shutdown. Held weakly, so
+ * a queue dropped without shutdown (tests, benchmarks) is not kept alive by its metrics.
+ */
+const probes = new Set<WeakRef<WorkqueueProbe>>();
+const probeRefs = new WeakMap<WorkqueueProbe, WeakRef<WorkqueueProbe>>();
+
+export const workqueueProbes = {
+  add(probe: WorkqueueProbe): void {
+    const ref = new WeakRef(probe);
+    probeRefs.set(probe, ref);
+    probes.add(ref);
+  },
+  delete(probe: WorkqueueProbe): void {
+    const ref = probeRefs.get(probe);
+    if (ref) probes.delete(ref);
+    probeRefs.delete(probe);
+  },
+  *[Symbol.iterator](): IterableIterator<WorkqueueProbe> {
+    for (const ref of probes) {
+      const probe = ref.deref();
+      if (probe) yield probe;
+      else probes.delete(ref);
+    }
+  },
+};
 
 // Upstream: ExponentialBuckets(10e-9, 10, 12), 10 ns to 1000 s.
 const workqueueBuckets = exponentialBuckets(10e-9, 10, 12);
