@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.json
 TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_CONCURRENCY ?= 2
 
-.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean metrics-doc
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean metrics-doc soak
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ testbin: ## Build (first time) or locate the cached etcd, kube-apiserver, kube-c
 test: deps testbin ## Run unit and integration tests (real cluster binaries, Oxide simulator; docs/testing.md)
 	$(NODE) --test --test-global-setup=test/harness/global-setup.ts \
 	  --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=300000 $(TEST_FILES)
+
+soak: deps testbin ## Seeded random Node/Service operations under Oxide faults, invariants checked throughout (SEED=n OPS=n MINUTES=n)
+	$(NODE) hack/soak.ts $(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(MINUTES),--minutes $(MINUTES))
 
 typecheck: deps ## Type-check everything with TypeScript 7's native checker
 	node_modules/.bin/tsc -p tsconfig.json

@@ -8,6 +8,8 @@ export interface FaultSpec {
   path?: string | RegExp;
   /** Pattern tested against the query string ("?page_token=…"), e.g. to fail page 2 of a list. */
   query?: RegExp;
+  /** Only requests carrying this principal's token (Simulator.addToken): one client's outage. */
+  principal?: string;
   status?: number;
   retryAfterSeconds?: number;
   latencyMs?: number;
@@ -41,6 +43,7 @@ export class Faults {
     method: string,
     path: string,
     query = '',
+    principal?: string,
   ): FaultSpec | undefined {
     const hit = this.active.find(({ spec, left }) => {
       if (left <= 0) return false;
@@ -49,6 +52,7 @@ export class Faults {
       if (typeof spec.path === 'string' && spec.path !== path) return false;
       if (spec.path instanceof RegExp && !spec.path.test(path)) return false;
       if (spec.query !== undefined && !spec.query.test(query)) return false;
+      if (spec.principal !== undefined && spec.principal !== principal) return false;
       return true;
     });
     if (!hit) return undefined;

@@ -179,7 +179,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const text = await readBody(req);
     if (opts.latencyMs) await sleep(opts.latencyMs);
 
-    const fault = faults.take(operationId, method, url.pathname, url.search);
+    const fault = faults.take(operationId, method, url.pathname, url.search, principal);
     if (fault?.latencyMs) await sleep(fault.latencyMs);
     if (fault?.drop) {
       req.socket.destroy();

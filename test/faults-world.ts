@@ -125,17 +125,38 @@ export class World {
   async addNode(): Promise<string> {
     const n = this.next();
     const name = `node-${n}`;
-    const podCIDR = `10.244.${n % 256}.0/24`;
-    this.sim.db.addInstance({
-      name,
-      nics: [{ primary: true, v4: `172.30.${1 + Math.floor(n / 250)}.${n % 250}` }],
-    });
+    // A pod CIDR no Node and no route has: a route of a deleted Node may still be there.
+    const taken = new Set([
+      ...[...this.nodes.values()].map((r) => r.podCIDR),
+      ...this.ourRoutes().map((r) => (r.destination.type === 'ip_net' ? r.destination.value : '')),
+    ]);
+    let index = 1;
+    while (taken.has(`10.244.${index}.0/24`)) index += 1;
+    const podCIDR = `10.244.${index}.0/24`;
+    this.sim.db.addInstance({ name, nics: [{ primary: true, v4: 'auto' }] });
     const node = await createKubeletNode(this.kube, name);
     await this.kube.patch(`/api/v1/nodes/${name}`, 'merge', {
       spec: { podCIDR, podCIDRs: [podCIDR] },
     });
     this.nodes.set(name, { instance: name, uid: node.metadata?.uid ?? '', podCIDR });
     return name;
+  }
+
+  /**
+   * The machine goes away: its instance is deleted and its kubelet stops reporting, so the
+   * lifecycle controller must delete the Node.
+   */
+  async removeMachine(name: string): Promise<void> {
+    const rec = this.nodes.get(name);
+    if (!rec) return;
+    this.nodes.delete(name);
+    this.sim.db.deleteInstance(rec.instance);
+    const node = await this.setReady(name, false).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+      return undefined;
+    });
+    // A Node never initialized is left to the operator (the lifecycle controller skips it).
+    if (node?.spec?.taints?.some((t) => t.key === TAINT_UNINITIALIZED)) await this.deleteNode(name);
   }
 
   /** Deletes a Node (as kubectl would); it may be mid-reconcile. */

@@ -70,6 +70,8 @@ export class KubeClient {
   /** Monotonic times of the last answer from the apiserver (any status but 5xx), and of the last failure. */
   private answeredAt = performance.now();
   private failedAt = 0;
+  /** Start of the current run of failures (the first failure after the last answer). */
+  private failingSince = 0;
   private lastFailure = '';
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
@@ -87,10 +89,10 @@ export class KubeClient {
    * last request failed (no connection, timeout, 5xx); undefined otherwise.
    */
   unreachable(now = performance.now()): string | undefined {
-    if (this.failedAt <= this.answeredAt || now - this.answeredAt < UNREACHABLE_AFTER_MS) {
+    if (this.failedAt <= this.answeredAt || now - this.failingSince < UNREACHABLE_AFTER_MS) {
       return undefined;
     }
-    return `no answer from the apiserver for ${Math.round((now - this.answeredAt) / 1000)}s: ${this.lastFailure}`;
+    return `no answer from the apiserver for ${Math.round((now - this.failingSince) / 1000)}s: ${this.lastFailure}`;
   }
 
   /** Watches bypass request(): their outcomes are reported here. */
@@ -99,6 +101,7 @@ export class KubeClient {
   }
 
   noteFailure(err: unknown): void {
+    if (this.failedAt <= this.answeredAt) this.failingSince = performance.now();
     this.failedAt = performance.now();
     this.lastFailure = err instanceof Error ? err.message : String(err);
   }

@@ -81,6 +81,8 @@ export class OxideClient {
   /** Monotonic times of the last usable answer and of the last failure, for readiness. */
   private answeredAt = performance.now();
   private failedAt = 0;
+  /** Start of the current run of failures (the first failure after the last answer). */
+  private failingSince = 0;
   private lastFailure = '';
 
   constructor(options: OxideClientOptions) {
@@ -113,10 +115,10 @@ export class OxideClient {
    * (no connection, timeout, 5xx, token rejected); undefined while the API answers.
    */
   unreachable(now = performance.now()): string | undefined {
-    if (this.failedAt <= this.answeredAt || now - this.answeredAt < UNREACHABLE_AFTER_MS) {
+    if (this.failedAt <= this.answeredAt || now - this.failingSince < UNREACHABLE_AFTER_MS) {
       return undefined;
     }
-    return `no usable answer from the Oxide API for ${Math.round((now - this.answeredAt) / 1000)}s: ${this.lastFailure}`;
+    return `no usable answer from the Oxide API for ${Math.round((now - this.failingSince) / 1000)}s: ${this.lastFailure}`;
   }
 
   /** The API version this build sends in the `api-version` header. */
@@ -190,6 +192,7 @@ export class OxideClient {
       err.kind === 'auth' ||
       (err.kind === 'retryable' && err.status !== 429)
     ) {
+      if (this.failedAt <= this.answeredAt) this.failingSince = performance.now();
       this.failedAt = performance.now();
       this.lastFailure = err.message;
     } else {
