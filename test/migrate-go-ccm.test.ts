@@ -243,7 +243,15 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
   const goDeployment = deploymentOf(goObjects);
 
   const out = await k('apply', '-f', MANIFEST_PATH);
-  for (const line of out.trim().split('\n')) assert.match(line, / (configured|created|unchanged)$/);
+  // As shown in docs/migrating-from-go-ccm.md: the Go objects configured, only ours created.
+  assert.deepEqual(out.trim().split('\n'), [
+    `serviceaccount/${NAME} configured`,
+    `clusterrole.rbac.authorization.k8s.io/system:${NAME} configured`,
+    `clusterrolebinding.rbac.authorization.k8s.io/system:${NAME} configured`,
+    `role.rbac.authorization.k8s.io/${NAME}:leader-election created`,
+    `rolebinding.rbac.authorization.k8s.io/${NAME}:leader-election created`,
+    `deployment.apps/${NAME} configured`,
+  ]);
 
   const ours = parseManifest(readFileSync(MANIFEST_PATH, 'utf8')) as unknown as Obj[];
   const now = await shipped(selector);
