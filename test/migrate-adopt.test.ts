@@ -8,7 +8,8 @@
 //             oxide-cloud-controller-manager.", attached to the first Node by name (every one).
 //   Service   finalizer service.kubernetes.io/load-balancer-cleanup; status ingress: the FIP with
 //             ipMode Proxy, then each InternalIP of the Node it is attached to.
-// Then the whole CCM starts (every controller, as the manifest runs it) and, once each
+// Then the whole CCM starts (every controller, as the manifest runs it, against a simulator
+// acting as an Oxide release 20 rack) and, once each
 // controller has reconciled everything, the test counts Oxide writes and object changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import { defaultOptions } from '../src/config/options.ts';
 import { resolveControllers } from '../src/config/controllers.ts';
 import { silentLogger } from '../src/log.ts';
 import { reconcileMetrics } from '../src/metrics.ts';
+import { API_VERSION } from '../src/oxide/api-version.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
@@ -54,7 +56,9 @@ async function reconciled(controller: string): Promise<number> {
 
 test('Nodes, floating IPs and Service status left by the Go CCM: adopted with zero Oxide writes and zero changes', async () => {
   const { client: kube, kubeconfig } = await testKube({ dedicated: true });
+  // A rack on Oxide release 20, the oldest the Go CCM v0.7.1 supports.
   const sim = await startSimulator({
+    apiVersion: API_VERSION,
     seed: {
       project: 'k8s',
       instances: NODES.map((name) => ({ name, ncpus: 2, memoryGiB: 8, ephemeralIp: 'auto' })),
