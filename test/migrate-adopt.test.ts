@@ -8,7 +8,8 @@
 //             oxide-cloud-controller-manager.", attached to the first Node by name (every one).
 //   Service   finalizer service.kubernetes.io/load-balancer-cleanup; status ingress: the FIP with
 //             ipMode Proxy, then each InternalIP of the Node it is attached to.
-// Then the whole CCM starts (every controller, as the manifest runs it) and, once each
+// Then the whole CCM starts (every controller, as the manifest runs it, against a simulator
+// acting as an Oxide release 20 rack) and, once each
 // controller has reconciled everything, the test counts Oxide writes and object changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import { defaultOptions } from '../src/config/options.ts';
 import { resolveControllers } from '../src/config/controllers.ts';
 import { silentLogger } from '../src/log.ts';
 import { reconcileMetrics } from '../src/metrics.ts';
+import { API_VERSION } from '../src/oxide/api-version.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
@@ -52,9 +54,11 @@ async function reconciled(controller: string): Promise<number> {
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-test('Nodes, floating IPs and Service status left by the Go CCM: adopted with zero Oxide writes and zero changes', async () => {
+test('Nodes, floating IPs and Service status left by the Go CCM: adopted with no change but one ownership claim per floating IP', async () => {
   const { client: kube, kubeconfig } = await testKube({ dedicated: true });
+  // A rack on Oxide release 20, the oldest the Go CCM v0.7.1 supports.
   const sim = await startSimulator({
+    apiVersion: API_VERSION,
     seed: {
       project: 'k8s',
       instances: NODES.map((name) => ({ name, ncpus: 2, memoryGiB: 8, ephemeralIp: 'auto' })),
@@ -199,7 +203,14 @@ test('Nodes, floating IPs and Service status left by the Go CCM: adopted with ze
 
     const writes = sim.requests.entries.filter((e) => e.method !== 'GET');
     console.log(`Oxide requests after the switch: ${JSON.stringify(sim.requests.byOperation())}`);
-    assert.deepEqual(writes, [], 'Oxide writes');
+    // The one write: each Go CCM floating IP is claimed once, by its Service's UID appended to
+    // its description (issue 11: ownership a tenant cannot forge). Nothing is created, attached,
+    // detached or deleted; name, address and instance stay (checked below).
+    assert.deepEqual(
+      writes.map((w) => `${w.operationId} ${w.path}`).sort(),
+      fips.map((f) => `floating_ip_update /v1/floating-ips/${f.id}`).sort(),
+      'Oxide writes: one ownership claim per floating IP, nothing else',
+    );
     for (const [i, svc] of before.services.entries()) {
       const now = await kube.get<V1Service>(`/api/v1/namespaces/${NS}/services/${SERVICES[i]}`);
       assert.deepEqual(now.status, svc.status, `${SERVICES[i]} status`);
@@ -230,6 +241,16 @@ test('Nodes, floating IPs and Service status left by the Go CCM: adopted with ze
       fipsAfter.map((f) => [f.name, f.ip, f.instanceId]),
       fips.map((f) => [f.name, f.ip, f.instanceId]),
     );
+    for (const [i, f] of fipsAfter.entries()) {
+      assert.ok(
+        f.description.startsWith('Managed by oxide-cloud-controller-manager. service-uid='),
+        `${f.name}: ${f.description}`,
+      );
+      const svc = before.services.find((s) =>
+        f.description.includes(`service-uid=${s.metadata?.uid}`),
+      );
+      assert.ok(svc, `${f.name} claimed by its own Service (${i})`);
+    }
   } finally {
     stop.abort();
     const code = await exited;

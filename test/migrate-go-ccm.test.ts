@@ -18,10 +18,20 @@
 // checked instead.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { V1Service } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import { startSimulator } from '../sim/server.ts';
+import { runApp } from '../src/app.ts';
+import { readCommandLine } from '../src/config/command-line.ts';
+import { createLogger } from '../src/log.ts';
+import { waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
+import { createKubeletNode, getNode } from './harness/nodes.ts';
+import { freePort } from './harness/ports.ts';
 import {
   CHART_DIR,
   MANIFEST_PATH,
@@ -94,6 +104,18 @@ rules:
 - apiGroups: [""]
   resources: [services, services/status]
   verbs: [list, patch, update, watch]
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [persistentvolumes]
+  verbs: [get, list, update, watch]
+- apiGroups: [""]
+  resources: [endpoints]
+  verbs: [create, get, list, watch, update]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -233,7 +255,17 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
   const goDeployment = deploymentOf(goObjects);
 
   const out = await k('apply', '-f', MANIFEST_PATH);
-  for (const line of out.trim().split('\n')) assert.match(line, / (configured|created|unchanged)$/);
+  // As shown in docs/migrating-from-go-ccm.md: the Go objects configured, only ours created.
+  assert.deepEqual(out.trim().split('\n'), [
+    `serviceaccount/${NAME} configured`,
+    `clusterrole.rbac.authorization.k8s.io/system:${NAME} configured`,
+    `clusterrolebinding.rbac.authorization.k8s.io/${NAME}:system:auth-delegator created`,
+    `clusterrolebinding.rbac.authorization.k8s.io/system:${NAME} configured`,
+    `role.rbac.authorization.k8s.io/${NAME}:leader-election created`,
+    `rolebinding.rbac.authorization.k8s.io/${NAME}:extension-apiserver-authentication-reader created`,
+    `rolebinding.rbac.authorization.k8s.io/${NAME}:leader-election created`,
+    `deployment.apps/${NAME} configured`,
+  ]);
 
   const ours = parseManifest(readFileSync(MANIFEST_PATH, 'utf8')) as unknown as Obj[];
   const now = await shipped(selector);
@@ -263,7 +295,9 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
   assert.equal(deploymentOf(back).spec?.template?.spec.containers[0]?.args, undefined);
   const extra = ids(back).filter((id) => !ids(goObjects).includes(id));
   assert.deepEqual(extra, [
+    `ClusterRoleBinding//${NAME}:system:auth-delegator`,
     `Role/kube-system/${NAME}:leader-election`,
+    `RoleBinding/kube-system/${NAME}:extension-apiserver-authentication-reader`,
     `RoleBinding/kube-system/${NAME}:leader-election`,
   ]);
 });
@@ -320,3 +354,95 @@ for (const reuse of [true, false]) {
     assert.deepEqual(deploymentOf(back).spec?.template?.spec.containers[0]?.command, GO_COMMAND);
   });
 }
+
+test('image swap only: ours with the Go Deployment command, service account and ClusterRole works', async () => {
+  const release = 'swap';
+  const ns = `migrate-${release}`;
+  const full = `${release}-${NAME}`;
+  await h('install', release, goChart, '-n', ns, '--create-namespace');
+  const { client: admin } = await testKube({ dedicated: true });
+  const { status } = await admin.post<{ status: { token: string } }>(
+    `/api/v1/namespaces/${ns}/serviceaccounts/${full}/token`,
+    {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 600 },
+    },
+  );
+  const server = (
+    JSON.parse(await k('config', 'view', '--raw', '-o', 'json')) as {
+      clusters: { cluster: { server: string } }[];
+    }
+  ).clusters[0]?.cluster.server;
+  const asGoServiceAccount = join(dir, 'go-sa.kubeconfig');
+  writeFileSync(
+    asGoServiceAccount,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user: { token: status.token } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'c',
+    }),
+  );
+  const sim = await startSimulator({
+    seed: { project: 'k8s', instances: [{ name: 'swap-node' }] },
+  });
+  const port = await freePort();
+  // The Go Deployment's arguments, plus where to serve and the kubeconfig (in a Pod: in-cluster).
+  const cmd = readCommandLine([
+    ...GO_COMMAND.slice(1),
+    `--kubeconfig=${asGoServiceAccount}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    '--metrics-plain-http',
+  ]);
+  assert.deepEqual(cmd.errors, []);
+  const logs = new PassThrough();
+  let logText = '';
+  logs.on('data', (d: Buffer) => (logText += d.toString()));
+  const stop = new AbortController();
+  const exited = runApp(
+    {
+      options: cmd.options,
+      controllers: cmd.controllers,
+      oxide: { host: sim.url, token: sim.token, project: sim.project, region: '', zone: '' },
+    },
+    createLogger({ verbosity: 2, errorStream: logs }),
+    stop.signal,
+  );
+  try {
+    await createKubeletNode(admin, 'swap-node');
+    await waitFor(
+      'the Node initialized',
+      async () => (await getNode(admin, 'swap-node')).spec?.providerID?.startsWith('oxide://'),
+      60_000,
+    );
+    await admin.post('/api/v1/namespaces/default/services', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'swap-lb' },
+      spec: {
+        type: 'LoadBalancer',
+        selector: { app: 'x' },
+        ports: [{ port: 80, protocol: 'TCP' }],
+      },
+    });
+    await waitFor(
+      'the LoadBalancer IP',
+      async () =>
+        (await admin.get<V1Service>('/api/v1/namespaces/default/services/swap-lb')).status
+          ?.loadBalancer?.ingress?.[0]?.ip,
+      60_000,
+    );
+    await waitFor(
+      'ready',
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+    );
+  } finally {
+    stop.abort();
+    await exited;
+    await sim.stop();
+  }
+});

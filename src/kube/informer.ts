@@ -3,6 +3,7 @@
 // keep our own loop because client-node's informer stops for good on some watch errors: here
 // every end of a watch resumes from the last resourceVersion, and a 410 Gone (or any list error)
 // relists with backoff.
+import { KubeApiError } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
 
@@ -21,6 +22,8 @@ interface ListResult<T> {
   items: T[];
 }
 
+const isForbidden = (err: unknown): boolean => err instanceof KubeApiError && err.status === 403;
+
 export const objectKey = (obj: KubeObject): string => {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';
@@ -37,6 +40,14 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** Called with errors the informer recovers from by itself (for logs). */
   onError?(err: unknown): void;
+  /**
+   * A cache a controller can do without (EndpointSlices, for externalTrafficPolicy: Local):
+   * when listing is forbidden (RBAC written for the Go CCM, which never read them), count as
+   * synced with an empty cache instead of holding the controller back, and keep retrying so
+   * the cache fills once the permission is granted. onForbidden is told once.
+   */
+  optionalWhenForbidden?: boolean;
+  onForbidden?(err: unknown): void;
 }
 
 export class Informer<T extends KubeObject> {
@@ -47,6 +58,8 @@ export class Informer<T extends KubeObject> {
   private readonly backoff = new ExponentialBackoff(200, 30_000);
   private resourceVersion = '';
   private synced = false;
+  /** Listing was refused (403) since the last successful list; see optionalWhenForbidden. */
+  private forbidden = false;
   private readonly syncWaiters: (() => void)[] = [];
 
   constructor(client: KubeClient, options: InformerOptions) {
@@ -89,7 +102,11 @@ export class Informer<T extends KubeObject> {
         this.backoff.forget('watch');
       } catch (err) {
         if (signal.aborted) break;
-        this.options.onError?.(err);
+        if (this.options.optionalWhenForbidden && isForbidden(err)) {
+          if (!this.forbidden) this.options.onForbidden?.(err);
+          this.forbidden = true;
+          this.markSynced();
+        } else this.options.onError?.(err);
         this.resourceVersion = '';
         await sleep(this.backoff.when('watch'), signal);
       }
@@ -116,10 +133,14 @@ export class Informer<T extends KubeObject> {
     } while (cont);
     this.replace(items);
     this.resourceVersion = rv;
-    if (!this.synced) {
-      this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
-    }
+    this.forbidden = false;
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    for (const w of this.syncWaiters.splice(0)) w();
   }
 
   private replace(items: T[]): void {

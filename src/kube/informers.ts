@@ -29,8 +29,9 @@ export class SharedInformers {
     return this.get<V1Service>('/api/v1/services');
   }
 
+  /** Optional: without RBAC for them, externalTrafficPolicy: Local targets any eligible Node. */
   endpointSlices(): Informer<V1EndpointSlice> {
-    return this.get<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices');
+    return this.get<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', true);
   }
 
   /** Starts every informer requested so far (and any requested later). */
@@ -66,7 +67,7 @@ export class SharedInformers {
     await Promise.all(this.running);
   }
 
-  private get<T extends KubeObject>(path: string): Informer<T> {
+  private get<T extends KubeObject>(path: string, optional = false): Informer<T> {
     let informer = this.informers.get(path);
     if (!informer) {
       informer = new Informer<KubeObject>(this.client, {
@@ -75,6 +76,12 @@ export class SharedInformers {
           this.client.noteFailure(err);
           this.log.warn({ path, err: String(err) }, 'watch failed; relisting');
         },
+        optionalWhenForbidden: optional,
+        onForbidden: (err) =>
+          this.log.warn(
+            { path, err: String(err) },
+            'not allowed to list; going on without this cache (grant the RBAC of our manifest: externalTrafficPolicy: Local needs it) and retrying',
+          ),
       });
       this.informers.set(path, informer);
       if (this.signal) this.running.push(informer.run(this.signal));
