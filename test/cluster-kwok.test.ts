@@ -339,6 +339,22 @@ test('3: externalTrafficPolicy Local follows pods scheduled by kube-scheduler, E
   const movedEndpointAt = performance.now();
   await until(`floating IP follows to ${second}`, () => fipHolder(ns, 'web') === second);
   const followedAt = performance.now();
+  // Both pods were bound by kube-scheduler, not by anything in this test.
+  const scheduled = await until('two Scheduled events from kube-scheduler', async () => {
+    const list = await kube.get<CoreV1EventList>(`/api/v1/namespaces/${ns}/events`, {
+      query: { fieldSelector: 'reason=Scheduled' },
+    });
+    const ours = list.items.filter(
+      (e) => (e.reportingComponent ?? e.source?.component) === 'default-scheduler',
+    );
+    return ours.length >= 2 ? ours : undefined;
+  });
+  assert.deepEqual(
+    scheduled
+      .map((e) => /assigned \S+ to (\S+)/.exec(e.message ?? '')?.[1] ?? '')
+      .sort((a, b) => a.localeCompare(b)),
+    [first, second].sort((a, b) => a.localeCompare(b)),
+  );
   report(t, {
     'Deployment + Service → ready endpoint': endpointAt - t0,
     'ready endpoint → floating IP on its Node': attachedAt - endpointAt,
