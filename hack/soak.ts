@@ -17,7 +17,8 @@ const { values } = parseArgs({
 });
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const ops = Number(values.ops);
-const deadline = performance.now() + Number(values.minutes) * 60_000;
+const began = performance.now();
+const deadline = began + Number(values.minutes) * 60_000;
 const CONVERGE_EVERY = 50;
 const MAX_NODES = 8;
 const MAX_SERVICES = 8;
@@ -114,7 +115,7 @@ try {
   failure = err;
 }
 await world.stop();
-console.log(`soak: ${done} operations:`);
+console.log(`soak: ${done} operations in ${Math.round((performance.now() - began) / 1000)} s:`);
 for (const [op, n] of Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)))
   console.log(`  ${op.padEnd(28)} ${n}`);
 if (recoveries.length > 0) {
