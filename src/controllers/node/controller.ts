@@ -41,7 +41,7 @@ export class NodeController implements Controller {
   private readonly instances: Instances;
   private readonly nodes: Informer<V1Node>;
   private readonly queue = new WorkQueue({ name: NODE_CONTROLLER.name });
-  private readonly fresh = new FreshObjects<V1Node>();
+  private readonly fresh: FreshObjects<V1Node>;
   private readonly resyncRequested = new Set<string>();
   private readonly recorder: EventRecorder;
   private readonly log: Logger;
@@ -54,6 +54,7 @@ export class NodeController implements Controller {
     this.options = options;
     this.instances = instances;
     this.nodes = ctx.informers.nodes();
+    this.fresh = new FreshObjects(this.nodes.transform);
     this.recorder = ctx.recorder(NODE_CONTROLLER.eventSource);
     this.log = ctx.log.child({ controller: NODE_CONTROLLER.name });
     this.nodes.addHandlers({
