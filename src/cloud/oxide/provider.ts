@@ -40,6 +40,7 @@ export class OxideCloudProvider implements CloudProvider {
     });
     this.loadBalancerImpl = new OxideLoadBalancer({
       client: this.client,
+      inventory: this.inventory,
       firewall: options.loadBalancerFirewall ?? false,
     });
     this.routesImpl = new OxideRoutes({
