@@ -49,10 +49,25 @@ export interface KubeClientOptions {
   userAgent?: string;
 }
 
+/** What a request needs from the kubeconfig: its URL, authentication headers, TLS dispatcher. */
+export interface Prepared {
+  url: URL;
+  headers: Record<string, string>;
+  dispatcher: Dispatcher | undefined;
+}
+
 export class KubeClient {
   readonly config: KubeConfig;
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
+  /**
+   * client-node builds a new undici Agent on every applySecurityAuthentication, so using it per
+   * request opens a new TLS connection per request (a handshake each: most of our CPU time in a
+   * Node burst). Keep the first one, as client-go keeps one transport per client; headers
+   * (a rotated service-account token) are still taken per request.
+   */
+  private dispatcher: Dispatcher | undefined;
+  private dispatcherTaken = false;
 
   constructor(config: KubeConfig, options: KubeClientOptions) {
     this.config = config;
@@ -93,19 +108,33 @@ export class KubeClient {
     return this.request<T>('DELETE', path, options);
   }
 
-  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    await this.limiter.take(options.signal);
+  /** URL, authentication headers and the shared TLS dispatcher for one request (or watch). */
+  async prepare(
+    method: string,
+    path: string,
+    query: Record<string, string | number | boolean | undefined> = {},
+  ): Promise<Prepared> {
     const cluster = this.config.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(options.query ?? {})) {
+    for (const [k, v] of Object.entries(query)) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
     const ctx = new RequestContext(url.toString(), method as HttpMethod);
     await this.config.applySecurityAuthentication(ctx);
+    if (!this.dispatcherTaken) {
+      this.dispatcher = ctx.getDispatcher();
+      this.dispatcherTaken = true;
+    }
     const headers = ctx.getHeaders() as Record<string, string>;
     headers['accept'] = 'application/json';
     headers['user-agent'] = this.userAgent;
+    return { url, headers, dispatcher: this.dispatcher };
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    await this.limiter.take(options.signal);
+    const { url, headers, dispatcher } = await this.prepare(method, path, options.query);
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
@@ -113,7 +142,6 @@ export class KubeClient {
         ? patchContentTypes[options.patchType]
         : 'application/json';
     }
-    const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
     const res = await fetch(url, {
       method,
       headers,

@@ -5,9 +5,7 @@
 // resumes from the last resourceVersion seen; only 410 Gone ("Expired": the position fell out of
 // the apiserver's history) lists again. Objects pass a transform as they are decoded (client-go's
 // SetTransform), so the store keeps only the fields the controllers read.
-import { HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import type { Dispatcher } from 'undici';
 import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
 
@@ -180,23 +178,14 @@ export class Informer<T extends KubeObject> {
   private async watchOnce(signal: AbortSignal): Promise<void> {
     const timeoutSeconds =
       this.options.watchTimeoutSeconds ?? Math.floor(MIN_WATCH_TIMEOUT_S * (1 + Math.random()));
-    const cluster = this.client.config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + this.options.path);
-    const query: Record<string, string | undefined> = {
-      watch: 'true',
-      resourceVersion: this.resourceVersion,
-      allowWatchBookmarks: 'true',
-      timeoutSeconds: String(timeoutSeconds),
+    const { url, headers, dispatcher } = await this.client.prepare('GET', this.options.path, {
+      watch: true,
+      resourceVersion: this.resourceVersion || undefined,
+      allowWatchBookmarks: true,
+      timeoutSeconds,
       labelSelector: this.options.labelSelector,
       fieldSelector: this.options.fieldSelector,
-    };
-    for (const [k, v] of Object.entries(query)) if (v) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    await this.client.config.applySecurityAuthentication(ctx);
-    const headers = ctx.getHeaders() as Record<string, string>;
-    headers['accept'] = 'application/json';
-    const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
+    });
     // The server ends the watch at timeoutSeconds; the margin only catches a connection that
     // died without a word.
     const deadline = AbortSignal.timeout((timeoutSeconds + 60) * 1000);
