@@ -96,18 +96,20 @@ class Rig {
     const { kubeconfig } = await this.cp.start();
     this.harness = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
     this.sim = await startSimulator({
-      seed: {
-        project: 'k8s',
-        pools: BIG_POOLS,
-        instances: Array.from({ length: instances }, (_, i) => ({
-          name: `node-${i}`,
-          ncpus: 4,
-          memoryGiB: 16,
-          nics: [{ primary: true, v4: 'auto' }],
-        })),
-      },
+      seed: { project: 'k8s', pools: BIG_POOLS },
       latencyMs: LATENCY_MS,
     });
+    // The default subnet (/22) holds about 1000 NICs; larger runs use a /18 of their own, so the
+    // NIC walk covers two subnets.
+    if (instances > 900) this.sim.db.addSubnet({ name: 'bench', ipv4Block: '10.64.0.0/18' });
+    for (let i = 0; i < instances; i++) {
+      this.sim.db.addInstance({
+        name: `node-${i}`,
+        ncpus: 4,
+        memoryGiB: 16,
+        nics: [{ primary: true, v4: 'auto', ...(instances > 900 ? { subnet: 'bench' } : {}) }],
+      });
+    }
     this.nodes = new Informer<V1Node>(this.harness, { path: '/api/v1/nodes' });
     this.services = new Informer<V1Service>(this.harness, { path: '/api/v1/services' });
     const observe = (n: V1Node): void => {

@@ -2,9 +2,10 @@
 // (kubeconfig or in-cluster), authentication and typed models; requests go through this thin
 // layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst, as
 // upstream's client-go) and one error type carrying the HTTP status.
-import { KubeConfig, RequestContext } from '@kubernetes/client-node';
+import type { AgentOptions } from 'node:https';
+import { bufferFromFileOrString, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import type { HttpMethod } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { Agent, fetch } from 'undici';
 import type { Dispatcher } from 'undici';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -63,8 +64,8 @@ export class KubeClient {
   /**
    * client-node builds a new undici Agent on every applySecurityAuthentication, so using it per
    * request opens a new TLS connection per request (a handshake each: most of our CPU time in a
-   * Node burst). Keep the first one, as client-go keeps one transport per client; headers
-   * (a rotated service-account token) are still taken per request.
+   * Node burst). One dispatcher per client instead, as client-go keeps one transport per client;
+   * headers (a rotated service-account token) are still taken per request.
    */
   private dispatcher: Dispatcher | undefined;
   private dispatcherTaken = false;
@@ -123,13 +124,37 @@ export class KubeClient {
     const ctx = new RequestContext(url.toString(), method as HttpMethod);
     await this.config.applySecurityAuthentication(ctx);
     if (!this.dispatcherTaken) {
-      this.dispatcher = ctx.getDispatcher();
+      this.dispatcher = this.sharedDispatcher(ctx.getDispatcher());
       this.dispatcherTaken = true;
     }
     const headers = ctx.getHeaders() as Record<string, string>;
     headers['accept'] = 'application/json';
     headers['user-agent'] = this.userAgent;
     return { url, headers, dispatcher: this.dispatcher };
+  }
+
+  /**
+   * A keep-alive HTTP/1.1 pool with the kubeconfig's TLS settings (as applyHTTPSOptions reads
+   * them). HTTP/1.1 because undici 8's HTTP/2 client, on by default, can crash the process from
+   * its ping timer after a long-lived session closed (TypeError in onHttp2SendPing). Proxies
+   * keep client-node's own dispatcher.
+   */
+  private sharedDispatcher(fallback: Dispatcher | undefined): Dispatcher | undefined {
+    const cluster = this.config.getCurrentCluster();
+    const user = this.config.getCurrentUser();
+    const tls: AgentOptions = {};
+    if (cluster?.skipTLSVerify) tls.rejectUnauthorized = false;
+    if (cluster?.tlsServerName) tls.servername = cluster.tlsServerName;
+    const ca = bufferFromFileOrString(cluster?.caFile, cluster?.caData);
+    if (ca) tls.ca = ca;
+    const cert = bufferFromFileOrString(user?.certFile, user?.certData);
+    if (cert) tls.cert = cert;
+    const key = bufferFromFileOrString(user?.keyFile, user?.keyData);
+    if (key) tls.key = key;
+    const options = this.config.createDispatcherOptions(cluster, tls);
+    if (options.type === 'agent') return new Agent({ connect: options.connect, allowH2: false });
+    if (options.type === 'none') return new Agent({ allowH2: false });
+    return fallback;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
