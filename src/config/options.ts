@@ -77,7 +77,7 @@ export const defaultOptions = (): CcmOptions => ({
   leaderElectResourceNamespace: 'kube-system',
   leaderElectResourceName: 'cloud-controller-manager',
   concurrentNodeSyncs: 10,
-  concurrentServiceSyncs: 1,
+  concurrentServiceSyncs: 10,
   nodeMonitorPeriodMs: 5_000,
   nodeStatusUpdateFrequencyMs: 300_000,
   configureCloudRoutes: true,

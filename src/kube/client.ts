@@ -3,11 +3,12 @@
 // this thin layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst,
 // as upstream's client-go), one error type carrying the HTTP status, our user agent, client-go's
 // rest_client_* metrics and, at -v=6, one trace line per request (never headers or tokens).
-import { KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { bufferFromFileOrString, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import type { HttpMethod } from '@kubernetes/client-node';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { fetch } from 'undici';
+import type { AgentOptions } from 'node:https';
+import { Agent, fetch } from 'undici';
 import type { Dispatcher } from 'undici';
 import { traceRequest } from '../log.ts';
 import { restClientMetrics } from '../metrics.ts';
@@ -76,6 +77,14 @@ export class KubeClient {
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
   private readonly fence: Fence | undefined;
+  /**
+   * client-node builds a new undici Agent on every applySecurityAuthentication, so using it per
+   * request opens a new TLS connection per request (a handshake each: most of our CPU time in a
+   * Node burst). One dispatcher per client instead, as client-go keeps one transport per client;
+   * headers (a rotated service-account token) are still taken per request.
+   */
+  private dispatcher: Dispatcher | undefined;
+  private dispatcherTaken = false;
 
   constructor(config: KubeConfig, options: KubeClientOptions) {
     this.config = config;
@@ -297,8 +306,36 @@ export class KubeClient {
     const headers = ctx.getHeaders() as Record<string, string>;
     headers['accept'] = 'application/json';
     headers['user-agent'] = this.userAgent;
-    const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
+    if (!this.dispatcherTaken) {
+      this.dispatcher = this.sharedDispatcher(ctx.getDispatcher());
+      this.dispatcherTaken = true;
+    }
+    const dispatcher = this.dispatcher;
     return dispatcher ? { headers, dispatcher } : { headers };
+  }
+
+  /**
+   * A keep-alive HTTP/1.1 pool with the kubeconfig's TLS settings (as applyHTTPSOptions reads
+   * them). HTTP/1.1 because undici 8's HTTP/2 client, on by default, can crash the process from
+   * its ping timer after a long-lived session closed (TypeError in onHttp2SendPing). Proxies
+   * keep client-node's own dispatcher.
+   */
+  private sharedDispatcher(fallback: Dispatcher | undefined): Dispatcher | undefined {
+    const cluster = this.config.getCurrentCluster();
+    const user = this.config.getCurrentUser();
+    const tls: AgentOptions = {};
+    if (cluster?.skipTLSVerify) tls.rejectUnauthorized = false;
+    if (cluster?.tlsServerName) tls.servername = cluster.tlsServerName;
+    const ca = bufferFromFileOrString(cluster?.caFile, cluster?.caData);
+    if (ca) tls.ca = ca;
+    const cert = bufferFromFileOrString(user?.certFile, user?.certData);
+    if (cert) tls.cert = cert;
+    const key = bufferFromFileOrString(user?.keyFile, user?.keyData);
+    if (key) tls.key = key;
+    const options = this.config.createDispatcherOptions(cluster, tls);
+    if (options.type === 'agent') return new Agent({ connect: options.connect, allowH2: false });
+    if (options.type === 'none') return new Agent({ allowH2: false });
+    return fallback;
   }
 
   /** client-go's metrics for one request, and its -v=6 trace line. */

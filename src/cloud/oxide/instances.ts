@@ -93,6 +93,11 @@ export class OxideInstances implements Instances {
     });
   }
 
+  /** A resync pass reads NICs from one fresh walk of the project's subnets, shared by the pass. */
+  resyncStarted(): void {
+    this.inventory.expireNics();
+  }
+
   /**
    * The instance from the shared inventory, or undefined when it is not there or the list
    * failed: a view by id decides then, so a failing list endpoint does not block id lookups.

@@ -120,9 +120,13 @@ describe('Go CCM parity', () => {
     assert.deepEqual(status, {
       ingress: [{ ip: f.ip, ipMode: 'Proxy' }, { ip: '172.30.0.11' }],
     });
+    // The target's primary NIC comes from the project's NIC view: one walk of its subnets
+    // (the NIC list ends with the empty page Dropshot always sends), shared by later reconciles.
     assert.deepEqual(calls(), {
       floating_ip_create: 1,
-      instance_network_interface_list: 1,
+      vpc_list: 1,
+      vpc_subnet_list: 1,
+      vpc_subnet_list_network_interfaces: 2,
       floating_ip_attach: 1,
     });
 

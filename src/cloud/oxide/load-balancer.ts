@@ -60,6 +60,7 @@ import { canonicalIp, familyOf, loadBalancerName, loadBalancerSpec } from './loa
 import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './load-balancer-spec.ts';
 import { parseProviderID } from './provider-id.ts';
 import { PrimaryNicCache } from './target-nics.ts';
+import { InstanceInventory } from '../../oxide/inventory.ts';
 import { chooseTarget } from './target.ts';
 
 /** Oxide: at most 32 external IPs (floating + ephemeral; SNAT is extra) per instance. */
@@ -73,7 +74,8 @@ export interface OxideLoadBalancerOptions {
   namedFloatingIps?: NamedFloatingIpPolicy;
   logger?: Logger;
   poolCacheTtlMs?: number;
-  nicCacheTtlMs?: number;
+  /** The provider's shared instance and NIC views; its own when omitted. */
+  inventory?: InstanceInventory;
   firewallSnapshotTtlMs?: number;
   /**
    * How long one FIP list serves every reconcile (ms; 0 lists on each). Bounds how late a change
@@ -146,7 +148,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     this.namedPolicy = options.namedFloatingIps ?? 'marked';
     this.log = options.logger ?? silentLogger;
     this.pools = new IpPoolCache(options.client, options.poolCacheTtlMs);
-    this.nics = new PrimaryNicCache(options.client, options.nicCacheTtlMs);
+    this.nics = new PrimaryNicCache(options.inventory ?? new InstanceInventory(options.client));
     this.firewall = new FirewallManager(options.client, { ttlMs: options.firewallSnapshotTtlMs });
     this.fips = new FloatingIpView(options.client, { ttlMs: options.floatingIpTtlMs });
   }

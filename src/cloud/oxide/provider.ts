@@ -43,6 +43,7 @@ export class OxideCloudProvider implements CloudProvider {
     });
     this.loadBalancerImpl = new OxideLoadBalancer({
       client: this.client,
+      inventory: this.inventory,
       firewall: options.loadBalancerFirewall ?? false,
       ...(options.namedFloatingIps ? { namedFloatingIps: options.namedFloatingIps } : {}),
     });

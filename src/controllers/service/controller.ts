@@ -114,7 +114,7 @@ export class ServiceController implements Controller {
     namespace: string | undefined;
   };
   private readonly synced = new Map<string, Synced>();
-  private readonly fresh = new FreshObjects<V1Service>();
+  private readonly fresh: FreshObjects<V1Service>;
   private readonly nodeFingerprints = new Map<string, string>();
   private eligible: V1Node[] | undefined;
   private sweeps = 0;
@@ -144,6 +144,7 @@ export class ServiceController implements Controller {
       backoff: new ExponentialBackoff(this.options.retryBaseMs, this.options.retryMaxMs),
     });
     this.services = ctx.informers.services();
+    this.fresh = new FreshObjects(this.services.transform);
     this.nodes = ctx.informers.nodes();
     this.slices = ctx.informers.endpointSlices();
     this.services.addHandlers({
