@@ -1,5 +1,5 @@
 # The Makefile is the primary interface: `make help` lists the targets.
-VERSION ?= 0.1.0
+VERSION ?= 0.8.0
 IMAGE_REPO ?= ghcr.io/oxidecomputer/oxide-cloud-controller-manager
 GIT_SHA := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 ifeq ($(RELEASE),true)
@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.json
 TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_CONCURRENCY ?= 2
 
-.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean soak
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean metrics-doc soak
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -25,10 +25,10 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP) ## Install npm dependencies (pinned Node.js 24 included)
 
-testbin: ## Build (first time) or locate the cached etcd, kube-apiserver, kubectl, helm
+testbin: ## Build (first time) or locate the cached etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm
 	@bash hack/testbin.sh
 
-test: deps testbin ## Run unit and integration tests (real etcd + kube-apiserver, Oxide simulator)
+test: deps testbin ## Run unit and integration tests (real cluster binaries, Oxide simulator; docs/testing.md)
 	$(NODE) --test --test-global-setup=test/harness/global-setup.ts \
 	  --test-concurrency=$(TEST_CONCURRENCY) --test-timeout=300000 $(TEST_FILES)
 
@@ -51,8 +51,11 @@ sim: deps ## Start the Oxide API simulator on loopback (SEED=file optional)
 cluster: deps testbin ## Start etcd + kube-apiserver on loopback; prints the kubeconfig path
 	$(NODE) hack/cluster.ts
 
-demo: deps testbin ## See the CCM work, no rack needed (simulator + local apiserver); ONCE=1 runs once and exits
+demo: deps testbin ## See the CCM work, no rack needed (simulator + local cluster with kwok Nodes); ONCE=1 runs once and exits
 	$(NODE) hack/demo.ts $(if $(filter 1 true yes,$(ONCE)),--once)
+
+metrics-doc: deps ## Regenerate docs/metrics.md from the metric registry
+	$(NODE) hack/metrics-doc.ts
 
 bench: deps testbin ## Run benchmarks (tables: workload, calls, time, memory)
 	@for f in $(sort $(wildcard bench/*.bench.ts)); do \
@@ -67,15 +70,21 @@ CHART := charts/oxide-cloud-controller-manager
 MANIFEST := manifests/oxide-cloud-controller-manager.yaml
 HELM = $(shell bash hack/testbin.sh | tail -n1)/helm
 
-.PHONY: build push image-smoke manifest helm-template helm-lint helm-package release-bump
+.PHONY: deps-image build image-repro push image-smoke manifest helm-template helm-lint helm-package release-bump
 
 bundle: deps ## Bundle the CCM into dist/oxide-cloud-controller-manager.mjs (esbuild)
 	$(NODE) hack/bundle.ts
 
-build: bundle ## Build the container image offline with podman, buildah or docker
+deps-image: deps ## Fetch the image's pinned inputs into ~/.cache/oxide-ccm (and buildah via apt if no engine)
+	bash hack/image-deps.sh
+
+build: bundle ## Build the linux/amd64+arm64 image (manifest list) offline from the fetched inputs
 	VERSION=$(VERSION) bash hack/build-image.sh $(IMAGE)
 
-push: ## Push the image built by `make build` (same RELEASE setting)
+image-repro: deps ## Build HEAD twice in fresh clones and storage; compare the image digests
+	bash hack/image-repro.sh
+
+push: ## Push the manifest list and both images built by `make build` (same RELEASE setting)
 	bash hack/push-image.sh $(IMAGE)
 
 image-smoke: deps testbin ## Smoke-test the built image: --version, --help, start against the simulator

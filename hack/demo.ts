@@ -1,6 +1,8 @@
-// `make demo`: the CCM at work without an Oxide rack. Starts etcd + kube-apiserver on loopback and
-// the Oxide simulator (sim/seeds/demo.yaml), registers Nodes as kubelets with
-// --cloud-provider=external do, runs the CCM from source, and prints the Nodes before and after,
+// `make demo`: the CCM at work without an Oxide rack. Starts a real cluster on loopback (etcd,
+// kube-apiserver, kube-controller-manager --cloud-provider=external, kube-scheduler, and kwok as
+// the kubelet of every Node) and the Oxide simulator (sim/seeds/demo.yaml), registers Nodes as
+// kubelets with --cloud-provider=external do, runs the CCM from source, and prints the Nodes
+// before and after,
 // LoadBalancer Services with their floating IPs, and the Oxide API calls it took. Then it keeps
 // everything up for kubectl until Ctrl-C; with --once (or ONCE=1) it exits instead: 0 only if every
 // Node was initialized and every LoadBalancer Service got its IP within the timeout.
@@ -14,8 +16,10 @@ import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { LABEL_EXCLUDE_FROM_LB } from '../src/kube/well-known.ts';
+import { startKubeCluster } from '../test/harness/cluster.ts';
+import type { KubeCluster } from '../test/harness/cluster.ts';
 import { ControlPlane } from '../test/harness/controlplane.ts';
-import { createKubeletNode } from '../test/harness/nodes.ts';
+import { registerKwokNode } from '../test/harness/kwok.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { repoRoot, testbinDir } from '../test/harness/testbin.ts';
 import { CcmProcess } from './demo/ccm.ts';
@@ -25,6 +29,7 @@ import {
   apiCallsTable,
   floatingIngress,
   isInitialized,
+  isReadyUntainted,
   nodesTable,
   servicesTable,
 } from './demo/views.ts';
@@ -86,16 +91,27 @@ const cp = new ControlPlane();
 const work = mkdtempSync(join(tmpdir(), 'oxide-ccm-demo-'));
 let sim: Simulator | undefined;
 let ccm: CcmProcess | undefined;
+let cluster: KubeCluster | undefined;
 // Crash or process.exit anywhere: no CCM left behind (the harness removes its own dir).
 process.on('exit', () => {
   ccm?.killNow();
+  cluster?.killNow();
   rmSync(work, { recursive: true, force: true });
 });
 
 step('starting etcd + kube-apiserver on loopback');
 const info = await cp.start();
+step("starting kube-controller-manager, kube-scheduler and kwok (every Node's kubelet)");
+// Before takeOverSignals, which replaces the harness's own signal handlers.
+cluster = await startKubeCluster({ kubeconfig: info.kubeconfig, dir: info.dir }).catch(
+  (err: unknown) => {
+    cp.killNow();
+    throw err;
+  },
+);
 const signalled = takeOverSignals(() => {
   ccm?.killNow();
+  cluster?.killNow();
   cp.killNow();
 });
 const kube = KubeClient.load(info.kubeconfig, { qps: 100, burst: 200 });
@@ -130,7 +146,7 @@ async function scenario(): Promise<void> {
   const running = s.db.instances.filter((i) => i.runState === 'running').map((i) => i.name);
   step(`registering ${running.length} Nodes as kubelet --cloud-provider=external does`);
   for (const name of running) {
-    await createKubeletNode(kube, name, {
+    await registerKwokNode(kube, name, {
       labels:
         name === CONTROL_PLANE
           ? { 'node-role.kubernetes.io/control-plane': '', [LABEL_EXCLUDE_FROM_LB]: '' }
@@ -148,7 +164,8 @@ async function scenario(): Promise<void> {
           .join(', ') || 'none'
       }: ` +
         'a stopped instance runs no kubelet. node.kubernetes.io/not-ready is set by the apiserver at ' +
-        'registration and removed by kube-controller-manager, which this demo does not run.)',
+        'registration and removed by kube-controller-manager once kwok, the kubelet stand-in, ' +
+        'reports Ready.)',
     ),
   );
 
@@ -163,12 +180,12 @@ async function scenario(): Promise<void> {
   ccm = c;
   step(`starting the CCM: node src/main.ts ${c.args.slice(1).join(' ')}`);
   await c.waitReady(deadline);
-  step('CCM ready; waiting for every Node to be initialized');
+  step('CCM ready; waiting for every Node to be initialized, Ready and without not-ready taint');
   const nodes = await until(
-    'every Node to lose the uninitialized taint',
+    'every Node to lose the uninitialized taint (CCM) and the not-ready taint (KCM)',
     async () => {
       const list = await listNodes();
-      return list.every(isInitialized) ? list : undefined;
+      return list.every((n) => isInitialized(n) && isReadyUntainted(n)) ? list : undefined;
     },
     () => `CCM log:\n${c.logTail()}`,
   );
@@ -231,8 +248,9 @@ function printHowToPoke(s: Simulator, c: CcmProcess): void {
   console.log(`export OXIDE_HOST=${s.url}`);
   console.log(`export OXIDE_TOKEN=${s.token}`);
   console.log(`export OXIDE_PROJECT=${s.project}`);
+  console.log(`# CCM (pid ${c.child.pid}): log ${join(work, 'ccm.log')}; metrics need a token:`);
   console.log(
-    `# CCM (pid ${c.child.pid}): log ${join(work, 'ccm.log')}, metrics http://127.0.0.1:${c.args.find((a) => a.startsWith('--secure-port='))?.split('=')[1]}/metrics`,
+    `curl -s -H "Authorization: Bearer ${info.token}" http://127.0.0.1:${c.args.find((a) => a.startsWith('--secure-port='))?.split('=')[1]}/metrics`,
   );
   console.log(
     '# Ctrl-C stops the CCM, the simulator, kube-apiserver and etcd, and removes the temp dirs',
@@ -272,12 +290,15 @@ if (ccm) {
   }
 }
 await sim?.stop();
+await cluster.stop();
 await cp.stop();
 rmSync(work, { recursive: true, force: true });
-step(`stopped the simulator, kube-apiserver and etcd; removed ${info.dir} and ${work}`);
+step(
+  `stopped the simulator, kwok, kube-scheduler, kube-controller-manager, kube-apiserver and etcd; removed ${info.dir} and ${work}`,
+);
 if (code === 0)
   console.log(
-    style.green(`demo OK: every Node initialized, every LoadBalancer Service has its IP`),
+    style.green(`demo OK: every Node initialized and Ready, every LoadBalancer Service has its IP`),
   );
 else if (failure) console.error(`demo FAILED: ${failure}`);
 process.exit(code);

@@ -12,47 +12,83 @@ engine_detect() {
   if command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1; then echo podman; return; fi
   if command -v buildah >/dev/null 2>&1; then echo buildah; return; fi
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; return; fi
-  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then
-    engine_log "no container engine found; installing buildah from Debian"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >&2
-    echo buildah
-    return
-  fi
-  engine_log "no container engine: install podman, buildah or docker (with a running daemon)"
+  # Never installed behind the user's back: `make deps-image` says what is missing.
+  engine_log "no container engine: install podman, buildah or docker (with a running daemon);"
+  engine_log "on Debian as root: apt-get install buildah"
   return 1
 }
 
 # buildah with the storage this project uses, so build, push and smoke see the same images.
-engine_buildah() { buildah --storage-driver "$BUILDAH_STORAGE_DRIVER" "$@"; }
+# BUILDAH_ROOT selects a separate store (hack/image-repro.sh builds in fresh ones).
+engine_buildah() {
+  buildah --storage-driver "$BUILDAH_STORAGE_DRIVER" \
+    ${BUILDAH_ROOT:+--root "$BUILDAH_ROOT/storage" --runroot "$BUILDAH_ROOT/run"} "$@"
+}
 
-# engine_build ENGINE IMAGE CONTAINERFILE CONTEXT [extra build args...]
-engine_build() {
-  local engine=$1 image=$2 file=$3 context=$4; shift 4
+# engine_build_multi ENGINE IMAGE CONTAINERFILE CONTEXT PLATFORMS EPOCH [build args...]
+# One image per platform, gathered in the manifest list IMAGE. EPOCH stamps the image configs
+# and every file in the layers; the engine's version label and the history (whose comments name
+# local intermediate image ids) are left out, so two builds of the same context give the same
+# layers and configs.
+engine_build_multi() {
+  local engine=$1 image=$2 file=$3 context=$4 platforms=$5 epoch=$6; shift 6
   case "$engine" in
-    buildah) engine_buildah bud --isolation chroot --layers -f "$file" -t "$image" "$@" "$context" ;;
-    podman) podman build -f "$file" -t "$image" "$@" "$context" ;;
-    docker) docker build -f "$file" -t "$image" "$@" "$context" ;;
+    buildah | podman)
+      # --manifest adds to an existing list: start from an empty one.
+      engine_cli "$engine" manifest rm "$image" >/dev/null 2>&1 || true
+      engine_cli "$engine" rmi "$image" >/dev/null 2>&1 || true
+      local isolation=()
+      [ "$engine" = buildah ] && isolation=(--isolation chroot)
+      # One platform at a time, in the order given: a multi-platform build adds the images to the
+      # list in whichever order they finish, and the order is part of the list's digest.
+      local platform
+      for platform in ${platforms//,/ }; do
+        engine_cli "$engine" build "${isolation[@]}" --layers --platform "$platform" --manifest "$image" \
+          --timestamp "$epoch" --identity-label=false --omit-history -f "$file" "$@" "$context"
+      done
+      ;;
+    docker)
+      # BuildKit: a multi-platform result cannot be loaded into the classic image store, so it is
+      # written as an OCI archive beside the context (load or push it with your tools).
+      SOURCE_DATE_EPOCH=$epoch docker buildx build --platform "$platforms" -f "$file" "$@" \
+        --build-arg "SOURCE_DATE_EPOCH=$epoch" \
+        --output "type=oci,dest=$context.oci.tar,rewrite-timestamp=true,name=$image" "$context"
+      ;;
     *) engine_log "unknown engine $engine"; return 1 ;;
   esac
 }
 
+# buildah and podman share their command names for what these scripts use.
+engine_cli() {
+  local engine=$1; shift
+  case "$engine" in
+    buildah) engine_buildah "$@" ;;
+    podman) podman "$@" ;;
+  esac
+}
+
+# Pushes the manifest list (as an OCI image index) and every image in it.
 engine_push() {
   local engine=$1 image=$2
   case "$engine" in
-    buildah) engine_buildah push "$image" "docker://$image" ;;
-    podman) podman push "$image" ;;
-    docker) docker push "$image" ;;
+    buildah) engine_buildah manifest push --all --format oci "$image" "docker://$image" ;;
+    podman) podman manifest push --all --format oci "$image" "docker://$image" ;;
+    docker)
+      engine_log "docker: push the OCI archive, e.g. skopeo copy --all oci-archive:dist/image-root.oci.tar docker://$image"
+      return 1
+      ;;
     *) engine_log "unknown engine $engine"; return 1 ;;
   esac
 }
 
-# The image's size as the engine reports it (uncompressed layers, human-readable).
-engine_image_size() {
-  local engine=$1 image=$2
-  case "$engine" in
-    buildah) engine_buildah images --format '{{.Size}}' "$image" ;;
-    podman) podman images --format '{{.Size}}' "$image" ;;
-    docker) docker images --format '{{.Size}}' "$image" ;;
-  esac
+# engine_platform_image ENGINE LIST ARCH: the id of ARCH's image in the manifest list LIST.
+engine_platform_image() {
+  local engine=$1 list=$2 arch=$3
+  engine_cli "$engine" manifest inspect "$list" |
+    node_modules/.bin/node -e '
+      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+        const m = JSON.parse(s).manifests.find((m) => m.platform.architecture === process.argv[1]);
+        if (!m) process.exit(1);
+        console.log(m.digest);
+      });' "$arch"
 }

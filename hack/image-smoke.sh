@@ -43,6 +43,19 @@ case "$engine" in
     mkdir -p "$rootfs/proc" "$rootfs/dev" "$rootfs/smoke"
     for dev in null zero random urandom; do : >"$rootfs/dev/$dev"; done
     files="$rootfs/smoke"
+    # What the Go CCM's manifests run (command: [/usr/bin/oxide-cloud-controller-manager, …]), and
+    # what scanners and auditors look for, must be in the image.
+    [ "${entrypoint[*]}" = /usr/bin/oxide-cloud-controller-manager ] ||
+      { engine_log "entrypoint is '${entrypoint[*]}', not /usr/bin/oxide-cloud-controller-manager"; exit 1; }
+    for path in usr/bin/oxide-cloud-controller-manager usr/bin/node \
+      usr/lib/oxide-cloud-controller-manager/node-flags \
+      usr/share/doc/oxide-cloud-controller-manager/sbom.cdx.json \
+      usr/share/doc/oxide-cloud-controller-manager/THIRD-PARTY-LICENSES.txt \
+      usr/share/doc/oxide-cloud-controller-manager/LICENSE usr/share/doc/nodejs/LICENSE \
+      var/lib/dpkg/status.d/libc6 usr/share/doc/libc6/copyright etc/os-release; do
+      [ -e "$rootfs/$path" ] || { engine_log "missing /$path in $IMAGE"; exit 1; }
+    done
+    echo "ok: image files: entrypoint, node, node-flags, SBOM, licences, dpkg status, os-release"
     engine_log "running ${entrypoint[*]} as $user in a read-only chroot of $IMAGE"
     timeout "$timeout_s" "$NODE" hack/image-smoke.ts --files-dir "$files" --files-path /smoke -- \
       unshare --mount --propagation private bash "$PWD/hack/image-smoke.sh" __enter "$rootfs" "$view" "$user" \

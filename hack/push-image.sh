@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pushes an image built by hack/build-image.sh with the same engine: hack/push-image.sh IMAGE.
+# Pushes the manifest list hack/build-image.sh built (both architectures) with the same engine:
+#   hack/push-image.sh IMAGE
 # Registry credentials come from the engine's own login (`podman login ghcr.io`, …).
 set -euo pipefail
 cd "$(dirname "$0")/.."

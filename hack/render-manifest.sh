@@ -10,6 +10,8 @@ cat <<'HEADER'
 #   kubectl -n kube-system create secret generic oxide-cloud-controller-manager \
 #     --from-literal=oxide-host=https://oxide.example --from-literal=oxide-token=... \
 #     --from-literal=oxide-project=my-project
+# Applied over the Go CCM's manifest (v0.7.1), it updates the same objects in place (same names,
+# labels and Deployment selector): see docs/migrating-from-go-ccm.md.
 HEADER
 "$helm" template oxide-cloud-controller-manager charts/oxide-cloud-controller-manager \
   --namespace kube-system "$@"

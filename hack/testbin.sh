@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Builds the test control plane (etcd, kube-apiserver, kubectl) from pinned sources through the
-# Go module proxy and caches the binaries outside the checkout, keyed by version, so a fresh
-# clone on the same machine (which is what CI is) reuses them. Prints the bin directory.
+# Builds the test cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+# kwok, helm) from pinned sources through the Go module proxy and caches the binaries outside the
+# checkout, keyed by version, so a fresh clone on the same machine (which is what CI is) reuses
+# them. Only missing binaries are built. Prints the bin directory.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
 HELM_VERSION="${HELM_VERSION:-v3.21.4}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 CACHE_ROOT="${OXIDE_CCM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oxide-ccm}"
 BIN_DIR="$CACHE_ROOT/testbin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
+# kwok is its own module with its own k8s.io requirements, independent of K8S_VERSION: one build
+# serves every Kubernetes version's bin dir (linked into each).
+KWOK_DIR="$CACHE_ROOT/testbin/kwok-$KWOK_VERSION"
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 # k8s.io/kubernetes 1.37 declares go 1.26.0; pick a newer toolchain only if the local one is older.
 if ! go version | grep -Eq 'go1\.(2[6-9]|[3-9][0-9])'; then export GOTOOLCHAIN=go1.27.3; fi
@@ -19,7 +25,8 @@ log() { printf 'testbin: %s\n' "$*" >&2; }
 
 build_etcd() {
   local work; work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
+  # Expanded now and cleared once run, so the caller's own return does not fire it again.
+  trap "rm -rf '$work'; trap - RETURN" RETURN
   cat >"$work/go.mod" <<MOD
 module oxide-ccm/testbin/etcd
 
@@ -42,9 +49,12 @@ GO
   mv "$BIN_DIR/etcd.tmp" "$BIN_DIR/etcd"
 }
 
+# Builds the KUBE_BINS given as arguments (the missing ones) from k8s.io/kubernetes in one
+# module, so later additions compile incrementally from Go's build cache.
 build_kube() {
-  local work minor; work=$(mktemp -d)
-  trap 'rm -rf "$work"' RETURN
+  local work minor bin pkgs=(); work=$(mktemp -d)
+  # Expanded now and cleared once run, so the caller's own return does not fire it again.
+  trap "rm -rf '$work'; trap - RETURN" RETURN
   minor="v0.${K8S_VERSION#v1.}"
   {
     printf 'module oxide-ccm/testbin/kube\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
@@ -59,39 +69,56 @@ build_kube() {
     done
     printf ')\n'
   } >"$work/go.mod"
-  cat >"$work/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for bin in "${KUBE_BINS[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$bin"; done
+    printf ')\n'
+  } >"$work/tools.go"
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
   (cd "$work" && go mod tidy -e >/dev/null 2>&1 || true)
   (cd "$work" && go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null 2>&1 || true)
-  (cd "$work" && go build -trimpath -ldflags="$ld" -o "$BIN_DIR/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
-  mv "$BIN_DIR/kube-apiserver.tmp" "$BIN_DIR/kube-apiserver"
-  (cd "$work" && go build -trimpath -ldflags="$ld" -o "$BIN_DIR/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl)
-  mv "$BIN_DIR/kubectl.tmp" "$BIN_DIR/kubectl"
+  for bin in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$bin"); done
+  # One go build for all: packages compile once and the links run in parallel.
+  (cd "$work" && go build -trimpath -ldflags="$ld" -o "$work/out/" "${pkgs[@]}")
+  for bin in "$@"; do mv "$work/out/$bin" "$BIN_DIR/$bin"; done
+}
+
+build_kwok() {
+  mkdir -p "$KWOK_DIR"
+  # `go install pkg@version` builds kwok with its own go.mod (its k8s.io versions, not ours).
+  GOBIN="$KWOK_DIR/.tmp" go install -trimpath -ldflags='-s -w' "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  mv "$KWOK_DIR/.tmp/kwok" "$KWOK_DIR/kwok"
+  rmdir "$KWOK_DIR/.tmp"
 }
 
 build_helm() {
   GOBIN="$BIN_DIR" go install -trimpath -ldflags='-s -w' "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
-mkdir -p "$BIN_DIR"
+mkdir -p "$BIN_DIR" "$KWOK_DIR"
+timed() {
+  local what=$1 start=$SECONDS; shift
+  log "building $what (first time only)"
+  "$@"
+  log "built $what in $((SECONDS - start))s"
+}
 exec 9>"$BIN_DIR/.lock"
 flock 9
-[ -x "$BIN_DIR/etcd" ] || { log "building etcd $ETCD_VERSION (first time only)"; build_etcd; }
-if [ ! -x "$BIN_DIR/kube-apiserver" ] || [ ! -x "$BIN_DIR/kubectl" ]; then
-  log "building kube-apiserver and kubectl $K8S_VERSION (first time only; ~10-20 min on 2 cores)"
-  build_kube
+[ -x "$BIN_DIR/etcd" ] || timed "etcd $ETCD_VERSION" build_etcd
+missing=()
+for bin in "${KUBE_BINS[@]}"; do [ -x "$BIN_DIR/$bin" ] || missing+=("$bin"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  timed "${missing[*]} $K8S_VERSION (~10-20 min on 2 cores from scratch)" build_kube "${missing[@]}"
 fi
+if [ ! -x "$KWOK_DIR/kwok" ]; then
+  # Shared by every K8S_VERSION's bin dir, so it has a lock of its own.
+  exec 8>"$KWOK_DIR/.lock"
+  flock 8
+  [ -x "$KWOK_DIR/kwok" ] || timed "kwok $KWOK_VERSION" build_kwok
+  exec 8>&-
+fi
+ln -sfn "$KWOK_DIR/kwok" "$BIN_DIR/kwok"
 if [ "${WITH_HELM:-1}" = 1 ] && [ ! -x "$BIN_DIR/helm" ]; then
-  log "building helm $HELM_VERSION (first time only)"
-  build_helm
+  timed "helm $HELM_VERSION" build_helm
 fi
 echo "$BIN_DIR"

@@ -1,9 +1,11 @@
-// The running program once configuration is valid: Oxide checks → Kubernetes client → secure
-// port → leader election → shared informers and the enabled controllers, until the signal aborts.
-// Returns the process exit code; main.ts owns signals and process.exit.
+// The running program once configuration is valid: Kubernetes client → secure port → Oxide check
+// (retried while the API is down: see oxide/startup.ts) → leader election → shared informers and
+// the enabled controllers, until the signal aborts. Returns the process exit code; main.ts owns
+// signals and process.exit.
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
+import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer-owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
@@ -18,6 +20,7 @@ import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
+import { controllerRunning } from './metrics.ts';
 import {
   NODE_CONTROLLER,
   NODE_LIFECYCLE_CONTROLLER,
@@ -27,8 +30,12 @@ import {
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
+import { Delegation } from './server/delegation.ts';
+import { OxideStartup } from './oxide/startup.ts';
+import type { StartupBackoff } from './oxide/startup.ts';
+import { listenRetryingWhileInUse } from './server/listen-retry.ts';
+import type { RetryingServer } from './server/listen-retry.ts';
 import { startServer } from './server/server.ts';
-import type { RunningServer } from './server/server.ts';
 import { readTlsFiles, selfSignedTls } from './server/tls.ts';
 import { userAgent } from './version.ts';
 
@@ -36,12 +43,14 @@ export interface AppConfig {
   options: CcmOptions;
   controllers: readonly ControllerName[];
   oxide: OxideSettings;
+  /** How the start-up Oxide check backs off while the API is down (tests shorten it). */
+  oxideStartupBackoff?: StartupBackoff;
 }
 
 /** Upstream's service controller resyncs every load balancer against the Nodes this often. */
 const SERVICE_NODE_SYNC_PERIOD_MS = 100_000;
 
-/** Exit codes: 0 clean shutdown, 1 startup failure or lost leadership. */
+/** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
 export const EXIT_FAILURE = 1;
 
 /** One line an operator can act on, for a failed startup check. */
@@ -187,7 +196,8 @@ class LeaderWork {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const informers = new SharedInformers(this.kube, this.log);
+    // Named loggers: the klog header's source says which part logged (docs/operations.md#logs).
+    const informers = new SharedInformers(this.kube, this.log.named('informers'));
     this.informers = informers;
     const host = hostname();
     // Events go through a client of their own, like upstream's event broadcaster: recording
@@ -198,7 +208,7 @@ class LeaderWork {
       cloud: this.cloud,
       informers,
       recorder: (component, kind) =>
-        new KubeEventRecorder(events, component, host, this.log, { kind }),
+        new KubeEventRecorder(events, component, host, this.log.named('events'), { kind }),
       log: this.log,
       clusterName: this.config.options.clusterName,
     });
@@ -206,10 +216,15 @@ class LeaderWork {
     informers.start(signal);
     const runs = controllers.map((c) => {
       this.log.info({ controller: c.name.name }, 'starting controller');
-      return c.run(signal).catch((err: unknown) => {
-        this.failed.push(c.name.name);
-        this.log.error({ controller: c.name.name, err: String(err) }, 'controller failed');
-      });
+      // running_managed_controllers names controllers by upstream's short names (cloud-node, …).
+      controllerRunning(c.name.alias, true);
+      return c
+        .run(signal)
+        .catch((err: unknown) => {
+          this.failed.push(c.name.name);
+          this.log.error({ controller: c.name.name, err: String(err) }, 'controller failed');
+        })
+        .finally(() => controllerRunning(c.name.alias, false));
     });
     await informers
       .waitForSync(signal)
@@ -225,13 +240,25 @@ class LeaderWork {
   }
 }
 
+/**
+ * The client for TokenReview / SubjectAccessReview: the given kubeconfig, else the controllers'
+ * own configuration (--kubeconfig, else in-cluster). Upstream's QPS/burst for delegation (200 /
+ * 400): probes and scrapes must not wait behind the controllers' budget.
+ */
+function delegationClient(options: CcmOptions, kubeconfig: string): KubeClient {
+  const limits = { qps: 200, burst: 400 };
+  if (kubeconfig !== '') return KubeClient.load(kubeconfig, { ...limits, userAgent: userAgent() });
+  return loadKube({ ...options, kubeApiQps: limits.qps, kubeApiBurst: limits.burst });
+}
+
 async function serve(
   options: CcmOptions,
   elector: LeaderElector | undefined,
   work: LeaderWork,
   oxide: OxideClient,
+  startup: OxideStartup,
   log: Logger,
-): Promise<RunningServer | undefined> {
+): Promise<RetryingServer | undefined> {
   if (options.securePort === 0) return undefined;
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
   const tls = options.metricsPlainHttp
@@ -239,24 +266,67 @@ async function serve(
     : options.tlsCertFile
       ? readTlsFiles(options.tlsCertFile, options.tlsPrivateKeyFile)
       : await selfSignedTls(options.bindAddress);
-  return startServer({
-    bindAddress: options.bindAddress,
-    port: options.securePort,
-    ...(tls ? { tls } : {}),
-    healthChecks: {
-      ping: () => undefined,
-      controllers: () =>
-        work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
-      ...(elector ? { leaderElection: () => elector.check() } : {}),
+  const guard = await Delegation.start({
+    authenticationClient: delegationClient(options, options.authenticationKubeconfig),
+    authorizationClient: delegationClient(options, options.authorizationKubeconfig),
+    tokenCacheTtlMs: options.authenticationTokenWebhookCacheTtlMs,
+    skipLookup: options.authenticationSkipLookup,
+    tolerateLookupFailure: options.authenticationTolerateLookupFailure,
+    clientCaFile: options.clientCaFile,
+    requestHeader: {
+      clientCaFile: options.requestheaderClientCaFile,
+      allowedNames: options.requestheaderAllowedNames,
+      usernameHeaders: options.requestheaderUsernameHeaders,
+      uidHeaders: options.requestheaderUidHeaders,
+      groupHeaders: options.requestheaderGroupHeaders,
+      extraHeaderPrefixes: options.requestheaderExtraHeadersPrefix,
     },
-    // What the leader's controllers need to act. A standby is ready: it is healthy and waiting,
-    // and a rolling update must be able to proceed while the old replica still leads.
-    readyChecks: {
-      informerSync: () => (standby() ? undefined : work.informerHealth()),
-      oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
-    },
+    alwaysAllowPaths: options.authorizationAlwaysAllowPaths,
+    alwaysAllowGroups: options.authorizationAlwaysAllowGroups,
+    authorizedTtlMs: options.authorizationWebhookCacheAuthorizedTtlMs,
+    unauthorizedTtlMs: options.authorizationWebhookCacheUnauthorizedTtlMs,
     log,
   });
+  try {
+    const server = await listenRetryingWhileInUse(
+      () =>
+        startServer({
+          bindAddress: options.bindAddress,
+          port: options.securePort,
+          ...(tls ? { tls } : {}),
+          healthChecks: {
+            ping: () => undefined,
+            controllers: () =>
+              work.failed.length === 0
+                ? undefined
+                : `controllers failed: ${work.failed.join(', ')}`,
+            ...(elector ? { leaderElection: () => elector.check() } : {}),
+          },
+          readyChecks: {
+            // Down or failing at start is not unhealthy (a restart would not help): not ready.
+            oxide: () => startup.notReady,
+            // What the leader's controllers need to act. A standby is ready: it is healthy and
+            // waiting, and a rolling update must be able to proceed while the old replica leads.
+            informerSync: () => (standby() ? undefined : work.informerHealth()),
+            oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
+          },
+          guard,
+          log,
+        }),
+      `${options.bindAddress}:${options.securePort}`,
+      log,
+    );
+    return {
+      ...server,
+      close: async () => {
+        await server.close();
+        await guard.close();
+      },
+    };
+  } catch (err) {
+    await guard.close();
+    throw err;
+  }
 }
 
 export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal): Promise<number> {
@@ -272,21 +342,8 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     timeoutMs: options.oxideRequestTimeoutMs,
     ...(oxide.ca ? { ca: oxide.ca } : {}),
   });
-  let server: RunningServer | undefined;
+  let server: RetryingServer | undefined;
   try {
-    try {
-      await client.checkCredentials(signal);
-      await client.checkProject(signal);
-    } catch (err) {
-      if (signal.aborted) return 0;
-      log.error(describeOxideFailure(err, oxide, 'Oxide startup check'));
-      return EXIT_FAILURE;
-    }
-    log.info(
-      { host: oxide.host, project: oxide.project, apiVersion: client.apiVersion },
-      'Oxide API reachable, token and project valid',
-    );
-
     let kube: KubeClient;
     try {
       kube = loadKube(options);
@@ -299,6 +356,11 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     const cloud = new OxideCloudProvider({
       client,
       loadBalancerFirewall: options.oxideLoadBalancerFirewall,
+      // validateOptions refused anything else.
+      ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
+        ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
+        : {}),
+      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
       ...(oxide.region ? { region: oxide.region } : {}),
       ...(oxide.zone ? { zone: oxide.zone } : {}),
     });
@@ -313,17 +375,32 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
           retryPeriodMs: options.leaderElectRetryPeriodMs,
           releaseOnCancel: true,
           ...(fence ? { fence } : {}),
-          log,
+          log: log.named('leader-election'),
         })
       : undefined;
+    const startup = new OxideStartup(
+      client,
+      log,
+      (err) => describeOxideFailure(err, oxide, 'Oxide startup check'),
+      config.oxideStartupBackoff,
+    );
+    // Serving comes first, so that /healthz and /readyz answer while the Oxide API is down.
     try {
-      server = await serve(options, elector, work, client, log);
+      server = await serve(options, elector, work, client, startup, log.named('server'));
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,
       );
       return EXIT_FAILURE;
     }
+
+    const checked = await startup.wait(signal);
+    if (checked === 'aborted') return 0;
+    if (checked === 'fatal') return EXIT_FAILURE;
+    log.info(
+      { host: oxide.host, project: oxide.project, apiVersion: client.apiVersion },
+      'Oxide API reachable, token and project valid',
+    );
 
     if (!elector) {
       await work.run(signal);

@@ -5,7 +5,8 @@ import { readCommandLine, USAGE_EXIT_CODE } from './config/command-line.ts';
 import { loadOxideConfig } from './config/oxide.ts';
 import { usage } from './config/usage.ts';
 import { runApp, EXIT_FAILURE } from './app.ts';
-import { createLogger } from './log.ts';
+import { createLogger, setProcessLogger } from './log.ts';
+import type { LoggingFormat } from './log.ts';
 import { requiredRelease } from './oxide/api-version.ts';
 import { PROGRAM, VERSION } from './version.ts';
 
@@ -39,12 +40,24 @@ export async function runCli(
     const secrets = [env['OXIDE_TOKEN']].filter((s): s is string => Boolean(s));
     const scrub = (line: string): string =>
       secrets.reduce((text, secret) => text.split(secret).join('[REDACTED]'), line);
+    for (const w of oxide.warnings) io.stderr.write(`warning: ${scrub(w)}\n`);
     for (const p of problems) io.stderr.write(`error: ${scrub(p)}\n`);
     if (cmd.errors.length > 0) io.stderr.write(`Run '${PROGRAM} --help' for usage.\n`);
     return cmd.errors.length > 0 ? USAGE_EXIT_CODE : EXIT_FAILURE;
   }
-  const log = createLogger(cmd.options.verbosity, io.stdout);
-  for (const warning of cmd.warnings) log.warn(warning);
+  const { options } = cmd;
+  const format = options.loggingFormat as LoggingFormat;
+  const split = format === 'json' ? options.logJsonSplitStream : options.logTextSplitStream;
+  // klog and component-base write every line to stderr unless a split stream is asked for.
+  const log = createLogger({
+    verbosity: options.verbosity,
+    format,
+    errorStream: io.stderr,
+    ...(split ? { infoStream: io.stdout } : {}),
+    secrets: [oxide.settings.token],
+  });
+  setProcessLogger(log);
+  for (const warning of [...cmd.warnings, ...oxide.warnings]) log.warn(warning);
   log.info(
     {
       version: VERSION,

@@ -2,6 +2,7 @@
 // SIGINT stops the controllers, releases the leader Lease and exits 0; a second signal, or a
 // shutdown that hangs, exits 1 at once.
 import { runCli } from './cli.ts';
+import { processLogger } from './log.ts';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -11,7 +12,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     if (stop.signal.aborted) process.exit(1);
     stop.abort(new Error(`received ${sig}`));
     setTimeout(() => {
-      console.error(`shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000}s; exiting`);
+      fatal(`shutdown did not finish within ${SHUTDOWN_GRACE_MS / 1000}s; exiting`);
       process.exit(1);
     }, SHUTDOWN_GRACE_MS).unref();
   });
@@ -22,6 +23,13 @@ try {
   // Explicit exit: idle keep-alive sockets of the HTTP clients must not hold the process open.
   process.exit(code);
 } catch (err) {
-  console.error(`fatal: ${err instanceof Error ? err.message : String(err)}`);
+  fatal(`fatal: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
+}
+
+/** A klog error line once logging is set up, a plain line on stderr before. */
+function fatal(message: string): void {
+  const log = processLogger();
+  if (log) log.error(message);
+  else console.error(message);
 }

@@ -8,12 +8,18 @@ export interface ControllerName {
   readonly alias: string;
   /** Event source component, as upstream records it. */
   readonly eventSource: string;
+  /**
+   * Upstream's name for the controller's work queue: the `name` label of workqueue_* metrics,
+   * so dashboards written for upstream CCMs find it.
+   */
+  readonly workqueue?: string;
 }
 
 export const NODE_CONTROLLER: ControllerName = {
   name: 'cloud-node-controller',
   alias: 'cloud-node',
   eventSource: 'cloud-node-controller',
+  workqueue: 'Nodes',
 };
 
 export const NODE_LIFECYCLE_CONTROLLER: ControllerName = {
@@ -26,6 +32,7 @@ export const SERVICE_CONTROLLER: ControllerName = {
   name: 'service-lb-controller',
   alias: 'service',
   eventSource: 'service-controller',
+  workqueue: 'service',
 };
 
 export const ROUTE_CONTROLLER: ControllerName = {

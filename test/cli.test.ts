@@ -7,13 +7,21 @@ import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
+import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
+import { VERSION } from '../src/version.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
+import { parseLogOutput } from './harness/klog.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
 
 const NODE = `${repoRoot}/node_modules/.bin/node`;
+
+/** The test apiserver's admin token, as a scraper would send its ServiceAccount token. */
+const bearer = (client: KubeClient): Record<string, string> => ({
+  authorization: `Bearer ${client.config.getCurrentUser()?.token ?? ''}`,
+});
 
 interface Run {
   code: number | null;
@@ -108,18 +116,22 @@ test('missing Oxide settings exit 1 with one line per setting', async () => {
   ]);
 });
 
-test('against the simulator: wrong token, unknown project, unreachable host', async () => {
+test('against the simulator: wrong token and unknown project exit 1; unreachable host runs not ready', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   try {
     const wrong = 'oxide-token-WRONG-7d1c';
-    const base = ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s'];
+    // No kubeconfig and no secure port: the Oxide check is all that runs before these exit (a
+    // secure port would first look up the apiserver's client CAs, which needs a cluster).
+    const base = ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s', '--secure-port=0'];
     const badToken = await run(base, {
       OXIDE_HOST: sim.url,
       OXIDE_TOKEN: wrong,
       OXIDE_PROJECT: sim.project,
     });
     assert.equal(badToken.code, 1);
-    assert.match(badToken.stdout, /rejected the token \(401\); check OXIDE_TOKEN/);
+    assert.equal(badToken.stdout, '');
+    assert.match(badToken.stderr, /rejected the token \(401\); check OXIDE_TOKEN/);
+    assert.match(parseLogOutput(badToken.stderr, 'text').at(-1)?.msg ?? '', /^Oxide API at /);
     for (const secret of [wrong, sim.token]) {
       assert.ok(
         !badToken.stdout.includes(secret) && !badToken.stderr.includes(secret),
@@ -134,20 +146,50 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
     });
     assert.equal(noProject.code, 1);
     assert.match(
-      noProject.stdout,
+      noProject.stderr,
       /Oxide project \\"nope\\" not found at http:\/\/127\.0\.0\.1:\d+/,
     );
+    parseLogOutput(noProject.stderr, 'text');
     assert.ok(!noProject.stdout.includes(sim.token) && !noProject.stderr.includes(sim.token));
 
+    // Unreachable is an outage, not an answer: the process runs, not ready, until SIGTERM.
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const down = await run(base, {
-      OXIDE_HOST: closed,
-      OXIDE_TOKEN: sim.token,
-      OXIDE_PROJECT: 'k8s',
-    });
-    assert.equal(down.code, 1);
-    assert.match(down.stdout, new RegExp(`cannot reach the Oxide API at ${closed}`));
-    assert.ok(!down.stdout.includes(sim.token) && !down.stderr.includes(sim.token));
+    const { kubeconfig } = await testKube();
+    const port = await freePort();
+    const down = start(
+      [
+        ...base,
+        `--kubeconfig=${kubeconfig}`,
+        '--leader-elect=false',
+        '--controllers=cloud-node',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        '--metrics-plain-http',
+      ],
+      { OXIDE_HOST: closed, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: 'k8s' },
+    );
+    try {
+      let body = '';
+      for (let i = 0; i < 100 && !body.includes('cannot reach'); i++) {
+        await sleep(200);
+        body = await fetch(`http://127.0.0.1:${port}/readyz`)
+          .then((r) => r.text())
+          .catch(() => '');
+      }
+      assert.match(
+        body,
+        new RegExp(`\\[-\\]oxide failed: .*cannot reach the Oxide API at ${closed}`),
+      );
+      assert.match(down.output(), new RegExp(`cannot reach the Oxide API at ${closed}`));
+      parseLogOutput(down.output(), 'text');
+      down.child.kill('SIGTERM');
+      const result = await down.exited;
+      assert.equal(result.code, 0, down.output());
+      assert.ok(!result.stdout.includes(sim.token) && !result.stderr.includes(sim.token));
+    } finally {
+      down.child.kill('SIGKILL');
+      await down.exited;
+    }
   } finally {
     await sim.stop();
   }
@@ -156,13 +198,16 @@ test('against the simulator: wrong token, unknown project, unreachable host', as
 test('a rack on an older Oxide release: exit 1 naming the release this build needs', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' }, apiVersion: '2025120300.0.0' });
   try {
-    const old = await run(['--cloud-provider', 'oxide', '--oxide-request-timeout=2s'], {
-      OXIDE_HOST: sim.url,
-      OXIDE_TOKEN: sim.token,
-      OXIDE_PROJECT: sim.project,
-    });
+    const old = await run(
+      ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s', '--secure-port=0'],
+      {
+        OXIDE_HOST: sim.url,
+        OXIDE_TOKEN: sim.token,
+        OXIDE_PROJECT: sim.project,
+      },
+    );
     assert.equal(old.code, 1);
-    assert.match(old.stdout + old.stderr, /needs Oxide release 22 or newer/);
+    assert.match(old.stdout + old.stderr, /needs Oxide release 20 or newer/);
     assert.ok(!old.stdout.includes(sim.token) && !old.stderr.includes(sim.token));
   } finally {
     await sim.stop();
@@ -213,11 +258,37 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     }
     assert.equal(ready, 200, s.output());
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text(), 'ok');
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    // /metrics needs credentials (delegated authentication): anonymous is forbidden, the
+    // admin token (system:masters) passes after a TokenReview.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 403);
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${port}/metrics`, { headers: bearer(client) })
+    ).text();
     assert.match(metrics, new RegExp(`leader_election_master_status\\{name="${lease}"\\} 1`));
     assert.match(
       metrics,
       /oxide_api_requests_total\{operation="current_user_view",status="200"\} 1/,
+    );
+    // Upstream families with upstream label values (docs/metrics.md).
+    assert.match(
+      metrics,
+      /running_managed_controllers\{name="cloud-node",manager="cloud-controller-manager"\} 1/,
+    );
+    assert.match(metrics, /workqueue_adds_total\{name="Nodes"\} \d+/);
+    assert.match(
+      metrics,
+      /rest_client_requests_total\{code="200",method="GET",host="127\.0\.0\.1:\d+"\} \d+/,
+    );
+    assert.match(
+      metrics,
+      /rest_client_requests_total\{code="201",method="POST",host="127\.0\.0\.1:\d+"\} \d+/,
+    );
+    const [major, minor] = VERSION.split('.');
+    assert.ok(
+      metrics.includes(
+        `kubernetes_build_info{major="${major}",minor="${minor}",git_version="v${VERSION}"`,
+      ),
+      'kubernetes_build_info',
     );
 
     let node = await getNode(client, nodeName);
@@ -239,11 +310,11 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     assert.equal(released.spec.holderIdentity, '');
     assert.equal(released.spec.leaseDurationSeconds, 1);
 
-    const lines = result.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    // klog text on stderr, nothing on stdout; every line readable by a klog pipeline.
+    assert.equal(result.stdout, '');
+    const lines = parseLogOutput(result.stderr, 'text');
     const msgs = lines.map((l) => l.msg);
+    assert.ok(!lines.some((l) => l.error), result.stderr);
     assert.ok(
       msgs.includes(
         'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
@@ -275,6 +346,8 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
       '--leader-elect-renew-deadline=2s',
       '--leader-elect-retry-period=500ms',
       '--secure-port=0',
+      '--logging-format=json',
+      '-v=6',
     ],
     { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
   );
@@ -295,7 +368,24 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
     assert.ok(result, `still running after losing the Lease:\n${s.output()}`);
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /"msg":"leaderelection lost"/);
+    assert.equal(result.stdout, '');
+    // JSON mode at -v=6: one object per line, no duplicate keys, request traces without tokens.
+    const lines = parseLogOutput(result.stderr, 'json');
+    const lost = lines.find((l) => l.msg === 'leaderelection lost');
+    assert.ok(lost?.error, result.stderr);
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'request' && l.fields['method'] === 'PUT' && l.fields['status'] === 409,
+      ) || lines.some((l) => l.msg === 'request' && l.fields['method'] === 'GET'),
+      'request traces at -v=6',
+    );
+    assert.ok(
+      lines.some(
+        (l) => l.msg === 'request' && l.fields['path'] === '/v1/me' && l.fields['status'] === 200,
+      ),
+      'Oxide request traces at -v=6',
+    );
+    assert.ok(!result.stderr.includes(sim.token));
     assert.equal((await client.get<Lease>(leasePath)).spec.holderIdentity, 'other_replica');
   } finally {
     s.child.kill('SIGKILL');
@@ -306,7 +396,7 @@ test('losing the Lease ends the process with exit 1, without releasing it', asyn
 
 test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
-  const { kubeconfig } = await testKube();
+  const { client, kubeconfig } = await testKube();
   const port = await freePort();
   const s = start(
     [
@@ -329,12 +419,15 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
         .catch(() => '');
     }
     assert.equal(ready, 'ok', s.output());
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${port}/metrics`, { headers: bearer(client) })
+    ).text();
     assert.doesNotMatch(metrics, /leader_election_master_status\{/);
     s.child.kill('SIGTERM');
     const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
     assert.equal(result?.code, 0, s.output());
-    assert.doesNotMatch(result.stdout, /acquire leader lease/);
+    assert.doesNotMatch(result.stderr, /acquire leader lease/);
+    parseLogOutput(result.stderr, 'text');
   } finally {
     s.child.kill('SIGKILL');
     await s.exited;

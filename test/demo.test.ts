@@ -50,7 +50,8 @@ function assertCleanedUp(out: string): void {
   const ccmPid = Number(/CCM \(pid (\d+)\) stopped/.exec(out)?.[1]);
   assert.ok(ccmPid > 0, `no CCM pid in:\n${out}`);
   assert.throws(() => process.kill(ccmPid, 0), /ESRCH/, `CCM pid ${ccmPid} still alive`);
-  // etcd and kube-apiserver carry the control plane's dir in their arguments.
+  // etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok carry the control
+  // plane's dir in their arguments.
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let cmdline = '';
     try {
@@ -62,7 +63,7 @@ function assertCleanedUp(out: string): void {
   }
 }
 
-test('make demo ONCE=1: Nodes initialized, Services get floating IPs, everything cleaned up', async () => {
+test('make demo ONCE=1: Nodes initialized and Ready (real KCM + kwok), Services get floating IPs, everything cleaned up', async () => {
   const run = await runDemo(['--once', '--timeout', '45'], 80_000);
   const out = run.stdout;
   assert.equal(run.code, 0, `${out}\n${run.stderr}`);
@@ -77,6 +78,11 @@ test('make demo ONCE=1: Nodes initialized, Services get floating IPs, everything
     assert.match(after, new RegExp(`^${node} +oxide://[0-9a-f-]{36} +\\d+-\\d+ +Hostname=`, 'm'));
   }
   assert.doesNotMatch(after, /uninitialized/);
+  // kwok posted Ready and kube-controller-manager removed node.kubernetes.io/not-ready.
+  assert.doesNotMatch(after, /not-ready/);
+  for (const node of ['k8s-control-plane-0', 'k8s-worker-0', 'k8s-worker-1']) {
+    assert.match(after, new RegExp(`^${node} .* - +Ready$`, 'm'));
+  }
   assert.match(
     after,
     /^k8s-worker-1 .*ExternalIP=198\.51\.100\.\d+/m,

@@ -32,7 +32,9 @@ interface Probe {
 }
 
 interface Container {
+  name: string;
   image: string;
+  command: string[];
   args: string[];
   env: EnvVar[];
   livenessProbe?: Probe;
@@ -68,8 +70,8 @@ test('every object is accepted by the apiserver and exists afterwards', async ()
   const out = await applyManifest(kubeconfig);
   assert.equal(
     objects.length,
-    6,
-    'SA, ClusterRole, ClusterRoleBinding, Role, RoleBinding, Deployment',
+    8,
+    'SA, ClusterRole, 2 ClusterRoleBindings, Role, 2 RoleBindings, Deployment',
   );
   for (const obj of objects) {
     const kind = obj.kind.toLowerCase();
@@ -92,6 +94,9 @@ test('the Deployment runs the release image as the CCM service account', () => {
   assert.ok(container);
   assert.equal(container.image, `ghcr.io/oxidecomputer/${NAME}:${makefileVersion()}`);
   assert.equal(pod.serviceAccountName, NAME);
+  // The Go CCM's command path and container name: swapping the image either way keeps working.
+  assert.equal(container.name, NAME);
+  assert.deepEqual(container.command, ['/usr/bin/oxide-cloud-controller-manager']);
   assert.ok(container.args.includes('--cloud-provider=oxide'));
   assert.ok(container.args.includes('--leader-elect=true'));
   assert.ok(container.args.includes('--secure-port=10258'));
@@ -133,6 +138,38 @@ test('probes hit /healthz (liveness) and /readyz on the secure port over HTTPS',
   const probe = { port: 10258, scheme: 'HTTPS' };
   assert.deepEqual(container?.livenessProbe?.httpGet, { path: '/healthz', ...probe });
   assert.deepEqual(container?.readinessProbe?.httpGet, { path: '/readyz', ...probe });
+});
+
+test('the secure port may delegate: auth-delegator cluster-wide, the authentication ConfigMap reader in kube-system', () => {
+  interface Binding {
+    kind: string;
+    metadata: { name: string; namespace?: string };
+    roleRef: { apiGroup: string; kind: string; name: string };
+    subjects: { kind: string; name: string; namespace: string }[];
+  }
+  const bindings = objects as unknown as Binding[];
+  // Found by what they grant, to whom: the names follow the chart's naming scheme.
+  const sa = [
+    {
+      kind: 'ServiceAccount',
+      name: pod.serviceAccountName,
+      namespace: deployment.metadata.namespace,
+    },
+  ];
+  const delegator = bindings.filter(
+    (o) => o.kind === 'ClusterRoleBinding' && o.roleRef.name === 'system:auth-delegator',
+  );
+  assert.equal(delegator.length, 1);
+  assert.equal(delegator[0]?.roleRef.kind, 'ClusterRole');
+  assert.deepEqual(delegator[0]?.subjects, sa);
+  const reader = bindings.filter(
+    (o) =>
+      o.kind === 'RoleBinding' && o.roleRef.name === 'extension-apiserver-authentication-reader',
+  );
+  assert.equal(reader.length, 1);
+  assert.equal(reader[0]?.metadata.namespace, 'kube-system', 'where the apiserver publishes it');
+  assert.equal(reader[0]?.roleRef.kind, 'Role');
+  assert.deepEqual(reader[0]?.subjects, sa);
 });
 
 test('the container is locked down: non-root, read-only root, no privileges', () => {

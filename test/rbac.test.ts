@@ -39,6 +39,15 @@ const allowed: Access[] = [
     namespace: 'kube-system',
     name: 'cloud-controller-manager',
   })),
+  // The secure port's delegated authentication and authorization (src/server/delegation.ts).
+  { verb: 'create', resource: 'tokenreviews', group: 'authentication.k8s.io' },
+  { verb: 'create', resource: 'subjectaccessreviews', group: 'authorization.k8s.io' },
+  ...['get', 'list', 'watch'].map((verb) => ({
+    verb,
+    resource: 'configmaps',
+    namespace: 'kube-system',
+    name: 'extension-apiserver-authentication',
+  })),
 ];
 
 // Things a compromised or buggy CCM must not be able to do, and verbs it does not use.
@@ -51,6 +60,20 @@ const denied: Access[] = [
   { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
   { verb: 'list', resource: 'secrets' },
   { verb: 'get', resource: 'configmaps', namespace: 'kube-system' },
+  { verb: 'get', resource: 'configmaps', namespace: 'kube-system', name: 'kube-proxy' },
+  { verb: 'list', resource: 'configmaps', namespace: 'kube-system' },
+  {
+    verb: 'update',
+    resource: 'configmaps',
+    namespace: 'kube-system',
+    name: 'extension-apiserver-authentication',
+  },
+  {
+    verb: 'get',
+    resource: 'configmaps',
+    namespace: 'default',
+    name: 'extension-apiserver-authentication',
+  },
   { verb: 'create', resource: 'pods', namespace: 'default' },
   { verb: 'create', resource: 'pods', subresource: 'eviction', namespace: 'default' },
   { verb: 'delete', resource: 'events', namespace: 'default' },
@@ -136,4 +159,13 @@ test('as the service account for real: nodes readable, secrets and other leases 
     (await kubectl(kubeconfig, [...as, 'auth', 'can-i', 'patch', 'services/status', '-A'])).trim(),
     'yes',
   );
+  // What the secure port does at start: read the one ConfigMap, then list+watch it by name.
+  const cm = ['-n', 'kube-system', 'get', 'configmaps'];
+  await kubectl(kubeconfig, [...as, ...cm, 'extension-apiserver-authentication', '-o', 'name']);
+  const byName = '--field-selector=metadata.name=extension-apiserver-authentication';
+  assert.match(
+    await kubectl(kubeconfig, [...as, ...cm, byName, '-o', 'name']),
+    /configmap\/extension-apiserver-authentication/,
+  );
+  await assert.rejects(kubectl(kubeconfig, [...as, ...cm, '-o', 'name']), /Forbidden|forbidden/);
 });

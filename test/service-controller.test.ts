@@ -215,9 +215,12 @@ async function createService(
 const getService = (ns: string, name: string): Promise<V1Service> =>
   kube.get<V1Service>(svcPath(ns, name));
 
+/** The events this controller recorded for a Service (not the apiserver's own, e.g. ClusterIPNotAllocated). */
 async function events(ns: string, name: string): Promise<CoreV1Event[]> {
   const list = await kube.get<{ items: CoreV1Event[] }>(`/api/v1/namespaces/${ns}/events`);
-  return list.items.filter((e) => e.involvedObject.name === name);
+  return list.items.filter(
+    (e) => e.involvedObject.name === name && e.source?.component === SERVICE_CONTROLLER.eventSource,
+  );
 }
 
 const reasons = async (ns: string, name: string): Promise<string[]> =>
@@ -490,10 +493,10 @@ describe('service controller', { timeout: 60_000 }, () => {
       [0, 1, 2, 3, 4].every((i) => lbNodes(env, `s${i}`)?.join() === nodes[4]),
     );
     await waitFor('controller idle', () => env.controller.idle());
-    // One sweep: one update per Service. Nodes of tests running beside this one may add a
-    // sweep; without debouncing, 4 changes x 5 Services would be up to 20.
+    // One sweep: one update per Service. Nodes of tests running beside this one may add one
+    // more sweep; without debouncing, 4 changes x 5 Services would be up to 20.
     const updates = env.cloud.callsOf('updateLoadBalancer').length - before;
-    assert.ok(updates >= 5 && updates < 10, `${updates} updates`);
+    assert.ok(updates >= 5 && updates <= 10, `${updates} updates`);
     await stopEnv(env);
   });
 });

@@ -8,6 +8,7 @@ import { firewallRuleBase } from '../src/cloud/oxide/firewall-rules.ts';
 import { FLOATING_IP_VIEW_TTL_MS } from '../src/oxide/floating-ips.ts';
 import { waitFor } from './harness/context.ts';
 import {
+  CLUSTER,
   DESCRIPTION,
   createService,
   deleteService,
@@ -55,7 +56,11 @@ test('create: Go CCM name and description, attached, exact status, finalizer, ev
   const { svc, fips } = await settled(env, 'web', [name]);
   const [f] = fips;
   assert.ok(f);
-  assert.equal(f.description, DESCRIPTION);
+  // The Go CCM's text, then the owner record (docs/annotations.md, Ownership).
+  assert.equal(
+    f.description,
+    `${DESCRIPTION} service-uid=${svc.metadata?.uid} service=${CLUSTER}/lc/web`,
+  );
   assert.match(f.ip, /^198\.51\.100\./);
   const target = instanceName(env, f.instanceId);
   assert.ok(target && ['na', 'nb', 'nc'].includes(target));
@@ -255,7 +260,10 @@ test('dual-stack Service: one FIP per family, both in status, v6 on the v6 Node'
   assert.equal(svc.spec?.clusterIPs?.length, 2, 'the apiserver gave both families');
   assert.match(fips[0]?.ip ?? '', /^198\.51\.100\./);
   assert.match(fips[1]?.ip ?? '', /^2001:db8:100::/);
-  assert.equal(fips[1]?.description, DESCRIPTION);
+  assert.equal(
+    fips[1]?.description,
+    `${DESCRIPTION} service-uid=${svc.metadata?.uid} service=${CLUSTER}/lc/dual`,
+  );
   assert.equal(instanceName(env, fips[1]?.instanceId), 'nb');
   const ingress = svc.status?.loadBalancer?.ingress ?? [];
   assert.deepEqual(ingress.slice(0, 2), [

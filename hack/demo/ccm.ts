@@ -1,5 +1,5 @@
 // The CCM under demonstration: `src/main.ts` run from source by the pinned Node.js, as a child
-// process with its JSON log in a file, pointed at the demo's apiserver and Oxide simulator.
+// process with its klog-format log in a file, pointed at the demo's apiserver and Oxide simulator.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -12,6 +12,8 @@ export interface CcmProcessOptions {
   port: number;
   logFile: string;
   oxide: { host: string; token: string; project: string };
+  /** More flags (tests: short periods, routes). */
+  extraArgs?: readonly string[];
 }
 
 export interface CcmExit {
@@ -35,6 +37,7 @@ export class CcmProcess {
       '--bind-address=127.0.0.1',
       `--secure-port=${options.port}`,
       '--metrics-plain-http',
+      ...(options.extraArgs ?? []),
     ];
     // The user's own OXIDE_* (a profile, a real rack's token) must not reach the demo's CCM.
     const env: NodeJS.ProcessEnv = {};
@@ -107,7 +110,7 @@ export class CcmProcess {
     }
   }
 
-  /** Log lines at warn (40) or above, for the summary. */
+  /** Warning and error lines (klog severities W and E), for the summary. */
   warnings(): string[] {
     let text = '';
     try {
@@ -115,6 +118,6 @@ export class CcmProcess {
     } catch {
       return [];
     }
-    return text.split('\n').filter((l) => /"level":(4|5|6)\d/.test(l));
+    return text.split('\n').filter((l) => /^[WE]\d{4} /.test(l));
   }
 }

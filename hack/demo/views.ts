@@ -10,6 +10,16 @@ const LABEL_INSTANCE_TYPE = 'node.kubernetes.io/instance-type';
 export const isInitialized = (n: V1Node): boolean =>
   !(n.spec?.taints ?? []).some((t) => t.key === TAINT_UNINITIALIZED);
 
+/** Ready (kwok's heartbeat) and without node.kubernetes.io/not-ready (removed by KCM). */
+export const isReadyUntainted = (n: V1Node): boolean =>
+  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true &&
+  !(n.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
+
+const readiness = (n: V1Node): string => {
+  const status = n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  return status === 'True' ? 'Ready' : status === undefined ? '-' : 'NotReady';
+};
+
 /** `Hostname=a InternalIP=b,c ExternalIP=d`, in the order the Node lists them. */
 function addresses(node: V1Node): string {
   const byType = new Map<string, string[]>();
@@ -24,13 +34,14 @@ const taints = (node: V1Node): string =>
 
 export function nodesTable(nodes: readonly V1Node[]): string {
   return renderTable(
-    ['NODE', 'PROVIDER ID', 'INSTANCE TYPE', 'ADDRESSES', 'TAINTS'],
+    ['NODE', 'PROVIDER ID', 'INSTANCE TYPE', 'ADDRESSES', 'TAINTS', 'STATUS'],
     nodes.map((n) => [
       n.metadata?.name ?? '',
       n.spec?.providerID ?? '',
       n.metadata?.labels?.[LABEL_INSTANCE_TYPE] ?? '',
       addresses(n),
       taints(n),
+      readiness(n),
     ]),
   );
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseDuration, formatDuration } from './duration.ts';
 import { FLAGS, parseFlags } from './flags.ts';
 import { readCommandLine } from './command-line.ts';
@@ -45,6 +45,15 @@ test('defaults match upstream (and our documented concurrent-node-syncs)', () =>
   assert.equal(options.kubeApiBurst, 30);
   assert.equal(options.nodeStatusUpdateFrequencyMs, 300_000);
   assert.equal(options.concurrentNodeSyncs, 10);
+  // k8s.io/apiserver's delegating options as k8s.io/cloud-provider sets them.
+  assert.deepEqual(options.authorizationAlwaysAllowPaths, ['/healthz', '/readyz', '/livez']);
+  assert.deepEqual(options.authorizationAlwaysAllowGroups, ['system:masters']);
+  assert.equal(options.authenticationTokenWebhookCacheTtlMs, 10_000);
+  assert.equal(options.authorizationWebhookCacheAuthorizedTtlMs, 10_000);
+  assert.equal(options.authorizationWebhookCacheUnauthorizedTtlMs, 10_000);
+  assert.deepEqual(options.requestheaderUsernameHeaders, ['x-remote-user']);
+  assert.equal(options.authenticationSkipLookup, false);
+  assert.equal(options.authenticationTolerateLookupFailure, false);
 });
 
 test('every flag in both --flag value and --flag=value forms', () => {
@@ -91,9 +100,38 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '--tls-private-key-file=/k2',
     '--metrics-plain-http=false',
     '--oxide-lb-firewall',
+    '--oxide-lb-named-floating-ips=none',
+    '--oxide-routes-vpc=pods',
     '--oxide-request-timeout',
     '45s',
+    '--authentication-kubeconfig',
+    '/authn',
+    '--authentication-skip-lookup',
+    '--authentication-token-webhook-cache-ttl=1m',
+    '--authentication-tolerate-lookup-failure=true',
+    '--client-ca-file',
+    '/ca',
+    '--requestheader-client-ca-file=/rh',
+    '--requestheader-allowed-names',
+    'front-proxy-client,aggregator',
+    '--requestheader-username-headers=X-User',
+    '--requestheader-uid-headers',
+    'X-Uid',
+    '--requestheader-group-headers=X-Group',
+    '--requestheader-extra-headers-prefix',
+    'X-Extra-',
+    '--authorization-kubeconfig=/authz',
+    '--authorization-always-allow-paths',
+    '/healthz,/debug/*',
+    '--authorization-always-allow-groups=',
+    '--authorization-webhook-cache-authorized-ttl',
+    '5m',
+    '--authorization-webhook-cache-unauthorized-ttl=0s',
     '-v=5',
+    '--logging-format',
+    'json',
+    '--log-json-split-stream',
+    '--log-text-split-stream=true',
   ];
   const { options, errors } = parseFlags(argv);
   assert.deepEqual(errors, []);
@@ -128,8 +166,29 @@ test('every flag in both --flag value and --flag=value forms', () => {
     tlsPrivateKeyFile: '/k2',
     metricsPlainHttp: false,
     oxideLoadBalancerFirewall: true,
+    oxideLoadBalancerNamedFloatingIps: 'none',
+    oxideRoutesVpc: 'pods',
     oxideRequestTimeoutMs: 45_000,
+    authenticationKubeconfig: '/authn',
+    authenticationSkipLookup: true,
+    authenticationTokenWebhookCacheTtlMs: 60_000,
+    authenticationTolerateLookupFailure: true,
+    clientCaFile: '/ca',
+    requestheaderClientCaFile: '/rh',
+    requestheaderAllowedNames: ['front-proxy-client', 'aggregator'],
+    requestheaderUsernameHeaders: ['X-User'],
+    requestheaderUidHeaders: ['X-Uid'],
+    requestheaderGroupHeaders: ['X-Group'],
+    requestheaderExtraHeadersPrefix: ['X-Extra-'],
+    authorizationKubeconfig: '/authz',
+    authorizationAlwaysAllowPaths: ['/healthz', '/debug/*'],
+    authorizationAlwaysAllowGroups: [],
+    authorizationWebhookCacheAuthorizedTtlMs: 300_000,
+    authorizationWebhookCacheUnauthorizedTtlMs: 0,
     verbosity: 5,
+    loggingFormat: 'json',
+    logJsonSplitStream: true,
+    logTextSplitStream: true,
   });
   // The table and the test cover the same flags: a new flag must be added here too.
   const covered = new Set(
@@ -207,9 +266,6 @@ test('controller selection: *, names, aliases, -name, first match wins', () => {
 test('upstream flags we do not implement are accepted with one warning each', () => {
   const { options, errors, warnings } = parseFlags([
     '--use-service-account-credentials',
-    '--authentication-kubeconfig',
-    '/a',
-    '--authorization-kubeconfig=/b',
     '--profiling=false',
     '--feature-gates',
     'Foo=true',
@@ -226,8 +282,6 @@ test('upstream flags we do not implement are accepted with one warning each', ()
   assert.equal(options.clusterName, 'after', 'value flags consumed exactly one argument');
   assert.deepEqual(warnings, [
     'flag --use-service-account-credentials is accepted for compatibility with upstream and ignored',
-    'flag --authentication-kubeconfig is accepted for compatibility with upstream and ignored',
-    'flag --authorization-kubeconfig is accepted for compatibility with upstream and ignored',
     'flag --profiling is accepted for compatibility with upstream and ignored',
     'flag --feature-gates is accepted for compatibility with upstream and ignored',
     'flag --cert-dir is accepted for compatibility with upstream and ignored',
@@ -288,6 +342,14 @@ test('--cloud-provider is required', () => {
   assert.deepEqual(readCommandLine(base).errors, []);
 });
 
+test('--oxide-lb-named-floating-ips: marked (default) or none', () => {
+  assert.equal(readCommandLine(base).options.oxideLoadBalancerNamedFloatingIps, 'marked');
+  assert.deepEqual(readCommandLine([...base, '--oxide-lb-named-floating-ips=none']).errors, []);
+  assert.deepEqual(readCommandLine([...base, '--oxide-lb-named-floating-ips=any']).errors, [
+    '--oxide-lb-named-floating-ips "any" is not one of "marked", "none"',
+  ]);
+});
+
 test('leader election timing relations, as client-go checks them', () => {
   const errors = readCommandLine([
     ...base,
@@ -306,10 +368,20 @@ test('leader election timing relations, as client-go checks them', () => {
   );
 });
 
-test('route controller needs --cluster-cidr only when it would run', () => {
-  assert.deepEqual(readCommandLine([...base, '--allocate-node-cidrs']).errors, [
-    '--cluster-cidr is required with --allocate-node-cidrs and --configure-cloud-routes',
+test('without --cluster-cidr the route controller does not start, as the Go CCM started', () => {
+  const cmd = readCommandLine([...base, '--allocate-node-cidrs']);
+  assert.deepEqual(cmd.errors, []);
+  assert.ok(!cmd.controllers.some((c) => c.name === 'node-route-controller'));
+  assert.ok(cmd.controllers.some((c) => c.name === 'cloud-node-controller'));
+  assert.deepEqual(cmd.warnings, [
+    'node-route-controller not started: --allocate-node-cidrs and --configure-cloud-routes need --cluster-cidr',
   ]);
+  const withCidr = readCommandLine([
+    ...base,
+    '--allocate-node-cidrs',
+    '--cluster-cidr=10.0.0.0/16',
+  ]);
+  assert.ok(withCidr.controllers.some((c) => c.name === 'node-route-controller'));
   assert.deepEqual(
     readCommandLine([...base, '--allocate-node-cidrs', '--configure-cloud-routes=false']).errors,
     [],
@@ -340,3 +412,72 @@ test('docs/configuration.md documents every flag with its default, and every ign
   for (const name of Object.keys(IGNORED_UPSTREAM_FLAGS))
     assert.ok(doc.includes(`\`--${name}\``), name);
 });
+
+test('secure-port authentication: prefix paths only with a trailing *, CA files need HTTPS', () => {
+  const base = ['--cloud-provider=oxide'];
+  assert.deepEqual(
+    readCommandLine([...base, '--authorization-always-allow-paths=/healthz,/a*b,/debug/*']).errors,
+    ['--authorization-always-allow-paths: only a trailing * is allowed, got "/a*b"'],
+  );
+  assert.deepEqual(
+    readCommandLine([...base, '--metrics-plain-http', '--client-ca-file=/ca']).errors,
+    [
+      '--client-ca-file and --requestheader-client-ca-file need client certificates, so HTTPS; they cannot be combined with --metrics-plain-http',
+    ],
+  );
+  assert.match(
+    readCommandLine([...base, '--authorization-webhook-cache-authorized-ttl=-1s']).errors.join(),
+    /^--authorization-webhook-cache-authorized-ttl: must not be negative/,
+  );
+});
+
+// ../shared next to a checkout in /work/*; a worktree one level deeper finds /work/shared.
+const GO_FLAGS = [
+  new URL('../../../shared/go-ccm-v0.7.1-flags.txt', import.meta.url).pathname,
+  '/work/shared/go-ccm-v0.7.1-flags.txt',
+].find((p) => existsSync(p));
+
+test(
+  'every flag of the Go CCM v0.7.1 binary is accepted',
+  { skip: GO_FLAGS ? false : 'go-ccm-v0.7.1-flags.txt is absent: this check needs ../shared' },
+  () => {
+    const names = readFileSync(GO_FLAGS ?? '', 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    assert.equal(names.length, 84);
+    const ours = new Map(FLAGS.map((f) => [f.name, f]));
+    // Values for flags whose default is empty and whose value is checked.
+    const samples: Record<string, string[]> = {
+      'cloud-provider': ['--cloud-provider=oxide'],
+      'cluster-cidr': ['--cluster-cidr=10.0.0.0/16'],
+      'tls-cert-file': ['--tls-cert-file=/c.pem', '--tls-private-key-file=/k.pem'],
+      'tls-private-key-file': ['--tls-cert-file=/c.pem', '--tls-private-key-file=/k.pem'],
+    };
+    for (const name of names) {
+      if (name === 'help' || name === 'version') continue;
+      const spec = ours.get(name);
+      assert.ok(
+        spec || IGNORED_UPSTREAM_FLAGS[name],
+        `--${name} is neither implemented nor ignored`,
+      );
+      // A value our parser accepts for the flag's type: its own default, or any text when ignored.
+      const value = spec
+        ? spec.type === 'bool'
+          ? 'true'
+          : defaultText(spec) || 'x'
+        : IGNORED_UPSTREAM_FLAGS[name] === 'bool'
+          ? 'false'
+          : 'x';
+      const args = samples[name] ?? [`--${name}=${value}`];
+      const { errors } = readCommandLine([...base, ...args]);
+      assert.deepEqual(errors, [], args.join(' '));
+      if (!spec && IGNORED_UPSTREAM_FLAGS[name] === 'value') {
+        // The separate-argument form consumes exactly the next argument.
+        const split = parseFlags([`--${name}`, value, '--cluster-name=after']);
+        assert.deepEqual(split.errors, [], `--${name} ${value}`);
+        assert.equal(split.options.clusterName, 'after', `--${name} ${value}`);
+      }
+    }
+  },
+);

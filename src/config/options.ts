@@ -30,9 +30,34 @@ export interface CcmOptions {
   tlsCertFile: string;
   tlsPrivateKeyFile: string;
   metricsPlainHttp: boolean;
+  // Delegated authentication and authorization of the secure port (k8s.io/apiserver's
+  // DelegatingAuthenticationOptions / DelegatingAuthorizationOptions, with the CCM's defaults).
+  authenticationKubeconfig: string;
+  authenticationSkipLookup: boolean;
+  authenticationTokenWebhookCacheTtlMs: number;
+  authenticationTolerateLookupFailure: boolean;
+  clientCaFile: string;
+  requestheaderClientCaFile: string;
+  requestheaderAllowedNames: string[];
+  requestheaderUsernameHeaders: string[];
+  requestheaderUidHeaders: string[];
+  requestheaderGroupHeaders: string[];
+  requestheaderExtraHeadersPrefix: string[];
+  authorizationKubeconfig: string;
+  authorizationAlwaysAllowPaths: string[];
+  authorizationAlwaysAllowGroups: string[];
+  authorizationWebhookCacheAuthorizedTtlMs: number;
+  authorizationWebhookCacheUnauthorizedTtlMs: number;
   oxideLoadBalancerFirewall: boolean;
+  oxideLoadBalancerNamedFloatingIps: string;
+  /** --oxide-routes-vpc; empty: each Node's primary-NIC VPC. */
+  oxideRoutesVpc: string;
   oxideRequestTimeoutMs: number;
   verbosity: number;
+  /** --logging-format: text (klog) or json (klog's JSON schema). */
+  loggingFormat: string;
+  logJsonSplitStream: boolean;
+  logTextSplitStream: boolean;
   version: boolean;
   help: boolean;
 }
@@ -52,7 +77,7 @@ export const defaultOptions = (): CcmOptions => ({
   leaderElectResourceNamespace: 'kube-system',
   leaderElectResourceName: 'cloud-controller-manager',
   concurrentNodeSyncs: 10,
-  concurrentServiceSyncs: 1,
+  concurrentServiceSyncs: 10,
   nodeMonitorPeriodMs: 5_000,
   nodeStatusUpdateFrequencyMs: 300_000,
   configureCloudRoutes: true,
@@ -66,9 +91,30 @@ export const defaultOptions = (): CcmOptions => ({
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
   metricsPlainHttp: false,
+  authenticationKubeconfig: '',
+  authenticationSkipLookup: false,
+  authenticationTokenWebhookCacheTtlMs: 10_000,
+  authenticationTolerateLookupFailure: false,
+  clientCaFile: '',
+  requestheaderClientCaFile: '',
+  requestheaderAllowedNames: [],
+  requestheaderUsernameHeaders: ['x-remote-user'],
+  requestheaderUidHeaders: [],
+  requestheaderGroupHeaders: ['x-remote-group'],
+  requestheaderExtraHeadersPrefix: ['x-remote-extra-'],
+  authorizationKubeconfig: '',
+  authorizationAlwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
+  authorizationAlwaysAllowGroups: ['system:masters'],
+  authorizationWebhookCacheAuthorizedTtlMs: 10_000,
+  authorizationWebhookCacheUnauthorizedTtlMs: 10_000,
   oxideLoadBalancerFirewall: false,
+  oxideLoadBalancerNamedFloatingIps: 'marked',
+  oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,
+  loggingFormat: 'text',
+  logJsonSplitStream: false,
+  logTextSplitStream: false,
   version: false,
   help: false,
 });

@@ -131,19 +131,36 @@ test('--cloud-config YAML; env wins over it', () => {
   assert.equal(envWins.settings?.ca, PEM + PEM);
 });
 
-test('cloud-config problems: unknown keys, wrong types, bad YAML never echoes the token', () => {
-  const cfg = file('bad.yaml', 'host: https://r\ntoken: 5\ninsecure: true\n');
-  const { errors } = loadOxideConfig({ OXIDE_PROJECT: 'k8s' }, cfg);
-  assert.deepEqual(errors, [
-    `--cloud-config ${cfg}: token must be a string`,
-    `--cloud-config ${cfg}: unknown key "insecure" (known: host, token, project, region, zone, caCertFile)`,
+test('cloud-config content we cannot use is one warning line, never an error or the token', () => {
+  const env = { OXIDE_HOST: 'https://rack.example.com', OXIDE_TOKEN: TOKEN, OXIDE_PROJECT: 'k8s' };
+  const cfg = file('bad.yaml', 'host: https://r\ntoken: 5\ninsecure: true\nregion: r1\n');
+  const keys = loadOxideConfig(env, cfg);
+  assert.deepEqual(keys.errors, []);
+  assert.equal(keys.settings?.region, 'r1', 'the usable keys are used');
+  assert.deepEqual(keys.warnings, [
+    `--cloud-config ${cfg}: ignored token (not a string), unknown key "insecure" (known keys: host, token, project, region, zone, caCertFile)`,
+  ]);
+  // An INI file of another CCM (the Go CCM started with any content).
+  const ini = file('cloud.conf', `[Global]\nauth-url = https://x\ntoken = "${TOKEN}\n`);
+  const fromIni = loadOxideConfig(env, ini);
+  assert.deepEqual(fromIni.errors, []);
+  assert.equal(fromIni.settings?.host, 'https://rack.example.com');
+  assert.equal(fromIni.warnings.length, 1);
+  assert.match(
+    fromIni.warnings[0] ?? '',
+    /^--cloud-config .*cloud\.conf: not (valid YAML at line \d+ \(an INI file\?\)|a YAML mapping); its content is ignored/,
+  );
+  const broken = file('broken.yaml', `host: https://r\ntoken: "${TOKEN}\n  project: [\n`);
+  const out = loadOxideConfig(env, broken);
+  assert.deepEqual(out.errors, []);
+  assert.match(out.warnings[0] ?? '', /broken\.yaml: not valid YAML at line \d+/);
+  for (const r of [keys, fromIni, out]) assert.ok(!r.warnings.join('\n').includes(TOKEN));
+  // Without env the ignored token still leaves the token unset: that is an error, as without a file.
+  assert.deepEqual(loadOxideConfig({ OXIDE_PROJECT: 'k8s' }, cfg).errors, [
     'Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
   ]);
-  const broken = file('broken.yaml', `host: https://r\ntoken: "${TOKEN}\n  project: [\n`);
-  const out = loadOxideConfig({}, broken).errors;
-  assert.match(out[0] ?? '', /^--cloud-config .*broken\.yaml: not valid YAML at line \d+$/);
-  assert.ok(!out.join('\n').includes(TOKEN));
-  const missing = loadOxideConfig({}, join(dir, 'absent.yaml')).errors;
+  // A file that cannot be read fails, as upstream fails to open it.
+  const missing = loadOxideConfig(env, join(dir, 'absent.yaml')).errors;
   assert.equal(missing[0], `--cloud-config: cannot read ${join(dir, 'absent.yaml')} (ENOENT)`);
 });
 

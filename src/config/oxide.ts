@@ -51,9 +51,25 @@ function readText(path: string, what: string, errors: string[]): string | undefi
   }
 }
 
-function readCloudConfig(path: string, errors: string[]): Partial<Record<CloudConfigKey, string>> {
+/**
+ * The YAML file's known keys. Content we cannot use is not an error: the Go CCM ignored the file's
+ * content altogether, so a file it started with (an INI file of another CCM, keys of a newer
+ * version) must not stop ours. It becomes one warning line per file, which never quotes values.
+ * An unreadable file still fails, as it did upstream.
+ */
+function readCloudConfig(
+  path: string,
+  errors: string[],
+  warnings: string[],
+): Partial<Record<CloudConfigKey, string>> {
   const text = readText(path, '--cloud-config', errors);
   if (text === undefined) return {};
+  const ignoredAll = (why: string): Partial<Record<CloudConfigKey, string>> => {
+    warnings.push(
+      `--cloud-config ${path}: ${why}; its content is ignored (expected a YAML mapping of ${CLOUD_CONFIG_KEYS.join(', ')})`,
+    );
+    return {};
+  };
   let doc: unknown;
   try {
     doc = parseYaml(text);
@@ -61,37 +77,33 @@ function readCloudConfig(path: string, errors: string[]): Partial<Record<CloudCo
     // The YAML library quotes the offending line, which may be the token: report the position only.
     const where =
       err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    errors.push(`--cloud-config ${path}: not valid YAML${where}`);
-    return {};
+    return ignoredAll(`not valid YAML${where} (an INI file?)`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) {
-    errors.push(
-      `--cloud-config ${path}: must be a YAML mapping of ${CLOUD_CONFIG_KEYS.join(', ')}`,
-    );
-    return {};
-  }
+  if (typeof doc !== 'object' || Array.isArray(doc)) return ignoredAll('not a YAML mapping');
   const out: Partial<Record<CloudConfigKey, string>> = {};
+  const ignored: string[] = [];
   for (const [key, value] of Object.entries(doc)) {
     const known = CLOUD_CONFIG_KEYS.find((k) => k === key);
-    if (!known) {
-      errors.push(
-        `--cloud-config ${path}: unknown key ${JSON.stringify(key)} (known: ${CLOUD_CONFIG_KEYS.join(', ')})`,
-      );
-    } else if (typeof value !== 'string') {
-      errors.push(`--cloud-config ${path}: ${key} must be a string`);
-    } else out[known] = value;
+    if (!known) ignored.push(`unknown key ${JSON.stringify(key)}`);
+    else if (typeof value !== 'string') ignored.push(`${key} (not a string)`);
+    else out[known] = value;
   }
+  if (ignored.length > 0)
+    warnings.push(
+      `--cloud-config ${path}: ignored ${ignored.join(', ')} (known keys: ${CLOUD_CONFIG_KEYS.join(', ')})`,
+    );
   return out;
 }
 
 export function readOxideConfig(
   env: NodeJS.ProcessEnv,
   cloudConfigPath: string,
-): { raw: RawOxideConfig; errors: string[] } {
+): { raw: RawOxideConfig; errors: string[]; warnings: string[] } {
   const errors: string[] = [];
+  const warnings: string[] = [];
   const raw: RawOxideConfig = {};
-  const file = cloudConfigPath ? readCloudConfig(cloudConfigPath, errors) : {};
+  const file = cloudConfigPath ? readCloudConfig(cloudConfigPath, errors, warnings) : {};
   const fileSource = `--cloud-config ${cloudConfigPath}`;
 
   let profile: { host?: string; token?: string } = {};
@@ -134,7 +146,7 @@ export function readOxideConfig(
   }
   if (file.region) raw.region = { value: file.region, source: fileSource };
   if (file.zone) raw.zone = { value: file.zone, source: fileSource };
-  return { raw, errors };
+  return { raw, errors, warnings };
 }
 
 // The Oxide Name schema (OpenAPI `Name`) or a UUID (`NameOrId`).
@@ -205,14 +217,17 @@ export function validateOxideConfig(raw: RawOxideConfig): {
   };
 }
 
-/** Read and validate in one go; errors are one line each and never contain the token. */
+/**
+ * Read and validate in one go; errors and warnings are one line each and never contain the token.
+ * Warnings (cloud-config content we ignore) do not stop the start.
+ */
 export function loadOxideConfig(
   env: NodeJS.ProcessEnv,
   cloudConfigPath: string,
-): { settings?: OxideSettings; errors: string[] } {
-  const { raw, errors } = readOxideConfig(env, cloudConfigPath);
+): { settings?: OxideSettings; errors: string[]; warnings: string[] } {
+  const { raw, errors, warnings } = readOxideConfig(env, cloudConfigPath);
   const validated = validateOxideConfig(raw);
   return validated.settings && errors.length === 0
-    ? validated
-    : { errors: [...errors, ...validated.errors] };
+    ? { ...validated, warnings }
+    : { errors: [...errors, ...validated.errors], warnings };
 }

@@ -1,5 +1,10 @@
 // Checks across flags that the parser cannot make one flag at a time. Each problem is one line.
 import { isIP } from 'node:net';
+import {
+  NAMED_FLOATING_IP_POLICIES,
+  isNamedFloatingIpPolicy,
+} from '../cloud/oxide/load-balancer-owner.ts';
+import { LOGGING_FORMATS } from '../log.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
 import type { CcmOptions } from './options.ts';
@@ -25,6 +30,10 @@ export function validateOptions(o: CcmOptions): string[] {
       `--cloud-provider ${JSON.stringify(o.cloudProvider)} is not supported: this cloud-controller-manager only implements "${PROVIDER_NAME}"`,
     );
   if (o.clusterName === '') errors.push('--cluster-name must not be empty');
+  if (!(LOGGING_FORMATS as readonly string[]).includes(o.loggingFormat))
+    errors.push(
+      `--logging-format ${JSON.stringify(o.loggingFormat)} is not supported; use ${LOGGING_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}`,
+    );
   if (o.leaderElect) {
     const d = formatDuration;
     if (o.leaderElectLeaseDurationMs <= o.leaderElectRenewDeadlineMs)
@@ -44,6 +53,10 @@ export function validateOptions(o: CcmOptions): string[] {
     if (o.leaderElectResourceName === '')
       errors.push('--leader-elect-resource-name must not be empty');
   }
+  if (!isNamedFloatingIpPolicy(o.oxideLoadBalancerNamedFloatingIps))
+    errors.push(
+      `--oxide-lb-named-floating-ips ${JSON.stringify(o.oxideLoadBalancerNamedFloatingIps)} is not one of ${NAMED_FLOATING_IP_POLICIES.map((p) => JSON.stringify(p)).join(', ')}`,
+    );
   if (o.securePort > 65535) errors.push(`--secure-port ${o.securePort} is not a port (0-65535)`);
   if (isIP(o.bindAddress) === 0)
     errors.push(`--bind-address ${JSON.stringify(o.bindAddress)} is not an IP address`);
@@ -51,15 +64,21 @@ export function validateOptions(o: CcmOptions): string[] {
     errors.push('--tls-cert-file and --tls-private-key-file must be given together');
   if (o.metricsPlainHttp && o.tlsCertFile !== '')
     errors.push('--metrics-plain-http cannot be combined with --tls-cert-file');
+  for (const path of o.authorizationAlwaysAllowPaths) {
+    if (path.slice(0, -1).includes('*'))
+      errors.push(
+        `--authorization-always-allow-paths: only a trailing * is allowed, got ${JSON.stringify(path)}`,
+      );
+  }
+  if (o.metricsPlainHttp && (o.clientCaFile !== '' || o.requestheaderClientCaFile !== ''))
+    errors.push(
+      '--client-ca-file and --requestheader-client-ca-file need client certificates, so HTTPS; they cannot be combined with --metrics-plain-http',
+    );
   for (const cidr of o.clusterCidr
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')) {
     if (!validCidr(cidr)) errors.push(`--cluster-cidr: ${JSON.stringify(cidr)} is not a CIDR`);
   }
-  if (o.allocateNodeCidrs && o.configureCloudRoutes && o.clusterCidr.trim() === '')
-    errors.push(
-      '--cluster-cidr is required with --allocate-node-cidrs and --configure-cloud-routes',
-    );
   return errors;
 }

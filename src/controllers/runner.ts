@@ -2,7 +2,7 @@
 // reconcile(key). A reconcile that throws is retried with the queue's per-key exponential
 // backoff, or after the fixed delay of a RequeueAfterError; one that returns resets the backoff.
 import type { Logger } from '../log.ts';
-import { reconcileMetrics, workqueueMetrics } from '../metrics.ts';
+import { reconcileMetrics } from '../metrics.ts';
 import type { WorkQueue } from '../kube/workqueue.ts';
 
 /** Throw from reconcile to retry after a fixed delay instead of the exponential backoff. */
@@ -71,7 +71,6 @@ export async function runWorkers(
       } finally {
         const seconds = (performance.now() - started) / 1000;
         reconcileMetrics.duration.observe({ controller: reconciler.name }, seconds);
-        workqueueMetrics.workDuration.observe({ name: queue.name }, seconds);
         queue.done(key);
       }
     }

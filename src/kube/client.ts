@@ -1,12 +1,18 @@
 // The one Kubernetes API client. @kubernetes/client-node supplies configuration loading
-// (kubeconfig or in-cluster), authentication and typed models; requests go through this thin
-// layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst, as
-// upstream's client-go) and one error type carrying the HTTP status.
-import { KubeConfig, RequestContext } from '@kubernetes/client-node';
+// (kubeconfig or in-cluster), authentication and typed models; requests and watches go through
+// this thin layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst,
+// as upstream's client-go), one error type carrying the HTTP status, our user agent, client-go's
+// rest_client_* metrics and, at -v=6, one trace line per request (never headers or tokens).
+import { bufferFromFileOrString, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import type { HttpMethod } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import type { AgentOptions } from 'node:https';
+import { Agent, fetch } from 'undici';
 import type { Dispatcher } from 'undici';
 import { linked } from '../abort.ts';
+import { traceRequest } from '../log.ts';
+import { restClientMetrics } from '../metrics.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export class KubeApiError extends Error {
@@ -72,6 +78,14 @@ export class KubeClient {
   private readonly limiter: TokenBucket;
   private readonly userAgent: string;
   private readonly fence: Fence | undefined;
+  /**
+   * client-node builds a new undici Agent on every applySecurityAuthentication, so using it per
+   * request opens a new TLS connection per request (a handshake each: most of our CPU time in a
+   * Node burst). One dispatcher per client instead, as client-go keeps one transport per client;
+   * headers (a rotated service-account token) are still taken per request.
+   */
+  private dispatcher: Dispatcher | undefined;
+  private dispatcherTaken = false;
 
   constructor(config: KubeConfig, options: KubeClientOptions) {
     this.config = config;
@@ -149,18 +163,9 @@ export class KubeClient {
     options: RequestOptions,
     signal: AbortSignal,
   ): Promise<T> {
-    await this.limiter.take(signal);
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(options.query ?? {})) {
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    }
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.config.applySecurityAuthentication(ctx);
-    const headers = ctx.getHeaders() as Record<string, string>;
-    headers['accept'] = 'application/json';
-    headers['user-agent'] = this.userAgent;
+    const url = this.url(path, options.query);
+    await this.throttle(method, url, signal);
+    const { headers, ...dispatcher } = await this.prepare(url, method);
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
@@ -168,38 +173,214 @@ export class KubeClient {
         ? patchContentTypes[options.patchType]
         : 'application/json';
     }
-    const dispatcher: Dispatcher | undefined = ctx.getDispatcher();
     this.fence?.assertLeading();
-    let res;
-    let text;
+    const started = performance.now();
+    let status = 0;
+    let text = '';
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body,
-        signal,
-        ...(dispatcher ? { dispatcher } : {}),
-      });
-      text = await res.text();
-    } catch (err) {
-      // Our own abort (shutdown, lost leadership) says nothing about the apiserver.
-      if (!options.signal?.aborted && !this.fence?.signal.aborted) this.noteFailure(err);
-      throw err;
-    }
-    if (res.status >= 500) this.noteFailure(new Error(`${method} ${path}: ${res.status}`));
-    else this.noteAnswer();
-    if (!res.ok) {
-      let reason = res.statusText;
-      let message = `${method} ${path}: ${res.status} ${res.statusText}`;
+      let res;
       try {
-        const status = JSON.parse(text) as { reason?: string; message?: string };
-        reason = status.reason ?? reason;
-        if (status.message) message = `${method} ${path}: ${status.message}`;
-      } catch {
-        // Not a Status object: keep the HTTP status line.
+        res = await fetch(url, {
+          method,
+          headers,
+          body,
+          signal,
+          ...dispatcher,
+        });
+        status = res.status;
+        text = await res.text();
+      } catch (err) {
+        // Our own abort (shutdown, lost leadership) says nothing about the apiserver.
+        if (!options.signal?.aborted && !this.fence?.signal.aborted) this.noteFailure(err);
+        throw err;
       }
-      throw new KubeApiError(res.status, reason, message);
+      if (res.status >= 500) this.noteFailure(new Error(`${method} ${path}: ${res.status}`));
+      else this.noteAnswer();
+      if (!res.ok) {
+        let reason = res.statusText;
+        let message = `${method} ${path}: ${res.status} ${res.statusText}`;
+        try {
+          const st = JSON.parse(text) as { reason?: string; message?: string };
+          reason = st.reason ?? reason;
+          if (st.message) message = `${method} ${path}: ${st.message}`;
+        } catch {
+          // Not a Status object: keep the HTTP status line.
+        }
+        throw new KubeApiError(res.status, reason, message);
+      }
+      return (text ? JSON.parse(text) : undefined) as T;
+    } finally {
+      this.observe(method, url, status, started, body, status === 0 ? undefined : text);
     }
-    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * One watch connection (client-go's Watch): calls onEvent for each event until the server
+   * ends the stream (resolves), signal aborts (resolves), or an error or idleMs without data
+   * (rejects; a TimeoutError for idleness, as client-node's Watch). A non-200 answer rejects with
+   * KubeApiError.
+   */
+  async watch(
+    path: string,
+    query: RequestOptions['query'],
+    onEvent: (type: string, object: unknown) => void,
+    signal: AbortSignal,
+    idleMs = 30_000,
+  ): Promise<void> {
+    const url = this.url(path, { ...query, watch: true });
+    await this.throttle('GET', url, signal);
+    const { headers, ...dispatcher } = await this.prepare(url, 'GET');
+    const idle = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const resetIdle = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => idle.abort(new DOMException('watch idle for too long', 'TimeoutError')),
+        idleMs,
+      );
+      timer.unref();
+    };
+    const started = performance.now();
+    let status = 0;
+    resetIdle();
+    try {
+      const res = await fetch(url, {
+        method: 'GET',
+        headers,
+        signal: AbortSignal.any([signal, idle.signal]),
+        ...dispatcher,
+      });
+      status = res.status;
+      // client-go observes a watch's latency and result when its response headers arrive.
+      this.observe('GET', url, status, started, undefined, undefined);
+      if (res.status !== 200) {
+        const text = await res.text().catch(() => '');
+        let reason = res.statusText;
+        try {
+          reason = (JSON.parse(text) as { reason?: string }).reason ?? reason;
+        } catch {
+          // Not a Status object.
+        }
+        throw new KubeApiError(res.status, reason, `WATCH ${path}: ${res.status} ${reason}`);
+      }
+      if (!res.body) return;
+      const lines = createInterface({ input: Readable.fromWeb(res.body), crlfDelay: Infinity });
+      for await (const line of lines) {
+        resetIdle();
+        if (line === '') continue;
+        let event: { type?: string; object?: unknown };
+        try {
+          event = JSON.parse(line) as { type?: string; object?: unknown };
+        } catch {
+          continue;
+        }
+        onEvent(event.type ?? '', event.object);
+      }
+    } catch (err) {
+      if (status === 0) this.observe('GET', url, 0, started, undefined, undefined);
+      if (signal.aborted) return;
+      if (idle.signal.aborted) throw idle.signal.reason as Error;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private url(path: string, query: RequestOptions['query']): URL {
+    const cluster = this.config.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    return url;
+  }
+
+  /** The shared QPS/burst limiter; the wait is rest_client_rate_limiter_duration_seconds. */
+  private async throttle(method: string, url: URL, signal: AbortSignal | undefined): Promise<void> {
+    const started = performance.now();
+    await this.limiter.take(signal);
+    restClientMetrics.rateLimiterDuration.observe(
+      { verb: method, host: url.host },
+      (performance.now() - started) / 1000,
+    );
+  }
+
+  /** Authenticated headers (with our user agent) and the TLS dispatcher for one request. */
+  private async prepare(
+    url: URL,
+    method: string,
+  ): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }> {
+    const ctx = new RequestContext(url.toString(), method as HttpMethod);
+    await this.config.applySecurityAuthentication(ctx);
+    const headers = ctx.getHeaders() as Record<string, string>;
+    headers['accept'] = 'application/json';
+    headers['user-agent'] = this.userAgent;
+    if (!this.dispatcherTaken) {
+      this.dispatcher = this.sharedDispatcher(ctx.getDispatcher());
+      this.dispatcherTaken = true;
+    }
+    const dispatcher = this.dispatcher;
+    return dispatcher ? { headers, dispatcher } : { headers };
+  }
+
+  /**
+   * A keep-alive HTTP/1.1 pool with the kubeconfig's TLS settings (as applyHTTPSOptions reads
+   * them). HTTP/1.1 because undici 8's HTTP/2 client, on by default, can crash the process from
+   * its ping timer after a long-lived session closed (TypeError in onHttp2SendPing). Proxies
+   * keep client-node's own dispatcher.
+   */
+  private sharedDispatcher(fallback: Dispatcher | undefined): Dispatcher | undefined {
+    const cluster = this.config.getCurrentCluster();
+    const user = this.config.getCurrentUser();
+    const tls: AgentOptions = {};
+    if (cluster?.skipTLSVerify) tls.rejectUnauthorized = false;
+    if (cluster?.tlsServerName) tls.servername = cluster.tlsServerName;
+    const ca = bufferFromFileOrString(cluster?.caFile, cluster?.caData);
+    if (ca) tls.ca = ca;
+    const cert = bufferFromFileOrString(user?.certFile, user?.certData);
+    if (cert) tls.cert = cert;
+    const key = bufferFromFileOrString(user?.keyFile, user?.keyData);
+    if (key) tls.key = key;
+    const options = this.config.createDispatcherOptions(cluster, tls);
+    if (options.type === 'agent') return new Agent({ connect: options.connect, allowH2: false });
+    if (options.type === 'none') return new Agent({ allowH2: false });
+    return fallback;
+  }
+
+  /** client-go's metrics for one request, and its -v=6 trace line. */
+  private observe(
+    method: string,
+    url: URL,
+    status: number,
+    started: number,
+    requestBody: string | undefined,
+    responseBody: string | undefined,
+  ): void {
+    const ms = performance.now() - started;
+    const host = url.host;
+    restClientMetrics.requests.inc({
+      code: status === 0 ? '<error>' : String(status),
+      method,
+      host,
+    });
+    restClientMetrics.requestDuration.observe({ verb: method, host }, ms / 1000);
+    restClientMetrics.requestSize.observe(
+      { verb: method, host },
+      requestBody === undefined ? 0 : Buffer.byteLength(requestBody),
+    );
+    if (responseBody !== undefined)
+      restClientMetrics.responseSize.observe(
+        { verb: method, host },
+        Buffer.byteLength(responseBody),
+      );
+    traceRequest({
+      client: 'kube-client',
+      method,
+      host,
+      path: url.pathname + url.search,
+      status,
+      milliseconds: ms,
+    });
   }
 }

@@ -13,13 +13,20 @@ interface Written<T> {
 
 export class FreshObjects<T extends KubeObject> {
   private readonly written = new Map<string, Written<T>>();
+  private readonly transform: (obj: T) => T;
+
+  /** transform: the informer's, so a remembered write costs what a cached object does. */
+  constructor(transform: (obj: T) => T = (obj) => obj) {
+    this.transform = transform;
+  }
 
   /** Record that `before` was replaced by `after` through one of our writes. */
   wrote(key: string, before: T, after: T): void {
     const rv = before.metadata?.resourceVersion;
-    const entry = this.written.get(key) ?? { superseded: new Set<string>(), latest: after };
+    const latest = this.transform(after);
+    const entry = this.written.get(key) ?? { superseded: new Set<string>(), latest };
     if (rv) entry.superseded.add(rv);
-    entry.latest = after;
+    entry.latest = latest;
     this.written.set(key, entry);
   }
 

@@ -1,36 +1,169 @@
-// The informer against the real apiserver: initial list, watch events, and that a watch which
-// ends (server timeout) resumes without losing or replaying changes.
+// The informer against the real apiserver, through a small HTTP proxy that counts LIST and WATCH
+// requests and can break streams: the initial list, then adds, updates and deletes across watch
+// restarts without another LIST; a broken connection resumes from the last resourceVersion
+// (no LIST); only 410 Gone lists again.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { V1ConfigMap } from '@kubernetes/client-node';
+import { Agent, request } from 'undici';
 import { waitFor } from '../../test/harness/context.ts';
 import { testKube, uniqueName } from '../../test/harness/kube.ts';
-import type { KubeClient } from './client.ts';
+import { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
 
+/**
+ * Forwards plain HTTP to the apiserver's HTTPS. Counts collection LISTs and WATCHes under
+ * `prefix`; cut() breaks every open watch stream mid-flight (a transport error for the client);
+ * expireNextWatch() answers the next watch as the apiserver does once the position has been
+ * compacted away. (That cannot be provoked quickly: kube-apiserver 1.37 serves any
+ * resourceVersion from its watch cache's history since it started, even after etcd compaction,
+ * and evicts history only after minutes.)
+ */
+class ApiProxy {
+  lists = 0;
+  watches = 0;
+  private expire = false;
+  private readonly open = new Set<ServerResponse>();
+  private readonly upstream = new Agent({ connect: { rejectUnauthorized: false } });
+  private readonly server: Server;
+  private readonly target: string;
+  private readonly prefix: string;
+
+  constructor(target: string, prefix: string) {
+    this.target = target;
+    this.prefix = prefix;
+    this.server = createServer((req, res) => void this.forward(req, res));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  cut(): number {
+    const n = this.open.size;
+    for (const res of this.open) res.socket?.destroy();
+    return n;
+  }
+
+  expireNextWatch(): void {
+    this.expire = true;
+  }
+
+  get openWatches(): number {
+    return this.open.size;
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.target);
+    const watching = url.searchParams.get('watch') === 'true';
+    if (req.method === 'GET' && url.pathname === this.prefix) {
+      if (watching) this.watches += 1;
+      else this.lists += 1;
+      if (watching && this.expire) {
+        this.expire = false;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify(expired(url.searchParams.get('resourceVersion') ?? ''))}\n`);
+        return;
+      }
+    }
+    const headers = { ...req.headers };
+    delete headers.host;
+    try {
+      const up = await request(url, {
+        method: req.method as 'GET',
+        headers,
+        body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req,
+        dispatcher: this.upstream,
+      });
+      res.writeHead(up.statusCode, up.headers as Record<string, string>);
+      // A client that went away ends the upstream watch too.
+      res.once('close', () => up.body.destroy());
+      if (watching) {
+        this.open.add(res);
+        res.once('close', () => this.open.delete(res));
+      }
+      for await (const chunk of up.body) res.write(chunk);
+      res.end();
+    } catch {
+      res.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+    await this.upstream.close();
+  }
+}
+
+/** The ERROR event of a watch whose position expired (apiserver's cacher, "too old resource version"). */
+const expired = (rv: string): object => ({
+  type: 'ERROR',
+  object: {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: `too old resource version: ${rv} (${Number(rv) + 1000})`,
+    reason: 'Expired',
+    code: 410,
+  },
+});
+
 let kube: KubeClient;
-let ns: string;
-const abort = new AbortController();
-let running: Promise<void> | undefined;
+let kubeconfig: string;
+const proxies: ApiProxy[] = [];
+const aborts: AbortController[] = [];
+const runs: Promise<void>[] = [];
 
 before(async () => {
-  ({ client: kube } = await testKube());
-  ns = uniqueName('informer');
-  await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
+  ({ client: kube, kubeconfig } = await testKube());
 });
 
 after(async () => {
-  abort.abort();
-  await running;
+  for (const a of aborts) a.abort();
+  await Promise.all(runs);
+  for (const p of proxies) await p.close();
 });
 
 const cm = (name: string, v: string): V1ConfigMap => ({ metadata: { name }, data: { v } });
 
-test('lists, then follows adds, updates and deletes across watch restarts', async () => {
+/** A namespace, a proxy for its configmaps, and an informer on them through the proxy. */
+async function setup(watchTimeoutSeconds?: number): Promise<{
+  path: string;
+  ns: string;
+  proxy: ApiProxy;
+  informer: Informer<V1ConfigMap>;
+  seen: string[];
+  start: () => Promise<void>;
+}> {
+  const ns = uniqueName('informer');
+  await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
   const path = `/api/v1/namespaces/${ns}/configmaps`;
-  await kube.post(path, cm('before', '1'));
+  const direct = new KubeConfig();
+  direct.loadFromFile(kubeconfig);
+  const cluster = direct.getCurrentCluster();
+  const proxy = new ApiProxy(cluster?.server ?? '', path);
+  proxies.push(proxy);
+  const viaProxy = new KubeConfig();
+  viaProxy.loadFromOptions({
+    clusters: [{ name: 'proxy', server: await proxy.listen(), skipTLSVerify: true }],
+    users: [{ name: 'admin', token: direct.getCurrentUser()?.token ?? '' }],
+    contexts: [{ name: 'proxy', cluster: 'proxy', user: 'admin' }],
+    currentContext: 'proxy',
+  });
+  const client = new KubeClient(viaProxy, { qps: 100, burst: 100 });
   const seen: string[] = [];
-  const informer = new Informer<V1ConfigMap>(kube, { path, watchTimeoutSeconds: 1 });
+  const informer = new Informer<V1ConfigMap>(client, {
+    path,
+    ...(watchTimeoutSeconds ? { watchTimeoutSeconds } : {}),
+  });
   informer.addHandlers({
     add: (o) => seen.push(`add ${o.metadata?.name}`),
     update: (a, b) => {
@@ -39,20 +172,101 @@ test('lists, then follows adds, updates and deletes across watch restarts', asyn
     },
     delete: (o) => seen.push(`delete ${o.metadata?.name}`),
   });
-  running = informer.run(abort.signal);
-  await informer.waitForSync(abort.signal);
+  const abort = new AbortController();
+  aborts.push(abort);
+  return {
+    path,
+    ns,
+    proxy,
+    informer,
+    seen,
+    start: async () => {
+      runs.push(informer.run(abort.signal));
+      await informer.waitForSync(abort.signal);
+    },
+  };
+}
+
+test('lists once, then follows adds, updates and deletes across watch restarts', async () => {
+  const { path, ns, proxy, informer, seen, start } = await setup(1);
+  await kube.post(path, cm('before', '1'));
+  await start();
   assert.deepEqual(
     informer.list().map((o) => o.metadata?.name),
     ['before'],
   );
-
   await kube.post(path, cm('a', '1'));
-  // Let at least two 1 s watches end and resume in between.
-  await new Promise((r) => setTimeout(r, 2500));
+  // At least two 1 s watches end and resume in between.
+  const watches = proxy.watches;
+  await waitFor('two watch restarts', () => proxy.watches >= watches + 2, 20_000);
   await kube.patch(`${path}/a`, 'merge', { data: { v: '2' } });
   await kube.delete(`${path}/before`);
   await waitFor('events', () => seen.length >= 4, 10_000);
   assert.deepEqual(seen, ['add before', 'add a', 'update a=2', 'delete before']);
   assert.equal(informer.get(`${ns}/a`)?.data?.['v'], '2');
   assert.equal(informer.get(`${ns}/before`), undefined);
+  assert.equal(proxy.lists, 1, 'a watch that ends resumes from its resourceVersion: no LIST');
+});
+
+test('a broken connection resumes the watch from the last resourceVersion, without a LIST', async () => {
+  const { path, proxy, seen, start } = await setup();
+  await kube.post(path, cm('x', '1'));
+  await start();
+  for (let round = 1; round <= 3; round++) {
+    await waitFor('a watch open', () => proxy.openWatches === 1, 10_000);
+    const watches = proxy.watches;
+    assert.equal(proxy.cut(), 1);
+    // Written while no watch is open: the resumed watch must replay it from the old position.
+    await kube.patch(`${path}/x`, 'merge', { data: { v: String(round + 1) } });
+    await waitFor('the watch to resume', () => proxy.watches > watches, 10_000);
+    await waitFor(`update ${round}`, () => seen.includes(`update x=${round + 1}`), 10_000);
+  }
+  assert.deepEqual(seen, ['add x', 'update x=2', 'update x=3', 'update x=4']);
+  assert.equal(proxy.lists, 1);
+  assert.ok(proxy.watches >= 4);
+});
+
+test('410 Gone lists again and delivers what changed meanwhile, once', async () => {
+  const { path, ns, proxy, informer, seen, start } = await setup();
+  await kube.post(path, cm('stays', '1'));
+  await kube.post(path, cm('goes', '1'));
+  await start();
+  await waitFor('a watch open', () => proxy.openWatches === 1, 10_000);
+  proxy.expireNextWatch();
+  proxy.cut();
+  await kube.delete(`${path}/goes`);
+  await kube.post(path, cm('new', '1'));
+  await waitFor('the relist', () => proxy.lists === 2, 20_000);
+  await waitFor('changes delivered', () => seen.length >= 4, 10_000);
+  assert.deepEqual(seen.slice(0, 2).sort(), ['add goes', 'add stays']);
+  assert.deepEqual(seen.slice(2).sort(), ['add new', 'delete goes']);
+  assert.deepEqual(
+    informer
+      .list()
+      .map((o) => o.metadata?.name ?? '')
+      .sort((a, b) => a.localeCompare(b)),
+    ['new', 'stays'],
+  );
+  assert.ok(informer.get(`${ns}/stays`));
+  // Watching again from the new list's position: no further LIST.
+  await waitFor('watching again', () => proxy.openWatches === 1, 10_000);
+  assert.equal(proxy.lists, 2);
+});
+
+test('the transform applies to listed and watched objects', async () => {
+  const { path, ns } = await setup();
+  const client = kube;
+  const informer = new Informer<V1ConfigMap>(client, {
+    path,
+    transform: (o) => ({ metadata: o.metadata, data: { v: `t${o.data?.['v'] ?? ''}` } }),
+  });
+  await kube.post(path, cm('listed', '1'));
+  const abort = new AbortController();
+  aborts.push(abort);
+  runs.push(informer.run(abort.signal));
+  await informer.waitForSync(abort.signal);
+  await kube.post(path, cm('watched', '2'));
+  await waitFor('watched', () => informer.get(`${ns}/watched`) !== undefined, 10_000);
+  assert.equal(informer.get(`${ns}/listed`)?.data?.['v'], 't1');
+  assert.equal(informer.get(`${ns}/watched`)?.data?.['v'], 't2');
 });

@@ -22,15 +22,16 @@ export class SharedInformers {
   }
 
   nodes(): Informer<V1Node> {
-    return this.get<V1Node>('/api/v1/nodes');
+    return this.get<V1Node>('/api/v1/nodes', slimNode);
   }
 
   services(): Informer<V1Service> {
-    return this.get<V1Service>('/api/v1/services');
+    return this.get<V1Service>('/api/v1/services', slimMetadata);
   }
 
+  /** Optional: without RBAC for them, externalTrafficPolicy: Local targets any eligible Node. */
   endpointSlices(): Informer<V1EndpointSlice> {
-    return this.get<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices');
+    return this.get<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', slimSlice, true);
   }
 
   /** Starts every informer requested so far (and any requested later). */
@@ -66,19 +67,78 @@ export class SharedInformers {
     await Promise.all(this.running);
   }
 
-  private get<T extends KubeObject>(path: string): Informer<T> {
+  private get<T extends KubeObject>(
+    path: string,
+    transform: (obj: T) => T,
+    optional = false,
+  ): Informer<T> {
     let informer = this.informers.get(path);
     if (!informer) {
-      informer = new Informer<KubeObject>(this.client, {
+      informer = new Informer<T>(this.client, {
         path,
+        transform,
         onError: (err) => {
           this.client.noteFailure(err);
-          this.log.warn({ path, err: String(err) }, 'watch failed; relisting');
+          this.log.warn({ path, err: String(err) }, 'list or watch failed; retrying');
         },
-      });
+        optionalWhenForbidden: optional,
+        onForbidden: (err) =>
+          this.log.warn(
+            { path, err: String(err) },
+            'not allowed to list; going on without this cache (grant the RBAC of our manifest: externalTrafficPolicy: Local needs it) and retrying',
+          ),
+      }) as unknown as Informer<KubeObject>;
       this.informers.set(path, informer);
       if (this.signal) this.running.push(informer.run(this.signal));
     }
-    return informer as Informer<T>;
+    return informer as unknown as Informer<T>;
   }
+}
+
+// What the informers keep of each object. managedFields is often the largest part of an object
+// and no controller reads it. Nodes are written back with PUT from the cached copy, so their
+// metadata and spec stay whole; a PUT of a Node ignores status, so of status only what the
+// controllers read is kept (kubelet's image list alone can be tens of KiB per Node).
+
+/** The object without metadata.managedFields (a shallow copy; nothing else changes). */
+export function slimMetadata<T extends { metadata?: { managedFields?: unknown } }>(obj: T): T {
+  if (!obj.metadata?.managedFields) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+/** Node: metadata without managedFields, spec, and of status only addresses and conditions. */
+export function slimNode(node: V1Node): V1Node {
+  const status = node.status;
+  if (!status) return slimMetadata(node);
+  return {
+    apiVersion: node.apiVersion,
+    kind: node.kind,
+    metadata: slimMetadata(node).metadata,
+    spec: node.spec,
+    status: {
+      ...(status.addresses ? { addresses: status.addresses } : {}),
+      ...(status.conditions ? { conditions: status.conditions } : {}),
+    },
+  };
+}
+
+/** EndpointSlice: the Service label and, per endpoint, its Node and conditions. */
+export function slimSlice(slice: V1EndpointSlice): V1EndpointSlice {
+  const meta = slice.metadata ?? {};
+  return {
+    addressType: slice.addressType,
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      labels: meta.labels,
+    },
+    endpoints: (slice.endpoints ?? []).map((ep) => ({
+      addresses: [],
+      nodeName: ep.nodeName,
+      conditions: ep.conditions,
+    })),
+  };
 }

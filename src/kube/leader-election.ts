@@ -275,7 +275,8 @@ export class LeaderElector {
       current = await kube.get<V1Lease>(`${this.path}/${encodeURIComponent(name)}`, { signal });
     } catch (err) {
       if (!isNotFound(err)) {
-        log.warn({ err: String(err) }, 'error retrieving leader lease');
+        if (stopping(signal)) log.debug({ err: String(err) }, 'leader lease read cut by shutdown');
+        else log.warn({ err: String(err) }, 'error retrieving leader lease');
         return false;
       }
       try {
@@ -319,6 +320,8 @@ export class LeaderElector {
       return true;
     } catch (err) {
       if (isConflict(err)) log.debug({ err: String(err) }, 'leader lease changed concurrently');
+      else if (stopping(signal))
+        log.debug({ err: String(err) }, 'leader lease update cut by shutdown');
       else log.warn({ err: String(err) }, 'error updating leader lease');
       return false;
     }
@@ -368,6 +371,16 @@ export class LeaderElector {
       log.error({ err: String(err) }, 'failed to release leader lease');
     }
   }
+}
+
+/**
+ * The attempt was aborted by shutdown, not by the renew deadline (a TimeoutError): a request
+ * cut short by SIGTERM is expected and is no warning.
+ */
+function stopping(signal: AbortSignal): boolean {
+  return (
+    signal.aborted && (signal.reason as { name?: unknown } | undefined)?.name !== 'TimeoutError'
+  );
 }
 
 function toSpec(lease: V1Lease): LeaseSpec {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { registry } from '../metrics.ts';
 import {
   BucketBackoff,
   CONTROLLER_RETRY_MAX_MS,
@@ -87,4 +88,31 @@ test('the controller rate limiter: per-key exponential from 5 ms, capped, and an
   assert.ok(first.every((d) => d === 5));
   const later = mass.when('k-late');
   assert.ok(later >= 90 && later <= 110, `bucket delay ${later}`);
+});
+
+test('metrics: work in progress shows in unfinished/longest-running gauges, work_duration on done', async () => {
+  const q = new WorkQueue({ name: 'metrics-test' });
+  const value = async (name: string): Promise<number | undefined> =>
+    (await registry.getMetricsAsJSON())
+      .find((m) => m.name === name)
+      ?.values.find((v) => v.labels['name'] === 'metrics-test' && !('le' in v.labels))?.value;
+  q.add('a');
+  q.add('b');
+  assert.equal(await value('workqueue_depth'), 2);
+  assert.equal(await value('workqueue_adds_total'), 2);
+  const a = await q.get();
+  const b = await q.get();
+  const started = performance.now();
+  while (performance.now() - started < 20) await new Promise((r) => setTimeout(r, 5));
+  const longest = (await value('workqueue_longest_running_processor_seconds')) ?? 0;
+  const unfinished = (await value('workqueue_unfinished_work_seconds')) ?? 0;
+  assert.ok(longest >= 0.02, `longest ${longest}`);
+  assert.ok(unfinished >= 2 * 0.02 && unfinished >= longest, `unfinished ${unfinished}`);
+  q.done(a ?? '');
+  q.done(b ?? '');
+  assert.equal(await value('workqueue_longest_running_processor_seconds'), 0);
+  const work = await registry.getSingleMetricAsString('workqueue_work_duration_seconds');
+  assert.ok(work.includes('workqueue_work_duration_seconds_count{name="metrics-test"} 2'), work);
+  q.shutDown();
+  assert.equal(await value('workqueue_unfinished_work_seconds'), undefined);
 });

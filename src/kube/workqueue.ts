@@ -2,7 +2,8 @@
 // queue: a key waiting is stored once however often it is added, a key is never handed to two
 // workers at once (an add while it is processed is replayed after done()), failed keys come back
 // after the rate limiter's delay, and addAfter schedules a key for later.
-import { workqueueMetrics } from '../metrics.ts';
+import { workqueueMetrics, workqueueProbes } from '../metrics.ts';
+import type { WorkqueueProbe } from '../metrics.ts';
 
 export interface Backoff {
   /** Delay before the next retry of key; grows with each call until forget(key). */
@@ -111,17 +112,18 @@ export function controllerRateLimiter(maxMs = CONTROLLER_RETRY_MAX_MS): Backoff 
 }
 
 export interface WorkQueueOptions {
-  /** Metric label; the controller's canonical name. */
+  /** The `name` label of workqueue_* metrics: upstream's queue name (names.ts). */
   name: string;
   backoff?: Backoff;
 }
 
-export class WorkQueue {
+export class WorkQueue implements WorkqueueProbe {
   readonly name: string;
   private readonly backoff: Backoff;
   private readonly queue = new Fifo();
   private readonly dirty = new Set<string>();
-  private readonly processing = new Set<string>();
+  /** Keys being processed, with when they were handed out (performance.now()). */
+  private readonly processing = new Map<string, number>();
   private readonly addedAt = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
@@ -130,6 +132,7 @@ export class WorkQueue {
   constructor(options: WorkQueueOptions) {
     this.name = options.name;
     this.backoff = options.backoff ?? controllerRateLimiter();
+    workqueueProbes.add(this);
   }
 
   add(key: string): void {
@@ -184,6 +187,13 @@ export class WorkQueue {
   }
 
   done(key: string): void {
+    const started = this.processing.get(key);
+    if (started !== undefined) {
+      workqueueMetrics.workDuration.observe(
+        { name: this.name },
+        (performance.now() - started) / 1000,
+      );
+    }
     this.processing.delete(key);
     if (this.dirty.has(key)) this.push(key);
   }
@@ -197,8 +207,23 @@ export class WorkQueue {
     return this.queue.length === 0 && this.processing.size === 0 && this.timers.size === 0;
   }
 
+  unfinishedWorkSeconds(): number {
+    const now = performance.now();
+    let total = 0;
+    for (const started of this.processing.values()) total += now - started;
+    return total / 1000;
+  }
+
+  longestRunningProcessorSeconds(): number {
+    const now = performance.now();
+    let longest = 0;
+    for (const started of this.processing.values()) longest = Math.max(longest, now - started);
+    return longest / 1000;
+  }
+
   shutDown(): void {
     this.shuttingDown = true;
+    workqueueProbes.delete(this);
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
@@ -216,7 +241,7 @@ export class WorkQueue {
 
   private take(key: string): string {
     this.dirty.delete(key);
-    this.processing.add(key);
+    this.processing.set(key, performance.now());
     const added = this.addedAt.get(key);
     this.addedAt.delete(key);
     if (added !== undefined) {

@@ -2,8 +2,8 @@
 // retries for transient failures only, one metric sample per attempt, and typed errors from
 // errors.ts. Typed helpers below cover what the Instances provider needs; other capabilities add
 // their own calls through `call`/`listAll` in their own modules.
-import { Api } from '@oxide/api';
 import type {
+  Api,
   ApiResult,
   CurrentUser,
   ExternalIp,
@@ -19,7 +19,9 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
 import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
+import { API_VERSION } from './api-version.ts';
 import { caDispatcher } from './tls.ts';
+import { TracedApi } from './traced-api.ts';
 import type { TlsDispatcher } from './tls.ts';
 
 export interface OxideClientOptions {
@@ -96,11 +98,17 @@ export class OxideClient {
     };
     this.fence = options.fence;
     this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
-    this.api = new Api({
+    // The SDK's own api-version is the newest document it was generated from; baseParams
+    // headers replace it on every request (api-version.ts says why we send an older one).
+    this.api = new TracedApi({
       host: options.host.replace(/\/+$/, ''),
       token: options.token,
-      ...(this.tls ? { baseParams: { dispatcher: this.tls.dispatcher } as object } : {}),
+      baseParams: {
+        headers: { 'api-version': API_VERSION },
+        ...(this.tls ? ({ dispatcher: this.tls.dispatcher } as object) : {}),
+      },
     });
+    this.api.apiVersion = API_VERSION;
   }
 
   /**

@@ -62,7 +62,7 @@ describe('errorFromResult', () => {
       errorResult(400, null, 'server does not support this API version: 2026073100.0.0'),
     );
     assert.equal(err.kind, 'invalid');
-    assert.match(err.message, /Oxide release 22/);
+    assert.match(err.message, /needs Oxide release 20 or newer/);
     assert.match(err.message, /2026073100\.0\.0/);
   });
 

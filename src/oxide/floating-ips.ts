@@ -42,6 +42,20 @@ export function createFloatingIp(
   );
 }
 
+/** Rewrites the description (the owner record); name unchanged. Idempotent, so retries are safe. */
+export function updateFloatingIpDescription(
+  client: OxideClient,
+  floatingIpId: string,
+  description: string,
+): Promise<FloatingIp> {
+  return client.call('floating_ip_update', (api, params) =>
+    api.methods.floatingIpUpdate(
+      { path: { floatingIp: floatingIpId }, body: { description } },
+      params,
+    ),
+  );
+}
+
 /** Attaching to the instance it is already on is a no-op on the server, so retries are safe. */
 export function attachFloatingIp(
   client: OxideClient,

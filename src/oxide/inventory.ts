@@ -1,14 +1,23 @@
-// A shared, short-lived view of the project's instances: one paginated instance_list serves every
-// Node lookup within the TTL, and concurrent refreshes share one request (single-flight), so a
-// burst of 1000 joining Nodes costs about one list instead of 1000 views. Absence from a snapshot
-// is never proof that an instance is gone: callers confirm with a view by id.
-import type { ExternalIp, Instance, InstanceNetworkInterface } from '@oxide/api';
+// Shared, short-lived views of the project: one paginated instance_list serves every Node lookup
+// within its TTL, and one walk of the project's VPC subnets (vpc_list, vpc_subnet_list,
+// vpc_subnet_list_network_interfaces) serves every NIC lookup within its TTL. Concurrent refreshes
+// share one walk (single-flight), so a burst of 1000 joining Nodes costs a few lists instead of
+// 1000 per-instance calls. A view is dropped when its TTL ends, so memory at idle does not hold
+// the project. Absence from a view is never proof: instances are confirmed with a view by id,
+// NICs with the per-instance list.
+import type { ExternalIp, Instance, InstanceNetworkInterface, Vpc, VpcSubnet } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 import { Semaphore } from './semaphore.ts';
 
 export interface InstanceInventoryOptions {
-  /** How long a snapshot answers lookups; default 2 s. */
+  /** How long an instance snapshot answers lookups; default 2 s. */
   ttlMs?: number;
+  /**
+   * How long a NIC view answers lookups; default 60 s. A NIC changes only while its instance is
+   * stopped, and an instance missing from the view refreshes it, so this bounds only how late
+   * a NIC added to or removed from a stopped instance shows in the Node's addresses.
+   */
+  nicTtlMs?: number;
   /** Concurrent per-instance requests (NICs, external IPs); default 16. */
   concurrency?: number;
 }
@@ -56,26 +65,106 @@ export class InstanceSnapshot {
   }
 }
 
+/** Every NIC of the project by instance id, each instance's NICs in the API's (name) order. */
+export class NicSnapshot {
+  readonly startedAt: number;
+  private readonly byInstance = new Map<string, InstanceNetworkInterface[]>();
+
+  constructor(nics: readonly InstanceNetworkInterface[], startedAt: number) {
+    this.startedAt = startedAt;
+    for (const nic of nics) {
+      const list = this.byInstance.get(nic.instanceId);
+      if (list) list.push(nic);
+      else this.byInstance.set(nic.instanceId, [nic]);
+    }
+    // instance_network_interface_list's default order, which the Node's address order follows.
+    for (const list of this.byInstance.values()) {
+      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
+  }
+
+  of(instanceId: string): InstanceNetworkInterface[] | undefined {
+    return this.byInstance.get(instanceId);
+  }
+}
+
+/**
+ * A value that many callers read and one request refreshes: fresh for ttlMs, shared while a
+ * refresh is in flight, and forgotten ttlMs after it was taken.
+ */
+class SharedView<S extends { startedAt: number }> {
+  private current: S | undefined;
+  /** No view taken before this moment answers get() (see expire()). */
+  private floor = 0;
+  private inflight: { startedAt: number; promise: Promise<S> } | undefined;
+  private readonly load: (startedAt: number) => Promise<S>;
+  readonly ttlMs: number;
+
+  constructor(ttlMs: number, load: (startedAt: number) => Promise<S>) {
+    this.ttlMs = ttlMs;
+    this.load = load;
+  }
+
+  get(): Promise<S> {
+    const now = performance.now();
+    const notBefore = Math.max(now - this.ttlMs, this.floor);
+    if (this.current && this.current.startedAt >= notBefore) return Promise.resolve(this.current);
+    return this.fresh(notBefore);
+  }
+
+  /** From now on, only views taken from now on answer (one is taken on the next get()). */
+  expire(): void {
+    this.floor = performance.now();
+  }
+
+  fresh(notBefore = performance.now()): Promise<S> {
+    if (this.current && this.current.startedAt >= notBefore) return Promise.resolve(this.current);
+    if (this.inflight && this.inflight.startedAt >= notBefore) return this.inflight.promise;
+    const startedAt = performance.now();
+    const promise = this.load(startedAt).then((view) => {
+      if (!this.current || this.current.startedAt < startedAt) {
+        this.current = view;
+        // Nothing reads a view past its TTL except fresh() callers that need a newer one.
+        setTimeout(() => {
+          if (this.current === view) this.current = undefined;
+        }, this.ttlMs).unref();
+      }
+      return view;
+    });
+    const entry = { startedAt, promise };
+    this.inflight = entry;
+    const clear = (): void => {
+      if (this.inflight === entry) this.inflight = undefined;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+
+  invalidate(): void {
+    this.current = undefined;
+  }
+}
+
 export class InstanceInventory {
   private readonly client: OxideClient;
-  private readonly ttlMs: number;
   private readonly perInstance: Semaphore;
-  private current: InstanceSnapshot | undefined;
-  private inflight: { startedAt: number; promise: Promise<InstanceSnapshot> } | undefined;
+  private readonly instances: SharedView<InstanceSnapshot>;
+  private readonly nicView: SharedView<NicSnapshot>;
 
   constructor(client: OxideClient, options: InstanceInventoryOptions = {}) {
     this.client = client;
-    this.ttlMs = options.ttlMs ?? 2_000;
     this.perInstance = new Semaphore(options.concurrency ?? 16);
+    this.instances = new SharedView(options.ttlMs ?? 2_000, async (startedAt) => {
+      return new InstanceSnapshot(await client.listInstances(), startedAt);
+    });
+    this.nicView = new SharedView(options.nicTtlMs ?? 60_000, async (startedAt) => {
+      return new NicSnapshot(await this.listProjectNics(), startedAt);
+    });
   }
 
   /** A snapshot no older than the TTL; joins a list already in flight. */
   snapshot(): Promise<InstanceSnapshot> {
-    const now = performance.now();
-    if (this.current && now - this.current.startedAt < this.ttlMs) {
-      return Promise.resolve(this.current);
-    }
-    return this.fresh(now - this.ttlMs);
+    return this.instances.get();
   }
 
   /**
@@ -83,34 +172,89 @@ export class InstanceInventory {
    * must not rest on what was true before the caller asked.
    */
   fresh(notBefore = performance.now()): Promise<InstanceSnapshot> {
-    if (this.current && this.current.startedAt >= notBefore) return Promise.resolve(this.current);
-    if (this.inflight && this.inflight.startedAt >= notBefore) return this.inflight.promise;
-    const startedAt = performance.now();
-    const promise = this.client.listInstances().then((instances) => {
-      const snap = new InstanceSnapshot(instances, startedAt);
-      if (!this.current || this.current.startedAt < startedAt) this.current = snap;
-      return snap;
-    });
-    const entry = { startedAt, promise };
-    this.inflight = entry;
-    const clear = () => {
-      if (this.inflight === entry) this.inflight = undefined;
-    };
-    promise.then(clear, clear);
-    return promise;
+    return this.instances.fresh(notBefore);
   }
 
   /** Drops the snapshot, e.g. after the provider learned that it is wrong. */
   invalidate(): void {
-    this.current = undefined;
+    this.instances.invalidate();
   }
 
-  /** Every NIC of the instance (every page), bounded by the per-instance semaphore. */
-  nics(instanceId: string): Promise<InstanceNetworkInterface[]> {
+  /**
+   * Every NIC of the instance, in the API's order: from the project's NIC view; when the
+   * instance is not in it, from a view started after this call; when not there either (no NIC
+   * in a subnet of the project's VPCs, or the walk failed), from the instance's own list.
+   */
+  async nics(instanceId: string): Promise<InstanceNetworkInterface[]> {
+    const asked = performance.now();
+    try {
+      let view = await this.nicView.get();
+      let found = view.of(instanceId);
+      if (!found && view.startedAt < asked) {
+        view = await this.nicView.fresh(asked);
+        found = view.of(instanceId);
+      }
+      if (found) return found;
+    } catch {
+      // The per-instance list below decides; it reports its own errors.
+    }
     return this.perInstance.run(() => this.client.listInstanceNics(instanceId));
+  }
+
+  /** NIC lookups from now on read a view taken from now on (one walk, shared). */
+  expireNics(): void {
+    this.nicView.expire();
   }
 
   externalIps(instanceId: string): Promise<ExternalIp[]> {
     return this.perInstance.run(() => this.client.listInstanceExternalIps(instanceId));
+  }
+
+  /** vpc_list, then vpc_subnet_list per VPC, then vpc_subnet_list_network_interfaces per subnet. */
+  private async listProjectNics(): Promise<InstanceNetworkInterface[]> {
+    const client = this.client;
+    // A project has a handful of VPCs and each a handful of subnets: a short page is the last.
+    const small = { boundedCollection: true };
+    const vpcs = await client.listAll<Vpc>(
+      'vpc_list',
+      (api, pageToken, limit, params) =>
+        api.methods.vpcList({ query: { project: client.project, limit, pageToken } }, params),
+      undefined,
+      small,
+    );
+    const subnets = (
+      await Promise.all(
+        vpcs.map((vpc) =>
+          client.listAll<VpcSubnet>(
+            'vpc_subnet_list',
+            (api, pageToken, limit, params) =>
+              // By UUID, so without the project selector (UUID plus parent selector is a 400).
+              api.methods.vpcSubnetList({ query: { vpc: vpc.id, limit, pageToken } }, params),
+            undefined,
+            small,
+          ),
+        ),
+      )
+    ).flat();
+    const nics = await Promise.all(
+      subnets.map((subnet) =>
+        this.perInstance.run(() =>
+          client.listAll<InstanceNetworkInterface>(
+            'vpc_subnet_list_network_interfaces',
+            (api, pageToken, limit, params) =>
+              api.methods.vpcSubnetListNetworkInterfaces(
+                // NIC names repeat across instances (net0 on each): by name, a page boundary
+                // among equal names would skip NICs. Ids are unique.
+                {
+                  path: { subnet: subnet.id },
+                  query: { limit, pageToken, sortBy: 'id_ascending' },
+                },
+                params,
+              ),
+          ),
+        ),
+      ),
+    );
+    return nics.flat();
   }
 }

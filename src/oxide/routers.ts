@@ -86,3 +86,22 @@ export function attachSubnetRouter(
     ),
   );
 }
+
+export function listSubnets(client: OxideClient, vpcId: string): Promise<VpcSubnet[]> {
+  return client.listAll<VpcSubnet>('vpc_subnet_list', (api, pageToken, limit, params) =>
+    api.methods.vpcSubnetList({ query: { vpc: vpcId, limit, pageToken } }, params),
+  );
+}
+
+/** Detaches the subnet's custom router: an update without `custom_router` clears it. */
+export function detachSubnetRouter(client: OxideClient, subnetId: string): Promise<VpcSubnet> {
+  return client.call('vpc_subnet_update', (api, params) =>
+    api.methods.vpcSubnetUpdate({ path: { subnet: subnetId }, body: {} }, params),
+  );
+}
+
+export async function deleteRouter(client: OxideClient, routerId: string): Promise<void> {
+  await client.call('vpc_router_delete', (api, params) =>
+    api.methods.vpcRouterDelete({ path: { router: routerId } }, params),
+  );
+}

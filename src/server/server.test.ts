@@ -7,8 +7,37 @@ import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { silentLogger } from '../log.ts';
 import { reconcileMetrics } from '../metrics.ts';
+import { Delegation } from './delegation.ts';
+import type { DelegationOptions } from './delegation.ts';
 import { startServer } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
+
+/** The gate without an apiserver: only always-allowed paths and groups, no lookup. */
+const offlineDelegation: DelegationOptions = {
+  authenticationClient: undefined,
+  authorizationClient: undefined,
+  tokenCacheTtlMs: 10_000,
+  skipLookup: true,
+  tolerateLookupFailure: false,
+  clientCaFile: '',
+  requestHeader: {
+    clientCaFile: '',
+    allowedNames: [],
+    usernameHeaders: ['x-remote-user'],
+    uidHeaders: [],
+    groupHeaders: ['x-remote-group'],
+    extraHeaderPrefixes: ['x-remote-extra-'],
+  },
+  alwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
+  alwaysAllowGroups: ['system:masters'],
+  authorizedTtlMs: 10_000,
+  unauthorizedTtlMs: 10_000,
+  log: silentLogger,
+};
+
+// These tests are about the endpoints: every path is always allowed (as an operator can do with
+// --authorization-always-allow-paths=/*). The gate itself is tested in delegation.test.ts.
+const guard = await Delegation.start({ ...offlineDelegation, alwaysAllowPaths: ['/*'] });
 
 test('plain HTTP: healthz, readyz (verbose and failing), metrics, 404, 405', async () => {
   let synced = false;
@@ -17,6 +46,7 @@ test('plain HTTP: healthz, readyz (verbose and failing), metrics, 404, 405', asy
     port: 0,
     healthChecks: { ping: () => undefined },
     readyChecks: { informerSync: () => (synced ? undefined : 'caches not synced yet') },
+    guard,
     log: silentLogger,
   });
   try {
@@ -79,6 +109,7 @@ test('HTTPS with a generated self-signed certificate', async () => {
     tls,
     healthChecks: {},
     readyChecks: {},
+    guard,
     log: silentLogger,
   });
   try {
@@ -111,6 +142,7 @@ test('HTTPS with --tls-cert-file / --tls-private-key-file', async () => {
       tls,
       healthChecks: {},
       readyChecks: {},
+      guard,
       log: silentLogger,
     });
     try {
@@ -132,6 +164,7 @@ test('a port in use is an error, not a hang', async () => {
     port: 0,
     healthChecks: {},
     readyChecks: {},
+    guard,
     log: silentLogger,
   });
   try {
@@ -141,6 +174,7 @@ test('a port in use is an error, not a hang', async () => {
         port: first.port,
         healthChecks: {},
         readyChecks: {},
+        guard,
         log: silentLogger,
       }),
       /EADDRINUSE/,

@@ -1,14 +1,15 @@
 // The secure port: /healthz (and /livez), /readyz and /metrics, as upstream's controller-manager
 // serves them. Health answers follow the apiserver healthz format: "ok", or one "[+]name ok" /
 // "[-]name failed: reason" line per check with status 500 when any fails (and with ?verbose).
-// No endpoint carries secrets, which is why no delegated authentication is done (see docs).
+// Every request passes the guard first (delegated authentication and authorization, see
+// delegation.ts), like upstream's filter chain; refusals are Kubernetes Status objects.
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics } from 'prom-client';
-import { registry } from '../metrics.ts';
+import { registerProcessMetrics, registry } from '../metrics.ts';
 import type { Logger } from '../log.ts';
+import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
 
 /** A named check: undefined when healthy, else the reason (one line, no secrets). */
@@ -22,6 +23,8 @@ export interface ServerOptions {
   tls?: TlsMaterial;
   healthChecks: Record<string, Check>;
   readyChecks: Record<string, Check>;
+  /** Authenticates and authorizes every request before it is routed. */
+  guard: RequestGuard;
   log: Logger;
 }
 
@@ -32,13 +35,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-let defaultMetrics = false;
 /** Node process metrics (process_*, nodejs_*) in the shared registry; once per process. */
-export function registerDefaultMetrics(): void {
-  if (defaultMetrics) return;
-  defaultMetrics = true;
-  collectDefaultMetrics({ register: registry });
-}
+export const registerDefaultMetrics = registerProcessMetrics;
 
 function checkResponse(
   res: ServerResponse,
@@ -68,12 +66,37 @@ function checkResponse(
   else res.end(`${lines.join('\n')}\n${what} check ${failed ? 'failed' : 'passed'}\n`);
 }
 
+/** Upstream's responsewriters: a v1 Status, as kubectl and Prometheus users know it. */
+function refuse(res: ServerResponse, refusal: Refusal): void {
+  res.statusCode = refusal.code;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.end(
+    `${JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: refusal.message,
+      reason: refusal.reason,
+      details: {},
+      code: refusal.code,
+    })}\n`,
+  );
+}
+
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   options: ServerOptions,
 ): Promise<void> {
+  // One parsed path for the guard and the router: "/healthz/../metrics" is "/metrics" to both.
   const url = new URL(req.url ?? '/', 'http://localhost');
+  const refusal = await options.guard.check(req, url.pathname);
+  if (refusal) {
+    refuse(res, refusal);
+    return;
+  }
   const verbose = url.searchParams.has('verbose');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.statusCode = 405;
@@ -111,8 +134,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end();
     });
   };
+  // Ask for a client certificate but let the guard judge it: each authenticator checks it
+  // against its own CA, and a request without one may still carry a token or be anonymous. No
+  // CA list is offered in the handshake (Go's server offers one): with `ca` set, Node reported
+  // no intermediates of the chain the client sent, and chained client certificates failed.
   const server: Server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener)
+    ? createHttpsServer(
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+        listener,
+      )
     : createHttpServer(listener);
   // Probes use short-lived connections; do not let idle keep-alives delay shutdown.
   server.keepAliveTimeout = 5_000;

@@ -5,14 +5,14 @@ import type { ControllerContext } from '../../src/controllers/controller.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { KubeEventRecorder } from '../../src/kube/events.ts';
 import { SharedInformers } from '../../src/kube/informers.ts';
-import { silentLogger } from '../../src/log.ts';
+import { createLogger, silentLogger } from '../../src/log.ts';
 
 export function testContext(
   kube: KubeClient,
   cloud: CloudProvider,
   clusterName = 'kubernetes',
 ): ControllerContext {
-  const log = process.env['TEST_LOG'] ? silentLogger.child({}, { level: 'debug' }) : silentLogger;
+  const log = process.env['TEST_LOG'] ? createLogger({ verbosity: 4 }) : silentLogger;
   return {
     kube,
     cloud,

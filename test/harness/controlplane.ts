@@ -8,6 +8,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
+import { makeCa } from './certs.ts';
 import { freePort } from './ports.ts';
 import { testbin } from './testbin.ts';
 
@@ -66,6 +67,16 @@ export class ControlPlane {
     writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+    // A client CA and a front-proxy CA, as kubeadm sets them up: the apiserver publishes both in
+    // kube-system/extension-apiserver-authentication, and tests sign client certificates with
+    // the keys (test/harness/certs.ts controlPlaneCas).
+    for (const [name, ca] of [
+      ['client-ca', await makeCa('test-client-ca')],
+      ['front-proxy-ca', await makeCa('test-front-proxy-ca')],
+    ] as const) {
+      writeFileSync(join(dir, `${name}.crt`), ca.cert);
+      writeFileSync(join(dir, `${name}.key`), ca.key);
+    }
 
     const etcdLog = openSync(join(dir, 'etcd.log'), 'a');
     const apiLog = openSync(join(dir, 'kube-apiserver.log'), 'a');
@@ -93,6 +104,12 @@ export class ControlPlane {
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'certs')}`,
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      `--client-ca-file=${join(dir, 'client-ca.crt')}`,
+      `--requestheader-client-ca-file=${join(dir, 'front-proxy-ca.crt')}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
       '--authorization-mode=Node,RBAC',
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${join(dir, 'sa.pub')}`,

@@ -1,4 +1,5 @@
-// Locates (building on first use) the pinned etcd / kube-apiserver / kubectl / helm binaries.
+// Locates (building on first use) the pinned test binaries: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kubectl, kwok, helm.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,7 +19,16 @@ export function testbinDir(): string {
   return cached;
 }
 
-export function testbin(name: 'etcd' | 'kube-apiserver' | 'kubectl' | 'helm'): string {
+export type TestBinary =
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubectl'
+  | 'kwok'
+  | 'helm';
+
+export function testbin(name: TestBinary): string {
   const path = join(testbinDir(), name);
   if (!existsSync(path))
     throw new Error(`${name} not found in ${testbinDir()}; run hack/testbin.sh`);

@@ -278,7 +278,10 @@ describe('instanceMetadata addresses', () => {
       { type: 'InternalIP', address: '172.30.2.11' },
       { type: 'InternalIP', address: v6('multi', 'net2') },
     ]);
-    assert.ok(sim.requests.count('instance_network_interface_list') >= 2, 'read every NIC page');
+    assert.ok(
+      sim.requests.count('vpc_subnet_list_network_interfaces') >= 2,
+      'read every NIC page of the subnet',
+    );
   });
 
   it('floating IP is an ExternalIP, SNAT never', async () => {
@@ -348,7 +351,7 @@ describe('client', () => {
 });
 
 describe('inventory', () => {
-  it('100 concurrent instanceMetadata calls cost one instance_list', async () => {
+  it('100 concurrent instanceMetadata calls cost one instance_list and one NIC walk', async () => {
     for (let i = 0; i < 100; i++) {
       sim.db.addInstance({ name: `burst-${i}`, hostname: `burst-${i}`, nics: [{ v4: 'auto' }] });
     }
@@ -363,7 +366,12 @@ describe('inventory', () => {
     assert.equal(lists.filter((e) => !e.query.includes('page_token')).length, 1, 'one scan');
     assert.equal(lists.length, 2);
     assert.equal(sim.requests.count('instance_view'), 0);
-    assert.equal(sim.requests.count('instance_network_interface_list'), 100);
+    // NICs: one walk of the project's subnets (one subnet: its page and the empty last page).
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    assert.equal(sim.requests.count('vpc_list'), 1);
+    assert.equal(sim.requests.count('vpc_subnet_list'), 1);
+    assert.equal(sim.requests.count('vpc_subnet_list_network_interfaces'), 2);
+    // Ephemeral and SNAT addresses exist only per instance.
     assert.equal(sim.requests.count('instance_external_ip_list'), 100);
   });
 

@@ -1,6 +1,8 @@
 // The Instances capability: finds a Node's instance (by providerID, else by Node name = instance
 // name or hostname in the project) through the shared inventory, and answers exists / shutdown /
-// metadata. Existence is denied only on a 404 from a direct view; everything else throws.
+// metadata. Existence is denied only on a 404 from a direct view; everything else throws. A
+// providerID naming an instance of another project (a view by id is not project-scoped) is
+// refused: such a Node is never initialized, and never deleted because of it.
 import type { V1Node } from '@kubernetes/client-node';
 import type { Instance } from '@oxide/api';
 import { isNotFound } from '../../oxide/errors.ts';
@@ -11,6 +13,17 @@ import type { InstanceMetadata, Instances } from '../provider.ts';
 import { instanceMetadata } from './metadata.ts';
 import { parseProviderID } from './provider-id.ts';
 import { isShutdown } from './run-state.ts';
+
+/**
+ * The Node's providerID names an instance outside the configured project: the node controller
+ * reports it as a Warning event and leaves the Node uninitialized; the lifecycle controller sees
+ * an error, never "gone".
+ */
+export class ForeignInstanceError extends Error {
+  override readonly name = 'ForeignInstanceError';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Two instances match a Node; the controller reports it as a Warning event. */
 export class AmbiguousInstanceError extends Error {
@@ -35,6 +48,8 @@ export class OxideInstances implements Instances {
   private readonly inventory: InstanceInventory;
   private readonly region: string;
   private readonly zone: string;
+  /** The configured project's id, looked up once (only a view by id needs it). */
+  private projectId: Promise<string> | undefined;
 
   constructor(options: OxideInstancesOptions) {
     this.client = options.client;
@@ -50,7 +65,7 @@ export class OxideInstances implements Instances {
         const id = parseProviderID(providerID);
         if (await this.cachedById(id)) return true;
         // Missing from a list proves nothing: only the server's 404 for this id does.
-        await this.client.viewInstanceById(id);
+        await this.viewById(id, providerID);
         return true;
       }
       await this.findByNodeName(nodeName(node));
@@ -78,6 +93,11 @@ export class OxideInstances implements Instances {
     });
   }
 
+  /** A resync pass reads NICs from one fresh walk of the project's subnets, shared by the pass. */
+  resyncStarted(): void {
+    this.inventory.expireNics();
+  }
+
   /**
    * The instance from the shared inventory, or undefined when it is not there or the list
    * failed: a view by id decides then, so a failing list endpoint does not block id lookups.
@@ -98,12 +118,33 @@ export class OxideInstances implements Instances {
     const cached = await this.cachedById(id);
     if (cached) return cached;
     try {
-      return await this.client.viewInstanceById(id);
+      return await this.viewById(id, providerID);
     } catch (err) {
       if (isNotFound(err))
         throw new InstanceNotFoundError(`instance ${id} (${providerID}) not found`);
       throw err;
     }
+  }
+
+  /** A view by id reaches every project the token can see: only the configured one is accepted. */
+  private async viewById(id: string, providerID: string): Promise<Instance> {
+    const instance = await this.client.viewInstanceById(id);
+    if (instance.projectId !== (await this.configuredProjectId())) {
+      throw new ForeignInstanceError(
+        `instance ${id} (${providerID}) is not in project ${this.client.project}; refusing to ` +
+          'use it for this Node',
+      );
+    }
+    return instance;
+  }
+
+  private configuredProjectId(): Promise<string> {
+    if (UUID.test(this.client.project)) return Promise.resolve(this.client.project.toLowerCase());
+    const lookup = (this.projectId ??= this.client.checkProject().then((p) => p.id));
+    lookup.catch(() => {
+      if (this.projectId === lookup) this.projectId = undefined;
+    });
+    return lookup;
   }
 
   /**

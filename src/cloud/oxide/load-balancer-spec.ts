@@ -1,6 +1,7 @@
 // What a Service asks of the Oxide load balancer, computed from the Service alone (no API calls):
-// the floating IPs it should own or use, how each is allocated, and the managed names that must
-// not exist. Every configuration problem is found here, before anything is created or deleted.
+// the floating IPs it should own or use and how each is allocated. Every configuration problem is
+// found here, before anything is created or deleted; which existing FIPs are the Service's is
+// decided by ownership (load-balancer-owner.ts), not here.
 import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../provider.ts';
@@ -16,9 +17,7 @@ import {
   readFloatingIpVersion,
 } from './annotations.ts';
 import type { AnnotationResult, IpVersion } from './annotations.ts';
-
-/** The Go CCM's description; FIPs it created carry it and so do ours. */
-export const FLOATING_IP_DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';
+import type { NamedFloatingIpPolicy, Role } from './load-balancer-owner.ts';
 
 const MAX_NAME = 63;
 
@@ -58,8 +57,9 @@ export type Allocation =
     };
 
 export interface DesiredFloatingIp {
-  /** FIP name; for a user's FIP, the name or UUID from the annotation. */
+  /** The Go-compatible FIP name; for a user's FIP, the name or UUID from the annotation. */
   name: string;
+  role: Role;
   /** False for a user's FIP (oxide.computer/floating-ip-name): attached, never created/deleted. */
   owned: boolean;
   /** How an owned FIP is allocated; undefined for a user's FIP. */
@@ -73,8 +73,6 @@ export interface LoadBalancerSpec {
   baseName: string;
   /** In status order: primary family first. */
   floatingIps: DesiredFloatingIp[];
-  /** Names of owned FIPs this Service may have had and must not keep. */
-  staleNames: string[];
   firewall: boolean;
 }
 
@@ -108,6 +106,7 @@ export function loadBalancerSpec(
   clusterName: string,
   service: V1Service,
   firewallDefault: boolean,
+  namedPolicy: NamedFloatingIpPolicy = 'marked',
 ): LoadBalancerSpec {
   const annotations = service.metadata?.annotations;
   const annotatedIp = unwrap(readFloatingIp(annotations));
@@ -149,13 +148,18 @@ export function loadBalancerSpec(
     );
   }
 
+  if (userName && namedPolicy === 'none') {
+    throw new InvalidServiceConfigError(
+      `annotation ${FLOATING_IP_NAME.name} is turned off in this cluster ` +
+        '(--oxide-lb-named-floating-ips=none)',
+    );
+  }
+
   const baseName = loadBalancerName(clusterName, service);
-  const secondNames = [secondFamilyName(baseName, 'v4'), secondFamilyName(baseName, 'v6')];
   if (userName) {
     return {
       baseName,
-      floatingIps: [{ name: userName, owned: false }],
-      staleNames: [baseName, ...secondNames],
+      floatingIps: [{ name: userName, role: 'primary', owned: false }],
       firewall,
     };
   }
@@ -175,8 +179,7 @@ export function loadBalancerSpec(
           };
     return {
       baseName,
-      floatingIps: [{ name: baseName, owned: true, allocation }],
-      staleNames: secondNames,
+      floatingIps: [{ name: baseName, role: 'primary', owned: true, allocation }],
       firewall,
     };
   }
@@ -198,10 +201,21 @@ export function loadBalancerSpec(
   return {
     baseName,
     floatingIps: [
-      { name: baseName, owned: true, allocation: allocationFor(primary, true), family: primary },
-      { name: secondName, owned: true, allocation: allocationFor(second, false), family: second },
+      {
+        name: baseName,
+        role: 'primary',
+        owned: true,
+        allocation: allocationFor(primary, true),
+        family: primary,
+      },
+      {
+        name: secondName,
+        role: second,
+        owned: true,
+        allocation: allocationFor(second, false),
+        family: second,
+      },
     ],
-    staleNames: secondNames.filter((n) => n !== secondName),
     firewall,
   };
 }

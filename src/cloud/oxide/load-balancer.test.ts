@@ -107,19 +107,26 @@ beforeEach(() => {
 });
 
 describe('Go CCM parity', () => {
-  test('create: exact name and description, attached, status FIP(Proxy) then InternalIPs', async () => {
+  test('create: exact name, Go description plus owner, attached, status FIP(Proxy) then InternalIPs', async () => {
     const svc = service('web');
     const status = await lb().ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
     const f = fip('kubernetes-default-web');
     assert.ok(f);
-    assert.equal(f.description, 'Managed by oxide-cloud-controller-manager.');
+    assert.equal(
+      f.description,
+      `Managed by oxide-cloud-controller-manager. service-uid=${svc.metadata?.uid} service=kubernetes/default/web`,
+    );
     assert.equal(instanceName(f.instanceId), 'n1');
     assert.deepEqual(status, {
       ingress: [{ ip: f.ip, ipMode: 'Proxy' }, { ip: '172.30.0.11' }],
     });
+    // The target's primary NIC comes from the project's NIC view: one walk of its subnets
+    // (the NIC list ends with the empty page Dropshot always sends), shared by later reconciles.
     assert.deepEqual(calls(), {
       floating_ip_create: 1,
-      instance_network_interface_list: 1,
+      vpc_list: 1,
+      vpc_subnet_list: 1,
+      vpc_subnet_list_network_interfaces: 2,
       floating_ip_attach: 1,
     });
 
@@ -166,20 +173,27 @@ describe('Go CCM parity', () => {
     );
   });
 
-  test('a pre-existing FIP of the same name is adopted, not re-created', async () => {
+  test('a Go CCM FIP of the same name is adopted (claimed once), not re-created', async () => {
     sim.db.createFloatingIp({
       name: 'kubernetes-default-legacy',
-      description: 'made by the Go CCM',
+      description: 'Managed by oxide-cloud-controller-manager.',
       ipVersion: 'v4',
     });
     const before = fip('kubernetes-default-legacy');
     // Pre-existing: there before this CCM started (made within its view's TTL is a later test).
     const started = newProvider();
-    const status = await started.ensureLoadBalancer(CLUSTER, service('legacy'), [node('n2')]);
+    const svc = service('legacy');
+    const status = await started.ensureLoadBalancer(CLUSTER, svc, [node('n2')]);
     assert.equal(sim.requests.count('floating_ip_create'), 0);
+    assert.equal(sim.requests.count('floating_ip_update'), 1, 'claimed: owner written');
     assert.equal(status.ingress[0]?.ip, before?.ip);
     assert.equal(instanceName(fip('kubernetes-default-legacy')?.instanceId), 'n2');
-    await lb().ensureLoadBalancerDeleted(CLUSTER, service('legacy'));
+    assert.match(fip('kubernetes-default-legacy')?.description ?? '', /service-uid=uid-legacy-/);
+    sim.requests.reset();
+    await started.ensureLoadBalancer(CLUSTER, svc, [node('n2')]);
+    assert.equal(sim.requests.count('floating_ip_update'), 0, 'claimed once');
+    await lb().ensureLoadBalancerDeleted(CLUSTER, svc);
+    assert.equal(fip('kubernetes-default-legacy'), undefined);
   });
 
   test('oxide.computer/floating-ip and spec.loadBalancerIP reserve that address', async () => {
@@ -375,7 +389,11 @@ describe('better than the Go CCM', () => {
   });
 
   test('oxide.computer/floating-ip-name: attached, detached on delete, never deleted', async () => {
-    sim.db.createFloatingIp({ name: 'my-own-ip', description: 'mine', ipVersion: 'v4' });
+    sim.db.createFloatingIp({
+      name: 'my-own-ip',
+      description: 'mine k8s-service=kubernetes/default/byname',
+      ipVersion: 'v4',
+    });
     const svc = service('byname', {}, { 'oxide.computer/floating-ip-name': 'my-own-ip' });
     const status = await lb().ensureLoadBalancer(CLUSTER, svc, [node('n3')]);
     assert.equal(status.ingress[0]?.ip, fip('my-own-ip')?.ip);
@@ -391,7 +409,7 @@ describe('better than the Go CCM', () => {
         service('x', {}, { 'oxide.computer/floating-ip-name': 'nope' }),
         [node('n1')],
       ),
-      /does not exist/,
+      /"nope" \(annotation oxide.computer\/floating-ip-name\) is not available to this Service/,
     );
   });
 
@@ -577,8 +595,12 @@ describe('one floating-IP view shared by all reconciles', () => {
     const scan = await oneScan();
     const warm = newProvider();
     await warm.getLoadBalancer(CLUSTER, service('unrelated'));
-    // Made elsewhere after the view was taken, within its TTL.
-    sim.db.createFloatingIp({ name: 'kubernetes-default-late', description: 'x', ipVersion: 'v4' });
+    // Made elsewhere (a Go CCM) after the view was taken, within its TTL.
+    sim.db.createFloatingIp({
+      name: 'kubernetes-default-late',
+      description: 'Managed by oxide-cloud-controller-manager.',
+      ipVersion: 'v4',
+    });
     const made = fip('kubernetes-default-late');
     sim.requests.reset();
     const svc = service('late');

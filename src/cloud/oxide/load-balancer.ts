@@ -2,14 +2,20 @@
 // target Node's instance. A drop-in for the Go CCM v0.7.1 (same FIP names, description,
 // annotations, status), plus healthy-target failover, spread, dual-stack, firewall rules and a
 // user-owned FIP. ensureLoadBalancer reads as a pipeline:
-//   spec (from the Service, may reject it) → the shared FIP view → drop stale FIPs → per FIP:
-//   create or adopt or recreate → choose target → attach → firewall → status.
+//   spec (from the Service, may reject it) → the shared FIP view → plan: which FIPs are the
+//   Service's by ownership (load-balancer-owner.ts), refusing what another Service owns, before
+//   any write → drop stale FIPs → per FIP: claim, create or recreate → choose target → attach →
+//   firewall → status.
+// Ownership, never the name, decides what a Service may use, detach or delete: a FIP is the
+// Service's when its description carries the Service's UID (written at creation, or once when a
+// Go CCM FIP of the Service's generated name is claimed).
 // Calls per reconcile: only what changes. The project's FIP list (it carries instance_id) is one
 // process-wide view (FloatingIpView) that all reconciles share for floatingIpTtlMs, so a pass
 // over every Service lists once, not once per Service. Our own writes go through to the view at
 // once; a change made by anyone else is seen within floatingIpTtlMs (default 1 s), or at once when
 // one of our writes trips over it: ObjectAlreadyExists on create, a 400 on attach or delete, a 404
-// on attach or detach throw the view away and run the reconcile once more on a fresh list.
+// on attach or detach, a lost claim throw the view away and run the reconcile once more on a
+// fresh list.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { AddressAllocator, FloatingIp } from '@oxide/api';
 import type { Logger } from '../../log.ts';
@@ -23,10 +29,13 @@ import {
   createFloatingIp,
   deleteFloatingIp,
   detachFloatingIp,
+  updateFloatingIpDescription,
+  viewFloatingIp,
 } from '../../oxide/floating-ips.ts';
 import { InvalidServiceConfigError } from '../provider.ts';
 import type { LoadBalancer, LoadBalancerIngress, LoadBalancerStatus } from '../provider.ts';
 import {
+  FLOATING_IP,
   FLOATING_IP_NAME,
   FLOATING_IP_POOL,
   readFirewall,
@@ -36,16 +45,22 @@ import type { IpVersion } from './annotations.ts';
 import { FirewallManager } from './firewall.ts';
 import { desiredFirewallRules, firewallRuleBase, validateSourceRanges } from './firewall-rules.ts';
 import {
-  FLOATING_IP_DESCRIPTION,
-  canonicalIp,
-  familyOf,
-  loadBalancerName,
-  loadBalancerSpec,
-  secondFamilyName,
-} from './load-balancer-spec.ts';
+  FloatingIpConflictError,
+  USER_FIP_MARK,
+  markedFor,
+  mayClaimUnclaimed,
+  ownedDescription,
+  relationOf,
+  roleNames,
+  roleOf,
+  serviceRef,
+} from './load-balancer-owner.ts';
+import type { NamedFloatingIpPolicy, Relation, Role, ServiceRef } from './load-balancer-owner.ts';
+import { canonicalIp, familyOf, loadBalancerName, loadBalancerSpec } from './load-balancer-spec.ts';
 import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './load-balancer-spec.ts';
 import { parseProviderID } from './provider-id.ts';
 import { PrimaryNicCache } from './target-nics.ts';
+import { InstanceInventory } from '../../oxide/inventory.ts';
 import { chooseTarget } from './target.ts';
 
 /** Oxide: at most 32 external IPs (floating + ephemeral; SNAT is extra) per instance. */
@@ -55,9 +70,12 @@ export interface OxideLoadBalancerOptions {
   client: OxideClient;
   /** Default of annotation oxide.computer/firewall. */
   firewall?: boolean;
+  /** Which FIPs oxide.computer/floating-ip-name may name (--oxide-lb-named-floating-ips). */
+  namedFloatingIps?: NamedFloatingIpPolicy;
   logger?: Logger;
   poolCacheTtlMs?: number;
-  nicCacheTtlMs?: number;
+  /** The provider's shared instance and NIC views; its own when omitted. */
+  inventory?: InstanceInventory;
   firewallSnapshotTtlMs?: number;
   /**
    * How long one FIP list serves every reconcile (ms; 0 lists on each). Bounds how late a change
@@ -83,9 +101,29 @@ interface Candidate {
 
 type Mode = 'ensure' | 'update';
 
+/** What one desired FIP of a Service resolves to, decided before anything is written. */
+interface Planned {
+  d: DesiredFloatingIp;
+  /** The existing FIP the Service uses; undefined: create one named `createName`. */
+  fip: FloatingIp | undefined;
+  /** Claim it before use: a Go CCM FIP of the Service's name, or an orphan of its name. */
+  claim: boolean;
+  createName: string;
+}
+
+interface Plan {
+  planned: Planned[];
+  /** FIPs the Service owns and no longer uses. */
+  stale: FloatingIp[];
+}
+
+/** lastNodes may exceed the current Nodes by this much before it drops what no FIP points at. */
+const LAST_NODES_SLACK = 64;
+
 export class OxideLoadBalancer implements LoadBalancer {
   private readonly client: OxideClient;
   private readonly firewallDefault: boolean;
+  private readonly namedPolicy: NamedFloatingIpPolicy;
   private readonly log: Logger;
   private readonly pools: IpPoolCache;
   private readonly nics: PrimaryNicCache;
@@ -98,20 +136,24 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly attaching = new Map<string, string>();
   /**
    * Last Node seen per instance id: when no Node is eligible the FIP stays where it is, and its
-   * status still needs that Node's InternalIPs.
+   * status still needs that Node's InternalIPs. Bounded: see pruneLastNodes.
    */
   private readonly lastNodes = new Map<string, V1Node>();
+  /** The claim under way per FIP id; a second claim of the same FIP waits for it. */
+  private readonly claims = new Map<string, Promise<FloatingIp>>();
 
   constructor(options: OxideLoadBalancerOptions) {
     this.client = options.client;
     this.firewallDefault = options.firewall ?? false;
+    this.namedPolicy = options.namedFloatingIps ?? 'marked';
     this.log = options.logger ?? silentLogger;
     this.pools = new IpPoolCache(options.client, options.poolCacheTtlMs);
-    this.nics = new PrimaryNicCache(options.client, options.nicCacheTtlMs);
+    this.nics = new PrimaryNicCache(options.inventory ?? new InstanceInventory(options.client));
     this.firewall = new FirewallManager(options.client, { ttlMs: options.firewallSnapshotTtlMs });
     this.fips = new FloatingIpView(options.client, { ttlMs: options.floatingIpTtlMs });
   }
 
+  /** The Go name; the FIP may carry its alternative when another Service holds this one. */
   getLoadBalancerName(clusterName: string, service: V1Service): string {
     return loadBalancerName(clusterName, service);
   }
@@ -125,8 +167,13 @@ export class OxideLoadBalancer implements LoadBalancer {
     service: V1Service,
   ): Promise<LoadBalancerStatus | undefined> {
     const fips = await this.fips.list();
-    const mine = this.candidateNames(clusterName, service);
-    const found = fips.filter((f) => mine.has(f.name) || mine.has(f.id));
+    const ref = serviceRef(clusterName, service);
+    const order: Role[] = ['primary', 'v4', 'v6'];
+    const found = fips
+      .filter((f) => relationOf(f.description, ref) === 'mine')
+      .sort((a, b) => order.indexOf(roleOf(a.name)) - order.indexOf(roleOf(b.name)));
+    const named = this.namedFip(fips, ref, service);
+    if (named) found.unshift(named);
     if (found.length === 0) return undefined;
     return { ingress: found.map((f) => ({ ip: f.ip, ipMode: 'Proxy' as const })) };
   }
@@ -156,26 +203,39 @@ export class OxideLoadBalancer implements LoadBalancer {
     return this.retryOnStaleView((fips) => this.deleteFrom(fips, clusterName, service), true);
   }
 
+  /**
+   * Only what the Service owns: its FIPs by UID (or an orphan of its name), a Go CCM FIP of its
+   * generated name once claimed, and a user's FIP marked for it (detached, never deleted).
+   * Another Service's FIP is never detached or deleted, whatever this Service's annotations say.
+   */
   private async deleteFrom(
     fips: readonly FloatingIp[],
     clusterName: string,
     service: V1Service,
   ): Promise<void> {
+    const ref = serviceRef(clusterName, service);
     const base = loadBalancerName(clusterName, service);
-    const owned = new Set([base, secondFamilyName(base, 'v4'), secondFamilyName(base, 'v6')]);
-    const userResult = readFloatingIpName(service.metadata?.annotations);
-    const userName = 'value' in userResult ? userResult.value : undefined;
-    const mine = fips.filter(
-      (f) =>
-        owned.has(f.name) || (userName !== undefined && (f.name === userName || f.id === userName)),
-    );
+    const roles: Role[] = ['primary', 'v4', 'v6'];
+    const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
+    const owned = fips.filter((f) => {
+      const rel = relationOf(f.description, ref);
+      if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
+      return rel === 'mine' || rel === 'orphan';
+    });
+    const named = this.namedFip(fips, ref, service);
 
-    // Firewall first: the attachments tell which VPC holds the rules.
-    const ruleBase = firewallRuleBase(base);
+    // Firewall first: the attachments tell which VPC holds the rules. Rules are named after the
+    // primary FIP: its alternative name is this Service's alone, the plain one only when no one
+    // else's FIP holds it.
+    const ruleNames = new Set([roleNames(base, 'primary', ref.uid).alternative]);
+    for (const f of owned) if (roleOf(f.name) === 'primary') ruleNames.add(f.name);
+    if (named) ruleNames.add(named.name);
+    const atBase = fips.find((f) => f.name === base);
+    if (!atBase || owned.includes(atBase)) ruleNames.add(base);
     const vpcs = new Set(this.firewall.knownVpcs());
     const fw = readFirewall(service.metadata?.annotations);
     if (('value' in fw ? fw.value : undefined) ?? this.firewallDefault) {
-      for (const f of mine) {
+      for (const f of named ? [...owned, named] : owned) {
         if (f.instanceId) {
           const nic = await this.nics.get(f.instanceId);
           if (nic) vpcs.add(nic.vpcId);
@@ -183,26 +243,36 @@ export class OxideLoadBalancer implements LoadBalancer {
       }
     }
     for (const vpc of vpcs) {
-      if (this.firewall.mayOwnRules(vpc, ruleBase))
-        await this.firewall.reconcile(vpc, ruleBase, []);
+      for (const name of ruleNames) {
+        const ruleBase = firewallRuleBase(name);
+        if (this.firewall.mayOwnRules(vpc, ruleBase))
+          await this.firewall.reconcile(vpc, ruleBase, []);
+      }
     }
 
-    for (const fip of mine) {
-      if (owned.has(fip.name)) await this.release(fip);
-      else if (fip.instanceId) await this.detachUserOwned(fip);
+    for (const fip of owned) {
+      // A Go CCM FIP is claimed first, so that a colliding Service claiming it now keeps it.
+      const unclaimed = relationOf(fip.description, ref) === 'unclaimed';
+      await this.release(unclaimed ? await this.claim(fip, ref) : fip);
     }
+    if (named?.instanceId) await this.detachUserOwned(named);
   }
 
-  private candidateNames(clusterName: string, service: V1Service): Set<string> {
-    const base = loadBalancerName(clusterName, service);
-    const names = new Set([base]);
-    try {
-      const spec = loadBalancerSpec(clusterName, service, this.firewallDefault);
-      for (const d of spec.floatingIps) names.add(d.name);
-    } catch (err) {
-      if (!(err instanceof InvalidServiceConfigError)) throw err;
-    }
-    return names;
+  /** The FIP the annotation names, when it is a user's FIP marked for this Service. */
+  private namedFip(
+    fips: readonly FloatingIp[],
+    ref: ServiceRef,
+    service: V1Service,
+  ): FloatingIp | undefined {
+    const result = readFloatingIpName(service.metadata?.annotations);
+    const name = 'value' in result ? result.value : undefined;
+    if (name === undefined) return undefined;
+    return fips.find(
+      (f) =>
+        (f.name === name || f.id === name) &&
+        relationOf(f.description, ref) === 'user' &&
+        markedFor(f.description, ref),
+    );
   }
 
   /**
@@ -233,57 +303,55 @@ export class OxideLoadBalancer implements LoadBalancer {
     service: V1Service,
     nodes: V1Node[],
   ): Promise<LoadBalancerStatus> {
-    const spec = loadBalancerSpec(clusterName, service, this.firewallDefault);
+    const spec = loadBalancerSpec(clusterName, service, this.firewallDefault, this.namedPolicy);
     if (spec.firewall) validateSourceRanges(service);
+    const ref = serviceRef(clusterName, service);
     const candidates = this.candidates(nodes);
     // Everything that can reject the Service is checked before the first write.
     for (const d of spec.floatingIps) await this.checkPoolFamily(d);
-    return this.retryOnStaleView((fips) => this.reconcile(mode, spec, service, candidates, fips));
+    return this.retryOnStaleView((fips) =>
+      this.reconcile(mode, spec, ref, service, candidates, fips),
+    );
   }
 
   private async reconcile(
     mode: Mode,
     spec: LoadBalancerSpec,
+    ref: ServiceRef,
     service: V1Service,
     candidates: readonly Candidate[],
     fips: FloatingIp[],
   ): Promise<LoadBalancerStatus> {
-    const byName = (name: string) => fips.find((f) => f.name === name || f.id === name);
     const replace = (old: FloatingIp | undefined, next: FloatingIp | undefined) => {
       const i = old ? fips.indexOf(old) : -1;
       if (i >= 0) fips.splice(i, 1);
       if (next) fips.push(next);
     };
+    // Every refusal (another Service's FIP or address) is thrown here, before any write.
+    const { planned, stale } = this.plan(spec, ref, fips);
 
     if (mode === 'ensure') {
-      for (const name of spec.staleNames) {
-        const stale = byName(name);
-        if (stale) {
-          this.log.info(
-            { floatingIp: stale.name },
-            'deleting floating IP the Service no longer uses',
-          );
-          await this.release(stale);
-          replace(stale, undefined);
-        }
+      for (const f of stale) {
+        this.log.info({ floatingIp: f.name }, 'deleting floating IP the Service no longer uses');
+        await this.release(f);
+        replace(f, undefined);
       }
     }
 
-    const serviceKey =
-      service.metadata?.uid ?? `${service.metadata?.namespace}/${service.metadata?.name}`;
     const placed: FloatingIp[] = [];
-    for (const d of spec.floatingIps) {
-      let fip = byName(d.name);
-      if (!d.owned && !fip) {
-        // The user may have just made it: the retry on a fresh list tells.
-        throw staleView(
-          new Error(
-            `floating IP ${JSON.stringify(d.name)} (annotation ${FLOATING_IP_NAME.name}) does ` +
-              `not exist in project ${this.client.project}`,
-          ),
-        );
+    for (const p of planned) {
+      let fip = p.fip;
+      if (fip && p.claim) {
+        const claimed = await this.claim(fip, ref);
+        replace(fip, claimed);
+        fip = claimed;
       }
-      if (fip && d.owned && mode === 'ensure' && (await this.needsRecreate(fip, d.allocation))) {
+      if (
+        fip &&
+        p.d.owned &&
+        mode === 'ensure' &&
+        (await this.needsRecreate(fip, p.d.allocation))
+      ) {
         this.log.info(
           { floatingIp: fip.name, ip: fip.ip },
           'recreating floating IP: allocation changed',
@@ -293,16 +361,166 @@ export class OxideLoadBalancer implements LoadBalancer {
         fip = undefined;
       }
       if (!fip) {
-        fip = await this.create(d);
+        fip = await this.create(p, ref);
         replace(undefined, fip);
       }
-      const next = await this.place(fip, serviceKey, candidates, fips);
+      const next = await this.place(fip, ref.uid, candidates, fips);
       replace(fip, next);
       placed.push(next);
     }
 
-    await this.syncFirewall(service, spec.baseName, spec.firewall, placed);
+    const primary = placed[0]?.name ?? spec.baseName;
+    await this.syncFirewall(service, primary, spec.firewall, placed);
+    this.pruneLastNodes(candidates, fips);
     return this.status(placed);
+  }
+
+  /**
+   * Which existing FIP (or new name) serves each desired FIP, by ownership. Throws
+   * FloatingIpConflictError when the Service asks for what is not its own; writes nothing.
+   */
+  private plan(spec: LoadBalancerSpec, ref: ServiceRef, fips: readonly FloatingIp[]): Plan {
+    const relation = new Map<string, Relation>(
+      fips.map((f) => [f.id, relationOf(f.description, ref)]),
+    );
+    const rel = (f: FloatingIp): Relation => relation.get(f.id) ?? 'other';
+    const own = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
+    const used = new Set<string>();
+    const planned = spec.floatingIps.map((d): Planned => {
+      if (!d.owned) return this.planNamed(d, ref, fips, rel);
+      const names = roleNames(spec.baseName, d.role, ref.uid);
+      // Its own FIP of this role, whatever its name: a UID match before an orphan, plain first.
+      const rank = (f: FloatingIp) =>
+        (rel(f) === 'mine' ? 0 : 2) + (f.name === names.plain ? 0 : 1);
+      const pick = own
+        .filter((f) => roleOf(f.name) === d.role && !used.has(f.id))
+        .sort((a, b) => rank(a) - rank(b))[0];
+      let result: Planned;
+      if (pick) {
+        result = { d, fip: pick, claim: rel(pick) === 'orphan', createName: pick.name };
+      } else {
+        const atPlain = fips.find((f) => f.name === names.plain);
+        if (!atPlain) {
+          result = { d, fip: undefined, claim: false, createName: names.plain };
+        } else if (rel(atPlain) === 'unclaimed' && mayClaimUnclaimed(atPlain.timeCreated, ref)) {
+          result = { d, fip: atPlain, claim: true, createName: names.plain };
+        } else if (!fips.some((f) => f.name === names.alternative)) {
+          this.log.info(
+            { service: ref.key, floatingIp: names.alternative, taken: names.plain },
+            'generated floating IP name held by a floating IP the Service does not own; using its alternative',
+          );
+          result = { d, fip: undefined, claim: false, createName: names.alternative };
+        } else {
+          throw new FloatingIpConflictError(
+            `floating IP names ${names.plain} and ${names.alternative} are both held by ` +
+              'floating IPs this Service does not own',
+          );
+        }
+      }
+      if (result.fip) used.add(result.fip.id);
+      this.checkAddress(d, result.fip, fips, rel);
+      return result;
+    });
+    return { planned, stale: own.filter((f) => !used.has(f.id)) };
+  }
+
+  /** An address asked for (annotation or spec.loadBalancerIP) that another FIP holds is refused. */
+  private checkAddress(
+    d: DesiredFloatingIp,
+    fip: FloatingIp | undefined,
+    fips: readonly FloatingIp[],
+    rel: (f: FloatingIp) => Relation,
+  ): void {
+    if (d.allocation?.type !== 'explicit') return;
+    const ip = canonicalIp(d.allocation.ip);
+    const holder = fips.find((f) => canonicalIp(f.ip) === ip);
+    if (!holder || holder.id === fip?.id || rel(holder) === 'mine' || rel(holder) === 'orphan') {
+      return;
+    }
+    throw new FloatingIpConflictError(
+      `address ${d.allocation.ip} (${FLOATING_IP.name} or spec.loadBalancerIP) is held by a ` +
+        `floating IP in project ${this.client.project} that this Service does not own`,
+    );
+  }
+
+  /**
+   * A user's FIP named by annotation: only one the operator marked for this Service. One message
+   * for "missing", "another Service's" and "not marked", so that naming FIPs cannot be used to
+   * learn which exist; the log, which only operators read, says which.
+   */
+  private planNamed(
+    d: DesiredFloatingIp,
+    ref: ServiceRef,
+    fips: readonly FloatingIp[],
+    rel: (f: FloatingIp) => Relation,
+  ): Planned {
+    const fip = fips.find((f) => f.name === d.name || f.id === d.name);
+    const message =
+      `floating IP ${JSON.stringify(d.name)} (annotation ${FLOATING_IP_NAME.name}) is not ` +
+      `available to this Service: it must exist in project ${this.client.project}, not be ` +
+      `managed by the cloud controller manager, and have ${USER_FIP_MARK}${ref.key} in its ` +
+      'description';
+    // The user may have just made it: the retry on a fresh list tells.
+    if (!fip) throw staleView(new Error(message));
+    if (rel(fip) !== 'user' || !markedFor(fip.description, ref)) {
+      this.log.info(
+        { service: ref.key, floatingIp: fip.name, relation: rel(fip) },
+        'refused floating IP named by annotation',
+      );
+      throw new FloatingIpConflictError(message);
+    }
+    return { d, fip, claim: false, createName: fip.name };
+  }
+
+  /**
+   * Writes this Service's UID into a Go CCM FIP's (or an orphan's) description, then reads it
+   * back: Oxide has no conditional update, so of two claimants from two processes (leader
+   * election excludes that, but a split brain must not share a FIP) only the last writer goes
+   * on; within this process claims of one FIP run one at a time and the second sees the first.
+   * A lost claim is a stale view: the retry sees the FIP as another's and takes the alternative
+   * name.
+   */
+  private async claim(fip: FloatingIp, ref: ServiceRef): Promise<FloatingIp> {
+    const prior = this.claims.get(fip.id);
+    const run = (async () => {
+      if (prior) await prior.catch(() => undefined);
+      return this.claimOnce(fip, ref);
+    })();
+    this.claims.set(fip.id, run);
+    try {
+      return await run;
+    } finally {
+      if (this.claims.get(fip.id) === run) this.claims.delete(fip.id);
+    }
+  }
+
+  private async claimOnce(fip: FloatingIp, ref: ServiceRef): Promise<FloatingIp> {
+    const lost = () =>
+      staleView(
+        new FloatingIpConflictError(`floating IP ${fip.name} was claimed by another Service`),
+      );
+    const current = await this.viewForClaim(fip.id);
+    const before = relationOf(current.description, ref);
+    if (before === 'mine') return current;
+    if (before !== 'unclaimed' && before !== 'orphan') throw lost();
+    await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref));
+    const after = await this.viewForClaim(fip.id);
+    this.fips.put(after);
+    if (relationOf(after.description, ref) !== 'mine') throw lost();
+    this.log.info(
+      { floatingIp: after.name, ip: after.ip, service: ref.key, was: before },
+      'claimed floating IP',
+    );
+    return after;
+  }
+
+  private async viewForClaim(id: string): Promise<FloatingIp> {
+    try {
+      return await viewFloatingIp(this.client, id);
+    } catch (err) {
+      if (isNotFound(err)) throw staleView(err);
+      throw err;
+    }
   }
 
   private candidates(nodes: readonly V1Node[]): Candidate[] {
@@ -352,12 +570,12 @@ export class OxideLoadBalancer implements LoadBalancer {
     }
   }
 
-  private async create(d: DesiredFloatingIp): Promise<FloatingIp> {
-    const addressAllocator = toAddressAllocator(d.allocation);
+  private async create(p: Planned, ref: ServiceRef): Promise<FloatingIp> {
+    const addressAllocator = toAddressAllocator(p.d.allocation);
     try {
       const fip = await createFloatingIp(this.client, {
-        name: d.name,
-        description: FLOATING_IP_DESCRIPTION,
+        name: p.createName,
+        description: ownedDescription(ref),
         addressAllocator,
       });
       this.fips.put(fip);
@@ -365,8 +583,10 @@ export class OxideLoadBalancer implements LoadBalancer {
       return fip;
     } catch (err) {
       // A retried create whose first attempt succeeded, or another creator: the fresh list shows
-      // it and the retry adopts it. Not there even then: the address, not the name, is taken.
+      // whose it is; the retry adopts ours or takes the alternative name. An address taken since
+      // the view was read: the retry refuses it by its holder.
       if (isOxideError(err, 'already_exists')) throw staleView(err);
+      if (p.d.allocation?.type === 'explicit' && isOxideError(err, 'invalid')) throw staleView(err);
       throw err;
     }
   }
@@ -507,13 +727,14 @@ export class OxideLoadBalancer implements LoadBalancer {
     }
   }
 
+  /** Rules are named after the primary FIP (`primaryName`), which no other Service uses. */
   private async syncFirewall(
     service: V1Service,
-    baseName: string,
+    primaryName: string,
     enabled: boolean,
     placed: readonly FloatingIp[],
   ): Promise<void> {
-    const ruleBase = firewallRuleBase(baseName);
+    const ruleBase = firewallRuleBase(primaryName);
     const ipsByVpc = new Map<string, string[]>();
     if (enabled) {
       for (const instanceId of new Set(placed.map((f) => f.instanceId).filter((i) => !!i))) {
@@ -523,7 +744,7 @@ export class OxideLoadBalancer implements LoadBalancer {
       }
     }
     for (const [vpc, ips] of ipsByVpc) {
-      await this.firewall.reconcile(vpc, ruleBase, desiredFirewallRules(service, baseName, ips));
+      await this.firewall.reconcile(vpc, ruleBase, desiredFirewallRules(service, primaryName, ips));
     }
     // Leftovers: firewall turned off, or the target moved to another VPC.
     for (const vpc of this.firewall.knownVpcs()) {
@@ -531,6 +752,17 @@ export class OxideLoadBalancer implements LoadBalancer {
         await this.firewall.reconcile(vpc, ruleBase, []);
       }
     }
+  }
+
+  /**
+   * Keeps lastNodes bounded: once it exceeds the current Nodes by LAST_NODES_SLACK, only the
+   * Nodes passed now and the instances some FIP is attached to stay.
+   */
+  private pruneLastNodes(candidates: readonly Candidate[], fallback: readonly FloatingIp[]): void {
+    if (this.lastNodes.size <= candidates.length + LAST_NODES_SLACK) return;
+    const keep = new Set(candidates.map((c) => c.instanceId));
+    for (const f of this.fips.cached() ?? fallback) if (f.instanceId) keep.add(f.instanceId);
+    for (const id of this.lastNodes.keys()) if (!keep.has(id)) this.lastNodes.delete(id);
   }
 
   /**

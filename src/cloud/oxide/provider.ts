@@ -7,6 +7,7 @@ import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
+import type { NamedFloatingIpPolicy } from './load-balancer-owner.ts';
 import { OxideRoutes } from './routes.ts';
 
 export interface OxideCloudProviderOptions {
@@ -18,6 +19,8 @@ export interface OxideCloudProviderOptions {
   inventory?: InstanceInventoryOptions;
   /** Default of the Service annotation oxide.computer/firewall (manage VPC firewall rules). */
   loadBalancerFirewall?: boolean;
+  /** Which FIPs oxide.computer/floating-ip-name may name; default "marked". */
+  namedFloatingIps?: NamedFloatingIpPolicy;
   /** VPC (name) for pod-CIDR routes; default: the VPC of each Node's primary NIC. */
   routesVpc?: string;
 }
@@ -40,7 +43,9 @@ export class OxideCloudProvider implements CloudProvider {
     });
     this.loadBalancerImpl = new OxideLoadBalancer({
       client: this.client,
+      inventory: this.inventory,
       firewall: options.loadBalancerFirewall ?? false,
+      ...(options.namedFloatingIps ? { namedFloatingIps: options.namedFloatingIps } : {}),
     });
     this.routesImpl = new OxideRoutes({
       client: this.client,

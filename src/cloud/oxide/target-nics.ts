@@ -1,9 +1,8 @@
 // Primary-NIC facts of a target instance: which address families it has (Oxide NATs a FIP to the
 // primary NIC, which needs an address of the FIP's family), its private addresses and its VPC
-// (both for firewall rules). A NIC can only change while its instance is stopped, so answers are
-// cached for minutes and fetched only for instances actually considered as targets.
+// (both for firewall rules), read from the provider's shared NIC view.
 import type { InstanceNetworkInterface } from '@oxide/api';
-import type { OxideClient } from '../../oxide/client.ts';
+import type { InstanceInventory } from '../../oxide/inventory.ts';
 import type { IpVersion } from './annotations.ts';
 
 export interface PrimaryNic {
@@ -23,28 +22,19 @@ export function primaryNicOf(nics: readonly InstanceNetworkInterface[]): Primary
   return { vpcId: nic.vpcId, ips, families };
 }
 
+/**
+ * Primary NICs from the provider's shared NIC view (one walk of the project's subnets serves
+ * every instance, and is dropped when its TTL ends), so nothing here grows with the instances
+ * ever seen.
+ */
 export class PrimaryNicCache {
-  private readonly client: OxideClient;
-  private readonly ttlMs: number;
-  private readonly entries = new Map<
-    string,
-    { at: number; nic: Promise<PrimaryNic | undefined> }
-  >();
+  private readonly inventory: Pick<InstanceInventory, 'nics'>;
 
-  constructor(client: OxideClient, ttlMs = 10 * 60_000) {
-    this.client = client;
-    this.ttlMs = ttlMs;
+  constructor(inventory: Pick<InstanceInventory, 'nics'>) {
+    this.inventory = inventory;
   }
 
-  get(instanceId: string): Promise<PrimaryNic | undefined> {
-    const now = performance.now();
-    const hit = this.entries.get(instanceId);
-    if (hit && now - hit.at < this.ttlMs) return hit.nic;
-    const entry = { at: now, nic: this.client.listInstanceNics(instanceId).then(primaryNicOf) };
-    this.entries.set(instanceId, entry);
-    entry.nic.catch(() => {
-      if (this.entries.get(instanceId) === entry) this.entries.delete(instanceId);
-    });
-    return entry.nic;
+  async get(instanceId: string): Promise<PrimaryNic | undefined> {
+    return primaryNicOf(await this.inventory.nics(instanceId));
   }
 }

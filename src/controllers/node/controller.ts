@@ -41,8 +41,10 @@ export class NodeController implements Controller {
   private readonly options: NodeControllerOptions;
   private readonly instances: Instances;
   private readonly nodes: Informer<V1Node>;
-  private readonly queue = new WorkQueue({ name: NODE_CONTROLLER.name });
-  private readonly fresh = new FreshObjects<V1Node>();
+  private readonly queue = new WorkQueue({
+    name: NODE_CONTROLLER.workqueue ?? NODE_CONTROLLER.name,
+  });
+  private readonly fresh: FreshObjects<V1Node>;
   private readonly resyncRequested = new Set<string>();
   private readonly recorder: EventRecorder;
   private readonly log: Logger;
@@ -55,6 +57,7 @@ export class NodeController implements Controller {
     this.options = options;
     this.instances = instances;
     this.nodes = ctx.informers.nodes();
+    this.fresh = new FreshObjects(this.nodes.transform);
     this.recorder = ctx.recorder(NODE_CONTROLLER.eventSource, NODE_KIND);
     this.log = ctx.log.child({ controller: NODE_CONTROLLER.name });
     this.nodes.addHandlers({
@@ -103,6 +106,7 @@ export class NodeController implements Controller {
     for (;;) {
       await sleep(this.options.statusUpdateFrequencyMs, signal);
       if (signal.aborted) return;
+      this.instances.resyncStarted?.();
       for (const node of this.nodes.list()) {
         const name = node.metadata?.name ?? '';
         if (!hasTaint(node, TAINT_UNINITIALIZED) && node.spec?.providerID) {

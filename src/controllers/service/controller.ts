@@ -23,6 +23,8 @@ import type { Informer } from '../../kube/informer.ts';
 import { objectKey } from '../../kube/informer.ts';
 import { ExponentialBackoff, WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
+import { V } from '../../log.ts';
+import { serviceControllerMetrics } from '../../metrics.ts';
 import { SERVICE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
@@ -89,6 +91,14 @@ interface Synced {
 
 const EMPTY_NODES = '[]';
 
+/** A sweep (upstream's node sync) in progress: done when each Service it queued was reconciled. */
+interface NodeSync {
+  started: number;
+  services: number;
+  pending: Set<string>;
+  errors: number;
+}
+
 export class ServiceController implements Controller {
   readonly name = SERVICE_CONTROLLER;
   private readonly balancer: LoadBalancer;
@@ -104,12 +114,13 @@ export class ServiceController implements Controller {
     namespace: string | undefined;
   };
   private readonly synced = new Map<string, Synced>();
-  private readonly fresh = new FreshObjects<V1Service>();
+  private readonly fresh: FreshObjects<V1Service>;
   private readonly nodeFingerprints = new Map<string, string>();
   private eligible: V1Node[] | undefined;
   private sweeps = 0;
   private started = false;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly nodeSyncs = new Set<NodeSync>();
 
   constructor(ctx: ControllerContext, options: ServiceControllerOptions) {
     const balancer = ctx.cloud.loadBalancer();
@@ -129,10 +140,11 @@ export class ServiceController implements Controller {
       namespace: options.namespace,
     };
     this.queue = new WorkQueue({
-      name: SERVICE_CONTROLLER.name,
+      name: SERVICE_CONTROLLER.workqueue ?? SERVICE_CONTROLLER.name,
       backoff: new ExponentialBackoff(this.options.retryBaseMs, this.options.retryMaxMs),
     });
     this.services = ctx.informers.services();
+    this.fresh = new FreshObjects(this.services.transform);
     this.nodes = ctx.informers.nodes();
     this.slices = ctx.informers.endpointSlices();
     this.services.addHandlers({
@@ -208,13 +220,21 @@ export class ServiceController implements Controller {
   /** One Service key; throws to be retried with backoff. */
   async reconcile(key: string): Promise<void> {
     const started = performance.now();
-    const result = await this.sync(key);
+    let result: ServiceSyncResult;
+    try {
+      result = await this.sync(key);
+    } finally {
+      this.nodeSyncProgress(key, started);
+    }
     const fields = {
       service: key,
       result,
       durationMs: Math.round(performance.now() - started),
     };
+    // Upstream's levels: changes at 0, the periodic re-send of unchanged hosts is steady state
+    // (2), reconciles that did nothing are debug (4).
     if (result === 'unchanged' || result === 'ignored') this.log.debug(fields, 'service synced');
+    else if (result === 'resynced') this.log.v(V.steadyState).info(fields, 'service synced');
     else this.log.info(fields, 'service synced');
   }
 
@@ -310,10 +330,21 @@ export class ServiceController implements Controller {
     const nodesChanged = prior.nodes !== nodesKey;
     if (!nodesChanged && prior.sweep === this.sweeps) return 'unchanged';
     let current = svc;
+    // Upstream's node-sync metrics: this path is the one a Node change or the periodic sync takes.
+    serviceControllerMetrics.loadBalancerSync.inc();
+    const updateStarted = performance.now();
     try {
-      const status = await this.balancer.updateLoadBalancer(this.clusterName, svc, nodes);
+      const status = await this.balancer
+        .updateLoadBalancer(this.clusterName, svc, nodes)
+        .finally(() =>
+          serviceControllerMetrics.updateHostLatency.observe(
+            (performance.now() - updateStarted) / 1000,
+          ),
+        );
       if (status) current = await this.writeIngress(key, current, status.ingress);
     } catch (err) {
+      serviceControllerMetrics.nodeSyncErrors.inc();
+      for (const sync of this.nodeSyncs) if (sync.pending.has(key)) sync.errors += 1;
       prior.nodes = undefined;
       const names = nodes.map((n) => n.metadata?.name ?? '').join(', ');
       this.event(
@@ -452,11 +483,46 @@ export class ServiceController implements Controller {
 
   /** Enqueue every Service that has or wants a load balancer. */
   private sweep(): void {
+    const keys = new Set<string>();
     for (const svc of this.services.list()) {
-      if (this.relevant(svc)) this.queue.add(objectKey(svc));
+      if (this.relevant(svc)) keys.add(objectKey(svc));
     }
     for (const key of this.synced.keys()) {
-      if (!this.services.get(key)) this.queue.add(key);
+      if (!this.services.get(key)) keys.add(key);
+    }
+    this.log
+      .v(V.steadyState)
+      .info({ services: keys.size }, 'syncing load balancers for all Services');
+    const sync: NodeSync = {
+      started: performance.now(),
+      services: keys.size,
+      pending: keys,
+      errors: 0,
+    };
+    this.nodeSyncs.add(sync);
+    for (const key of keys) this.queue.add(key);
+    this.nodeSyncProgress(undefined, sync.started);
+  }
+
+  /**
+   * A reconcile of key that started at `started` ended: sweeps begun before it no longer wait
+   * for key. A sweep with nothing left is one node sync, observed as upstream's nodesync latency.
+   */
+  private nodeSyncProgress(key: string | undefined, started: number): void {
+    for (const sync of this.nodeSyncs) {
+      if (key !== undefined && sync.started <= started) sync.pending.delete(key);
+      if (sync.pending.size > 0) continue;
+      this.nodeSyncs.delete(sync);
+      const seconds = (performance.now() - sync.started) / 1000;
+      serviceControllerMetrics.nodeSyncLatency.observe(seconds);
+      this.log.v(V.steadyState).info(
+        {
+          services: sync.services,
+          failed: sync.errors,
+          seconds: Math.round(seconds * 1000) / 1000,
+        },
+        'synced load balancers for all Services',
+      );
     }
   }
 

@@ -1,0 +1,50 @@
+// `node hack/routes-teardown.ts --cluster-name NAME [--vpc NAME ...] [--dry-run]`: removes the
+// pod-CIDR routes, the `<cluster>-pods` router and its subnet attachments that the CCM's route
+// controller made, for a cluster being torn down or whose route controller was turned off
+// (docs/routes.md). Oxide credentials as the CCM reads them: OXIDE_HOST/OXIDE_TOKEN/OXIDE_PROJECT,
+// OXIDE_PROFILE, or --cloud-config FILE. Stop the CCM's route controller first, or it recreates
+// what this removes.
+import { parseArgs } from 'node:util';
+import { loadOxideConfig } from '../src/config/oxide.ts';
+import { OxideClient } from '../src/oxide/client.ts';
+import { teardownRoutes } from './routes-teardown/teardown.ts';
+
+const { values } = parseArgs({
+  options: {
+    'cluster-name': { type: 'string', default: 'kubernetes' },
+    vpc: { type: 'string', multiple: true, default: ['default'] },
+    'cloud-config': { type: 'string', default: '' },
+    'dry-run': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const { settings, errors } = loadOxideConfig(process.env, values['cloud-config']);
+if (!settings) {
+  for (const e of errors) console.error(e);
+  process.exit(2);
+}
+const client = new OxideClient({
+  host: settings.host,
+  token: settings.token,
+  project: settings.project,
+  ...(settings.ca ? { ca: settings.ca } : {}),
+});
+try {
+  const result = await teardownRoutes(client, {
+    clusterName: values['cluster-name'],
+    vpcs: values.vpc,
+    dryRun: values['dry-run'],
+    log: (line) => console.log(line),
+  });
+  console.log(
+    `${values['dry-run'] ? 'would remove' : 'removed'}: ${result.routesDeleted.length} route(s), ` +
+      `${result.subnetsDetached.length} subnet attachment(s), ${result.routersDeleted.length} router(s)` +
+      (result.routersKept.length > 0 ? `; kept ${result.routersKept.join(', ')}` : ''),
+  );
+} catch (err) {
+  console.error(`routes teardown failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await client.close();
+}

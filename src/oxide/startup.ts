@@ -1,0 +1,96 @@
+// The Oxide check at start, as an operator needs it when the rack's API is down, slow or failing:
+// the process keeps running (healthy, not ready, with the reason on /readyz) and retries with
+// capped backoff until the API answers, then goes on without a restart, as the Go CCM's
+// controllers retry. Answers that retrying cannot change stop the start at once (exit 1): a
+// rejected token (401/403), a project that does not exist or is not visible (404), and a 400
+// (a rack older than the API version we send). Logs one line per change of state, not per retry.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log.ts';
+import type { OxideClient } from './client.ts';
+import { isOxideError } from './errors.ts';
+
+export interface StartupBackoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_STARTUP_BACKOFF: StartupBackoff = { initialMs: 1_000, maxMs: 30_000 };
+
+/** Whether an error at start is an answer (stop) rather than an outage (retry). */
+export function isFatalAtStart(err: unknown): boolean {
+  return (
+    isOxideError(err) && (err.kind === 'auth' || err.kind === 'not_found' || err.kind === 'invalid')
+  );
+}
+
+/** Why the check failed, grouped so that a repeat of the same failure is not a new state. */
+function stateOf(err: unknown): string {
+  if (!isOxideError(err)) return 'error';
+  return `${err.kind}:${err.status}`;
+}
+
+export class OxideStartup {
+  /** Undefined once the API answered; else why not yet, for /readyz. */
+  notReady: string | undefined = 'Oxide API not checked yet';
+  private readonly client: OxideClient;
+  private readonly log: Logger;
+  private readonly backoff: StartupBackoff;
+  private readonly describe: (err: unknown) => string;
+
+  constructor(
+    client: OxideClient,
+    log: Logger,
+    describe: (err: unknown) => string,
+    backoff: StartupBackoff = DEFAULT_STARTUP_BACKOFF,
+  ) {
+    this.client = client;
+    this.log = log;
+    this.describe = describe;
+    this.backoff = backoff;
+  }
+
+  /**
+   * Resolves 'ready' once the token and the project check out, 'fatal' (already logged) when
+   * the API answered that they never will, 'aborted' when the signal ends the wait.
+   */
+  async wait(signal: AbortSignal): Promise<'ready' | 'fatal' | 'aborted'> {
+    let delay = this.backoff.initialMs;
+    let state: string | undefined;
+    let failures = 0;
+    for (;;) {
+      try {
+        await this.client.checkCredentials(signal);
+        await this.client.checkProject(signal);
+        this.notReady = undefined;
+        if (failures > 0)
+          this.log.info({ failedChecks: failures }, 'Oxide API available again; starting');
+        return 'ready';
+      } catch (err) {
+        if (signal.aborted) return 'aborted';
+        const reason = this.describe(err);
+        if (isFatalAtStart(err)) {
+          this.notReady = reason;
+          this.log.error(reason);
+          return 'fatal';
+        }
+        failures++;
+        this.notReady = `Oxide API not available (retrying): ${reason}`;
+        const now = stateOf(err);
+        if (now !== state) {
+          state = now;
+          this.log.warn(
+            { retryWithinMs: delay, maxBackoffMs: this.backoff.maxMs },
+            `${reason}; running without controllers and retrying with backoff until it answers`,
+          );
+        } else this.log.debug({ failures, retryInMs: delay }, 'Oxide API still not available');
+      }
+      try {
+        // Full jitter, so replicas (and CCMs of other clusters) do not retry in step.
+        await sleep(Math.max(100, Math.floor(Math.random() * delay)), undefined, { signal });
+      } catch {
+        return 'aborted';
+      }
+      delay = Math.min(this.backoff.maxMs, delay * 2);
+    }
+  }
+}
