@@ -325,10 +325,11 @@ export class KubeClient {
   }
 
   /**
-   * A keep-alive HTTP/1.1 pool with the kubeconfig's TLS settings (as applyHTTPSOptions reads
-   * them). HTTP/1.1 because undici 8's HTTP/2 client, on by default, can crash the process from
-   * its ping timer after a long-lived session closed (TypeError in onHttp2SendPing). Proxies
-   * keep client-node's own dispatcher.
+   * One keep-alive pool with the kubeconfig's TLS settings (as applyHTTPSOptions reads them),
+   * HTTP/2 where the server offers it (undici's default, as client-go's). Its HTTP/2 ping timer
+   * is off: in undici 8.13 it can fire after a long-lived session closed and crash the process
+   * (TypeError in onHttp2SendPing); a dead connection is caught by request timeouts and the
+   * watch deadline instead. Proxies keep client-node's own dispatcher.
    */
   private sharedDispatcher(fallback: Dispatcher | undefined): Dispatcher | undefined {
     const cluster = this.config.getCurrentCluster();
@@ -343,8 +344,9 @@ export class KubeClient {
     const key = bufferFromFileOrString(user?.keyFile, user?.keyData);
     if (key) tls.key = key;
     const options = this.config.createDispatcherOptions(cluster, tls);
-    if (options.type === 'agent') return new Agent({ connect: options.connect, allowH2: false });
-    if (options.type === 'none') return new Agent({ allowH2: false });
+    const h2Options = { pingInterval: 0 };
+    if (options.type === 'agent') return new Agent({ connect: options.connect, h2Options });
+    if (options.type === 'none') return new Agent({ h2Options });
     return fallback;
   }
 
