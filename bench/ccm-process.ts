@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 
 /** Node flags the image's entrypoint passes, one per line (# comments and blank lines skipped). */
 export function imageNodeFlags(repoRoot: string): string[] {
@@ -43,8 +44,13 @@ export class CcmUnderBench {
   readonly nodeFlags: string[];
   private readonly options: CcmProcessOptions;
   private readonly exited: Promise<void>;
+  /** The kubeconfig's token: /metrics answers only authorized callers (delegated authz). */
+  private readonly bearer: string;
 
   constructor(options: CcmProcessOptions) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(options.kubeconfig);
+    this.bearer = kc.getCurrentUser()?.token ?? '';
     this.options = options;
     // BENCH_NODE_FLAGS (space-separated) replaces the image's flags, for choosing them by measurement.
     const override = process.env['BENCH_NODE_FLAGS'];
@@ -107,6 +113,7 @@ export class CcmUnderBench {
 
   get(path: string): Promise<string> {
     return fetch(`http://127.0.0.1:${this.options.port}${path}`, {
+      headers: { authorization: `Bearer ${this.bearer}` },
       signal: AbortSignal.timeout(5000),
     }).then((r) => r.text());
   }
