@@ -60,7 +60,7 @@ extraVolumeMounts: []
 resources:
   requests:
     cpu: 50m
-    memory: 128Mi
+    memory: 256Mi
   limits:
     memory: 512Mi
 priorityClassName: system-cluster-critical
