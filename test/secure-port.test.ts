@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
+import { delegationOptions } from './harness/delegation.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import type { RequestOptions } from '../src/kube/client.ts';
 import { silentLogger } from '../src/log.ts';
@@ -103,27 +104,7 @@ async function grantMetrics(subjects: { kind: string; name: string; namespace?: 
   });
 }
 
-const defaults = (client: KubeClient): DelegationOptions => ({
-  authenticationClient: client,
-  authorizationClient: client,
-  tokenCacheTtlMs: 10_000,
-  skipLookup: false,
-  tolerateLookupFailure: false,
-  clientCaFile: '',
-  requestHeader: {
-    clientCaFile: '',
-    allowedNames: [],
-    usernameHeaders: ['x-remote-user'],
-    uidHeaders: [],
-    groupHeaders: ['x-remote-group'],
-    extraHeaderPrefixes: ['x-remote-extra-'],
-  },
-  alwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
-  alwaysAllowGroups: ['system:masters'],
-  authorizedTtlMs: 10_000,
-  unauthorizedTtlMs: 10_000,
-  log: silentLogger,
-});
+const defaults = (client: KubeClient): DelegationOptions => delegationOptions(client);
 
 interface Port {
   server: RunningServer;

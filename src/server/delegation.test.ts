@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
 import { makeCa, makeClientCert } from '../../test/harness/certs.ts';
+import { delegationOptions } from '../../test/harness/delegation.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { KubeClient } from '../kube/client.ts';
 import type { Pem } from '../../test/harness/certs.ts';
@@ -22,27 +23,7 @@ import type { RunningServer } from './server.ts';
 import { selfSignedTls } from './tls.ts';
 import type { TlsMaterial } from './tls.ts';
 
-const base: DelegationOptions = {
-  authenticationClient: undefined,
-  authorizationClient: undefined,
-  tokenCacheTtlMs: 10_000,
-  skipLookup: true,
-  tolerateLookupFailure: false,
-  clientCaFile: '',
-  requestHeader: {
-    clientCaFile: '',
-    allowedNames: [],
-    usernameHeaders: ['x-remote-user'],
-    uidHeaders: [],
-    groupHeaders: ['x-remote-group'],
-    extraHeaderPrefixes: ['x-remote-extra-'],
-  },
-  alwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
-  alwaysAllowGroups: ['system:masters'],
-  authorizedTtlMs: 10_000,
-  unauthorizedTtlMs: 10_000,
-  log: silentLogger,
-};
+const base: DelegationOptions = delegationOptions();
 
 let dir: string;
 let tls: TlsMaterial;

@@ -7,33 +7,14 @@ import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { silentLogger } from '../log.ts';
 import { reconcileMetrics } from '../metrics.ts';
+import { delegationOptions } from '../../test/harness/delegation.ts';
 import { Delegation } from './delegation.ts';
 import type { DelegationOptions } from './delegation.ts';
 import { startServer } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
 
 /** The gate without an apiserver: only always-allowed paths and groups, no lookup. */
-const offlineDelegation: DelegationOptions = {
-  authenticationClient: undefined,
-  authorizationClient: undefined,
-  tokenCacheTtlMs: 10_000,
-  skipLookup: true,
-  tolerateLookupFailure: false,
-  clientCaFile: '',
-  requestHeader: {
-    clientCaFile: '',
-    allowedNames: [],
-    usernameHeaders: ['x-remote-user'],
-    uidHeaders: [],
-    groupHeaders: ['x-remote-group'],
-    extraHeaderPrefixes: ['x-remote-extra-'],
-  },
-  alwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
-  alwaysAllowGroups: ['system:masters'],
-  authorizedTtlMs: 10_000,
-  unauthorizedTtlMs: 10_000,
-  log: silentLogger,
-};
+const offlineDelegation: DelegationOptions = delegationOptions();
 
 // These tests are about the endpoints: every path is always allowed (as an operator can do with
 // --authorization-always-allow-paths=/*). The gate itself is tested in delegation.test.ts.
