@@ -64,6 +64,13 @@ export class OxideRoutes implements Routes {
   /** Subnet id → when we last saw our router attached; rechecked after ATTACHMENT_TTL_MS. */
   private readonly attachedSubnets = new Map<string, number>();
   /**
+   * Router creations and subnet attachments under way, by VPC and subnet id: Nodes joining
+   * together share one instead of each creating the router (and all but one failing with
+   * "already exists") and each viewing and updating the subnet.
+   */
+  private readonly routerInFlight = new Map<string, Promise<VpcRouter>>();
+  private readonly attachInFlight = new Map<string, Promise<void>>();
+  /**
    * Route name → router id, for deleteRoute: replaced by each listRoutes, so it holds only the
    * routes that exist now (at most one per Node pod CIDR), never every route ever seen.
    */
@@ -220,7 +227,13 @@ export class OxideRoutes implements Routes {
     return found;
   }
 
-  private async ensureRouter(clusterName: string, vpcId: string): Promise<VpcRouter> {
+  private ensureRouter(clusterName: string, vpcId: string): Promise<VpcRouter> {
+    return this.shared(this.routerInFlight, vpcId, () =>
+      this.findOrCreateRouter(clusterName, vpcId),
+    );
+  }
+
+  private async findOrCreateRouter(clusterName: string, vpcId: string): Promise<VpcRouter> {
     const found = await this.findRouter(clusterName, vpcId);
     if (found) return found;
     try {
@@ -243,6 +256,23 @@ export class OxideRoutes implements Routes {
   private async ensureAttached(subnetId: string, router: VpcRouter): Promise<void> {
     const seen = this.attachedSubnets.get(subnetId);
     if (seen !== undefined && performance.now() - seen < ATTACHMENT_TTL_MS) return;
+    return this.shared(this.attachInFlight, subnetId, () => this.attach(subnetId, router));
+  }
+
+  /** One call of work per key at a time: later callers wait for the one under way. */
+  private shared<T>(
+    inFlight: Map<string, Promise<T>>,
+    key: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const running = inFlight.get(key);
+    if (running) return running;
+    const started = work().finally(() => inFlight.delete(key));
+    inFlight.set(key, started);
+    return started;
+  }
+
+  private async attach(subnetId: string, router: VpcRouter): Promise<void> {
     const subnet = await viewSubnet(this.client, subnetId);
     const current = subnet.customRouterId ?? null;
     if (current === null) {
