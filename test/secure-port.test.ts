@@ -11,18 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
-import { delegationOptions } from './harness/delegation.ts';
+import { delegationOptions, guardedPort } from './harness/delegation.ts';
+import type { GuardedPort } from './harness/delegation.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import type { RequestOptions } from '../src/kube/client.ts';
-import { silentLogger } from '../src/log.ts';
 import { Delegation } from '../src/server/delegation.ts';
 import type { DelegationOptions } from '../src/server/delegation.ts';
-import { startServer } from '../src/server/server.ts';
-import type { RunningServer } from '../src/server/server.ts';
 import { selfSignedTls } from '../src/server/tls.ts';
 import type { TlsMaterial } from '../src/server/tls.ts';
 import { controlPlaneCas, makeCa, makeClientCert } from './harness/certs.ts';
-import type { Pem } from './harness/certs.ts';
 import { startSimulator } from '../sim/server.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
@@ -106,48 +103,9 @@ async function grantMetrics(subjects: { kind: string; name: string; namespace?: 
 
 const defaults = (client: KubeClient): DelegationOptions => delegationOptions(client);
 
-interface Port {
-  server: RunningServer;
-  guard: Delegation;
-  get(
-    path: string,
-    init?: { token?: string; cert?: Pem; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: string }>;
-  close(): Promise<void>;
-}
+type Port = GuardedPort;
 
-async function securePort(options: DelegationOptions): Promise<Port> {
-  const guard = await Delegation.start(options);
-  const server = await startServer({
-    bindAddress: '127.0.0.1',
-    port: 0,
-    tls,
-    healthChecks: { ping: () => undefined },
-    readyChecks: {},
-    guard,
-    log: silentLogger,
-  });
-  const agents: Agent[] = [];
-  return {
-    server,
-    guard,
-    async get(path, init = {}) {
-      const agent = new Agent({
-        connect: { ca: tls.cert, servername: 'localhost', ...(init.cert ?? {}) },
-      });
-      agents.push(agent);
-      const headers: Record<string, string> = { ...init.headers };
-      if (init.token !== undefined) headers['authorization'] = `Bearer ${init.token}`;
-      const res = await fetch(server.url + path, { dispatcher: agent, headers });
-      return { status: res.status, body: await res.text() };
-    },
-    async close() {
-      await Promise.all(agents.map((a) => a.close()));
-      await server.close();
-      await guard.close();
-    },
-  };
-}
+const securePort = (options: DelegationOptions): Promise<Port> => guardedPort(options, tls);
 
 const message = (body: string): string => (JSON.parse(body) as { message: string }).message;
 

@@ -9,17 +9,14 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Agent, fetch } from 'undici';
 import { makeCa, makeClientCert } from '../../test/harness/certs.ts';
-import { delegationOptions } from '../../test/harness/delegation.ts';
+import { delegationOptions, guardedPort } from '../../test/harness/delegation.ts';
+import type { GuardedPort } from '../../test/harness/delegation.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { KubeClient } from '../kube/client.ts';
 import type { Pem } from '../../test/harness/certs.ts';
-import { silentLogger } from '../log.ts';
 import { Delegation } from './delegation.ts';
 import type { DelegationOptions } from './delegation.ts';
-import { startServer } from './server.ts';
-import type { RunningServer } from './server.ts';
 import { selfSignedTls } from './tls.ts';
 import type { TlsMaterial } from './tls.ts';
 
@@ -45,49 +42,8 @@ before(async () => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function serve(options: Partial<DelegationOptions>): Promise<{
-  server: RunningServer;
-  get(
-    path: string,
-    init?: { cert?: Pem; headers?: Record<string, string>; method?: string },
-  ): Promise<{
-    status: number;
-    body: string;
-  }>;
-  close(): Promise<void>;
-}> {
-  const guard = await Delegation.start({ ...base, ...options });
-  const server = await startServer({
-    bindAddress: '127.0.0.1',
-    port: 0,
-    tls,
-    healthChecks: { ping: () => undefined },
-    readyChecks: {},
-    guard,
-    log: silentLogger,
-  });
-  const agents: Agent[] = [];
-  return {
-    server,
-    async get(path, init = {}) {
-      const agent = new Agent({
-        connect: { ca: tls.cert, servername: 'localhost', ...(init.cert ?? {}) },
-      });
-      agents.push(agent);
-      const res = await fetch(server.url + path, {
-        dispatcher: agent,
-        method: init.method ?? 'GET',
-        ...(init.headers ? { headers: init.headers } : {}),
-      });
-      return { status: res.status, body: await res.text() };
-    },
-    async close() {
-      await Promise.all(agents.map((a) => a.close()));
-      await server.close();
-      await guard.close();
-    },
-  };
-}
+const serve = (options: Partial<DelegationOptions>): Promise<GuardedPort> =>
+  guardedPort({ ...base, ...options }, tls);
 
 const status = (body: string): { message: string; reason: string; code: number; kind: string } =>
   JSON.parse(body) as { message: string; reason: string; code: number; kind: string };
