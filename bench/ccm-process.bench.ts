@@ -248,6 +248,11 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
       const mem = rig.ccm.memory();
       memoryRows.push({ row: 'started, 0 Nodes (VmRSS)', flags: 'default', MiB: idle.rssMiB });
       memoryRows.push({
+        row: '  same, anonymous / file-backed (RssAnon / RssFile)',
+        flags: 'default',
+        MiB: `${idle.anonMiB} / ${idle.fileMiB}`,
+      });
+      memoryRows.push({
         row: 'peak, 100 Nodes joining (VmHWM)',
         flags: 'default',
         MiB: mem.hwmMiB,
@@ -372,6 +377,11 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
         MiB: mem.rssMiB,
       });
       memoryRows.push({
+        row: '  same, anonymous / file-backed (RssAnon / RssFile)',
+        flags: 'default',
+        MiB: `${mem.anonMiB} / ${mem.fileMiB}`,
+      });
+      memoryRows.push({
         row: '  same, peak (VmHWM) / V8 heap used',
         flags: 'default',
         MiB: `${mem.hwmMiB} / ${Math.round(heapUsed / 2 ** 20)}`,
@@ -392,6 +402,11 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
         row: 'idle, 5000 Nodes + 1000 LB Services, after 30 s (VmRSS)',
         flags: 'QPS 500',
         MiB: mem.rssMiB,
+      });
+      memoryRows.push({
+        row: '  same, anonymous / file-backed (RssAnon / RssFile)',
+        flags: 'QPS 500',
+        MiB: `${mem.anonMiB} / ${mem.fileMiB}`,
       });
       memoryRows.push({ row: '  same, peak (VmHWM)', flags: 'QPS 500', MiB: mem.hwmMiB });
     },

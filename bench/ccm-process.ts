@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeconfig } from '../src/kube/kubeconfig.ts';
 
 /** Node flags the image's entrypoint passes, one per line (# comments and blank lines skipped). */
 export function imageNodeFlags(repoRoot: string): string[] {
@@ -35,6 +35,9 @@ export interface ProcMemory {
   hwmMiB: number;
   /** Resident set now (VmRSS), MiB. */
   rssMiB: number;
+  /** Of VmRSS: anonymous pages (heaps, stacks) and file-backed pages (the node binary). */
+  anonMiB: number;
+  fileMiB: number;
 }
 
 const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
@@ -48,9 +51,7 @@ export class CcmUnderBench {
   private readonly bearer: string;
 
   constructor(options: CcmProcessOptions) {
-    const kc = new KubeConfig();
-    kc.loadFromFile(options.kubeconfig);
-    this.bearer = kc.getCurrentUser()?.token ?? '';
+    this.bearer = loadKubeconfig(options.kubeconfig).token ?? '';
     this.options = options;
     // BENCH_NODE_FLAGS (space-separated) replaces the image's flags, for choosing them by measurement.
     const override = process.env['BENCH_NODE_FLAGS'];
@@ -130,7 +131,12 @@ export class CcmUnderBench {
     const kib = (field: string): number =>
       Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
     const toMiB = (k: number): number => Math.round((k / 1024) * 10) / 10;
-    return { hwmMiB: toMiB(kib('VmHWM')), rssMiB: toMiB(kib('VmRSS')) };
+    return {
+      hwmMiB: toMiB(kib('VmHWM')),
+      rssMiB: toMiB(kib('VmRSS')),
+      anonMiB: toMiB(kib('RssAnon')),
+      fileMiB: toMiB(kib('RssFile')),
+    };
   }
 
   /** User + system CPU seconds since the process started. */

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeconfig } from '../src/kube/kubeconfig.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import type { KubeClientOptions, RequestOptions } from '../src/kube/client.ts';
 import { ControlPlane } from '../test/harness/controlplane.ts';
@@ -90,9 +90,7 @@ export class CountingKubeClient extends KubeClient {
   readonly counts = new Map<string, number>();
 
   static loadCounting(kubeconfig: string, options: KubeClientOptions): CountingKubeClient {
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    return new CountingKubeClient(kc, options);
+    return new CountingKubeClient(loadKubeconfig(kubeconfig), options);
   }
 
   override request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

@@ -3,7 +3,6 @@
 // the enabled controllers, until the signal aborts. Returns the process exit code; main.ts owns
 // signals and process.exit.
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
 import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer-owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
@@ -82,16 +81,10 @@ export function loadKube(options: CcmOptions, fence?: Fence): KubeClient {
   };
   const client = KubeClient.load(options.kubeconfig || undefined, clientOptions);
   if (!options.master) return client;
-  const kc = client.config;
-  const current = kc.getCurrentCluster()?.name;
-  const overridden = new KubeConfig();
-  overridden.loadFromOptions({
-    clusters: kc.clusters.map((c) => (c.name === current ? { ...c, server: options.master } : c)),
-    users: kc.users,
-    contexts: kc.contexts,
-    currentContext: kc.currentContext,
-  });
-  return new KubeClient(overridden, clientOptions);
+  return new KubeClient(
+    { ...client.config, server: options.master.replace(/\/+$/, '') },
+    clientOptions,
+  );
 }
 
 /**

@@ -20,7 +20,7 @@ const NODE = `${repoRoot}/node_modules/.bin/node`;
 
 /** The test apiserver's admin token, as a scraper would send its ServiceAccount token. */
 const bearer = (client: KubeClient): Record<string, string> => ({
-  authorization: `Bearer ${client.config.getCurrentUser()?.token ?? ''}`,
+  authorization: `Bearer ${client.config.token ?? ''}`,
 });
 
 interface Run {
@@ -120,9 +120,16 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   try {
     const wrong = 'oxide-token-WRONG-7d1c';
-    // No kubeconfig and no secure port: the Oxide check is all that runs before these exit (a
-    // secure port would first look up the apiserver's client CAs, which needs a cluster).
-    const base = ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s', '--secure-port=0'];
+    // No secure port: the Oxide check is all that runs before these exit (a secure port would
+    // first look up the apiserver's client CAs). The kubeconfig is loaded, never used.
+    const { kubeconfig } = await testKube();
+    const base = [
+      '--cloud-provider',
+      'oxide',
+      '--oxide-request-timeout=2s',
+      '--secure-port=0',
+      `--kubeconfig=${kubeconfig}`,
+    ];
     const badToken = await run(base, {
       OXIDE_HOST: sim.url,
       OXIDE_TOKEN: wrong,
@@ -154,7 +161,6 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
 
     // Unreachable is an outage, not an answer: the process runs, not ready, until SIGTERM.
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const { kubeconfig } = await testKube();
     const port = await freePort();
     const down = start(
       [
@@ -197,9 +203,16 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
 
 test('a rack on an older Oxide release: exit 1 naming the release this build needs', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' }, apiVersion: '2025120300.0.0' });
+  const { kubeconfig } = await testKube();
   try {
     const old = await run(
-      ['--cloud-provider', 'oxide', '--oxide-request-timeout=2s', '--secure-port=0'],
+      [
+        '--cloud-provider',
+        'oxide',
+        '--oxide-request-timeout=2s',
+        '--secure-port=0',
+        `--kubeconfig=${kubeconfig}`,
+      ],
       {
         OXIDE_HOST: sim.url,
         OXIDE_TOKEN: sim.token,

@@ -89,7 +89,7 @@ async function startCcm(extraArgs: string[] = []): Promise<Ccm> {
 async function metric(ccm: Ccm, name: string): Promise<number | undefined> {
   // /metrics needs an authorized identity: the test apiserver's admin token (system:masters).
   const res = await fetch(`http://127.0.0.1:${ccm.port}/metrics`, {
-    headers: { authorization: `Bearer ${kube.config.getCurrentUser()?.token ?? ''}` },
+    headers: { authorization: `Bearer ${kube.config.token ?? ''}` },
     signal: AbortSignal.timeout(2000),
   });
   const line = (await res.text()).split('\n').find((l) => l.startsWith(name));

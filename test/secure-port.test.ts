@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { RestConfig } from '../src/kube/kubeconfig.ts';
 import { Agent, fetch } from 'undici';
 import { delegationOptions, guardedPort } from './harness/delegation.ts';
 import type { GuardedPort } from './harness/delegation.ts';
@@ -54,14 +54,8 @@ const suffix = uniqueName('sp');
 const reader = `${suffix}-metrics-reader`;
 
 function clientWithToken(token: string): CountingClient {
-  const server = admin.config.getCurrentCluster()?.server ?? '';
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'test', server, skipTLSVerify: true }],
-    users: [{ name: 'sa', token }],
-    contexts: [{ name: 'test', cluster: 'test', user: 'sa' }],
-    currentContext: 'test',
-  });
+  const server = admin.config.server;
+  const kc: RestConfig = { server, insecureSkipTLSVerify: true, token };
   return new CountingClient(kc, { qps: 200, burst: 400 });
 }
 
@@ -240,7 +234,7 @@ test('caching: twenty scrapes with one token cost one TokenReview and one Subjec
     assert.deepEqual(used, { tokenReviews: 1, accessReviews: 1 });
 
     // system:masters needs no SubjectAccessReview at all; anonymous health checks need nothing.
-    const adminToken = admin.config.getCurrentUser()?.token ?? '';
+    const adminToken = admin.config.token ?? '';
     const mid = ccm.counts();
     for (let i = 0; i < 5; i++) {
       assert.equal((await port.get('/metrics', { token: adminToken })).status, 200);
@@ -329,7 +323,7 @@ test('a CA added to the published ConfigMap is trusted without a restart (the ga
 test('the program: --authentication-kubeconfig is the client used, a failed lookup stops the start unless tolerated', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-authn-'));
-  const server = admin.config.getCurrentCluster()?.server ?? '';
+  const server = admin.config.server;
   const junk = join(dir, 'junk.kubeconfig');
   writeFileSync(
     junk,
@@ -405,7 +399,7 @@ test('the program: --authentication-kubeconfig is the client used, a failed look
         },
       );
       assert.equal(await get(), 403, tolerant.output());
-      const adminToken = admin.config.getCurrentUser()?.token ?? '';
+      const adminToken = admin.config.token ?? '';
       assert.equal(await get({ authorization: `Bearer ${adminToken}` }), 401, tolerant.output());
       await insecure.close();
     } finally {

@@ -1,18 +1,16 @@
-// The one Kubernetes API client. @kubernetes/client-node supplies configuration loading
-// (kubeconfig or in-cluster), authentication and typed models; requests and watches go through
-// this thin layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst,
+// The one Kubernetes API client. kubeconfig.ts supplies configuration loading (kubeconfig or
+// in-cluster) and credentials; requests and watches go through this thin layer so that every call shares one QPS/burst limiter (--kube-api-qps/--kube-api-burst,
 // as upstream's client-go), one error type carrying the HTTP status, our user agent, client-go's
 // rest_client_* metrics and, at -v=6, one trace line per request (never headers or tokens).
-import { bufferFromFileOrString, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import type { HttpMethod } from '@kubernetes/client-node';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import type { AgentOptions } from 'node:https';
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, ProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { linked } from '../abort.ts';
 import { traceRequest } from '../log.ts';
 import { restClientMetrics } from '../metrics.ts';
+import { Credentials, inClusterConfig, loadKubeconfig } from './kubeconfig.ts';
+import type { RestConfig } from './kubeconfig.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export class KubeApiError extends Error {
@@ -68,7 +66,7 @@ export interface Fence {
 const UNREACHABLE_AFTER_MS = 10_000;
 
 export class KubeClient {
-  readonly config: KubeConfig;
+  readonly config: RestConfig;
   /** Monotonic times of the last answer from the apiserver (any status but 5xx), and of the last failure. */
   private answeredAt = performance.now();
   private failedAt = 0;
@@ -79,16 +77,17 @@ export class KubeClient {
   private readonly userAgent: string;
   private readonly fence: Fence | undefined;
   /**
-   * client-node builds a new undici Agent on every applySecurityAuthentication, so using it per
-   * request opens a new TLS connection per request (a handshake each: most of our CPU time in a
-   * Node burst). One dispatcher per client instead, as client-go keeps one transport per client;
-   * headers (a rotated service-account token) are still taken per request.
+   * One keep-alive dispatcher per client, as client-go keeps one transport per client (a new TLS
+   * connection per request was most of our CPU time in a Node burst); the Authorization header (a
+   * rotated service-account token) is still taken per request.
    */
-  private dispatcher: Dispatcher | undefined;
-  private dispatcherTaken = false;
+  private readonly dispatcher: Dispatcher;
+  private readonly credentials: Credentials;
 
-  constructor(config: KubeConfig, options: KubeClientOptions) {
+  constructor(config: RestConfig, options: KubeClientOptions) {
     this.config = config;
+    this.credentials = new Credentials(config);
+    this.dispatcher = dispatcherFor(config);
     this.fence = options.fence;
     this.limiter = new TokenBucket(options.qps, options.burst);
     this.userAgent = options.userAgent ?? 'oxide-cloud-controller-manager';
@@ -118,10 +117,7 @@ export class KubeClient {
 
   /** From a kubeconfig file, or the in-cluster service account when file is empty. */
   static load(kubeconfig: string | undefined, options: KubeClientOptions): KubeClient {
-    const kc = new KubeConfig();
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromCluster();
-    return new KubeClient(kc, options);
+    return new KubeClient(kubeconfig ? loadKubeconfig(kubeconfig) : inClusterConfig(), options);
   }
 
   get<T>(path: string, options: RequestOptions = {}): Promise<T> {
@@ -165,7 +161,7 @@ export class KubeClient {
   ): Promise<T> {
     const url = this.url(path, options.query);
     await this.throttle(method, url, signal);
-    const { headers, ...dispatcher } = await this.prepare(url, method);
+    const headers = this.headers();
     let body: string | undefined;
     if (options.body !== undefined) {
       body = JSON.stringify(options.body);
@@ -185,7 +181,7 @@ export class KubeClient {
           headers,
           body,
           signal,
-          ...dispatcher,
+          dispatcher: this.dispatcher,
         });
         status = res.status;
         text = await res.text();
@@ -229,7 +225,7 @@ export class KubeClient {
   ): Promise<void> {
     const url = this.url(path, { ...query, watch: true });
     await this.throttle('GET', url, signal);
-    const { headers, ...dispatcher } = await this.prepare(url, 'GET');
+    const headers = this.headers();
     const idle = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const resetIdle = (): void => {
@@ -248,7 +244,7 @@ export class KubeClient {
         method: 'GET',
         headers,
         signal: AbortSignal.any([signal, idle.signal]),
-        ...dispatcher,
+        dispatcher: this.dispatcher,
       });
       status = res.status;
       // client-go observes a watch's latency and result when its response headers arrive.
@@ -287,9 +283,7 @@ export class KubeClient {
   }
 
   private url(path: string, query: RequestOptions['query']): URL {
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    const url = new URL(this.config.server + path);
     for (const [k, v] of Object.entries(query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
@@ -306,48 +300,15 @@ export class KubeClient {
     );
   }
 
-  /** Authenticated headers (with our user agent) and the TLS dispatcher for one request. */
-  private async prepare(
-    url: URL,
-    method: string,
-  ): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }> {
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.config.applySecurityAuthentication(ctx);
-    const headers = ctx.getHeaders() as Record<string, string>;
-    headers['accept'] = 'application/json';
-    headers['user-agent'] = this.userAgent;
-    if (!this.dispatcherTaken) {
-      this.dispatcher = this.sharedDispatcher(ctx.getDispatcher());
-      this.dispatcherTaken = true;
-    }
-    const dispatcher = this.dispatcher;
-    return dispatcher ? { headers, dispatcher } : { headers };
-  }
-
-  /**
-   * One keep-alive pool with the kubeconfig's TLS settings (as applyHTTPSOptions reads them),
-   * HTTP/2 where the server offers it (undici's default, as client-go's). Its HTTP/2 ping timer
-   * is off: in undici 8.13 it can fire after a long-lived session closed and crash the process
-   * (TypeError in onHttp2SendPing); a dead connection is caught by request timeouts and the
-   * watch deadline instead. Proxies keep client-node's own dispatcher.
-   */
-  private sharedDispatcher(fallback: Dispatcher | undefined): Dispatcher | undefined {
-    const cluster = this.config.getCurrentCluster();
-    const user = this.config.getCurrentUser();
-    const tls: AgentOptions = {};
-    if (cluster?.skipTLSVerify) tls.rejectUnauthorized = false;
-    if (cluster?.tlsServerName) tls.servername = cluster.tlsServerName;
-    const ca = bufferFromFileOrString(cluster?.caFile, cluster?.caData);
-    if (ca) tls.ca = ca;
-    const cert = bufferFromFileOrString(user?.certFile, user?.certData);
-    if (cert) tls.cert = cert;
-    const key = bufferFromFileOrString(user?.keyFile, user?.keyData);
-    if (key) tls.key = key;
-    const options = this.config.createDispatcherOptions(cluster, tls);
-    const h2Options = { pingInterval: 0 };
-    if (options.type === 'agent') return new Agent({ connect: options.connect, h2Options });
-    if (options.type === 'none') return new Agent({ h2Options });
-    return fallback;
+  /** Authenticated headers with our user agent, for one request. */
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      'user-agent': this.userAgent,
+    };
+    const authorization = this.credentials.authorization();
+    if (authorization !== undefined) headers['authorization'] = authorization;
+    return headers;
   }
 
   /** client-go's metrics for one request, and its -v=6 trace line. */
@@ -385,4 +346,25 @@ export class KubeClient {
       milliseconds: ms,
     });
   }
+}
+
+/**
+ * One keep-alive pool with the config's TLS settings, HTTP/2 where the server offers it (undici's
+ * default, as client-go's). Its HTTP/2 ping timer is off: in undici 8.13 it can fire after a
+ * long-lived session closed and crash the process (TypeError in onHttp2SendPing); a dead
+ * connection is caught by request timeouts and the watch deadline instead.
+ */
+function dispatcherFor(config: RestConfig): Dispatcher {
+  const tls = {
+    ...(config.insecureSkipTLSVerify ? { rejectUnauthorized: false } : {}),
+    ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+    ...(config.ca ? { ca: config.ca } : {}),
+    ...(config.cert ? { cert: config.cert } : {}),
+    ...(config.key ? { key: config.key } : {}),
+  };
+  const h2Options = { pingInterval: 0 };
+  if (config.proxyUrl !== undefined) {
+    return new ProxyAgent({ uri: config.proxyUrl, requestTls: tls, h2Options });
+  }
+  return new Agent({ connect: tls, h2Options });
 }

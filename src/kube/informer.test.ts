@@ -7,7 +7,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeconfig } from './kubeconfig.ts';
+import type { RestConfig } from './kubeconfig.ts';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import { waitFor } from '../../test/harness/context.ts';
@@ -146,18 +147,15 @@ async function setup(watchTimeoutSeconds?: number): Promise<{
   const ns = uniqueName('informer');
   await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
   const path = `/api/v1/namespaces/${ns}/configmaps`;
-  const direct = new KubeConfig();
-  direct.loadFromFile(kubeconfig);
-  const cluster = direct.getCurrentCluster();
-  const proxy = new ApiProxy(cluster?.server ?? '', path);
+  const direct = loadKubeconfig(kubeconfig);
+
+  const proxy = new ApiProxy(direct.server, path);
   proxies.push(proxy);
-  const viaProxy = new KubeConfig();
-  viaProxy.loadFromOptions({
-    clusters: [{ name: 'proxy', server: await proxy.listen(), skipTLSVerify: true }],
-    users: [{ name: 'admin', token: direct.getCurrentUser()?.token ?? '' }],
-    contexts: [{ name: 'proxy', cluster: 'proxy', user: 'admin' }],
-    currentContext: 'proxy',
-  });
+  const viaProxy: RestConfig = {
+    server: await proxy.listen(),
+    insecureSkipTLSVerify: true,
+    token: direct.token ?? '',
+  };
   const client = new KubeClient(viaProxy, { qps: 100, burst: 100 });
   const seen: string[] = [];
   const informer = new Informer<V1ConfigMap>(client, {

@@ -8,7 +8,7 @@ import type { FakeInstance } from '../../../test/fake/cloud.ts';
 import { testContext, waitFor } from '../../../test/harness/context.ts';
 import { createKubeletNode, getNode } from '../../../test/harness/nodes.ts';
 import { testKube, uniqueName } from '../../../test/harness/kube.ts';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeconfig } from '../../kube/kubeconfig.ts';
 import { KubeClient } from '../../kube/client.ts';
 import type { RequestOptions } from '../../kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../../kube/well-known.ts';
@@ -65,8 +65,7 @@ async function eventsFor(
 before(async () => {
   const env = await testKube({ dedicated: true });
   kube = env.client;
-  const kc = new KubeConfig();
-  kc.loadFromFile(env.kubeconfig);
+  const kc = loadKubeconfig(env.kubeconfig);
   controllerKube = new RecordingKubeClient(kc, { qps: 500, burst: 1000 });
   const ctx = testContext(controllerKube, cloud);
   const controller = new NodeController(ctx, { workers: 4, statusUpdateFrequencyMs: 500 });
