@@ -21,7 +21,7 @@ const { values } = parseArgs({
   },
 });
 
-// Dependencies published as CommonJS (pino, prom-client, client-node) call require() for Node
+// Dependencies published as CommonJS (prom-client, tdigest) call require() for Node
 // built-ins; an ESM bundle has no require, so give it one. The names are prefixed so they cannot
 // collide with identifiers esbuild keeps at the top level.
 const banner = [
