@@ -201,6 +201,14 @@ export class InstanceInventory {
     return this.perInstance.run(() => this.client.listInstanceNics(instanceId));
   }
 
+  /**
+   * Starts the NIC walk (or joins the one in flight) without waiting: it does not depend on which
+   * instance is asked for, so a caller starts it alongside the instance lookup.
+   */
+  prefetchNics(): void {
+    this.nicView.get().catch(() => undefined);
+  }
+
   /** NIC lookups from now on read a view taken from now on (one walk, shared). */
   expireNics(): void {
     this.nicView.expire();

@@ -81,6 +81,8 @@ export class OxideInstances implements Instances {
   }
 
   async instanceMetadata(node: V1Node): Promise<InstanceMetadata> {
+    // The project's NIC walk overlaps the instance lookup: the first Node waits for one, not both.
+    this.inventory.prefetchNics();
     const instance = await this.find(node);
     const [nics, externalIps] = await Promise.all([
       this.inventory.nics(instance.id),
