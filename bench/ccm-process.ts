@@ -71,6 +71,8 @@ export class CcmUnderBench {
       `--secure-port=${options.port}`,
       '--metrics-plain-http',
       ...options.flags,
+      // BENCH_CCM_FLAGS (space-separated) adds CCM flags to every run, e.g. to choose a default.
+      ...(process.env['BENCH_CCM_FLAGS'] ?? '').split(/\s+/).filter(Boolean),
     ];
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OXIDE_')) env[k] = v;
