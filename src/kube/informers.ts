@@ -107,10 +107,20 @@ export function slimMetadata<T extends { metadata?: { managedFields?: unknown } 
   return { ...obj, metadata };
 }
 
+/**
+ * The Node conditions controllers read, and of each only type and status: Ready (node-lifecycle)
+ * and NetworkUnavailable (route). Kubelet's others, and every reason, message and timestamp,
+ * would be a few hundred bytes per Node kept for nothing.
+ */
+const KEPT_CONDITIONS = new Set(['Ready', 'NetworkUnavailable']);
+
 /** Node: metadata without managedFields, spec, and of status only addresses and conditions. */
 export function slimNode(node: V1Node): V1Node {
   const status = node.status;
   if (!status) return slimMetadata(node);
+  const conditions = status.conditions
+    ?.filter((c) => KEPT_CONDITIONS.has(c.type))
+    .map((c) => ({ type: c.type, status: c.status }));
   return {
     apiVersion: node.apiVersion,
     kind: node.kind,
@@ -118,7 +128,7 @@ export function slimNode(node: V1Node): V1Node {
     spec: node.spec,
     status: {
       ...(status.addresses ? { addresses: status.addresses } : {}),
-      ...(status.conditions ? { conditions: status.conditions } : {}),
+      ...(conditions ? { conditions } : {}),
     },
   };
 }
