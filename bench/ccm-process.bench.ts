@@ -12,7 +12,11 @@
 //   default1000   default flags, 1000 Nodes join; 200 LoadBalancer Services; idle 30 s
 //   nodes5000     --kube-api-qps 500 --kube-api-burst 1000, 5000 Nodes + 1000 LoadBalancer Services; idle 30 s
 // BENCH_RUNS=nodes100,nodes1000 picks runs. CCM_TREE=/path/to/checkout runs that tree's bundle and
-// hack/node-flags (built there beforehand) instead of this one's, for before/after comparisons. Printed for the record, never asserted.
+// hack/node-flags (built there beforehand) instead of this one's, for before/after comparisons.
+// The CCM gets the image's environment (the Containerfile's ENV lines, e.g. MALLOC_ARENA_MAX),
+// overridden by this process's. For choosing defaults by measurement: BENCH_NODE_FLAGS replaces
+// hack/node-flags, BENCH_CCM_FLAGS adds CCM flags (both space-separated). Printed for the
+// record, never asserted.
 // Run: make bundle && node_modules/.bin/node bench/ccm-process.bench.ts
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +32,7 @@ import { ControlPlane } from '../test/harness/controlplane.ts';
 import { createKubeletNode } from '../test/harness/nodes.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { repoRoot } from '../test/harness/testbin.ts';
-import { CcmUnderBench } from './ccm-process.ts';
+import { CcmUnderBench, imageEnv } from './ccm-process.ts';
 import { summarizeHeapSnapshot } from './heap-summary.ts';
 import type { HeapSummary } from './heap-summary.ts';
 import {
@@ -219,6 +223,21 @@ class Rig {
 }
 
 const memoryRows: Record<string, Cell>[] = [];
+
+/** Of RssAnon: V8's heap as committed and as used, and memory outside it V8 knows of (buffers). */
+async function v8Row(rig: Rig, label: string, flags: string): Promise<void> {
+  const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
+  const [total, used, external] = await Promise.all([
+    rig.ccm.metric('nodejs_heap_size_total_bytes'),
+    rig.ccm.metric('nodejs_heap_size_used_bytes'),
+    rig.ccm.metric('nodejs_external_memory_bytes'),
+  ]);
+  memoryRows.push({
+    row: `${label}, V8 heap committed / used / external`,
+    flags,
+    MiB: `${mib(total)} / ${mib(used)} / ${mib(external)}`,
+  });
+}
 const speedRows: Record<string, Cell>[] = [];
 const callRows: Record<string, Cell>[] = [];
 const heapRows: Record<string, Cell>[] = [];
@@ -252,6 +271,7 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
         flags: 'default',
         MiB: `${idle.anonMiB} / ${idle.fileMiB}`,
       });
+      await v8Row(rig, '  same', 'default');
       memoryRows.push({
         row: 'peak, 100 Nodes joining (VmHWM)',
         flags: 'default',
@@ -370,7 +390,6 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
       });
       await new Promise((r) => setTimeout(r, IDLE_MS));
       const mem = rig.ccm.memory();
-      const heapUsed = await rig.ccm.metric('nodejs_heap_size_used_bytes');
       memoryRows.push({
         row: 'idle, 1000 Nodes + 200 LB Services, after 30 s (VmRSS)',
         flags: 'default',
@@ -381,11 +400,8 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
         flags: 'default',
         MiB: `${mem.anonMiB} / ${mem.fileMiB}`,
       });
-      memoryRows.push({
-        row: '  same, peak (VmHWM) / V8 heap used',
-        flags: 'default',
-        MiB: `${mem.hwmMiB} / ${Math.round(heapUsed / 2 ** 20)}`,
-      });
+      await v8Row(rig, '  same', 'default');
+      memoryRows.push({ row: '  same, peak (VmHWM)', flags: 'default', MiB: mem.hwmMiB });
     },
   },
   {
@@ -408,6 +424,7 @@ const runs: { name: string; estimateMs: number; run: (rig: Rig) => Promise<void>
         flags: 'QPS 500',
         MiB: `${mem.anonMiB} / ${mem.fileMiB}`,
       });
+      await v8Row(rig, '  same', 'QPS 500');
       memoryRows.push({ row: '  same, peak (VmHWM)', flags: 'QPS 500', MiB: mem.hwmMiB });
     },
   },
@@ -446,7 +463,13 @@ for (const r of runs) {
 
 printTable(
   [
-    `CCM process: dist/oxide-cloud-controller-manager.mjs run as "node ${[...nodeFlags, '--heapsnapshot-signal=SIGUSR2'].join(' ')}" (hack/node-flags)${ccmTreeNote}, no leader election; kubelets register Nodes ${REGISTRATION_CONCURRENCY} at a time; Oxide simulator ${LATENCY_MS} ms/request; real kube-apiserver; a fresh apiserver and CCM per run.`,
+    `CCM process: dist/oxide-cloud-controller-manager.mjs run as "${Object.entries(
+      imageEnv(ccmTree),
+    )
+      .map(([k, v]) => `${k}=${v} `)
+      .join(
+        '',
+      )}node ${[...nodeFlags, '--heapsnapshot-signal=SIGUSR2'].join(' ')}" (the Containerfile's ENV, hack/node-flags)${ccmTreeNote}, no leader election; kubelets register Nodes ${REGISTRATION_CONCURRENCY} at a time; Oxide simulator ${LATENCY_MS} ms/request; real kube-apiserver; a fresh apiserver and CCM per run.`,
     `Machine: ${machine()}`,
     '',
     'Memory of the CCM process (/proc/<pid>/status; live heap from a heap snapshot after full GC)',

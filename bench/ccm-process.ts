@@ -40,6 +40,17 @@ export interface ProcMemory {
   fileMiB: number;
 }
 
+/** The image's environment: the Containerfile's `ENV NAME=value` lines. */
+export function imageEnv(repoRoot: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  const file = join(repoRoot, 'Containerfile');
+  if (!existsSync(file)) return env;
+  for (const m of readFileSync(file, 'utf8').matchAll(/^ENV (\w+)=(\S+)$/gm)) {
+    if (m[1] && m[2] !== undefined) env[m[1]] = m[2];
+  }
+  return env;
+}
+
 const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
 
 export class CcmUnderBench {
@@ -74,7 +85,8 @@ export class CcmUnderBench {
       // BENCH_CCM_FLAGS (space-separated) adds CCM flags to every run, e.g. to choose a default.
       ...(process.env['BENCH_CCM_FLAGS'] ?? '').split(/\s+/).filter(Boolean),
     ];
-    const env: NodeJS.ProcessEnv = {};
+    // As in a Pod: the image's ENV, overridden by the environment given (this process's).
+    const env: NodeJS.ProcessEnv = { ...imageEnv(options.repoRoot) };
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OXIDE_')) env[k] = v;
     const log = openSync(options.logFile, 'a');
     this.child = spawn(join(options.repoRoot, 'node_modules', '.bin', 'node'), args, {
