@@ -20,7 +20,7 @@
 // record, never asserted.
 // Run: make bundle && node_modules/.bin/node bench/ccm-process.bench.ts
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
@@ -209,7 +209,12 @@ class Rig {
   async heap(): Promise<HeapSummary> {
     const file = await this.ccm.heapSnapshot();
     const summary = summarizeHeapSnapshot(file);
-    rmSync(file, { force: true });
+    // BENCH_KEEP_HEAP=1 keeps the snapshots (for retainers: Chrome DevTools, Memory tab).
+    if (process.env['BENCH_KEEP_HEAP']) {
+      const kept = join(tmpdir(), `ccm-${Date.now()}.heapsnapshot`);
+      renameSync(file, kept);
+      console.error(`heap snapshot kept: ${kept}`);
+    } else rmSync(file, { force: true });
     return summary;
   }
 

@@ -60,9 +60,9 @@ extraVolumeMounts: []
 resources:
   requests:
     cpu: 50m
-    memory: 256Mi
+    memory: 128Mi
   limits:
-    memory: 512Mi
+    memory: 384Mi
 priorityClassName: system-cluster-critical
 nodeSelector: {}
 affinity:
