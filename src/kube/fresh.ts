@@ -22,6 +22,13 @@ export class FreshObjects<T extends KubeObject> {
 
   /** Record that `before` was replaced by `after` through one of our writes. */
   wrote(key: string, before: T, after: T): void {
+    // A write that took the last finalizer off a deleting object deleted it: the informer's delete
+    // event may already have come (and forgotten the key), so remembering it now would keep it
+    // for good (one Service object per LoadBalancer Service ever deleted).
+    if (after.metadata?.deletionTimestamp && (after.metadata.finalizers ?? []).length === 0) {
+      this.written.delete(key);
+      return;
+    }
     const rv = before.metadata?.resourceVersion;
     const latest = this.transform(after);
     const entry = this.written.get(key) ?? { superseded: new Set<string>(), latest };

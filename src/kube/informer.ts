@@ -11,7 +11,14 @@ import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
 
 export interface KubeObject {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    deletionTimestamp?: unknown;
+    finalizers?: string[];
+  };
 }
 
 export interface InformerHandlers<T> {

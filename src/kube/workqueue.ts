@@ -272,6 +272,12 @@ class Fifo {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
     this.head += 1;
+    // Emptied: start afresh rather than keep up to 1024 consumed keys alive.
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+      return item;
+    }
     // Drop the consumed prefix once it dominates, keeping memory proportional to what waits.
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
