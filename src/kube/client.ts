@@ -31,8 +31,6 @@ export const isNotFound = (err: unknown): boolean =>
   err instanceof KubeApiError && err.status === 404;
 export const isConflict = (err: unknown): boolean =>
   err instanceof KubeApiError && err.status === 409;
-export const isAlreadyExists = (err: unknown): boolean =>
-  err instanceof KubeApiError && err.status === 409 && err.reason === 'AlreadyExists';
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
 
