@@ -9,11 +9,8 @@ import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer-owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
-import type { Controller, ControllerContext } from './controllers/controller.ts';
-import { NodeLifecycleController } from './controllers/node-lifecycle/controller.ts';
-import { NodeController } from './controllers/node/controller.ts';
-import { RouteController } from './controllers/route/controller.ts';
-import { ServiceController } from './controllers/service/controller.ts';
+import type { ControllerContext } from './controllers/controller.ts';
+import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
 import { SharedInformers } from './kube/informers.ts';
@@ -21,12 +18,6 @@ import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { controllerRunning } from './metrics.ts';
-import {
-  NODE_CONTROLLER,
-  NODE_LIFECYCLE_CONTROLLER,
-  ROUTE_CONTROLLER,
-  SERVICE_CONTROLLER,
-} from './names.ts';
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
@@ -46,9 +37,6 @@ export interface AppConfig {
   /** How the start-up Oxide check backs off while the API is down (tests shorten it). */
   oxideStartupBackoff?: StartupBackoff;
 }
-
-/** Upstream's service controller resyncs every load balancer against the Nodes this often. */
-const SERVICE_NODE_SYNC_PERIOD_MS = 100_000;
 
 /** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
 export const EXIT_FAILURE = 1;
@@ -92,75 +80,6 @@ export function loadKube(options: CcmOptions, fence?: Fence): KubeClient {
     currentContext: kc.currentContext,
   });
   return new KubeClient(overridden, clientOptions);
-}
-
-/**
- * Constructs the enabled controllers this build has; says why any enabled one does not run.
- * contextFor gives each controller its context: in the program, each gets its own Kubernetes
- * client and so its own --kube-api-qps budget, as upstream's per-controller clients do, so a
- * burst in one controller (200 Services) does not starve another (Node initialization).
- */
-export function buildControllers(
-  contextFor: (name: ControllerName) => ControllerContext,
-  options: CcmOptions,
-  enabled: readonly ControllerName[],
-): Controller[] {
-  const controllers: Controller[] = [];
-  for (const name of enabled) {
-    const ctx = contextFor(name);
-    if (name === NODE_CONTROLLER || name === NODE_LIFECYCLE_CONTROLLER) {
-      if (!ctx.cloud.instances()) {
-        ctx.log.warn({ controller: name.name }, 'provider has no instances; not starting');
-      } else if (name === NODE_CONTROLLER) {
-        controllers.push(
-          new NodeController(ctx, {
-            workers: options.concurrentNodeSyncs,
-            statusUpdateFrequencyMs: options.nodeStatusUpdateFrequencyMs,
-          }),
-        );
-      } else {
-        controllers.push(
-          new NodeLifecycleController(ctx, { monitorPeriodMs: options.nodeMonitorPeriodMs }),
-        );
-      }
-    } else if (name === SERVICE_CONTROLLER) {
-      if (!ctx.cloud.loadBalancer()) {
-        ctx.log.warn({ controller: name.name }, 'provider has no load balancers; not starting');
-        continue;
-      }
-      controllers.push(
-        new ServiceController(ctx, {
-          workers: options.concurrentServiceSyncs,
-          nodeSyncPeriodMs: SERVICE_NODE_SYNC_PERIOD_MS,
-        }),
-      );
-    } else if (name === ROUTE_CONTROLLER) {
-      // Upstream's rule: routes only when Pod CIDRs are allocated and routes are wanted.
-      if (!options.allocateNodeCidrs || !options.configureCloudRoutes) {
-        ctx.log.info(
-          {
-            controller: name.name,
-            allocateNodeCidrs: options.allocateNodeCidrs,
-            configureCloudRoutes: options.configureCloudRoutes,
-          },
-          'will not configure cloud provider routes',
-        );
-      } else if (!ctx.cloud.routes()) {
-        ctx.log.warn({ controller: name.name }, 'provider has no routes; not starting');
-      } else {
-        controllers.push(
-          new RouteController(ctx, {
-            clusterCIDRs: options.clusterCidr
-              .split(',')
-              .map((c) => c.trim())
-              .filter((c) => c !== ''),
-            periodMs: options.routeReconciliationPeriodMs,
-          }),
-        );
-      }
-    }
-  }
-  return controllers;
 }
 
 /** Readiness of the leader's work: informers synced and controllers started. */
