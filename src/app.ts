@@ -21,13 +21,10 @@ import { controllerRunning } from './metrics.ts';
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
-import { Delegation } from './server/delegation.ts';
 import { OxideStartup } from './oxide/startup.ts';
 import type { StartupBackoff } from './oxide/startup.ts';
-import { listenRetryingWhileInUse } from './server/listen-retry.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
-import { startServer } from './server/server.ts';
-import { readTlsFiles, selfSignedTls } from './server/tls.ts';
+import { serveSecurePort } from './server/secure-port.ts';
 import { userAgent } from './version.ts';
 
 export interface AppConfig {
@@ -170,7 +167,8 @@ function delegationClient(options: CcmOptions, kubeconfig: string): KubeClient {
   return loadKube({ ...options, kubeApiQps: limits.qps, kubeApiBurst: limits.burst });
 }
 
-async function serve(
+/** The secure port with this process's checks (server/secure-port.ts serves them). */
+function serve(
   options: CcmOptions,
   elector: LeaderElector | undefined,
   work: LeaderWork,
@@ -178,74 +176,28 @@ async function serve(
   startup: OxideStartup,
   log: Logger,
 ): Promise<RetryingServer | undefined> {
-  if (options.securePort === 0) return undefined;
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
-  const tls = options.metricsPlainHttp
-    ? undefined
-    : options.tlsCertFile
-      ? readTlsFiles(options.tlsCertFile, options.tlsPrivateKeyFile)
-      : await selfSignedTls(options.bindAddress);
-  const guard = await Delegation.start({
-    authenticationClient: delegationClient(options, options.authenticationKubeconfig),
-    authorizationClient: delegationClient(options, options.authorizationKubeconfig),
-    tokenCacheTtlMs: options.authenticationTokenWebhookCacheTtlMs,
-    skipLookup: options.authenticationSkipLookup,
-    tolerateLookupFailure: options.authenticationTolerateLookupFailure,
-    clientCaFile: options.clientCaFile,
-    requestHeader: {
-      clientCaFile: options.requestheaderClientCaFile,
-      allowedNames: options.requestheaderAllowedNames,
-      usernameHeaders: options.requestheaderUsernameHeaders,
-      uidHeaders: options.requestheaderUidHeaders,
-      groupHeaders: options.requestheaderGroupHeaders,
-      extraHeaderPrefixes: options.requestheaderExtraHeadersPrefix,
-    },
-    alwaysAllowPaths: options.authorizationAlwaysAllowPaths,
-    alwaysAllowGroups: options.authorizationAlwaysAllowGroups,
-    authorizedTtlMs: options.authorizationWebhookCacheAuthorizedTtlMs,
-    unauthorizedTtlMs: options.authorizationWebhookCacheUnauthorizedTtlMs,
-    log,
-  });
-  try {
-    const server = await listenRetryingWhileInUse(
-      () =>
-        startServer({
-          bindAddress: options.bindAddress,
-          port: options.securePort,
-          ...(tls ? { tls } : {}),
-          healthChecks: {
-            ping: () => undefined,
-            controllers: () =>
-              work.failed.length === 0
-                ? undefined
-                : `controllers failed: ${work.failed.join(', ')}`,
-            ...(elector ? { leaderElection: () => elector.check() } : {}),
-          },
-          readyChecks: {
-            // Down or failing at start is not unhealthy (a restart would not help): not ready.
-            oxide: () => startup.notReady,
-            // What the leader's controllers need to act. A standby is ready: it is healthy and
-            // waiting, and a rolling update must be able to proceed while the old replica leads.
-            informerSync: () => (standby() ? undefined : work.informerHealth()),
-            oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
-          },
-          guard,
-          log,
-        }),
-      `${options.bindAddress}:${options.securePort}`,
-      log,
-    );
-    return {
-      ...server,
-      close: async () => {
-        await server.close();
-        await guard.close();
+  return serveSecurePort(
+    options,
+    {
+      healthChecks: {
+        ping: () => undefined,
+        controllers: () =>
+          work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
+        ...(elector ? { leaderElection: () => elector.check() } : {}),
       },
-    };
-  } catch (err) {
-    await guard.close();
-    throw err;
-  }
+      readyChecks: {
+        // Down or failing at start is not unhealthy (a restart would not help): not ready.
+        oxide: () => startup.notReady,
+        // What the leader's controllers need to act. A standby is ready: it is healthy and
+        // waiting, and a rolling update must be able to proceed while the old replica leads.
+        informerSync: () => (standby() ? undefined : work.informerHealth()),
+        oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
+      },
+    },
+    (kubeconfig) => delegationClient(options, kubeconfig),
+    log,
+  );
 }
 
 export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal): Promise<number> {
