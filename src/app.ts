@@ -186,13 +186,15 @@ function serve(
           work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
         ...(elector ? { leaderElection: () => elector.check() } : {}),
       },
+      // A standby is ready: it is healthy and waiting, and a rolling update must be able to
+      // proceed while the old replica leads. So past the start, these are the leader's.
       readyChecks: {
-        // Down or failing at start is not unhealthy (a restart would not help): not ready.
-        oxide: () => startup.notReady,
-        // What the leader's controllers need to act. A standby is ready: it is healthy and
-        // waiting, and a rolling update must be able to proceed while the old replica leads.
+        // One check, two cases, told apart by the reason: at start, until the token and project
+        // check out ("Oxide API not available (retrying): …"; down or failing at start is not
+        // unhealthy, a restart would not help); then 30 s without a usable answer ("no usable
+        // answer from the Oxide API for 31s: …").
+        oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
         informerSync: () => (standby() ? undefined : work.informerHealth()),
-        oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
       },
     },
     (kubeconfig) => delegationClient(options, kubeconfig),

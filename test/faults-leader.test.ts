@@ -332,7 +332,7 @@ test('/readyz fails while the apiserver is gone and recovers when it is back', a
   );
   const notReadyAfter = Math.round(performance.now() - down);
   assert.match(failing.body, /\[-\]informerSync failed: no answer from the apiserver/);
-  assert.match(failing.body, /\[\+\]oxideAPI ok/);
+  assert.match(failing.body, /\[\+\]oxide ok/);
   await cp.startApiserver();
   const up = performance.now();
   await waitFor('ready again', async () => (await readyz()).status === 200, 30_000, 250);
