@@ -2,9 +2,11 @@
 // a provider and flags, and the line an operator sees for each one that is not. Constructing a
 // controller only asks for informers; no request is sent (the apiserver address is never dialed).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { after, test } from 'node:test';
 import { FakeCloud } from '../../test/fake/cloud.ts';
 import type { CloudProvider } from '../cloud/provider.ts';
 import { resolveControllers } from '../config/controllers.ts';
@@ -17,19 +19,28 @@ import { createLogger } from '../log.ts';
 import { ALL_CONTROLLERS } from '../names.ts';
 import { CONTROLLER_INITIALIZERS, buildControllers } from './registry.ts';
 
+const dir = mkdtempSync(join(tmpdir(), 'registry-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const kubeconfig = join(dir, 'kubeconfig');
+writeFileSync(
+  kubeconfig,
+  [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:9" } }]',
+    'users: [{ name: u, user: { token: t } }]',
+    'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+    'current-context: x',
+    '',
+  ].join('\n'),
+);
+
 function build(cloud: CloudProvider, options: CcmOptions, controllers: string[] = ['*']) {
   const stream = new PassThrough();
   let text = '';
   stream.on('data', (d: Buffer) => (text += d.toString()));
   const log = createLogger({ format: 'json', errorStream: stream });
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:9', skipTLSVerify: true }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  const kube = new KubeClient(kc, { qps: 20, burst: 30 });
+  const kube = KubeClient.load(kubeconfig, { qps: 20, burst: 30 });
   const informers = new SharedInformers(kube, log);
   const built = buildControllers(
     () => ({
