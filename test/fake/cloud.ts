@@ -38,8 +38,8 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
   readonly loadBalancers = new Map<string, { status: LoadBalancerStatus; nodes: string[] }>();
   readonly calls: FakeCall[] = [];
   /** Errors to throw: one entry per upcoming call of that method (used up in order). */
-  readonly errors = new Map<Method, { err: Error; target?: string }[]>();
-  nextIp = 1;
+  private readonly errors = new Map<Method, { err: Error; target?: string }[]>();
+  private nextIp = 1;
 
   providerName(): string {
     return 'fake';
