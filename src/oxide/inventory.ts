@@ -7,7 +7,7 @@
 // NICs with the per-instance list.
 import type { ExternalIp, Instance, InstanceNetworkInterface, Vpc, VpcSubnet } from '@oxide/api';
 import type { OxideClient } from './client.ts';
-import { Semaphore } from './semaphore.ts';
+import { Semaphore } from '../util/async.ts';
 
 export interface InstanceInventoryOptions {
   /** How long an instance snapshot answers lookups; default 2 s. */

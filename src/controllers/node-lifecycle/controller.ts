@@ -9,7 +9,7 @@ import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { NODE_KIND } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
-import { sleep } from '../../kube/informer.ts';
+import { sleep } from '../../util/async.ts';
 import { updateNode } from '../../kube/nodes.ts';
 import {
   hasTaint,
