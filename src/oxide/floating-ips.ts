@@ -1,7 +1,7 @@
-// Floating IP and IP pool calls, each through the shared client's `call` (timeouts, retries,
+// Floating IP calls, each through the shared client's `call` (timeouts, retries,
 // metrics, typed errors). Only names the project's FIPs by UUID once known: a UUID together with
 // the `project` selector is a 400.
-import type { AddressAllocator, FloatingIp, SiloIpPool } from '@oxide/api';
+import type { AddressAllocator, FloatingIp } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
 
@@ -81,30 +81,6 @@ export async function deleteFloatingIp(client: OxideClient, floatingIpId: string
   await client.call('floating_ip_delete', (api, params) =>
     api.methods.floatingIpDelete({ path: { floatingIp: floatingIpId } }, params),
   );
-}
-
-export function viewIpPool(client: OxideClient, pool: string): Promise<SiloIpPool> {
-  return client.call('ip_pool_view', (api, params) =>
-    api.methods.ipPoolView({ path: { pool } }, params),
-  );
-}
-
-/**
- * Pools change rarely (an operator's act), and a pool annotation is checked on every ensure, so
- * lookups are cached briefly; concurrent lookups of one pool share a request.
- */
-export class IpPoolCache {
-  private readonly client: OxideClient;
-  private readonly cache: TtlCache<string, SiloIpPool>;
-
-  constructor(client: OxideClient, ttlMs = 60_000) {
-    this.client = client;
-    this.cache = new TtlCache({ ttlMs });
-  }
-
-  get(pool: string): Promise<SiloIpPool> {
-    return this.cache.get(pool, () => viewIpPool(this.client, pool));
-  }
 }
 
 /** Default of FloatingIpViewOptions.ttlMs. */

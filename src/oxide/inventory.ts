@@ -5,8 +5,12 @@
 // 1000 per-instance calls. A view is dropped when its TTL ends, so memory at idle does not hold
 // the project. Absence from a view is never proof: instances are confirmed with a view by id,
 // NICs with the per-instance list.
-import type { ExternalIp, Instance, InstanceNetworkInterface, Vpc, VpcSubnet } from '@oxide/api';
+import type { ExternalIp, Instance, InstanceNetworkInterface } from '@oxide/api';
 import type { OxideClient } from './client.ts';
+import { listInstanceExternalIps, listInstances } from './instances.ts';
+import { listInstanceNics, listSubnetNics } from './network-interfaces.ts';
+import { listSubnets } from './subnets.ts';
+import { listVpcs } from './vpcs.ts';
 import { Semaphore } from '../util/async.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
 
@@ -145,7 +149,7 @@ export class InstanceInventory {
     } catch {
       // The per-instance list below decides; it reports its own errors.
     }
-    return this.perInstance.run(() => this.client.listInstanceNics(instanceId));
+    return this.perInstance.run(() => listInstanceNics(this.client, instanceId));
   }
 
   /** NIC lookups from now on read a view taken from now on (one walk, shared). */
@@ -154,12 +158,12 @@ export class InstanceInventory {
   }
 
   externalIps(instanceId: string): Promise<ExternalIp[]> {
-    return this.perInstance.run(() => this.client.listInstanceExternalIps(instanceId));
+    return this.perInstance.run(() => listInstanceExternalIps(this.client, instanceId));
   }
 
   private readonly loadInstances = async (): Promise<InstanceSnapshot> => {
     const startedAt = performance.now();
-    return new InstanceSnapshot(await this.client.listInstances(), startedAt);
+    return new InstanceSnapshot(await listInstances(this.client), startedAt);
   };
 
   private readonly loadNics = async (): Promise<NicSnapshot> => {
@@ -172,45 +176,12 @@ export class InstanceInventory {
     const client = this.client;
     // A project has a handful of VPCs and each a handful of subnets: a short page is the last.
     const small = { boundedCollection: true };
-    const vpcs = await client.listAll<Vpc>(
-      'vpc_list',
-      (api, pageToken, limit, params) =>
-        api.methods.vpcList({ query: { project: client.project, limit, pageToken } }, params),
-      undefined,
-      small,
-    );
+    const vpcs = await listVpcs(client, small);
     const subnets = (
-      await Promise.all(
-        vpcs.map((vpc) =>
-          client.listAll<VpcSubnet>(
-            'vpc_subnet_list',
-            (api, pageToken, limit, params) =>
-              // By UUID, so without the project selector (UUID plus parent selector is a 400).
-              api.methods.vpcSubnetList({ query: { vpc: vpc.id, limit, pageToken } }, params),
-            undefined,
-            small,
-          ),
-        ),
-      )
+      await Promise.all(vpcs.map((vpc) => listSubnets(client, vpc.id, small)))
     ).flat();
     const nics = await Promise.all(
-      subnets.map((subnet) =>
-        this.perInstance.run(() =>
-          client.listAll<InstanceNetworkInterface>(
-            'vpc_subnet_list_network_interfaces',
-            (api, pageToken, limit, params) =>
-              api.methods.vpcSubnetListNetworkInterfaces(
-                // NIC names repeat across instances (net0 on each): by name, a page boundary
-                // among equal names would skip NICs. Ids are unique.
-                {
-                  path: { subnet: subnet.id },
-                  query: { limit, pageToken, sortBy: 'id_ascending' },
-                },
-                params,
-              ),
-          ),
-        ),
-      ),
+      subnets.map((subnet) => this.perInstance.run(() => listSubnetNics(client, subnet.id))),
     );
     return nics.flat();
   }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { OxideClient } from './client.ts';
 import { isOxideError } from './errors.ts';
 import { sleep } from '../util/async.ts';
+import { viewCurrentUser, viewProject } from './projects.ts';
 
 export interface StartupBackoff {
   initialMs: number;
@@ -59,8 +60,8 @@ export class OxideStartup {
     let failures = 0;
     for (;;) {
       try {
-        await this.client.checkCredentials(signal);
-        await this.client.checkProject(signal);
+        await viewCurrentUser(this.client, signal);
+        await viewProject(this.client, signal);
         this.notReady = undefined;
         if (failures > 0)
           this.log.info({ failedChecks: failures }, 'Oxide API available again; starting');
