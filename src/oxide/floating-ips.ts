@@ -128,7 +128,10 @@ export class FloatingIpView {
 
   constructor(client: OxideClient, options: FloatingIpViewOptions = {}) {
     this.client = client;
-    this.cache = new TtlCache({ ttlMs: options.ttlMs ?? FLOATING_IP_VIEW_TTL_MS });
+    this.cache = new TtlCache({
+      name: 'floating_ips',
+      ttlMs: options.ttlMs ?? FLOATING_IP_VIEW_TTL_MS,
+    });
   }
 
   /**

@@ -106,8 +106,12 @@ export class InstanceInventory {
     this.client = client;
     this.perInstance = new Semaphore(options.concurrency ?? 16);
     this.ttlMs = options.ttlMs ?? 2_000;
-    this.instances = new TtlCache({ ttlMs: this.ttlMs, dropAtExpiry: true });
-    this.nicView = new TtlCache({ ttlMs: options.nicTtlMs ?? 60_000, dropAtExpiry: true });
+    this.instances = new TtlCache({ name: 'instances', ttlMs: this.ttlMs, dropAtExpiry: true });
+    this.nicView = new TtlCache({
+      name: 'network_interfaces',
+      ttlMs: options.nicTtlMs ?? 60_000,
+      dropAtExpiry: true,
+    });
   }
 
   /**

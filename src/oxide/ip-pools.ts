@@ -19,7 +19,7 @@ export class IpPoolCache {
 
   constructor(client: OxideClient, ttlMs = 60_000) {
     this.client = client;
-    this.cache = new TtlCache({ ttlMs });
+    this.cache = new TtlCache({ name: 'ip_pools', ttlMs });
   }
 
   get(pool: string): Promise<SiloIpPool> {

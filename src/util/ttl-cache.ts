@@ -4,6 +4,7 @@
 // again), an optional bound on entries (oldest first out), and hit/miss counts. Shaped after the
 // hcloud CCM's generic cache and k8s.io/apiserver's token cache; callers that need more (the
 // floating-IP view's write-through) build it on top.
+import { cacheMetrics } from '../metrics.ts';
 
 export interface TtlCacheOptions<V> {
   /** How long a value answers, in ms from its load's start; per value when a function. 0: never kept. */
@@ -17,6 +18,8 @@ export interface TtlCacheOptions<V> {
    * hold it: true uses an unref'd timer; tests pass their own scheduler.
    */
   dropAtExpiry?: boolean | ((drop: () => void, afterMs: number) => void);
+  /** Counts lookups in oxide_ccm_cache_requests_total{cache=name}; none: not counted there. */
+  name?: string;
   /** Told of every get(): 'hit' when answered without starting a load (joining one counts). */
   onLookup?: (result: 'hit' | 'miss') => void;
 }
@@ -71,7 +74,17 @@ export class TtlCache<K, V> {
         : typeof drop === 'function'
           ? drop
           : undefined;
-    this.onLookup = options.onLookup;
+    const counted = options.name;
+    const hit = counted === undefined ? undefined : cacheMetrics.requests.labels(counted, 'hit');
+    const miss = counted === undefined ? undefined : cacheMetrics.requests.labels(counted, 'miss');
+    const told = options.onLookup;
+    this.onLookup =
+      hit && miss
+        ? (result) => {
+            (result === 'hit' ? hit : miss).inc();
+            told?.(result);
+          }
+        : told;
   }
 
   /** Lookups answered without starting a load, and lookups that started one. */
