@@ -97,6 +97,7 @@ export class InstanceInventory {
   private readonly client: OxideClient;
   private readonly perInstance: Semaphore;
   private readonly ttlMs: number;
+  private readonly nicTtlMs: number;
   // One key each: a view is the whole project's. Dropped when their TTL ends, so an idle process
   // does not hold the project.
   private readonly instances: TtlCache<'project', InstanceSnapshot>;
@@ -107,9 +108,10 @@ export class InstanceInventory {
     this.perInstance = new Semaphore(options.concurrency ?? 16);
     this.ttlMs = options.ttlMs ?? 2_000;
     this.instances = new TtlCache({ name: 'instances', ttlMs: this.ttlMs, dropAtExpiry: true });
+    this.nicTtlMs = options.nicTtlMs ?? 60_000;
     this.nicView = new TtlCache({
       name: 'network_interfaces',
-      ttlMs: options.nicTtlMs ?? 60_000,
+      ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
   }
@@ -143,7 +145,10 @@ export class InstanceInventory {
   async nics(instanceId: string): Promise<InstanceNetworkInterface[]> {
     const asked = performance.now();
     try {
-      let view = await this.nicView.get('project', this.loadNics);
+      // As snapshot(): a walk in flight for longer than the TTL is not joined.
+      let view = await this.nicView.get('project', this.loadNics, {
+        notBefore: asked - this.nicTtlMs,
+      });
       let found = view.of(instanceId);
       if (!found && view.startedAt < asked) {
         view = await this.nicView.get('project', this.loadNics, { notBefore: asked });
