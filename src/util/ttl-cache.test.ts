@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cacheMetrics } from '../metrics.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 function clock(): { now: () => number; advance(ms: number): void } {
@@ -83,7 +84,10 @@ test('bounded: past maxEntries the oldest go first', async () => {
   const cache = new TtlCache<string, number>({ ttlMs: 60_000, maxEntries: 3 });
   for (let i = 0; i < 1_000; i++) await cache.get(`junk-${i}`, () => Promise.resolve(i));
   assert.equal(cache.size, 3);
-  assert.deepEqual(cache.keys(), ['junk-997', 'junk-998', 'junk-999']);
+  assert.deepEqual(
+    ['junk-0', 'junk-996', 'junk-997', 'junk-998', 'junk-999'].map((k) => cache.peek(k)),
+    [undefined, undefined, 997, 998, 999],
+  );
 });
 
 test('notBefore skips older values and loads in flight; fresh always loads', async () => {
@@ -162,4 +166,17 @@ test('dropAtExpiry: the value is dropped when its TTL ends, not on the next acce
   c.advance(100);
   timers[0]?.fn();
   assert.equal(cache.size, 0);
+});
+
+test('a named cache counts its lookups in oxide_ccm_cache_requests_total', async () => {
+  const count = async (status: string): Promise<number> =>
+    (await cacheMetrics.requests.get()).values.find(
+      (v) => v.labels.cache === 'ttl_cache_test' && v.labels.status === status,
+    )?.value ?? 0;
+  const cache = new TtlCache<string, number>({ name: 'ttl_cache_test', ttlMs: 60_000 });
+  await cache.get('k', () => Promise.resolve(1));
+  await cache.get('k', () => Promise.resolve(2));
+  await cache.get('k', () => Promise.resolve(3));
+  assert.equal(await count('miss'), 1);
+  assert.equal(await count('hit'), 2);
 });

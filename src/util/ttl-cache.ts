@@ -1,9 +1,10 @@
 // The one cache type: values by key that answer for a TTL counted from when their load started
-// (so a value never answers later than ttlMs after the read that produced it), one load per key
-// at a time for everyone who asks (single flight), failed loads never kept (the next ask loads
-// again), an optional bound on entries (oldest first out), and hit/miss counts. Shaped after the
-// hcloud CCM's generic cache and k8s.io/apiserver's token cache; callers that need more (the
-// floating-IP view's write-through) build it on top.
+// (so a value never answers later than ttlMs after the read that produced it), concurrent asks
+// for a key sharing one load (single flight), failed loads never kept (the next ask loads
+// again), an optional bound on entries (oldest first out), and hit/miss counts (in
+// oxide_ccm_cache_requests_total when named). Callers that need more (the floating-IP view's
+// write-through) build it on top.
+import { cacheMetrics } from '../metrics.ts';
 
 export interface TtlCacheOptions<V> {
   /** How long a value answers, in ms from its load's start; per value when a function. 0: never kept. */
@@ -17,6 +18,8 @@ export interface TtlCacheOptions<V> {
    * hold it: true uses an unref'd timer; tests pass their own scheduler.
    */
   dropAtExpiry?: boolean | ((drop: () => void, afterMs: number) => void);
+  /** Counts lookups in oxide_ccm_cache_requests_total{cache=name}; none: not counted there. */
+  name?: string;
   /** Told of every get(): 'hit' when answered without starting a load (joining one counts). */
   onLookup?: (result: 'hit' | 'miss') => void;
 }
@@ -37,7 +40,6 @@ interface Entry<V> {
 }
 
 interface Load<V> {
-  seq: number;
   startedAt: number;
   promise: Promise<V>;
   /** Overtaken by invalidate(): its value is handed to whoever waits for it, but not kept. */
@@ -71,7 +73,17 @@ export class TtlCache<K, V> {
         : typeof drop === 'function'
           ? drop
           : undefined;
-    this.onLookup = options.onLookup;
+    const counted = options.name;
+    const hit = counted === undefined ? undefined : cacheMetrics.requests.labels(counted, 'hit');
+    const miss = counted === undefined ? undefined : cacheMetrics.requests.labels(counted, 'miss');
+    const told = options.onLookup;
+    this.onLookup =
+      hit && miss
+        ? (result) => {
+            (result === 'hit' ? hit : miss).inc();
+            told?.(result);
+          }
+        : told;
   }
 
   /** Lookups answered without starting a load, and lookups that started one. */
@@ -104,12 +116,6 @@ export class TtlCache<K, V> {
     return this.live(key, this.now())?.value;
   }
 
-  /** Keys with a value that has not expired. */
-  keys(): K[] {
-    const now = this.now();
-    return [...this.entries].filter(([, e]) => e.expiresAt > now).map(([k]) => k);
-  }
-
   /** Drops the value; a load in flight still answers and is kept when it lands. */
   delete(key: K): void {
     this.entries.delete(key);
@@ -120,10 +126,6 @@ export class TtlCache<K, V> {
     this.entries.delete(key);
     this.inflight.delete(key);
     for (const load of this.running.get(key) ?? []) load.stale = true;
-  }
-
-  clear(): void {
-    for (const key of [...this.entries.keys(), ...this.running.keys()]) this.invalidate(key);
   }
 
   private hit(value: Promise<V>): Promise<V> {
@@ -150,7 +152,7 @@ export class TtlCache<K, V> {
       if (!record.stale) this.store(key, value, seq, startedAt);
       return value;
     });
-    const record: Load<V> = { seq, startedAt, promise, stale: false };
+    const record: Load<V> = { startedAt, promise, stale: false };
     set.add(record);
     this.inflight.set(key, record);
     const settle = (): void => {
