@@ -25,7 +25,7 @@ import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
-import { MANIFEST_PATH, applyManifest, parseManifest } from './delivery.ts';
+import { MANIFEST_PATH, applyManifest, parseManifest } from './harness/delivery.ts';
 
 const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
 const ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
