@@ -11,8 +11,7 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
-import type { Simulator } from '../../sim/server.ts';
-import type { InstanceSeed } from '../../sim/seed.ts';
+import type { InstanceSeed, Simulator } from '../../sim/server.ts';
 import { NodeController } from '../../src/controllers/node/controller.ts';
 import { ServiceController } from '../../src/controllers/service/controller.ts';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controllers/service/predicates.ts';
