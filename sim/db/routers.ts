@@ -19,28 +19,21 @@ export function systemRouter(
     timeCreated: now,
     timeModified: now,
   };
-  const route = (r: Omit<RouterRoute, 'id' | 'vpcRouterId' | 'timeCreated' | 'timeModified'>) => ({
-    ...r,
+  // The internet-gateway default route of each family.
+  const defaultRoute = (family: 'v4' | 'v6', destination: string): RouterRoute => ({
+    name: `default-${family}`,
+    description: 'The default route of a vpc',
+    kind: 'default',
+    destination: { type: 'ip_net', value: destination },
+    target: { type: 'internet_gateway', value: 'default' },
     id: randomUUID(),
     vpcRouterId: router.id,
     timeCreated: now,
     timeModified: now,
   });
   const routes: RouterRoute[] = [
-    route({
-      name: 'default-v4',
-      description: 'The default route of a vpc',
-      kind: 'default',
-      destination: { type: 'ip_net', value: '0.0.0.0/0' },
-      target: { type: 'internet_gateway', value: 'default' },
-    }),
-    route({
-      name: 'default-v6',
-      description: 'The default route of a vpc',
-      kind: 'default',
-      destination: { type: 'ip_net', value: '::/0' },
-      target: { type: 'internet_gateway', value: 'default' },
-    }),
+    defaultRoute('v4', '0.0.0.0/0'),
+    defaultRoute('v6', '::/0'),
     subnetRoute(subnet, router.id, now),
   ];
   return { router, routes };
