@@ -59,15 +59,21 @@ export function kwokStages(statusReportMs: number, imagesPerNode = 0): string {
         status: {{ .status | Quote }}
         type: {{ .type | Quote }}
       {{ end }}`;
-  return `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: node-initialize
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
+  // What the Node was registered with, or a 4-CPU 16 GiB machine.
+  const resources = (field: 'allocatable' | 'capacity'): string => `
+      ${field}:
+      {{ with .status.${field} }}
+      {{ YAML . 1 }}
+      {{ else }}
+        cpu: "4"
+        memory: 16Gi
+        pods: "110"
+      {{ end }}`;
+  return [
+    stage(
+      'node-initialize',
+      'Node',
+      `  selector:
     matchExpressions:
     - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
       operator: 'NotIn'
@@ -75,23 +81,7 @@ spec:
   next:
     statusTemplate: |
       {{ $now := Now }}
-      {{ $lastTransitionTime := $now }}${conditions}
-      allocatable:
-      {{ with .status.allocatable }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: "4"
-        memory: 16Gi
-        pods: "110"
-      {{ end }}
-      capacity:
-      {{ with .status.capacity }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: "4"
-        memory: 16Gi
-        pods: "110"
-      {{ end }}
+      {{ $lastTransitionTime := $now }}${conditions}${resources('allocatable')}${resources('capacity')}
       nodeInfo:
         architecture: amd64
         operatingSystem: linux
@@ -104,16 +94,12 @@ spec:
         osImage: ""
         systemUUID: ""${imagesPerNode > 0 ? `\n      images:\n${images}` : ''}
       phase: Running
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: node-heartbeat-with-lease
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
+`,
+    ),
+    stage(
+      'node-heartbeat-with-lease',
+      'Node',
+      `  selector:
     matchExpressions:
     - key: '.status.phase'
       operator: 'In'
@@ -128,16 +114,12 @@ spec:
     statusTemplate: |
       {{ $now := Now }}
       {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}${conditions}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-ready
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
+`,
+    ),
+    stage(
+      'pod-ready',
+      'Pod',
+      `  selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
@@ -150,16 +132,7 @@ spec:
   next:
     statusTemplate: |
       {{ $now := Now }}
-      conditions:
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Initialized
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Ready
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: ContainersReady
+      conditions:${['Initialized', 'Ready', 'ContainersReady'].map(podCondition).join('')}
       containerStatuses:
       {{ range .spec.containers }}
       - image: {{ .image | Quote }}
@@ -180,22 +153,40 @@ spec:
       {{ end }}
       phase: Running
       startTime: {{ $now | Quote }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-delete
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
+`,
+    ),
+    stage(
+      'pod-delete',
+      'Pod',
+      `  selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: 'Exists'
   next:
     delete: true
-`;
+`,
+    ),
+  ].join('---\n');
+}
+
+/** One kwok Stage: its name, the kind it acts on, and the rest of its spec. */
+function stage(name: string, kind: 'Node' | 'Pod', spec: string): string {
+  return `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ${name}
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: ${kind}
+${spec}`;
+}
+
+function podCondition(type: string): string {
+  return `
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ${type}`;
 }
 
 /** Starts the kwok controller; it acts on Nodes registered by registerKwokNode. */
