@@ -69,15 +69,18 @@ export function kwokStages(statusReportMs: number, imagesPerNode = 0): string {
         memory: 16Gi
         pods: "110"
       {{ end }}`;
+  // A selector expression: the object's Ready condition is (In) or is not (NotIn) True.
+  const readyTrue = (operator: 'In' | 'NotIn'): string =>
+    `    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: '${operator}'
+      values: ['True']`;
   return [
     stage(
       'node-initialize',
       'Node',
       `  selector:
     matchExpressions:
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values: ['True']
+${readyTrue('NotIn')}
   next:
     statusTemplate: |
       {{ $now := Now }}
@@ -104,9 +107,7 @@ export function kwokStages(statusReportMs: number, imagesPerNode = 0): string {
     - key: '.status.phase'
       operator: 'In'
       values: ['Running']
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'In'
-      values: ['True']
+${readyTrue('In')}
   delay:
     durationMilliseconds: ${statusReportMs}
     jitterDurationMilliseconds: ${Math.round(statusReportMs * 1.1)}
@@ -126,9 +127,7 @@ export function kwokStages(statusReportMs: number, imagesPerNode = 0): string {
     - key: '.status.phase'
       operator: 'In'
       values: ['Pending']
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values: ['True']
+${readyTrue('NotIn')}
   next:
     statusTemplate: |
       {{ $now := Now }}
