@@ -24,7 +24,6 @@ import type { OxideClient } from '../../oxide/client.ts';
 import { isNotFound, isOxideError } from '../../oxide/errors.ts';
 import {
   FloatingIpView,
-  IpPoolCache,
   attachFloatingIp,
   createFloatingIp,
   deleteFloatingIp,
@@ -32,6 +31,8 @@ import {
   updateFloatingIpDescription,
   viewFloatingIp,
 } from '../../oxide/floating-ips.ts';
+import { listInstanceExternalIps } from '../../oxide/instances.ts';
+import { IpPoolCache } from '../../oxide/ip-pools.ts';
 import { InvalidServiceConfigError } from '../provider.ts';
 import type { LoadBalancer, LoadBalancerIngress, LoadBalancerStatus } from '../provider.ts';
 import {
@@ -666,7 +667,7 @@ export class OxideLoadBalancer implements LoadBalancer {
   private async accepts(instanceId: string, family: IpVersion, floating: number): Promise<boolean> {
     if (floating + 1 > MAX_EXTERNAL_IPS_PER_INSTANCE) return false;
     if (floating + 1 === MAX_EXTERNAL_IPS_PER_INSTANCE) {
-      const external = await this.client.listInstanceExternalIps(instanceId);
+      const external = await listInstanceExternalIps(this.client, instanceId);
       if (external.some((e) => e.kind === 'ephemeral')) return false;
     }
     const nic = await this.nics.get(instanceId);
