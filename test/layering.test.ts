@@ -33,16 +33,6 @@ const RULES: Rule[] = [
   },
 ];
 
-// Known leaks being fixed elsewhere; each entry names its fix. An entry that no longer matches is
-// reported as a diagnostic so it can be deleted.
-const ALLOWED: { file: string; target: string; fix: string }[] = [
-  {
-    file: 'src/controllers/route/controller.ts',
-    target: 'src/oxide/semaphore.ts',
-    fix: 'issue 15: Semaphore moves out of src/oxide/ with the async toolbox',
-  },
-];
-
 /**
  * The module specifiers a TypeScript source imports or re-exports, statically or with a dynamic
  * import() of a string literal, in source order. Comments are skipped; string and template
@@ -190,26 +180,19 @@ test('the import scanner finds static, type-only, re-exported and dynamic import
   ]);
 });
 
-test('product files import along the layers only', (t) => {
+test('product files import along the layers only', () => {
   const files = productFiles();
   assert.ok(files.length > 50, `found only ${files.length} product files under src/`);
   const violations: string[] = [];
-  const used = new Set<string>();
   for (const file of files) {
     for (const spec of importSpecifiers(readFileSync(posix.join(repoRoot, file), 'utf8'))) {
       if (!spec.startsWith('.')) continue; // packages and node: built-ins
       const target = posix.normalize(posix.join(posix.dirname(file), spec));
       for (const rule of RULES) {
-        if (!file.startsWith(rule.from) || !rule.forbids(target)) continue;
-        const allowed = ALLOWED.find((a) => a.file === file && a.target === target);
-        if (allowed) used.add(`${file} -> ${target}`);
-        else violations.push(`${file} imports ${target}: ${rule.why}`);
+        if (file.startsWith(rule.from) && rule.forbids(target)) {
+          violations.push(`${file} imports ${target}: ${rule.why}`);
+        }
       }
-    }
-  }
-  for (const a of ALLOWED) {
-    if (!used.has(`${a.file} -> ${a.target}`)) {
-      t.diagnostic(`allowed import ${a.file} -> ${a.target} no longer occurs; delete its entry`);
     }
   }
   assert.deepEqual(violations, []);
