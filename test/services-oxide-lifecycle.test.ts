@@ -23,8 +23,8 @@ import {
   serviceGone,
   settled,
   startEnv,
-} from './services-oxide-env.ts';
-import type { Env } from './services-oxide-env.ts';
+} from './harness/services-oxide-env.ts';
+import type { Env } from './harness/services-oxide-env.ts';
 
 let env: Env;
 

@@ -19,7 +19,7 @@ import { testContext, waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
 import { createKubeletNode } from './harness/nodes.ts';
 import { QUICK_RETRIES } from './harness/oxide-env.ts';
-import { CLUSTER, DESCRIPTION, RESYNC_MS, initializedNode } from './services-oxide-env.ts';
+import { CLUSTER, DESCRIPTION, RESYNC_MS, initializedNode } from './harness/services-oxide-env.ts';
 
 let kube: KubeClient;
 let sim: Simulator;

@@ -7,19 +7,19 @@
 // - convergence, once faults clear: every Node initialized, every Service with an address backed
 //   by exactly one floating IP, no floating IP, route or firewall rule left for what is gone.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { startSimulator } from '../sim/server.ts';
-import type { Simulator } from '../sim/server.ts';
-import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
-import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
-import { NodeController } from '../src/controllers/node/controller.ts';
-import { RouteController } from '../src/controllers/route/controller.ts';
-import { ServiceController } from '../src/controllers/service/controller.ts';
-import { KubeClient, isNotFound } from '../src/kube/client.ts';
-import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { OxideClient } from '../src/oxide/client.ts';
-import { testContext } from './harness/context.ts';
-import { ControlPlane } from './harness/controlplane.ts';
-import { createKubeletNode, deleteNode, setNodeReady } from './harness/nodes.ts';
+import { startSimulator } from '../../sim/server.ts';
+import type { Simulator } from '../../sim/server.ts';
+import { OxideCloudProvider } from '../../src/cloud/oxide/provider.ts';
+import { NodeLifecycleController } from '../../src/controllers/node-lifecycle/controller.ts';
+import { NodeController } from '../../src/controllers/node/controller.ts';
+import { RouteController } from '../../src/controllers/route/controller.ts';
+import { ServiceController } from '../../src/controllers/service/controller.ts';
+import { KubeClient, isNotFound } from '../../src/kube/client.ts';
+import { TAINT_UNINITIALIZED } from '../../src/kube/well-known.ts';
+import { OxideClient } from '../../src/oxide/client.ts';
+import { testContext } from './context.ts';
+import { ControlPlane } from './controlplane.ts';
+import { createKubeletNode, deleteNode, setNodeReady } from './nodes.ts';
 
 export const CLUSTER = 'faults';
 const ROUTER = `${CLUSTER}-pods`;

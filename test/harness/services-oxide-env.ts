@@ -11,17 +11,16 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
-import type { Simulator } from '../sim/server.ts';
-import type { InstanceSeed } from '../sim/seed.ts';
-import { NodeController } from '../src/controllers/node/controller.ts';
-import { ServiceController } from '../src/controllers/service/controller.ts';
-import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../src/controllers/service/predicates.ts';
-import type { KubeClient } from '../src/kube/client.ts';
-import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { waitFor } from './harness/context.ts';
-import { testKube } from './harness/kube.ts';
-import { createKubeletNode, getNode } from './harness/nodes.ts';
-import { QUICK_RETRIES, startOxideEnv } from './harness/oxide-env.ts';
+import type { InstanceSeed, Simulator } from '../../sim/server.ts';
+import { NodeController } from '../../src/controllers/node/controller.ts';
+import { ServiceController } from '../../src/controllers/service/controller.ts';
+import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../../src/controllers/service/predicates.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { TAINT_UNINITIALIZED } from '../../src/kube/well-known.ts';
+import { waitFor } from './context.ts';
+import { testKube } from './kube.ts';
+import { createKubeletNode, getNode } from './nodes.ts';
+import { QUICK_RETRIES, startOxideEnv } from './oxide-env.ts';
 
 export const CLUSTER = 'kubernetes';
 export const DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot, testbin } from './harness/testbin.ts';
+import { repoRoot, testbin } from './testbin.ts';
 
 const run = promisify(execFile);
 
