@@ -353,11 +353,15 @@ describe('client', () => {
 });
 
 describe('inventory', () => {
+  // These count calls: a per-request timeout on a loaded machine would add retries to the count,
+  // so they get a timeout far above any round trip here (the timeout tests use the short one).
+  const counting = { timeoutMs: 30_000 };
+
   it('100 concurrent instanceMetadata calls cost one instance_list and one NIC walk', async () => {
     for (let i = 0; i < 100; i++) {
       sim.db.addInstance({ name: `burst-${i}`, hostname: `burst-${i}`, nics: [{ v4: 'auto' }] });
     }
-    const instances = provider({}, 2_000).instances();
+    const instances = provider(counting, 2_000).instances();
     sim.requests.reset();
     const all = await Promise.all(
       Array.from({ length: 100 }, (_, i) => instances.instanceMetadata(node(`burst-${i}`))),
@@ -378,7 +382,7 @@ describe('inventory', () => {
   });
 
   it('a burst of lookups for missing Nodes shares one fresh list before the views by name', async () => {
-    const instances = provider({}, 2_000).instances();
+    const instances = provider(counting, 2_000).instances();
     sim.requests.reset();
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => instances.instanceExists(node(`absent-${i}`))),
