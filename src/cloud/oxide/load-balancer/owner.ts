@@ -5,8 +5,8 @@
 // balancer applies them. The rules are written out in docs/annotations.md ("Ownership").
 import { createHash } from 'node:crypto';
 import type { V1Service } from '@kubernetes/client-node';
-import { InvalidServiceConfigError } from '../provider.ts';
-import { secondFamilyName } from './load-balancer-spec.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
+import { secondFamilyName } from './spec.ts';
 
 /** The Go CCM's description: alone, it marks a FIP the Go CCM (or we, before owners) created. */
 export const FLOATING_IP_DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';

@@ -11,8 +11,8 @@
 //   most `ttlMs` old) answers "already as desired?" without a request; a hand-deleted rule of ours
 //   comes back within the TTL.
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
-import type { OxideClient } from '../../oxide/client.ts';
-import { replaceFirewallRules, viewFirewallRules } from '../../oxide/firewall.ts';
+import type { OxideClient } from '../../../oxide/client.ts';
+import { replaceFirewallRules, viewFirewallRules } from '../../../oxide/firewall.ts';
 import { foreignRules, mergeRules, ownedRules, sameRules } from './firewall-rules.ts';
 
 /** Oxide's limit per VPC. */

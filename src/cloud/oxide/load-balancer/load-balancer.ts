@@ -18,10 +18,10 @@
 // fresh list.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { AddressAllocator, FloatingIp } from '@oxide/api';
-import type { Logger } from '../../log.ts';
-import { silentLogger } from '../../log.ts';
-import type { OxideClient } from '../../oxide/client.ts';
-import { isNotFound, isOxideError } from '../../oxide/errors.ts';
+import type { Logger } from '../../../log.ts';
+import { silentLogger } from '../../../log.ts';
+import type { OxideClient } from '../../../oxide/client.ts';
+import { isNotFound, isOxideError } from '../../../oxide/errors.ts';
 import {
   FloatingIpView,
   IpPoolCache,
@@ -31,9 +31,9 @@ import {
   detachFloatingIp,
   updateFloatingIpDescription,
   viewFloatingIp,
-} from '../../oxide/floating-ips.ts';
-import { InvalidServiceConfigError } from '../provider.ts';
-import type { LoadBalancer, LoadBalancerIngress, LoadBalancerStatus } from '../provider.ts';
+} from '../../../oxide/floating-ips.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
+import type { LoadBalancer, LoadBalancerIngress, LoadBalancerStatus } from '../../provider.ts';
 import {
   FLOATING_IP,
   FLOATING_IP_NAME,
@@ -42,7 +42,7 @@ import {
   readFloatingIpName,
 } from './annotations.ts';
 import type { IpVersion } from './annotations.ts';
-import { FirewallManager } from './firewall.ts';
+import { FirewallManager } from './vpc-firewall.ts';
 import { desiredFirewallRules, firewallRuleBase, validateSourceRanges } from './firewall-rules.ts';
 import {
   FloatingIpConflictError,
@@ -54,13 +54,13 @@ import {
   roleNames,
   roleOf,
   serviceRef,
-} from './load-balancer-owner.ts';
-import type { NamedFloatingIpPolicy, Relation, Role, ServiceRef } from './load-balancer-owner.ts';
-import { canonicalIp, familyOf, loadBalancerName, loadBalancerSpec } from './load-balancer-spec.ts';
-import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './load-balancer-spec.ts';
-import { parseProviderID } from './provider-id.ts';
+} from './owner.ts';
+import type { NamedFloatingIpPolicy, Relation, Role, ServiceRef } from './owner.ts';
+import { canonicalIp, familyOf, loadBalancerName, loadBalancerSpec } from './spec.ts';
+import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './spec.ts';
+import { parseProviderID } from '../provider-id.ts';
 import { PrimaryNicCache } from './target-nics.ts';
-import { InstanceInventory } from '../../oxide/inventory.ts';
+import { InstanceInventory } from '../../../oxide/inventory.ts';
 import { chooseTarget } from './target.ts';
 
 /** Oxide: at most 32 external IPs (floating + ephemeral; SNAT is extra) per instance. */

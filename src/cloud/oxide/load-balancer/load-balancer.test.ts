@@ -4,14 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { startSimulator } from '../../../sim/server.ts';
-import type { Simulator } from '../../../sim/server.ts';
-import { OxideClient } from '../../oxide/client.ts';
-import { listFloatingIps } from '../../oxide/floating-ips.ts';
-import { InvalidServiceConfigError } from '../provider.ts';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { listFloatingIps } from '../../../oxide/floating-ips.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
 import { firewallRuleBase } from './firewall-rules.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
-import { formatProviderID } from './provider-id.ts';
+import { formatProviderID } from '../provider-id.ts';
 
 const CLUSTER = 'kubernetes';
 let sim: Simulator;

@@ -254,9 +254,9 @@ export function renderAnnotationDocs(): string {
   const lines = [
     '# Service annotations',
     '',
-    '<!-- Generated from src/cloud/oxide/annotations.ts by renderAnnotationDocs(); a test fails',
-    '     when this file and the declarations differ. Edit the declarations, then run',
-    '     `UPDATE_DOCS=1 node_modules/.bin/node --test src/cloud/oxide/annotations.test.ts`. -->',
+    '<!-- Generated from src/cloud/oxide/load-balancer/annotations.ts by renderAnnotationDocs();',
+    '     a test fails when this file and the declarations differ. Edit the declarations, then run',
+    '     `UPDATE_DOCS=1 node_modules/.bin/node --test src/cloud/oxide/load-balancer/annotations.test.ts`. -->',
     '',
     'Annotations on a Service of `type: LoadBalancer` that the Oxide provider reads. An invalid',
     'value or combination is reported as a Warning event (`SyncLoadBalancerFailed`) naming the',

@@ -2,7 +2,7 @@
 // primary NIC, which needs an address of the FIP's family), its private addresses and its VPC
 // (both for firewall rules), read from the provider's shared NIC view.
 import type { InstanceNetworkInterface } from '@oxide/api';
-import type { InstanceInventory } from '../../oxide/inventory.ts';
+import type { InstanceInventory } from '../../../oxide/inventory.ts';
 import type { IpVersion } from './annotations.ts';
 
 export interface PrimaryNic {

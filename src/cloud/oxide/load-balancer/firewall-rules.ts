@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
-import { InvalidServiceConfigError } from '../provider.ts';
-import { toRuleUpdate } from '../../oxide/firewall.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
+import { toRuleUpdate } from '../../../oxide/firewall.ts';
 
 export const FIREWALL_RULE_PREFIX = 'k8s-lb-';
 /** Below the default rules' 65534, so an allow here wins over a broader default deny. */

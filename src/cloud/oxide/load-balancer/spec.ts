@@ -4,7 +4,7 @@
 // decided by ownership (load-balancer-owner.ts), not here.
 import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
-import { InvalidServiceConfigError } from '../provider.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
 import {
   FLOATING_IP,
   FLOATING_IP_NAME,
@@ -17,7 +17,7 @@ import {
   readFloatingIpVersion,
 } from './annotations.ts';
 import type { AnnotationResult, IpVersion } from './annotations.ts';
-import type { NamedFloatingIpPolicy, Role } from './load-balancer-owner.ts';
+import type { NamedFloatingIpPolicy, Role } from './owner.ts';
 
 const MAX_NAME = 63;
 
