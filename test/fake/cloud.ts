@@ -27,7 +27,6 @@ type Method =
   | 'instanceExists'
   | 'instanceShutdown'
   | 'instanceMetadata'
-  | 'getLoadBalancer'
   | 'ensureLoadBalancer'
   | 'updateLoadBalancer'
   | 'ensureLoadBalancerDeleted'
@@ -47,6 +46,8 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
   /** Error thrown by every call of a method until cleared. */
   readonly stickyErrors = new Map<Method, Error>();
   nextIp = 1;
+  /** The class this fake handles besides "unset" (LoadBalancer.loadBalancerClass). */
+  readonly loadBalancerClass = 'example.com/fake';
 
   providerName(): string {
     return 'fake';
@@ -104,19 +105,6 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
     if (!inst)
       throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
     return structuredClone(inst.metadata);
-  }
-
-  getLoadBalancerName(clusterName: string, service: V1Service): string {
-    return `${clusterName}-${service.metadata?.namespace}-${service.metadata?.name}`;
-  }
-
-  async getLoadBalancer(
-    _cluster: string,
-    service: V1Service,
-  ): Promise<LoadBalancerStatus | undefined> {
-    const key = serviceKey(service);
-    this.enter('getLoadBalancer', key);
-    return this.loadBalancers.get(key)?.status;
   }
 
   async ensureLoadBalancer(

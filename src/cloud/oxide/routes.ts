@@ -19,7 +19,7 @@ import {
   viewVpcByName,
 } from '../../oxide/routers.ts';
 import { cidrContains } from '../../net/cidr.ts';
-import type { Route, Routes } from '../provider.ts';
+import type { Route, RouteWarning, Routes } from '../provider.ts';
 import { parseProviderID } from './provider-id.ts';
 import {
   parseRouteDescription,
@@ -34,13 +34,6 @@ export interface OxideRoutesOptions {
   inventory: InstanceInventory;
   /** VPC (name) holding the routes; default: the VPCs of the target instances' primary NICs. */
   vpc?: string;
-}
-
-/** Something the route worked but traffic may not flow: for a Warning event on the Node. */
-export interface RouteWarning {
-  nodeName: string;
-  reason: string;
-  message: string;
 }
 
 const DEFAULT_VPC = 'default';

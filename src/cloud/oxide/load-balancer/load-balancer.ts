@@ -56,7 +56,13 @@ import {
   serviceRef,
 } from './owner.ts';
 import type { NamedFloatingIpPolicy, Relation, Role, ServiceRef } from './owner.ts';
-import { canonicalIp, familyOf, loadBalancerName, loadBalancerSpec } from './spec.ts';
+import {
+  canonicalIp,
+  familyOf,
+  LOAD_BALANCER_CLASS,
+  loadBalancerName,
+  loadBalancerSpec,
+} from './spec.ts';
 import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './spec.ts';
 import { parseProviderID } from '../provider-id.ts';
 import { PrimaryNicCache } from './target-nics.ts';
@@ -121,6 +127,7 @@ interface Plan {
 const LAST_NODES_SLACK = 64;
 
 export class OxideLoadBalancer implements LoadBalancer {
+  readonly loadBalancerClass = LOAD_BALANCER_CLASS;
   private readonly client: OxideClient;
   private readonly firewallDefault: boolean;
   private readonly namedPolicy: NamedFloatingIpPolicy;
@@ -151,31 +158,6 @@ export class OxideLoadBalancer implements LoadBalancer {
     this.nics = new PrimaryNicCache(options.inventory ?? new InstanceInventory(options.client));
     this.firewall = new FirewallManager(options.client, { ttlMs: options.firewallSnapshotTtlMs });
     this.fips = new FloatingIpView(options.client, { ttlMs: options.floatingIpTtlMs });
-  }
-
-  /** The Go name; the FIP may carry its alternative when another Service holds this one. */
-  getLoadBalancerName(clusterName: string, service: V1Service): string {
-    return loadBalancerName(clusterName, service);
-  }
-
-  /**
-   * The FIPs the Service has, or undefined when it has none. Without the Node list this cannot
-   * name the target's InternalIPs; the service controller takes status from ensure/update.
-   */
-  async getLoadBalancer(
-    clusterName: string,
-    service: V1Service,
-  ): Promise<LoadBalancerStatus | undefined> {
-    const fips = await this.fips.list();
-    const ref = serviceRef(clusterName, service);
-    const order: Role[] = ['primary', 'v4', 'v6'];
-    const found = fips
-      .filter((f) => relationOf(f.description, ref) === 'mine')
-      .sort((a, b) => order.indexOf(roleOf(a.name)) - order.indexOf(roleOf(b.name)));
-    const named = this.namedFip(fips, ref, service);
-    if (named) found.unshift(named);
-    if (found.length === 0) return undefined;
-    return { ingress: found.map((f) => ({ ip: f.ip, ipMode: 'Proxy' as const })) };
   }
 
   ensureLoadBalancer(

@@ -22,6 +22,12 @@ import type { NamedFloatingIpPolicy, Role } from './owner.ts';
 const MAX_NAME = 63;
 
 /**
+ * The `spec.loadBalancerClass` handled besides "unset", so a cluster whose default load balancer
+ * is someone else's (MetalLB, Cilium) can still opt single Services into Oxide floating IPs.
+ */
+export const LOAD_BALANCER_CLASS = 'oxide.computer/floating-ip';
+
+/**
  * `<cluster>-<namespace>-<name>`, cut to 63 characters, trailing `-` trimmed: exactly the Go CCM's
  * GetLoadBalancerName (no lowercasing or other sanitising), so its FIPs are adopted by name.
  * Kubernetes names are ASCII, so cutting UTF-16 units equals Go's byte slice.
