@@ -146,6 +146,25 @@ export function readFirewall(annotations: Annotations): AnnotationResult<boolean
   return invalid(FIREWALL, value, 'must be "true" or "false"');
 }
 
+/** Every annotation the load balancer reads, read at once: each a typed value or its error. */
+export interface LoadBalancerAnnotations {
+  floatingIp: AnnotationResult<string | undefined>;
+  pool: AnnotationResult<string | undefined>;
+  version: AnnotationResult<IpVersion | undefined>;
+  floatingIpName: AnnotationResult<string | undefined>;
+  firewall: AnnotationResult<boolean | undefined>;
+}
+
+export function readAnnotations(annotations: Annotations): LoadBalancerAnnotations {
+  return {
+    floatingIp: readFloatingIp(annotations),
+    pool: readFloatingIpPool(annotations),
+    version: readFloatingIpVersion(annotations),
+    floatingIpName: readFloatingIpName(annotations),
+    firewall: readFirewall(annotations),
+  };
+}
+
 const BEHAVIOUR = [
   '## What the load balancer does',
   '',

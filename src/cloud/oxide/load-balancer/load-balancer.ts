@@ -34,16 +34,10 @@ import {
 } from '../../../oxide/floating-ips.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import type { LoadBalancer, LoadBalancerIngress, LoadBalancerStatus } from '../../provider.ts';
-import {
-  FLOATING_IP,
-  FLOATING_IP_NAME,
-  FLOATING_IP_POOL,
-  readFirewall,
-  readFloatingIpName,
-} from './annotations.ts';
+import { FLOATING_IP, FLOATING_IP_NAME, FLOATING_IP_POOL } from './annotations.ts';
 import type { IpVersion } from './annotations.ts';
 import { FirewallManager } from './vpc-firewall.ts';
-import { desiredFirewallRules, firewallRuleBase, validateSourceRanges } from './firewall-rules.ts';
+import { desiredFirewallRules, firewallRuleBase } from './firewall-rules.ts';
 import {
   FloatingIpConflictError,
   USER_FIP_MARK,
@@ -53,17 +47,23 @@ import {
   relationOf,
   roleNames,
   roleOf,
-  serviceRef,
 } from './owner.ts';
 import type { NamedFloatingIpPolicy, Relation, Role, ServiceRef } from './owner.ts';
 import {
   canonicalIp,
   familyOf,
+  deletionSpec,
   LOAD_BALANCER_CLASS,
-  loadBalancerName,
   loadBalancerSpec,
 } from './spec.ts';
-import type { Allocation, DesiredFloatingIp, LoadBalancerSpec } from './spec.ts';
+import type {
+  Allocation,
+  DeletionSpec,
+  DesiredFloatingIp,
+  FirewallSpec,
+  LoadBalancerSpec,
+  SpecDefaults,
+} from './spec.ts';
 import { parseProviderID } from '../provider-id.ts';
 import { PrimaryNicCache } from './target-nics.ts';
 import { InstanceInventory } from '../../../oxide/inventory.ts';
@@ -129,8 +129,7 @@ const LAST_NODES_SLACK = 64;
 export class OxideLoadBalancer implements LoadBalancer {
   readonly loadBalancerClass = LOAD_BALANCER_CLASS;
   private readonly client: OxideClient;
-  private readonly firewallDefault: boolean;
-  private readonly namedPolicy: NamedFloatingIpPolicy;
+  private readonly defaults: SpecDefaults;
   private readonly log: Logger;
   private readonly pools: IpPoolCache;
   private readonly nics: PrimaryNicCache;
@@ -151,8 +150,10 @@ export class OxideLoadBalancer implements LoadBalancer {
 
   constructor(options: OxideLoadBalancerOptions) {
     this.client = options.client;
-    this.firewallDefault = options.firewall ?? false;
-    this.namedPolicy = options.namedFloatingIps ?? 'marked';
+    this.defaults = {
+      firewall: options.firewall ?? false,
+      namedFloatingIps: options.namedFloatingIps ?? 'marked',
+    };
     this.log = options.logger ?? silentLogger;
     this.pools = new IpPoolCache(options.client, options.poolCacheTtlMs);
     this.nics = new PrimaryNicCache(options.inventory ?? new InstanceInventory(options.client));
@@ -182,7 +183,8 @@ export class OxideLoadBalancer implements LoadBalancer {
    * elsewhere within the view's TTL (a previous leader's) would otherwise leak.
    */
   ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void> {
-    return this.retryOnStaleView((fips) => this.deleteFrom(fips, clusterName, service), true);
+    const spec = deletionSpec(clusterName, service, this.defaults);
+    return this.retryOnStaleView((fips) => this.deleteFrom(fips, spec), true);
   }
 
   /**
@@ -190,13 +192,8 @@ export class OxideLoadBalancer implements LoadBalancer {
    * generated name once claimed, and a user's FIP marked for it (detached, never deleted).
    * Another Service's FIP is never detached or deleted, whatever this Service's annotations say.
    */
-  private async deleteFrom(
-    fips: readonly FloatingIp[],
-    clusterName: string,
-    service: V1Service,
-  ): Promise<void> {
-    const ref = serviceRef(clusterName, service);
-    const base = loadBalancerName(clusterName, service);
+  private async deleteFrom(fips: readonly FloatingIp[], spec: DeletionSpec): Promise<void> {
+    const { ref, baseName: base } = spec;
     const roles: Role[] = ['primary', 'v4', 'v6'];
     const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
     const owned = fips.filter((f) => {
@@ -204,7 +201,7 @@ export class OxideLoadBalancer implements LoadBalancer {
       if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
       return rel === 'mine' || rel === 'orphan';
     });
-    const named = this.namedFip(fips, ref, service);
+    const named = this.namedFip(fips, ref, spec.floatingIpName);
 
     // Firewall first: the attachments tell which VPC holds the rules. Rules are named after the
     // primary FIP: its alternative name is this Service's alone, the plain one only when no one
@@ -215,8 +212,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     const atBase = fips.find((f) => f.name === base);
     if (!atBase || owned.includes(atBase)) ruleNames.add(base);
     const vpcs = new Set(this.firewall.knownVpcs());
-    const fw = readFirewall(service.metadata?.annotations);
-    if (('value' in fw ? fw.value : undefined) ?? this.firewallDefault) {
+    if (spec.firewall) {
       for (const f of named ? [...owned, named] : owned) {
         if (f.instanceId) {
           const nic = await this.nics.get(f.instanceId);
@@ -244,10 +240,8 @@ export class OxideLoadBalancer implements LoadBalancer {
   private namedFip(
     fips: readonly FloatingIp[],
     ref: ServiceRef,
-    service: V1Service,
+    name: string | undefined,
   ): FloatingIp | undefined {
-    const result = readFloatingIpName(service.metadata?.annotations);
-    const name = 'value' in result ? result.value : undefined;
     if (name === undefined) return undefined;
     return fips.find(
       (f) =>
@@ -285,25 +279,20 @@ export class OxideLoadBalancer implements LoadBalancer {
     service: V1Service,
     nodes: V1Node[],
   ): Promise<LoadBalancerStatus> {
-    const spec = loadBalancerSpec(clusterName, service, this.firewallDefault, this.namedPolicy);
-    if (spec.firewall) validateSourceRanges(service);
-    const ref = serviceRef(clusterName, service);
+    const spec = loadBalancerSpec(clusterName, service, this.defaults);
     const candidates = this.candidates(nodes);
     // Everything that can reject the Service is checked before the first write.
     for (const d of spec.floatingIps) await this.checkPoolFamily(d);
-    return this.retryOnStaleView((fips) =>
-      this.reconcile(mode, spec, ref, service, candidates, fips),
-    );
+    return this.retryOnStaleView((fips) => this.reconcile(mode, spec, candidates, fips));
   }
 
   private async reconcile(
     mode: Mode,
     spec: LoadBalancerSpec,
-    ref: ServiceRef,
-    service: V1Service,
     candidates: readonly Candidate[],
     fips: FloatingIp[],
   ): Promise<LoadBalancerStatus> {
+    const { ref } = spec;
     const replace = (old: FloatingIp | undefined, next: FloatingIp | undefined) => {
       const i = old ? fips.indexOf(old) : -1;
       if (i >= 0) fips.splice(i, 1);
@@ -352,7 +341,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     }
 
     const primary = placed[0]?.name ?? spec.baseName;
-    await this.syncFirewall(service, primary, spec.firewall, placed);
+    await this.syncFirewall(spec.firewall, primary, placed);
     this.pruneLastNodes(candidates, fips);
     return this.status(placed);
   }
@@ -711,14 +700,13 @@ export class OxideLoadBalancer implements LoadBalancer {
 
   /** Rules are named after the primary FIP (`primaryName`), which no other Service uses. */
   private async syncFirewall(
-    service: V1Service,
+    firewall: FirewallSpec | undefined,
     primaryName: string,
-    enabled: boolean,
     placed: readonly FloatingIp[],
   ): Promise<void> {
     const ruleBase = firewallRuleBase(primaryName);
     const ipsByVpc = new Map<string, string[]>();
-    if (enabled) {
+    if (firewall) {
       for (const instanceId of new Set(placed.map((f) => f.instanceId).filter((i) => !!i))) {
         const nic = await this.nics.get(instanceId as string);
         if (!nic) continue;
@@ -726,7 +714,8 @@ export class OxideLoadBalancer implements LoadBalancer {
       }
     }
     for (const [vpc, ips] of ipsByVpc) {
-      await this.firewall.reconcile(vpc, ruleBase, desiredFirewallRules(service, primaryName, ips));
+      const desired = firewall ? desiredFirewallRules(firewall, primaryName, ips) : [];
+      await this.firewall.reconcile(vpc, ruleBase, desired);
     }
     // Leftovers: firewall turned off, or the target moved to another VPC.
     for (const vpc of this.firewall.knownVpcs()) {

@@ -1,7 +1,8 @@
-// What a Service asks of the Oxide load balancer, computed from the Service alone (no API calls):
-// the floating IPs it should own or use and how each is allocated. Every configuration problem is
-// found here, before anything is created or deleted; which existing FIPs are the Service's is
-// decided by ownership (load-balancer-owner.ts), not here.
+// What a Service asks of the Oxide load balancer, read once from the Service alone (no API calls):
+// its owner reference, the floating IPs it should own or use and how each is allocated, and the
+// firewall rules it wants. The annotations are read here and nowhere else. Every configuration
+// problem is found here, before anything is created or deleted; which existing FIPs are the
+// Service's is decided by ownership (ownership.ts), not here.
 import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../../provider.ts';
@@ -10,14 +11,11 @@ import {
   FLOATING_IP_NAME,
   FLOATING_IP_POOL,
   FLOATING_IP_VERSION,
-  readFirewall,
-  readFloatingIp,
-  readFloatingIpName,
-  readFloatingIpPool,
-  readFloatingIpVersion,
 } from './annotations.ts';
-import type { AnnotationResult, IpVersion } from './annotations.ts';
-import type { NamedFloatingIpPolicy, Role } from './owner.ts';
+import type { AnnotationResult, IpVersion, LoadBalancerAnnotations } from './annotations.ts';
+import { readAnnotations } from './annotations.ts';
+import { serviceRef } from './owner.ts';
+import type { NamedFloatingIpPolicy, Role, ServiceRef } from './owner.ts';
 
 const MAX_NAME = 63;
 
@@ -74,12 +72,31 @@ export interface DesiredFloatingIp {
   family?: IpVersion | undefined;
 }
 
+/** The firewall rules a Service wants (oxide.computer/firewall). */
+export interface FirewallSpec {
+  /** Allowed source CIDRs; empty: everywhere. */
+  sourceRanges: string[];
+  /** The Service `port`s per protocol, sorted, each once; SCTP has no Oxide equivalent. */
+  ports: { tcp: string[]; udp: string[] };
+  /** `<namespace>/<name>`, for the rules' description. */
+  service: string;
+}
+
 export interface LoadBalancerSpec {
+  ref: ServiceRef;
   /** The Go-compatible `<cluster>-<namespace>-<name>`. */
   baseName: string;
   /** In status order: primary family first. */
   floatingIps: DesiredFloatingIp[];
+  /** Undefined: no rules wanted (and any left over are removed). */
+  firewall: FirewallSpec | undefined;
+}
+
+export interface SpecDefaults {
+  /** Default of oxide.computer/firewall (--oxide-lb-firewall). */
   firewall: boolean;
+  /** Which FIPs oxide.computer/floating-ip-name may name (--oxide-lb-named-floating-ips). */
+  namedFloatingIps: NamedFloatingIpPolicy;
 }
 
 export const familyOf = (ip: string): IpVersion => (isIP(ip) === 6 ? 'v6' : 'v4');
@@ -94,6 +111,10 @@ function unwrap<T>(result: AnnotationResult<T>): T {
   if ('error' in result) throw new InvalidServiceConfigError(result.error);
   return result.value;
 }
+
+/** Deletion reads an invalid annotation as unset: a Service must go away whatever it says. */
+const valueOrUnset = <T>(result: AnnotationResult<T>): T | undefined =>
+  'value' in result ? result.value : undefined;
 
 const toVersion = (family: string): IpVersion => (family === 'IPv6' ? 'v6' : 'v4');
 
@@ -111,15 +132,29 @@ function dualStackFamilies(service: V1Service): [IpVersion, IpVersion] | undefin
 export function loadBalancerSpec(
   clusterName: string,
   service: V1Service,
-  firewallDefault: boolean,
-  namedPolicy: NamedFloatingIpPolicy = 'marked',
+  defaults: SpecDefaults,
 ): LoadBalancerSpec {
-  const annotations = service.metadata?.annotations;
-  const annotatedIp = unwrap(readFloatingIp(annotations));
-  const pool = unwrap(readFloatingIpPool(annotations));
-  const version = unwrap(readFloatingIpVersion(annotations));
-  const userName = unwrap(readFloatingIpName(annotations));
-  const firewall = unwrap(readFirewall(annotations)) ?? firewallDefault;
+  const annotations = readAnnotations(service.metadata?.annotations);
+  const baseName = loadBalancerName(clusterName, service);
+  const floatingIps = desiredFloatingIps(service, baseName, annotations, defaults);
+  // Source ranges are checked only when rules are wanted, after the floating IPs.
+  const firewall =
+    (unwrap(annotations.firewall) ?? defaults.firewall) ? firewallSpec(service) : undefined;
+  return { ref: serviceRef(clusterName, service), baseName, floatingIps, firewall };
+}
+
+function desiredFloatingIps(
+  service: V1Service,
+  baseName: string,
+  annotations: LoadBalancerAnnotations,
+  defaults: SpecDefaults,
+): DesiredFloatingIp[] {
+  const annotatedIp = unwrap(annotations.floatingIp);
+  const pool = unwrap(annotations.pool);
+  const version = unwrap(annotations.version);
+  const userName = unwrap(annotations.floatingIpName);
+  // Every annotation value is checked before any combination.
+  unwrap(annotations.firewall);
 
   const specIp = service.spec?.loadBalancerIP?.trim() || undefined;
   if (specIp !== undefined && !isIP(specIp)) {
@@ -154,21 +189,14 @@ export function loadBalancerSpec(
     );
   }
 
-  if (userName && namedPolicy === 'none') {
+  if (userName && defaults.namedFloatingIps === 'none') {
     throw new InvalidServiceConfigError(
       `annotation ${FLOATING_IP_NAME.name} is turned off in this cluster ` +
         '(--oxide-lb-named-floating-ips=none)',
     );
   }
 
-  const baseName = loadBalancerName(clusterName, service);
-  if (userName) {
-    return {
-      baseName,
-      floatingIps: [{ name: userName, role: 'primary', owned: false }],
-      firewall,
-    };
-  }
+  if (userName) return [{ name: userName, role: 'primary', owned: false }];
 
   const dual = dualStackFamilies(service);
   if (!dual) {
@@ -183,11 +211,7 @@ export function loadBalancerSpec(
               ? toVersion(service.spec.ipFamilies[0])
               : undefined,
           };
-    return {
-      baseName,
-      floatingIps: [{ name: baseName, role: 'primary', owned: true, allocation }],
-      firewall,
-    };
+    return [{ name: baseName, role: 'primary', owned: true, allocation }];
   }
 
   if (version) {
@@ -203,25 +227,95 @@ export function loadBalancerSpec(
     if (pool && isPrimary) return { type: 'pool', pool };
     return { type: 'default', version: family };
   };
-  const secondName = secondFamilyName(baseName, second);
+  return [
+    {
+      name: baseName,
+      role: 'primary',
+      owned: true,
+      allocation: allocationFor(primary, true),
+      family: primary,
+    },
+    {
+      name: secondFamilyName(baseName, second),
+      role: second,
+      owned: true,
+      allocation: allocationFor(second, false),
+      family: second,
+    },
+  ];
+}
+
+/** What deleting a Service reads; never throws (see valueOrUnset). */
+export interface DeletionSpec {
+  ref: ServiceRef;
+  baseName: string;
+  /** Whether the Service's rules may be in the VPCs of its FIPs' targets. */
+  firewall: boolean;
+  /** oxide.computer/floating-ip-name: a user's FIP to detach when it is marked for the Service. */
+  floatingIpName: string | undefined;
+}
+
+export function deletionSpec(
+  clusterName: string,
+  service: V1Service,
+  defaults: Pick<SpecDefaults, 'firewall'>,
+): DeletionSpec {
+  const annotations = readAnnotations(service.metadata?.annotations);
   return {
-    baseName,
-    floatingIps: [
-      {
-        name: baseName,
-        role: 'primary',
-        owned: true,
-        allocation: allocationFor(primary, true),
-        family: primary,
-      },
-      {
-        name: secondName,
-        role: second,
-        owned: true,
-        allocation: allocationFor(second, false),
-        family: second,
-      },
-    ],
-    firewall,
+    ref: serviceRef(clusterName, service),
+    baseName: loadBalancerName(clusterName, service),
+    firewall: valueOrUnset(annotations.firewall) ?? defaults.firewall,
+    floatingIpName: valueOrUnset(annotations.floatingIpName),
   };
+}
+
+/** Upstream's fallback when spec.loadBalancerSourceRanges is empty. */
+export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+
+function firewallSpec(service: V1Service): FirewallSpec {
+  const portsOf = (protocol: 'tcp' | 'udp') =>
+    [
+      ...new Set(
+        (service.spec?.ports ?? [])
+          .filter((p) => (p.protocol ?? 'TCP').toLowerCase() === protocol)
+          .map((p) => String(p.port)),
+      ),
+    ].sort((a, b) => Number(a) - Number(b));
+  return {
+    sourceRanges: sourceRanges(service),
+    ports: { tcp: portsOf('tcp'), udp: portsOf('udp') },
+    service: `${service.metadata?.namespace}/${service.metadata?.name}`,
+  };
+}
+
+function isCidr(text: string): boolean {
+  const [address, prefix, ...rest] = text.split('/');
+  if (
+    rest.length > 0 ||
+    address === undefined ||
+    prefix === undefined ||
+    !/^\d{1,3}$/.test(prefix)
+  ) {
+    return false;
+  }
+  const family = isIP(address);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** The allowed source CIDRs (empty: everywhere); throws InvalidServiceConfigError on a bad one. */
+function sourceRanges(service: V1Service): string[] {
+  const fromSpec = service.spec?.loadBalancerSourceRanges ?? [];
+  const raw = fromSpec.length
+    ? fromSpec
+    : (service.metadata?.annotations?.[SOURCE_RANGES_ANNOTATION] ?? '').split(',');
+  const ranges = raw.map((r) => r.trim()).filter((r) => r !== '');
+  for (const r of ranges) {
+    if (!isCidr(r)) {
+      const field = fromSpec.length
+        ? 'spec.loadBalancerSourceRanges'
+        : `annotation ${SOURCE_RANGES_ANNOTATION}`;
+      throw new InvalidServiceConfigError(`${field}: ${JSON.stringify(r)} is not a CIDR`);
+    }
+  }
+  return ranges;
 }
