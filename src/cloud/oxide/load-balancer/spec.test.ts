@@ -6,7 +6,7 @@ import { deletionSpec, loadBalancerSpec, SOURCE_RANGES_ANNOTATION } from './spec
 
 const DEFAULTS = { firewall: false, namedFloatingIps: 'marked' } as const;
 
-function service(annotations: Record<string, string>, spec: V1Service['spec'] = {}): V1Service {
+function service(annotations: Record<string, string>, sourceRanges?: string[]): V1Service {
   return {
     metadata: { name: 'web', namespace: 'ns', uid: 'u-1', annotations },
     spec: {
@@ -19,7 +19,7 @@ function service(annotations: Record<string, string>, spec: V1Service['spec'] = 
         { port: 80, protocol: 'TCP' },
         { port: 9, protocol: 'SCTP' },
       ],
-      ...spec,
+      ...(sourceRanges ? { loadBalancerSourceRanges: sourceRanges } : {}),
     },
   };
 }
@@ -51,7 +51,7 @@ test('one read gives the owner, the floating IPs and the firewall rules wanted',
 });
 
 test('source ranges are read only when rules are wanted', () => {
-  const bad = service({}, { loadBalancerSourceRanges: ['10.0.0.0/33'] });
+  const bad = service({}, ['10.0.0.0/33']);
   assert.equal(loadBalancerSpec('c', bad, DEFAULTS).firewall, undefined);
   assert.throws(
     () => loadBalancerSpec('c', bad, { ...DEFAULTS, firewall: true }),
