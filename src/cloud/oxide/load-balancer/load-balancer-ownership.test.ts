@@ -417,7 +417,9 @@ test('lastNodes is bounded: Nodes no FIP points at are dropped', async () => {
   }));
   await lb.updateLoadBalancer(CLUSTER, svc, [node('n1'), ...many]);
   await lb.updateLoadBalancer(CLUSTER, svc, [node('n1')]);
-  const size = (lb as unknown as { lastNodes: Map<string, V1Node> }).lastNodes.size;
+  // The status step's memory of Nodes (private: status.ts).
+  const { ingress } = lb as unknown as { ingress: { lastNodes: Map<string, V1Node> } };
+  const size = ingress.lastNodes.size;
   assert.ok(size <= 1 + 64, `lastNodes has ${size} entries`);
   await lb.ensureLoadBalancerDeleted(CLUSTER, svc);
 });
