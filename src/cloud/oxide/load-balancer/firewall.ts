@@ -7,14 +7,14 @@ import type { FloatingIp } from '@oxide/api';
 import type { OxideClient } from '../../../oxide/client.ts';
 import { desiredFirewallRules, firewallRuleBase } from './firewall-rules.ts';
 import type { FirewallSpec } from './spec.ts';
-import type { PrimaryNicCache } from './target-nics.ts';
+import type { PrimaryNics } from './target-nics.ts';
 import { FirewallManager } from './vpc-firewall.ts';
 
 export class LoadBalancerFirewall {
-  private readonly nics: PrimaryNicCache;
+  private readonly nics: PrimaryNics;
   private readonly vpcs: FirewallManager;
 
-  constructor(client: OxideClient, nics: PrimaryNicCache, snapshotTtlMs: number | undefined) {
+  constructor(client: OxideClient, nics: PrimaryNics, snapshotTtlMs: number | undefined) {
     this.nics = nics;
     this.vpcs = new FirewallManager(client, { ttlMs: snapshotTtlMs });
   }

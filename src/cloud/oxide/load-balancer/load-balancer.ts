@@ -29,7 +29,7 @@ import { candidatesOf, Placement } from './placement.ts';
 import { deletionSpec, LOAD_BALANCER_CLASS, loadBalancerSpec } from './spec.ts';
 import type { DeletionSpec, SpecDefaults } from './spec.ts';
 import { IngressStatus } from './status.ts';
-import { PrimaryNicCache } from './target-nics.ts';
+import { PrimaryNics } from './target-nics.ts';
 
 export interface OxideLoadBalancerOptions {
   client: OxideClient;
@@ -69,7 +69,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     };
     this.log = options.logger ?? silentLogger;
     this.planContext = { project: client.project, log: this.log };
-    const nics = new PrimaryNicCache(options.inventory ?? new InstanceInventory(client));
+    const nics = new PrimaryNics(options.inventory ?? new InstanceInventory(client));
     this.fips = new FloatingIps(client, this.log, {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,

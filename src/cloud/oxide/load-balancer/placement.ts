@@ -10,7 +10,7 @@ import { parseProviderID } from '../provider-id.ts';
 import type { IpVersion } from './annotations.ts';
 import type { FloatingIps } from './floating-ips.ts';
 import { familyOf } from './spec.ts';
-import type { PrimaryNicCache } from './target-nics.ts';
+import type { PrimaryNics } from './target-nics.ts';
 import { chooseTarget } from './target.ts';
 
 /** Oxide: at most 32 external IPs (floating + ephemeral; SNAT is extra) per instance. */
@@ -39,12 +39,12 @@ export function candidatesOf(nodes: readonly V1Node[], log: Logger): Candidate[]
 export class Placement {
   private readonly client: OxideClient;
   private readonly log: Logger;
-  private readonly nics: PrimaryNicCache;
+  private readonly nics: PrimaryNics;
   private readonly fips: FloatingIps;
   /** Targets chosen whose attach is still under way (FIP id → instance id). */
   private readonly attaching = new Map<string, string>();
 
-  constructor(client: OxideClient, log: Logger, nics: PrimaryNicCache, fips: FloatingIps) {
+  constructor(client: OxideClient, log: Logger, nics: PrimaryNics, fips: FloatingIps) {
     this.client = client;
     this.log = log;
     this.nics = nics;
