@@ -27,16 +27,8 @@ import type { Planned } from './ownership.ts';
 import { FloatingIpConflictError, ownedDescription, relationOf } from './owner.ts';
 import type { ServiceRef } from './owner.ts';
 import { canonicalIp, familyOf } from './spec.ts';
+import { StaleViewError, staleView } from './stale-view.ts';
 import type { Allocation, DesiredFloatingIp } from './spec.ts';
-
-/** A write failed in a way the view cannot explain: someone else changed the FIPs. */
-export class StaleViewError extends Error {
-  override readonly name = 'StaleViewError';
-}
-
-export function staleView(err: unknown): StaleViewError {
-  return new StaleViewError(err instanceof Error ? err.message : String(err), { cause: err });
-}
 
 /** Keeps a reconcile's own copy of the FIP list in step with its writes. */
 export function replaceIn(

@@ -5,7 +5,6 @@
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { FLOATING_IP, FLOATING_IP_NAME } from './annotations.ts';
-import { staleView } from './floating-ips.ts';
 import {
   FloatingIpConflictError,
   USER_FIP_MARK,
@@ -18,6 +17,7 @@ import {
 import type { Relation, Role, ServiceRef } from './owner.ts';
 import { canonicalIp } from './spec.ts';
 import type { DeletionSpec, DesiredFloatingIp, LoadBalancerSpec } from './spec.ts';
+import { staleView } from './stale-view.ts';
 
 /** What one desired FIP of a Service resolves to, decided before anything is written. */
 export interface Planned {

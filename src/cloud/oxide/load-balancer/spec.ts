@@ -14,7 +14,7 @@ import {
 } from './annotations.ts';
 import type { AnnotationResult, IpVersion, LoadBalancerAnnotations } from './annotations.ts';
 import { readAnnotations } from './annotations.ts';
-import { serviceRef } from './owner.ts';
+import { secondFamilyName, serviceRef } from './owner.ts';
 import type { NamedFloatingIpPolicy, Role, ServiceRef } from './owner.ts';
 
 const MAX_NAME = 63;
@@ -33,16 +33,6 @@ export const LOAD_BALANCER_CLASS = 'oxide.computer/floating-ip';
 export function loadBalancerName(clusterName: string, service: V1Service): string {
   const name = `${clusterName}-${service.metadata?.namespace ?? ''}-${service.metadata?.name ?? ''}`;
   return name.slice(0, MAX_NAME).replace(/-+$/, '');
-}
-
-/**
- * Name of a dual-stack Service's second-family FIP: `<base cut to 58>-IPv4|-IPv6`. The uppercase
- * suffix cannot come out of a Kubernetes name (always lowercase), so it never collides with the
- * primary FIP of another Service such as `<name>-v6`.
- */
-export function secondFamilyName(base: string, family: IpVersion): string {
-  const suffix = family === 'v4' ? '-IPv4' : '-IPv6';
-  return `${base.slice(0, MAX_NAME - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
 export type Allocation =
