@@ -1,8 +1,8 @@
-// What a Service asks of the Oxide load balancer, read once from the Service alone (no API calls):
-// its owner reference, the floating IPs it should own or use and how each is allocated, and the
-// firewall rules it wants. The annotations are read here and nowhere else. Every configuration
-// problem is found here, before anything is created or deleted; which existing FIPs are the
-// Service's is decided by ownership (ownership.ts), not here.
+// Step 1, spec: what a Service asks of the Oxide load balancer, read once from the Service alone
+// (no API calls): its owner reference, the floating IPs it should own or use and how each is
+// allocated, and the firewall rules it wants. The annotations are read here and nowhere else.
+// Every configuration problem is found here, before anything is created or deleted; which
+// existing FIPs are the Service's is decided by ownership (ownership.ts), not here.
 import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../../provider.ts';
