@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
 import type { KubeClientOptions, RequestOptions } from '../src/kube/client.ts';
+import { mapConcurrent } from '../src/util/async.ts';
 import { ControlPlane } from '../test/harness/controlplane.ts';
 
 export function machine(): string {
@@ -165,14 +166,7 @@ export async function inParallel<T>(
   limit: number,
   fn: (item: T) => Promise<unknown>,
 ): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await mapConcurrent(items, limit, fn);
 }
 
 /** Polls fn every intervalMs until truthy; throws after timeoutMs with `what`. */

@@ -10,6 +10,8 @@ import { OxideError } from '../../oxide/errors.ts';
 import { InstanceNotFoundError } from '../provider.ts';
 import { AmbiguousInstanceError } from './instances.ts';
 import { OxideCloudProvider } from './provider.ts';
+import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
+import { viewCurrentUser, viewProject } from '../../oxide/projects.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -83,7 +85,7 @@ beforeEach(() => {
 describe('lookup', () => {
   it('by Node name = instance name, with Go CCM metadata', async () => {
     const md = await provider().instances().instanceMetadata(node('n1'));
-    const n1 = await client().viewInstanceByName('n1');
+    const n1 = await viewInstanceByName(client(), 'n1');
     assert.equal(md.providerID, `oxide://${n1.id}`);
     assert.equal(md.instanceType, '4-16');
     assert.deepEqual(md.nodeAddresses, [
@@ -146,7 +148,7 @@ describe('lookup', () => {
 
 describe('instanceExists', () => {
   it('true by providerID and by name', async () => {
-    const n1 = await client().viewInstanceByName('n1');
+    const n1 = await viewInstanceByName(client(), 'n1');
     const instances = provider().instances();
     assert.equal(await instances.instanceExists(node('x', `oxide://${n1.id}`)), true);
     assert.equal(await instances.instanceExists(node('n1')), true);
@@ -304,7 +306,7 @@ describe('client', () => {
   it('retries a 503 and then succeeds', async () => {
     sim.faults.add({ operation: 'instance_view', status: 503, times: 2 });
     sim.requests.reset();
-    const inst = await client().viewInstanceByName('n1');
+    const inst = await viewInstanceByName(client(), 'n1');
     assert.equal(inst.name, 'n1');
     assert.equal(sim.requests.count('instance_view'), 3);
   });
@@ -312,36 +314,36 @@ describe('client', () => {
   it('honours Retry-After on 429', async () => {
     sim.faults.add({ operation: 'instance_view', status: 429, retryAfterSeconds: 1, times: 1 });
     const started = performance.now();
-    await client().viewInstanceByName('n1');
+    await viewInstanceByName(client(), 'n1');
     assert.ok(performance.now() - started >= 900, 'waited for Retry-After');
   });
 
   it('never retries a 404', async () => {
     sim.requests.reset();
-    await assert.rejects(client().viewInstanceByName('nope'), (err: unknown) => {
+    await assert.rejects(viewInstanceByName(client(), 'nope'), (err: unknown) => {
       return err instanceof OxideError && err.kind === 'not_found' && err.status === 404;
     });
     assert.equal(sim.requests.count('instance_view'), 1);
   });
 
   it('checks credentials and the project; a bad token is auth and never echoed', async () => {
-    await client().checkCredentials();
-    assert.equal((await client().checkProject()).name, 'k8s');
+    await viewCurrentUser(client());
+    assert.equal((await viewProject(client())).name, 'k8s');
     const secret = 'oxide-token-not-the-real-one-1234567890';
-    await assert.rejects(client({ token: secret }).checkCredentials(), (err: unknown) => {
+    await assert.rejects(viewCurrentUser(client({ token: secret })), (err: unknown) => {
       assert.ok(err instanceof OxideError);
       assert.equal(err.kind, 'auth');
       assert.ok(!`${err.message} ${err.stack} ${JSON.stringify(err)}`.includes(secret));
       return true;
     });
-    await assert.rejects(client({ project: 'nope' }).checkProject(), /not_found|not found/i);
+    await assert.rejects(viewProject(client({ project: 'nope' })), /not_found|not found/i);
   });
 
   it('the token appears in no error, whatever the failure', async () => {
     for (const fault of [{ status: 503 }, { timeout: true }, { drop: true }, { status: 400 }]) {
       sim.faults.clear();
       sim.faults.add({ operation: 'instance_list', times: 100, ...fault });
-      await assert.rejects(client().listInstances(), (err: unknown) => {
+      await assert.rejects(listInstances(client()), (err: unknown) => {
         assert.ok(err instanceof OxideError);
         assert.ok(!`${err.message} ${err.stack} ${JSON.stringify(err)}`.includes(sim.token));
         return true;

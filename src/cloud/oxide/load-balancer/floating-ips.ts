@@ -13,7 +13,6 @@ import type { OxideClient } from '../../../oxide/client.ts';
 import { isNotFound, isOxideError } from '../../../oxide/errors.ts';
 import {
   FloatingIpView,
-  IpPoolCache,
   attachFloatingIp,
   createFloatingIp,
   deleteFloatingIp,
@@ -21,6 +20,7 @@ import {
   updateFloatingIpDescription,
   viewFloatingIp,
 } from '../../../oxide/floating-ips.ts';
+import { IpPoolCache } from '../../../oxide/ip-pools.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import { FLOATING_IP_POOL } from './annotations.ts';
 import type { Planned } from './ownership.ts';

@@ -6,6 +6,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
+import { listInstanceExternalIps } from '../../../oxide/instances.ts';
 import { parseProviderID } from '../provider-id.ts';
 import type { IpVersion } from './annotations.ts';
 import type { FloatingIps } from './floating-ips.ts';
@@ -126,7 +127,7 @@ export class Placement {
   private async accepts(instanceId: string, family: IpVersion, floating: number): Promise<boolean> {
     if (floating + 1 > MAX_EXTERNAL_IPS_PER_INSTANCE) return false;
     if (floating + 1 === MAX_EXTERNAL_IPS_PER_INSTANCE) {
-      const external = await this.client.listInstanceExternalIps(instanceId);
+      const external = await listInstanceExternalIps(this.client, instanceId);
       if (external.some((e) => e.kind === 'ephemeral')) return false;
     }
     const nic = await this.nics.get(instanceId);
