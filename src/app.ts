@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
-import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer-owner.ts';
+import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer/owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';

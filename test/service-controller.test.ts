@@ -257,7 +257,7 @@ describe('service controller', { timeout: 60_000 }, () => {
     await createNode(env, 'a', '10.9.1.1');
     await createService(env.ns, 'other-class', { loadBalancerClass: 'example.com/other' });
     await createService(env.ns, 'cluster-ip', { type: 'ClusterIP' });
-    await createService(env.ns, 'ours', { loadBalancerClass: 'oxide.computer/floating-ip' });
+    await createService(env.ns, 'ours', { loadBalancerClass: env.cloud.loadBalancerClass });
     await waitFor(
       'own class ensured',
       async () => ingressOf(await getService(env.ns, 'ours')).length > 0,

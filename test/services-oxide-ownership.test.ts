@@ -9,7 +9,7 @@ import type { CoreV1EventList, V1Service } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
 import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
-import { roleNames } from '../src/cloud/oxide/load-balancer-owner.ts';
+import { roleNames } from '../src/cloud/oxide/load-balancer/owner.ts';
 import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';

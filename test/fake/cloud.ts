@@ -25,7 +25,6 @@ type Method =
   | 'instanceExists'
   | 'instanceShutdown'
   | 'instanceMetadata'
-  | 'getLoadBalancer'
   | 'ensureLoadBalancer'
   | 'updateLoadBalancer'
   | 'ensureLoadBalancerDeleted';
@@ -40,6 +39,8 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
   /** Errors to throw: one entry per upcoming call of that method (used up in order). */
   private readonly errors = new Map<Method, { err: Error; target?: string }[]>();
   private nextIp = 1;
+  /** The class this fake handles besides "unset" (LoadBalancer.loadBalancerClass). */
+  readonly loadBalancerClass = 'example.com/fake';
 
   providerName(): string {
     return 'fake';
@@ -95,19 +96,6 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
     if (!inst)
       throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
     return structuredClone(inst.metadata);
-  }
-
-  getLoadBalancerName(clusterName: string, service: V1Service): string {
-    return `${clusterName}-${service.metadata?.namespace}-${service.metadata?.name}`;
-  }
-
-  async getLoadBalancer(
-    _cluster: string,
-    service: V1Service,
-  ): Promise<LoadBalancerStatus | undefined> {
-    const key = serviceKey(service);
-    this.enter('getLoadBalancer', key);
-    return this.loadBalancers.get(key)?.status;
   }
 
   async ensureLoadBalancer(

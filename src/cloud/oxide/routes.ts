@@ -17,7 +17,7 @@ import {
 import { attachSubnetRouter, viewSubnet } from '../../oxide/subnets.ts';
 import { listVpcs, viewVpcByName } from '../../oxide/vpcs.ts';
 import { cidrContains } from '../../net/cidr.ts';
-import type { Route, Routes } from '../provider.ts';
+import type { Route, RouteWarning, Routes } from '../provider.ts';
 import { parseProviderID } from './provider-id.ts';
 import {
   parseRouteDescription,
@@ -33,13 +33,6 @@ export interface OxideRoutesOptions {
   inventory: InstanceInventory;
   /** VPC (name) holding the routes; default: the VPCs of the target instances' primary NICs. */
   vpc?: string;
-}
-
-/** Something the route worked but traffic may not flow: for a Warning event on the Node. */
-export interface RouteWarning {
-  nodeName: string;
-  reason: string;
-  message: string;
 }
 
 const DEFAULT_VPC = 'default';

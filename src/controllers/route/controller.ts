@@ -15,7 +15,6 @@ import { Semaphore, sleep } from '../../util/async.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { errorMessage } from '../runner.ts';
 import { withinAny } from '../../net/cidr.ts';
-import { hasRouteWarnings } from './warnings.ts';
 
 export interface RouteControllerOptions {
   /** --cluster-cidr, one CIDR per family. */
@@ -182,8 +181,7 @@ export class RouteController implements Controller {
   }
 
   private reportWarnings(nodes: readonly V1Node[]): void {
-    if (!hasRouteWarnings(this.routes)) return;
-    for (const warning of this.routes.takeRouteWarnings()) {
+    for (const warning of this.routes.takeRouteWarnings?.() ?? []) {
       this.log.warn({ node: warning.nodeName, reason: warning.reason }, warning.message);
       const node = nodes.find((n) => n.metadata?.name === warning.nodeName);
       if (node) this.recorder.event(node, 'Warning', warning.reason, warning.message);

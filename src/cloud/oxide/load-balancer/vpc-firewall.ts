@@ -11,8 +11,8 @@
 //   most `ttlMs` old) answers "already as desired?" without a request; a hand-deleted rule of ours
 //   comes back within the TTL.
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
-import type { OxideClient } from '../../oxide/client.ts';
-import { replaceFirewallRules, viewFirewallRules } from '../../oxide/firewall.ts';
+import type { OxideClient } from '../../../oxide/client.ts';
+import { replaceFirewallRules, viewFirewallRules } from '../../../oxide/firewall.ts';
 import { foreignRules, mergeRules, ownedRules, sameRules } from './firewall-rules.ts';
 
 /** Oxide's limit per VPC. */
@@ -27,6 +27,12 @@ export class FirewallManager {
   private readonly client: OxideClient;
   private readonly ttlMs: number;
   private readonly maxAttempts: number;
+  /**
+   * The last rules read per VPC. Not a TtlCache: only the "already as desired?" answer expires;
+   * which VPCs were read and which of our rules they held (knownVpcs, mayOwnRules) must outlive
+   * the TTL, or leftover rules in a VPC not read lately would never be removed. Never loaded on
+   * demand either: writes read right before writing.
+   */
   private readonly snapshots = new Map<string, { at: number; rules: VpcFirewallRule[] }>();
   private readonly locks = new Map<string, Promise<unknown>>();
 

@@ -9,17 +9,13 @@
 // status.loadBalancer.ingress. So each rule targets the instances' private addresses and allows
 // the Service ports, from spec.loadBalancerSourceRanges (or everywhere).
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
-import type { V1Service } from '@kubernetes/client-node';
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
-import { InvalidServiceConfigError } from '../provider.ts';
-import { toRuleUpdate } from '../../oxide/firewall.ts';
+import { toRuleUpdate } from '../../../oxide/firewall.ts';
+import type { FirewallSpec } from './spec.ts';
 
 export const FIREWALL_RULE_PREFIX = 'k8s-lb-';
 /** Below the default rules' 65534, so an allow here wins over a broader default deny. */
 export const FIREWALL_RULE_PRIORITY = 1000;
-/** Upstream's fallback when spec.loadBalancerSourceRanges is empty. */
-export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
 
 /** Prefix of every rule name of this Service; stable across restarts, unique per Service. */
 export function firewallRuleBase(loadBalancerName: string): string {
@@ -29,38 +25,6 @@ export function firewallRuleBase(loadBalancerName: string): string {
 
 export const ownedBy = (ruleBase: string, name: string): boolean => name.startsWith(`${ruleBase}-`);
 
-function isCidr(text: string): boolean {
-  const [address, prefix, ...rest] = text.split('/');
-  if (
-    rest.length > 0 ||
-    address === undefined ||
-    prefix === undefined ||
-    !/^\d{1,3}$/.test(prefix)
-  ) {
-    return false;
-  }
-  const family = isIP(address);
-  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
-}
-
-/** The allowed source CIDRs (empty: everywhere); throws InvalidServiceConfigError on a bad one. */
-export function validateSourceRanges(service: V1Service): string[] {
-  const fromSpec = service.spec?.loadBalancerSourceRanges ?? [];
-  const raw = fromSpec.length
-    ? fromSpec
-    : (service.metadata?.annotations?.[SOURCE_RANGES_ANNOTATION] ?? '').split(',');
-  const ranges = raw.map((r) => r.trim()).filter((r) => r !== '');
-  for (const r of ranges) {
-    if (!isCidr(r)) {
-      const field = fromSpec.length
-        ? 'spec.loadBalancerSourceRanges'
-        : `annotation ${SOURCE_RANGES_ANNOTATION}`;
-      throw new InvalidServiceConfigError(`${field}: ${JSON.stringify(r)} is not a CIDR`);
-    }
-  }
-  return ranges;
-}
-
 /**
  * One rule per protocol: filters are ANDed, so a single rule listing TCP and UDP with ports 53
  * and 80 would also open UDP 80 and TCP 53. SCTP has no Oxide equivalent and is left out.
@@ -68,27 +32,19 @@ export function validateSourceRanges(service: V1Service): string[] {
  * Service has no target yet, and then it owns no rules.
  */
 export function desiredFirewallRules(
-  service: V1Service,
+  spec: FirewallSpec,
   loadBalancerName: string,
   targetIps: readonly string[],
 ): VpcFirewallRuleUpdate[] {
-  const ranges = validateSourceRanges(service);
   if (targetIps.length === 0) return [];
   const base = firewallRuleBase(loadBalancerName);
-  const ref = `${service.metadata?.namespace}/${service.metadata?.name}`;
   const rules: VpcFirewallRuleUpdate[] = [];
   for (const protocol of ['tcp', 'udp'] as const) {
-    const ports = [
-      ...new Set(
-        (service.spec?.ports ?? [])
-          .filter((p) => (p.protocol ?? 'TCP').toLowerCase() === protocol)
-          .map((p) => String(p.port)),
-      ),
-    ].sort((a, b) => Number(a) - Number(b));
+    const ports = spec.ports[protocol];
     if (ports.length === 0) continue;
     rules.push({
       name: `${base}-${protocol}`,
-      description: `Managed by oxide-cloud-controller-manager: Service ${ref} (${loadBalancerName}).`,
+      description: `Managed by oxide-cloud-controller-manager: Service ${spec.service} (${loadBalancerName}).`,
       action: 'allow',
       direction: 'inbound',
       priority: FIREWALL_RULE_PRIORITY,
@@ -97,7 +53,9 @@ export function desiredFirewallRules(
       filters: {
         protocols: [{ type: protocol }],
         ports,
-        hosts: ranges.length ? ranges.map((r) => ({ type: 'ip_net' as const, value: r })) : null,
+        hosts: spec.sourceRanges.length
+          ? spec.sourceRanges.map((r) => ({ type: 'ip_net' as const, value: r }))
+          : null,
       },
     });
   }

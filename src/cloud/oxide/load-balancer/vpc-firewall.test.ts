@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { VpcFirewallRuleUpdate } from '@oxide/api';
-import { startSimulator } from '../../../sim/server.ts';
-import type { Simulator } from '../../../sim/server.ts';
-import { OxideClient } from '../../oxide/client.ts';
-import { FirewallManager } from './firewall.ts';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { FirewallManager } from './vpc-firewall.ts';
 import { mergeRules } from './firewall-rules.ts';
 
 let sim: Simulator;

@@ -11,7 +11,7 @@ import {
   renderAnnotationDocs,
 } from './annotations.ts';
 
-const DOCS = new URL('../../../docs/annotations.md', import.meta.url);
+const DOCS = new URL('../../../../docs/annotations.md', import.meta.url);
 
 test('docs/annotations.md is generated from the declarations', () => {
   const rendered = renderAnnotationDocs();

@@ -8,9 +8,9 @@ import {
   relationOf,
   roleNames,
   roleOf,
-} from './load-balancer-owner.ts';
-import type { ServiceRef } from './load-balancer-owner.ts';
-import { loadBalancerName } from './load-balancer-spec.ts';
+} from './owner.ts';
+import type { ServiceRef } from './owner.ts';
+import { loadBalancerName } from './spec.ts';
 
 const A: ServiceRef = { uid: '0c6f7c1e-7d1a-4e43-9a57-2f1f3b0f0a01', key: 'kubernetes/p6/a-b' };
 const B: ServiceRef = { uid: '5d2b6a34-1c7e-4b0f-8c55-6a2d9e1f0b02', key: 'kubernetes/p6-a/b' };

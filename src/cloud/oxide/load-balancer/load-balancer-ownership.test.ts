@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
-import { startSimulator } from '../../../sim/server.ts';
-import type { Simulator } from '../../../sim/server.ts';
-import { OxideClient } from '../../oxide/client.ts';
-import { InvalidServiceConfigError } from '../provider.ts';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
-import { FloatingIpConflictError, roleNames } from './load-balancer-owner.ts';
-import { formatProviderID } from './provider-id.ts';
+import { FloatingIpConflictError, roleNames } from './owner.ts';
+import { formatProviderID } from '../provider-id.ts';
 
 const CLUSTER = 'kubernetes';
 const GO_DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';
@@ -417,7 +417,9 @@ test('lastNodes is bounded: Nodes no FIP points at are dropped', async () => {
   }));
   await lb.updateLoadBalancer(CLUSTER, svc, [node('n1'), ...many]);
   await lb.updateLoadBalancer(CLUSTER, svc, [node('n1')]);
-  const size = (lb as unknown as { lastNodes: Map<string, V1Node> }).lastNodes.size;
+  // The status step's memory of Nodes (private: status.ts).
+  const { ingress } = lb as unknown as { ingress: { lastNodes: Map<string, V1Node> } };
+  const size = ingress.lastNodes.size;
   assert.ok(size <= 1 + 64, `lastNodes has ${size} entries`);
   await lb.ensureLoadBalancerDeleted(CLUSTER, svc);
 });

@@ -146,6 +146,25 @@ export function readFirewall(annotations: Annotations): AnnotationResult<boolean
   return invalid(FIREWALL, value, 'must be "true" or "false"');
 }
 
+/** Every annotation the load balancer reads, read at once: each a typed value or its error. */
+export interface LoadBalancerAnnotations {
+  floatingIp: AnnotationResult<string | undefined>;
+  pool: AnnotationResult<string | undefined>;
+  version: AnnotationResult<IpVersion | undefined>;
+  floatingIpName: AnnotationResult<string | undefined>;
+  firewall: AnnotationResult<boolean | undefined>;
+}
+
+export function readAnnotations(annotations: Annotations): LoadBalancerAnnotations {
+  return {
+    floatingIp: readFloatingIp(annotations),
+    pool: readFloatingIpPool(annotations),
+    version: readFloatingIpVersion(annotations),
+    floatingIpName: readFloatingIpName(annotations),
+    firewall: readFirewall(annotations),
+  };
+}
+
 const BEHAVIOUR = [
   '## What the load balancer does',
   '',
@@ -254,9 +273,9 @@ export function renderAnnotationDocs(): string {
   const lines = [
     '# Service annotations',
     '',
-    '<!-- Generated from src/cloud/oxide/annotations.ts by renderAnnotationDocs(); a test fails',
-    '     when this file and the declarations differ. Edit the declarations, then run',
-    '     `UPDATE_DOCS=1 node_modules/.bin/node --test src/cloud/oxide/annotations.test.ts`. -->',
+    '<!-- Generated from src/cloud/oxide/load-balancer/annotations.ts by renderAnnotationDocs();',
+    '     a test fails when this file and the declarations differ. Edit the declarations, then run',
+    '     `UPDATE_DOCS=1 node_modules/.bin/node --test src/cloud/oxide/load-balancer/annotations.test.ts`. -->',
     '',
     'Annotations on a Service of `type: LoadBalancer` that the Oxide provider reads. An invalid',
     'value or combination is reported as a Warning event (`SyncLoadBalancerFailed`) naming the',

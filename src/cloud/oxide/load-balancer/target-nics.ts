@@ -2,7 +2,7 @@
 // primary NIC, which needs an address of the FIP's family), its private addresses and its VPC
 // (both for firewall rules), read from the provider's shared NIC view.
 import type { InstanceNetworkInterface } from '@oxide/api';
-import type { InstanceInventory } from '../../oxide/inventory.ts';
+import type { InstanceInventory } from '../../../oxide/inventory.ts';
 import type { IpVersion } from './annotations.ts';
 
 export interface PrimaryNic {
@@ -24,10 +24,10 @@ export function primaryNicOf(nics: readonly InstanceNetworkInterface[]): Primary
 
 /**
  * Primary NICs from the provider's shared NIC view (one walk of the project's subnets serves
- * every instance, and is dropped when its TTL ends), so nothing here grows with the instances
- * ever seen.
+ * every instance, and is dropped when its TTL ends). No cache of its own, so nothing here grows
+ * with the instances ever seen.
  */
-export class PrimaryNicCache {
+export class PrimaryNics {
   private readonly inventory: Pick<InstanceInventory, 'nics'>;
 
   constructor(inventory: Pick<InstanceInventory, 'nics'>) {

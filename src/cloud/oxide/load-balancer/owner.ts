@@ -5,8 +5,8 @@
 // balancer applies them. The rules are written out in docs/annotations.md ("Ownership").
 import { createHash } from 'node:crypto';
 import type { V1Service } from '@kubernetes/client-node';
-import { InvalidServiceConfigError } from '../provider.ts';
-import { secondFamilyName } from './load-balancer-spec.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
+import type { IpVersion } from './annotations.ts';
 
 /** The Go CCM's description: alone, it marks a FIP the Go CCM (or we, before owners) created. */
 export const FLOATING_IP_DESCRIPTION = 'Managed by oxide-cloud-controller-manager.';
@@ -124,6 +124,16 @@ export function roleOf(name: string): Role {
 }
 
 const cut = (text: string, length: number) => text.slice(0, length).replace(/-+$/, '');
+
+/**
+ * Name of a dual-stack Service's second-family FIP: `<base cut to 58>-IPv4|-IPv6`. The uppercase
+ * suffix cannot come out of a Kubernetes name (always lowercase), so it never collides with the
+ * primary FIP of another Service such as `<name>-v6`.
+ */
+export function secondFamilyName(base: string, family: IpVersion): string {
+  const suffix = ROLE_SUFFIX[family];
+  return `${cut(base, MAX_NAME - suffix.length)}${suffix}`;
+}
 
 /**
  * The names a Service's FIP of this role may have. `plain` is what the Go CCM produces (`base`

@@ -4,14 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import { startSimulator } from '../../../sim/server.ts';
-import type { Simulator } from '../../../sim/server.ts';
-import { OxideClient } from '../../oxide/client.ts';
-import { listFloatingIps } from '../../oxide/floating-ips.ts';
-import { InvalidServiceConfigError } from '../provider.ts';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { listFloatingIps } from '../../../oxide/floating-ips.ts';
+import { InvalidServiceConfigError } from '../../provider.ts';
 import { firewallRuleBase } from './firewall-rules.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
-import { formatProviderID } from './provider-id.ts';
+import { loadBalancerName } from './spec.ts';
+import { formatProviderID } from '../provider-id.ts';
 
 const CLUSTER = 'kubernetes';
 let sim: Simulator;
@@ -143,34 +144,29 @@ describe('Go CCM parity', () => {
       floating_ip_delete: 1,
     });
     await lb().ensureLoadBalancerDeleted(CLUSTER, svc); // idempotent
-    assert.equal(await lb().getLoadBalancer(CLUSTER, svc), undefined);
+    assert.equal(fip('kubernetes-default-web'), undefined);
+  });
+
+  test('Services of class oxide.computer/floating-ip are ours too (besides unset)', () => {
+    assert.equal(lb().loadBalancerClass, 'oxide.computer/floating-ip');
   });
 
   test('name is cut to 63 characters with trailing dashes trimmed, as the Go CCM', () => {
     const svc = service('a'.repeat(40));
     svc.metadata!.namespace = 'ns-with-a-long-name-x';
-    const name = lb().getLoadBalancerName(CLUSTER, svc);
+    const name = loadBalancerName(CLUSTER, svc);
     // "kubernetes-ns-with-a-long-name-x-" is 33 characters; the cut lands inside the name.
     assert.equal(name, `kubernetes-ns-with-a-long-name-x-${'a'.repeat(30)}`);
     // 10 + 1 + 51 + 1 + 1 = 64: the cut leaves a trailing '-', which is trimmed.
     const dashy = service('b');
     dashy.metadata!.namespace = 'x'.repeat(51);
-    assert.equal(
-      lb().getLoadBalancerName('c'.repeat(10), dashy),
-      `${'c'.repeat(10)}-${'x'.repeat(51)}`,
-    );
+    assert.equal(loadBalancerName('c'.repeat(10), dashy), `${'c'.repeat(10)}-${'x'.repeat(51)}`);
     const fits = service('b');
     fits.metadata!.namespace = 'x'.repeat(50);
-    assert.equal(
-      lb().getLoadBalancerName('c'.repeat(10), fits),
-      `${'c'.repeat(10)}-${'x'.repeat(50)}-b`,
-    );
+    assert.equal(loadBalancerName('c'.repeat(10), fits), `${'c'.repeat(10)}-${'x'.repeat(50)}-b`);
     const cut = service('zz');
     cut.metadata!.namespace = 'x'.repeat(52);
-    assert.equal(
-      lb().getLoadBalancerName('c'.repeat(9), cut),
-      `${'c'.repeat(9)}-${'x'.repeat(52)}`,
-    );
+    assert.equal(loadBalancerName('c'.repeat(9), cut), `${'c'.repeat(9)}-${'x'.repeat(52)}`);
   });
 
   test('a Go CCM FIP of the same name is adopted (claimed once), not re-created', async () => {
@@ -594,7 +590,8 @@ describe('one floating-IP view shared by all reconciles', () => {
   test('stale view + ObjectAlreadyExists: one forced list, then the FIP is adopted', async () => {
     const scan = await oneScan();
     const warm = newProvider();
-    await warm.getLoadBalancer(CLUSTER, service('unrelated'));
+    // Deleting lists afresh: the view is taken now.
+    await warm.ensureLoadBalancerDeleted(CLUSTER, service('unrelated'));
     // Made elsewhere (a Go CCM) after the view was taken, within its TTL.
     sim.db.createFloatingIp({
       name: 'kubernetes-default-late',
