@@ -327,7 +327,9 @@ export class KubeClient {
    * HTTP/2 where the server offers it (undici's default, as client-go's). Its HTTP/2 ping timer
    * is off: in undici 8.13 it can fire after a long-lived session closed and crash the process
    * (TypeError in onHttp2SendPing); a dead connection is caught by request timeouts and the
-   * watch deadline instead. Proxies keep client-node's own dispatcher.
+   * watch deadline instead. Proxies keep client-node's own dispatcher. undici must be 8.14 or
+   * later: 8.13 left an aborted HTTP/2 request whose body was still queued without RST_STREAM,
+   * and Node's session then looped on empty DATA frames forever (client-h2-abort.child.ts).
    */
   private sharedDispatcher(fallback: Dispatcher | undefined): Dispatcher | undefined {
     const cluster = this.config.getCurrentCluster();
