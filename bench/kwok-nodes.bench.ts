@@ -27,13 +27,14 @@ import {
   inParallel,
   machine,
   printTable,
+  runRows,
   seconds,
   sumOps,
   until,
 } from './lib.ts';
 import type { Cell } from './lib.ts';
+import { OXIDE_LATENCY_MS } from './oxide-row.ts';
 
-const LATENCY_MS = 50;
 const STATUS_REPORT_MS = 10_000;
 const IMAGES_PER_NODE = 30;
 const STEADY_MS = 60_000;
@@ -63,7 +64,7 @@ async function run(nodes: number): Promise<Record<string, Cell>[]> {
       project: 'k8s',
       instances: names.map((name) => ({ name, ncpus: 4, memoryGiB: 16 })),
     },
-    latencyMs: LATENCY_MS,
+    latencyMs: OXIDE_LATENCY_MS,
   });
   const cluster = await startKubeCluster({
     kubeconfig: info.kubeconfig,
@@ -152,17 +153,11 @@ async function run(nodes: number): Promise<Record<string, Cell>[]> {
   }
 }
 
-const results: Record<string, Cell>[] = [];
-for (const [i, n] of ROWS.entries()) {
-  const started = performance.now();
-  results.push(...(await run(n)));
-  console.error(
-    `kwok-nodes row ${i + 1}/${ROWS.length} done in ${seconds(performance.now() - started)} s`,
-  );
-}
+// A fresh cluster per row: one row's thousands of Nodes and Leases stay out of the next.
+const results = (await runRows('kwok-nodes', ROWS, run)).flat();
 printTable(
   [
-    `kwok Nodes: the CCM process (default flags, no leader election) in a real cluster (kube-controller-manager --cloud-provider=external, kube-scheduler, kwok v0.8.0 as kubelet: Lease 40 s renewed every 10 s, status re-posted every ${STATUS_REPORT_MS / 1000} s, ${IMAGES_PER_NODE} images per Node), simulator latency ${LATENCY_MS} ms/request, one fresh cluster per row.`,
+    `kwok Nodes: the CCM process (default flags, no leader election) in a real cluster (kube-controller-manager --cloud-provider=external, kube-scheduler, kwok v0.8.0 as kubelet: Lease 40 s renewed every 10 s, status re-posted every ${STATUS_REPORT_MS / 1000} s, ${IMAGES_PER_NODE} images per Node), simulator latency ${OXIDE_LATENCY_MS} ms/request, one fresh cluster per row.`,
     `Machine: ${machine()}`,
     `"join": first registration to the last Node initialized (CCM), Ready (kwok) and without not-ready (KCM). "steady": ${STEADY_MS / 1000} s of heartbeats and status churn. RSS of the CCM process from /proc (peak = VmHWM since start). "Node updates": update events on a Node watch (the churn every Node informer absorbs).`,
   ],

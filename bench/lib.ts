@@ -8,6 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { loadKubeconfig } from '../src/kube/kubeconfig.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import type { KubeClientOptions, RequestOptions } from '../src/kube/client.ts';
+import { mapConcurrent } from '../src/util/async.ts';
 import { ControlPlane } from '../test/harness/controlplane.ts';
 
 export function machine(): string {
@@ -163,25 +164,18 @@ export async function inParallel<T>(
   limit: number,
   fn: (item: T) => Promise<unknown>,
 ): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await mapConcurrent(items, limit, fn);
 }
 
 /** Polls fn every intervalMs until truthy; throws after timeoutMs with `what`. */
 export async function until(
   what: string,
-  fn: () => boolean,
+  fn: () => boolean | Promise<boolean>,
   timeoutMs: number,
   intervalMs = 10,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
+  while (!(await fn())) {
     if (Date.now() > deadline) throw new Error(`benchmark gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -206,6 +200,23 @@ export async function untilWritesDrain(kube: CountingKubeClient): Promise<void> 
   );
 }
 
+/** Runs each scenario in turn, saying on stderr how long each row took. */
+export async function runRows<S, R>(
+  bench: string,
+  scenarios: readonly S[],
+  run: (scenario: S, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (const [i, s] of scenarios.entries()) {
+    const started = performance.now();
+    results.push(await run(s, i));
+    console.error(
+      `${bench} row ${i + 1}/${scenarios.length} done in ${seconds(performance.now() - started)} s`,
+    );
+  }
+  return results;
+}
+
 /** Runs each scenario in turn against one kube-apiserver started for the benchmark. */
 export async function runScenarios<S, R>(
   bench: string,
@@ -215,15 +226,7 @@ export async function runScenarios<S, R>(
   const controlPlane = new ControlPlane({ detachFromProcess: true });
   try {
     const { kubeconfig } = await controlPlane.start();
-    const results: R[] = [];
-    for (const [i, s] of scenarios.entries()) {
-      const started = performance.now();
-      results.push(await run(kubeconfig, s, i));
-      console.error(
-        `${bench} row ${i + 1}/${scenarios.length} done in ${seconds(performance.now() - started)} s`,
-      );
-    }
-    return results;
+    return await runRows(bench, scenarios, (s, i) => run(kubeconfig, s, i));
   } finally {
     await controlPlane.stop();
   }

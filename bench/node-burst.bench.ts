@@ -7,14 +7,11 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
-import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { hasTaint, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { createKubeletNode, deleteNode } from '../test/harness/nodes.ts';
-import { startOxideEnv } from '../test/harness/oxide-env.ts';
+import { createKubeletNode } from '../test/harness/nodes.ts';
 import {
   collectGarbage,
-  CountingKubeClient,
   formatOps,
   formatRatio,
   inParallel,
@@ -26,11 +23,10 @@ import {
   seconds,
   sumOps,
   until,
-  untilWritesDrain,
 } from './lib.ts';
 import type { Cell } from './lib.ts';
+import { type KubeRate, measurePhase, OXIDE_LATENCY_MS, startOxideRow } from './oxide-row.ts';
 
-const LATENCY_MS = 50;
 /** Upstream defaults: --node-monitor-period 5s, --node-status-update-frequency 5m. */
 const MONITOR_PERIOD_MS = 5_000;
 const STATUS_UPDATE_FREQUENCY_MS = 300_000;
@@ -38,11 +34,9 @@ const STATUS_UPDATE_FREQUENCY_MS = 300_000;
 const REGISTRATION_CONCURRENCY = 100;
 const ROW_TIMEOUT_MS = 120_000;
 
-interface Scenario {
+interface Scenario extends KubeRate {
   nodes: number;
   workers: number;
-  qps: number;
-  burst: number;
 }
 
 const scenarios: Scenario[] = [
@@ -66,21 +60,16 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
   const prefix = `burst${row}`;
   const names = Array.from({ length: s.nodes }, (_, i) => `${prefix}-${i}`);
   // The controllers' client has the row's QPS; the kubelets and the observer have their own.
-  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
-  const kubelets = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
-  const env = await startOxideEnv({
+  const {
     kube,
-    seed: {
-      project: 'k8s',
-      instances: names.map((name) => ({
-        name,
-        ncpus: 4,
-        memoryGiB: 16,
-        nics: [{ primary: true, v4: 'auto' }],
-      })),
-    },
-    latencyMs: LATENCY_MS,
-  });
+    admin: kubelets,
+    env,
+    stop,
+  } = await startOxideRow(
+    kubeconfig,
+    s,
+    names.map((name) => ({ name, ncpus: 4, memoryGiB: 16, nics: [{ primary: true, v4: 'auto' }] })),
+  );
   const { sim, ctx } = env;
 
   const created = new Map<string, number>();
@@ -102,32 +91,31 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
     await Promise.all([ctx.informers.waitForSync(env.signal), observer.waitForSync()]);
 
     collectGarbage();
-    sim.requests.reset();
-    kube.reset();
     const memory = new MemorySampler().start();
-    const started = performance.now();
-    await inParallel(names, REGISTRATION_CONCURRENCY, async (name) => {
-      created.set(name, performance.now());
-      await createKubeletNode(kubelets, name);
+    let registeredMs = 0;
+    const burst = await measurePhase(sim, kube, async () => {
+      const started = performance.now();
+      await inParallel(names, REGISTRATION_CONCURRENCY, async (name) => {
+        created.set(name, performance.now());
+        await createKubeletNode(kubelets, name);
+      });
+      registeredMs = performance.now() - started;
+      await until(`${s.nodes} Nodes initialized`, () => done.size === s.nodes, ROW_TIMEOUT_MS);
     });
-    const registeredMs = performance.now() - started;
-    await until(`${s.nodes} Nodes initialized`, () => done.size === s.nodes, ROW_TIMEOUT_MS);
-    const elapsedMs = performance.now() - started;
-    const oxideOps = sim.requests.byOperation();
-    await untilWritesDrain(kube);
     const mem = memory.stop();
+    const oxideOps = burst.oxide;
     const latencies = names.map((n) => (done.get(n) ?? 0) - (created.get(n) ?? 0));
     const setting = { Nodes: s.nodes, workers: s.workers, 'QPS/burst': `${s.qps}/${s.burst}` };
     return {
       row: {
         ...setting,
         'registered (s)': seconds(registeredMs),
-        'all init (s)': seconds(elapsedMs),
+        'all init (s)': seconds(burst.ms),
         'p50 (s)': seconds(percentile(latencies, 50)),
         'p99 (s)': seconds(percentile(latencies, 99)),
         'Oxide/Node': formatRatio(sumOps(oxideOps) / s.nodes),
-        'kube/Node': formatRatio(kube.total() / s.nodes),
-        'QPS floor (s)': seconds(Math.max(0, ((kube.total() - s.burst) / s.qps) * 1000)),
+        'kube/Node': formatRatio(burst.kube / s.nodes),
+        'QPS floor (s)': seconds(Math.max(0, ((burst.kube - s.burst) / s.qps) * 1000)),
         'peak RSS (MiB)': mem.rssMiB,
         'peak heap (MiB)': mem.heapMiB,
       },
@@ -138,15 +126,14 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Result
       },
     };
   } finally {
-    await env.stop();
-    await inParallel(names, 100, (name) => deleteNode(kubelets, name));
+    await stop();
   }
 }
 
 const results = await runScenarios('node-burst', scenarios, run);
 printTable(
   [
-    `Node burst: N kubelets register at once (${REGISTRATION_CONCURRENCY} in flight); NodeController + NodeLifecycleController (monitor ${MONITOR_PERIOD_MS / 1000} s), OxideCloudProvider, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
+    `Node burst: N kubelets register at once (${REGISTRATION_CONCURRENCY} in flight); NodeController + NodeLifecycleController (monitor ${MONITOR_PERIOD_MS / 1000} s), OxideCloudProvider, simulator latency ${OXIDE_LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
     `Machine: ${machine()}`,
     `"all init": first registration to the last Node with addresses and without the uninitialized taint. "kube": controller requests (watches excluded), counted until event writes drained. "QPS floor": (kube requests - burst) / QPS.`,
   ],

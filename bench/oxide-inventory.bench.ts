@@ -6,6 +6,7 @@ import { startSimulator } from '../sim/server.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { machine, printTable } from './lib.ts';
+import { listInstances } from '../src/oxide/instances.ts';
 
 const LATENCY_MS = 50;
 
@@ -31,7 +32,7 @@ async function run(n: number, byProviderID: boolean): Promise<Row> {
     const instancesApi = provider.instances();
     let nodes: V1Node[] = instances.map((i) => ({ metadata: { name: i.name } }));
     if (byProviderID) {
-      const all = await client.listInstances();
+      const all = await listInstances(client);
       nodes = all.map((i) => ({
         metadata: { name: i.name },
         spec: { providerID: `oxide://${i.id}` },

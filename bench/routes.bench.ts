@@ -7,12 +7,9 @@
 // Printed for the record, never asserted. Run: node_modules/.bin/node bench/routes.bench.ts
 import type { V1Node } from '@kubernetes/client-node';
 import { RouteController } from '../src/controllers/route/controller.ts';
-import { KubeClient } from '../src/kube/client.ts';
 import { deleteNode } from '../test/harness/nodes.ts';
-import { startOxideEnv } from '../test/harness/oxide-env.ts';
 import {
   collectGarbage,
-  CountingKubeClient,
   formatOps,
   formatRatio,
   inParallel,
@@ -23,21 +20,18 @@ import {
   seconds,
   sumOps,
   until,
-  untilWritesDrain,
 } from './lib.ts';
 import type { Cell } from './lib.ts';
+import { type KubeRate, measurePhase, OXIDE_LATENCY_MS, startOxideRow } from './oxide-row.ts';
 
-const LATENCY_MS = 50;
 const CLUSTER = 'kubernetes';
 const CLUSTER_CIDR = '10.0.0.0/8';
 /** Long enough that only Node events trigger a reconcile during a phase (default 10 s). */
 const PERIOD_MS = 3_600_000;
 const PHASE_TIMEOUT_MS = 600_000;
 
-interface Scenario {
+interface Scenario extends KubeRate {
   nodes: number;
-  qps: number;
-  burst: number;
 }
 
 const scenarios: Scenario[] = [
@@ -77,20 +71,15 @@ const podCIDR = (i: number): string => `10.${Math.floor(i / 256)}.${i % 256}.0/2
 async function run(kubeconfig: string, s: Scenario, row: number): Promise<Record<string, Cell>[]> {
   const prefix = `rt${row}`;
   const names = Array.from({ length: s.nodes }, (_, i) => `${prefix}-${i}`);
-  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
-  const admin = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
-  const env = await startOxideEnv({
-    kube,
-    seed: {
-      project: 'k8s',
-      instances: names.map((name, i) => ({
-        name,
-        nics: [{ primary: true, v4: 'auto', transitIps: [podCIDR(i)] }],
-      })),
-    },
-    latencyMs: LATENCY_MS,
-    clusterName: CLUSTER,
-  });
+  const { kube, admin, env, stop } = await startOxideRow(
+    kubeconfig,
+    s,
+    names.map((name, i) => ({
+      name,
+      nics: [{ primary: true, v4: 'auto', transitIps: [podCIDR(i)] }],
+    })),
+    CLUSTER,
+  );
   const { sim, ctx } = env;
   const router = () => sim.db.routers.find((r) => r.name === `${CLUSTER}-pods`);
   const routeCount = (): number => {
@@ -105,31 +94,21 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Record
   const setting = { Nodes: s.nodes, 'QPS/burst': `${s.qps}/${s.burst}` };
   const phase = async (name: string, act: () => Promise<void>, done: () => Promise<boolean>) => {
     collectGarbage();
-    sim.requests.reset();
-    kube.reset();
     const memory = new MemorySampler().start();
-    const started = performance.now();
-    await act();
-    let ok = false;
-    const deadline = Date.now() + PHASE_TIMEOUT_MS;
-    while (!ok) {
-      if (Date.now() > deadline) throw new Error(`benchmark gave up waiting for ${name}`);
-      ok = await done();
-      if (!ok) await new Promise((r) => setTimeout(r, 250));
-    }
-    const elapsedMs = performance.now() - started;
-    const ops = sim.requests.byOperation();
-    await untilWritesDrain(kube);
+    const p = await measurePhase(sim, kube, async () => {
+      await act();
+      await until(name, done, PHASE_TIMEOUT_MS, 250);
+    });
     const mem = memory.stop();
     rows.push({
       ...setting,
       phase: name,
-      'time (s)': seconds(elapsedMs),
-      'Oxide/Node': formatRatio(sumOps(ops) / s.nodes),
-      'kube/Node': formatRatio(kube.total() / s.nodes),
+      'time (s)': seconds(p.ms),
+      'Oxide/Node': formatRatio(sumOps(p.oxide) / s.nodes),
+      'kube/Node': formatRatio(p.kube / s.nodes),
       'peak RSS (MiB)': mem.rssMiB,
       'peak heap (MiB)': mem.heapMiB,
-      'Oxide calls per Node': formatOps(ops, s.nodes),
+      'Oxide calls per Node': formatOps(p.oxide, s.nodes),
     });
   };
 
@@ -182,15 +161,14 @@ async function run(kubeconfig: string, s: Scenario, row: number): Promise<Record
     );
     return rows;
   } finally {
-    await env.stop();
-    await inParallel(names, 100, (name) => deleteNode(admin, name));
+    await stop();
   }
 }
 
 const results = await runScenarios('routes', scenarios, run);
 printTable(
   [
-    `Routes: N Nodes with pod CIDRs; RouteController (Node events trigger a reconcile, period out of the way), OxideCloudProvider routes, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
+    `Routes: N Nodes with pod CIDRs; RouteController (Node events trigger a reconcile, period out of the way), OxideCloudProvider routes, simulator latency ${OXIDE_LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
     `Machine: ${machine()}`,
     `"create": first Node created to the last route on the router and NetworkUnavailable=False on every Node. "steady": one reconcile with every route present. "delete": Nodes deleted to no route left. "kube": controller requests (watches excluded), counted until event writes drained.`,
   ],

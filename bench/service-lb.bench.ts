@@ -6,15 +6,11 @@
 // Service and FIP is gone). Counts Oxide calls and Kubernetes requests per Service per phase.
 // Printed for the record, never asserted. Run: node_modules/.bin/node bench/service-lb.bench.ts
 import type { V1Node, V1Service } from '@kubernetes/client-node';
-import type { Simulator } from '../sim/server.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
-import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
-import { createKubeletNode, deleteNode, setNodeReady } from '../test/harness/nodes.ts';
-import { startOxideEnv } from '../test/harness/oxide-env.ts';
+import { createKubeletNode, setNodeReady } from '../test/harness/nodes.ts';
 import {
   collectGarbage,
-  CountingKubeClient,
   formatOps,
   formatRatio,
   inParallel,
@@ -25,11 +21,16 @@ import {
   seconds,
   sumOps,
   until,
-  untilWritesDrain,
 } from './lib.ts';
 import type { Cell } from './lib.ts';
+import {
+  type KubeRate,
+  measurePhase,
+  OXIDE_LATENCY_MS,
+  type Phase,
+  startOxideRow,
+} from './oxide-row.ts';
 
-const LATENCY_MS = 50;
 const NODES = 10;
 /**
  * The controller's periodic resync interval; never elapses during a row. The benchmark keeps
@@ -38,11 +39,9 @@ const NODES = 10;
 const RESYNC_PERIOD_MS = 3_600_001;
 const PHASE_TIMEOUT_MS = 180_000;
 
-interface Scenario {
+interface Scenario extends KubeRate {
   services: number;
   workers: number;
-  qps: number;
-  burst: number;
 }
 
 const scenarios: Scenario[] = [
@@ -78,28 +77,6 @@ function captureResyncTimer(): () => void {
   };
 }
 
-interface Phase {
-  ms: number;
-  oxide: Record<string, number>;
-  kube: number;
-}
-
-/** Runs fn with fresh counters; counts kube requests until event writes have drained. */
-async function phase(
-  sim: Simulator,
-  kube: CountingKubeClient,
-  fn: () => Promise<void>,
-): Promise<Phase> {
-  sim.requests.reset();
-  kube.reset();
-  const started = performance.now();
-  await fn();
-  const ms = performance.now() - started;
-  const oxide = sim.requests.byOperation();
-  await untilWritesDrain(kube);
-  return { ms, oxide, kube: kube.total() };
-}
-
 const ingressOf = (svc: V1Service | undefined): string[] =>
   (svc?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '');
 
@@ -112,16 +89,16 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
   const ns = `lb${index}-${Date.now().toString(36)}`;
   const nodeNames = Array.from({ length: NODES }, (_, i) => `${ns}-node-${i}`);
   const serviceNames = Array.from({ length: s.services }, (_, i) => `svc-${i}`);
-  const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: s.qps, burst: s.burst });
-  const harness = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
-  const env = await startOxideEnv({
+  const {
     kube,
-    seed: {
-      project: 'k8s',
-      instances: nodeNames.map((name) => ({ name, nics: [{ primary: true, v4: 'auto' }] })),
-    },
-    latencyMs: LATENCY_MS,
-  });
+    admin: harness,
+    env,
+    stop,
+  } = await startOxideRow(
+    kubeconfig,
+    s,
+    nodeNames.map((name) => ({ name, nics: [{ primary: true, v4: 'auto' }] })),
+  );
   const { sim, cloud, ctx } = env;
   const restoreTimers = captureResyncTimer();
 
@@ -154,7 +131,7 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
     const memory = new MemorySampler().start();
 
     let createdMs = 0;
-    const create = await phase(sim, kube, async () => {
+    const create = await measurePhase(sim, kube, async () => {
       const started = performance.now();
       await inParallel(serviceNames, 50, (name) =>
         harness.post(`/api/v1/namespaces/${ns}/services`, {
@@ -171,7 +148,7 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
     });
     const createKube = kube.breakdown(s.services);
 
-    const steady = await phase(sim, kube, async () => {
+    const steady = await measurePhase(sim, kube, async () => {
       const before = controller.reconciles;
       forceResync?.();
       await until(
@@ -194,7 +171,7 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
     const affected = serviceNames.filter((n) => fipOf(n)?.instanceId === victimInstance);
     const moved = new Map<string, number>();
     let failoverStarted = 0;
-    const failover = await phase(sim, kube, async () => {
+    const failover = await measurePhase(sim, kube, async () => {
       failoverStarted = performance.now();
       await setNodeReady(harness, victim, false);
       await until(
@@ -215,7 +192,7 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
     });
     const failoverKube = kube.breakdown();
 
-    const remove = await phase(sim, kube, async () => {
+    const remove = await measurePhase(sim, kube, async () => {
       await inParallel(serviceNames, 50, (name) =>
         harness.delete(`/api/v1/namespaces/${ns}/services/${name}`),
       );
@@ -279,17 +256,16 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
       ],
     };
   } finally {
-    await env.stop();
+    await stop();
     restoreTimers();
     forceResync = undefined;
-    await inParallel(nodeNames, NODES, (name) => deleteNode(harness, name));
     await harness.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
   }
 }
 
 const results = await runScenarios('service-lb', scenarios, run);
 const header = [
-  `Service load balancers: S LoadBalancer Services on ${NODES} Ready Nodes; ServiceController (namespace-scoped) + OxideCloudProvider load balancer, simulator latency ${LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
+  `Service load balancers: S LoadBalancer Services on ${NODES} Ready Nodes; ServiceController (namespace-scoped) + OxideCloudProvider load balancer, simulator latency ${OXIDE_LATENCY_MS} ms/request, real kube-apiserver on loopback.`,
   `Machine: ${machine()}`,
 ];
 printTable(

@@ -9,7 +9,7 @@ import '../src/app.ts';
 import { describeFamilies, registerProcessMetrics } from '../src/metrics.ts';
 import type { FamilyDescription } from '../src/metrics.ts';
 import { ALL_CONTROLLERS } from '../src/names.ts';
-import { GO_RUNTIME_PREFIX, UPSTREAM_CCM_FAMILIES } from '../test/upstream-ccm-metrics.ts';
+import { GO_RUNTIME_PREFIX, UPSTREAM_CCM_FAMILIES } from '../test/harness/upstream-ccm-metrics.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const METRICS_DOC = join(root, 'docs', 'metrics.md');
@@ -77,6 +77,11 @@ export function renderMetricsDoc(): string {
     "`oxide_api_*` rather than the in-tree providers' `cloudprovider_<name>_api_request_duration_seconds{request}`,",
     'which predates Prometheus naming rules and has no request counter.',
     '',
+    'The shared caches in front of Oxide count lookups in `oxide_ccm_cache_requests_total{cache,status}`:',
+    '`cache` is `instances` (the project instance list), `network_interfaces` (the project NIC walk),',
+    '`floating_ips` (the project floating-IP list) or `ip_pools` (pool lookups); `status` is `hit`',
+    '(answered without a new request, joining one already in flight included) or `miss`.',
+    '',
     `## Families (${families.length})`,
     '',
     '| Name | Type | Labels | Buckets | Mirrors | Help |',
@@ -96,7 +101,7 @@ export function renderMetricsDoc(): string {
     ...absent.map((u) => `| \`${u.name}\` | ${u.mirrored ? '' : cell(u.why)} |`),
     `| \`${GO_RUNTIME_PREFIX}*\` | The Go runtime's; the Node.js runtime's are \`nodejs_*\`. |`,
     '',
-    `Of the ${mirrored.length} upstream families we mirror, ${mirrored.filter((u) => ours.has(u.name)).length} are in the registry (test/metrics.test.ts checks names, types, labels and buckets against test/upstream-ccm-metrics.ts).`,
+    `Of the ${mirrored.length} upstream families we mirror, ${mirrored.filter((u) => ours.has(u.name)).length} are in the registry (test/metrics.test.ts checks names, types, labels and buckets against test/harness/upstream-ccm-metrics.ts).`,
     '',
   );
   return out.join('\n');

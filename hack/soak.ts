@@ -1,12 +1,12 @@
 // `make soak SEED=… OPS=…`: a seeded random interleaving of Node, instance and Service operations
-// with Oxide faults switched on and off, on the fault matrix's cluster (test/faults-world.ts).
+// with Oxide faults switched on and off, on the fault matrix's cluster (test/harness/faults-world.ts).
 // Safety invariants are checked after every operation; every CONVERGE_EVERY operations (and at
 // the end) faults are cleared and the cluster must converge. Bounded in time; on failure it
 // prints the seed that reproduces the run and exits 1.
 //   node hack/soak.ts [--seed N] [--ops N] [--minutes N]
 import { parseArgs } from 'node:util';
 import type { FaultSpec } from '../sim/server.ts';
-import { World } from '../test/faults-world.ts';
+import { World } from '../test/harness/faults-world.ts';
 
 const { values } = parseArgs({
   options: {

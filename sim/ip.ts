@@ -85,10 +85,6 @@ export function cidrContains(c: Cidr, ip: string): boolean {
   return v >= c.base && v < c.base + cidrSize(c);
 }
 
-export function formatCidr(c: Cidr): string {
-  return `${fromBigInt(c.base, c.family)}/${c.prefix}`;
-}
-
 /** The first address in [first, last] not in `used`, or undefined when the range is full. */
 export function firstFree(
   first: bigint,
@@ -101,11 +97,6 @@ export function firstFree(
     if (!used.has(ip)) return ip;
   }
   return undefined;
-}
-
-export function sameIp(a: string, b: string): boolean {
-  const fa = familyOf(a);
-  return fa !== undefined && fa === familyOf(b) && toBigInt(a) === toBigInt(b);
 }
 
 export function canonicalIp(ip: string): string {

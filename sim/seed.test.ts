@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimDb, stackParts } from './db.ts';
+import { SimDb } from './db.ts';
+import { stackParts } from './db/nics.ts';
 import { loadSeed } from './seed.ts';
 
 test('the demo seed builds the world it describes', () => {

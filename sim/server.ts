@@ -11,7 +11,8 @@ import { matchRoute } from './routes.ts';
 import type { Seed } from './seed.ts';
 import { fromWire, toWire } from './wire.ts';
 
-export type { Seed, InstanceSeed } from './seed.ts';
+export type { Seed } from './seed.ts';
+export type { InstanceSeed } from './db/instances.ts';
 export type { FaultSpec } from './faults.ts';
 export { SimDb } from './db.ts';
 export { Faults } from './faults.ts';

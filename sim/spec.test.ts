@@ -31,8 +31,10 @@ after(() => sim?.stop());
 
 interface Call {
   op: string;
-  /** Values for the operation's path template; method and template come from the spec. */
-  path?: Record<string, string>;
+  /** Values for the operation's path template; method and template come from the spec. */ path?: Record<
+    string,
+    string
+  >;
   query?: Record<string, string>;
   body?: unknown;
   status: number;
@@ -126,11 +128,7 @@ test(
       status: 200,
     })) as { items: { id: string }[] };
     const nic = nics.items[0]?.id as string;
-    await call({
-      op: 'instance_network_interface_view',
-      path: { interface: nic },
-      status: 200,
-    });
+    await call({ op: 'instance_network_interface_view', path: { interface: nic }, status: 200 });
     await call({
       op: 'instance_network_interface_update',
       path: { interface: nic },
@@ -164,11 +162,7 @@ test(
       },
       status: 201,
     });
-    await call({
-      op: 'floating_ip_list',
-      query: project,
-      status: 200,
-    });
+    await call({ op: 'floating_ip_list', query: project, status: 200 });
     await call({
       op: 'floating_ip_view',
       path: { floating_ip: 'lb-0' },
@@ -189,11 +183,7 @@ test(
       body: { kind: 'instance', parent: 'cp-0' },
       status: 202,
     });
-    await call({
-      op: 'instance_external_ip_list',
-      path: { instance: cp },
-      status: 200,
-    });
+    await call({ op: 'instance_external_ip_list', path: { instance: cp }, status: 200 });
     await call({
       op: 'floating_ip_detach',
       path: { floating_ip: 'lb-0' },
@@ -207,41 +197,16 @@ test(
       status: 204,
     });
 
-    const pools = (await call({
-      op: 'ip_pool_list',
-      status: 200,
-    })) as {
+    const pools = (await call({ op: 'ip_pool_list', status: 200 })) as {
       items: { id: string }[];
     };
-    await call({
-      op: 'ip_pool_view',
-      path: { pool: pools.items[0]?.id as string },
-      status: 200,
-    });
+    await call({ op: 'ip_pool_view', path: { pool: pools.items[0]?.id as string }, status: 200 });
 
     await call({ op: 'vpc_list', query: project, status: 200 });
-    await call({
-      op: 'vpc_view',
-      path: { vpc: 'default' },
-      query: project,
-      status: 200,
-    });
-    await call({
-      op: 'vpc_subnet_list',
-      query: inVpc,
-      status: 200,
-    });
-    await call({
-      op: 'vpc_subnet_view',
-      path: { subnet: 'default' },
-      query: inVpc,
-      status: 200,
-    });
-    await call({
-      op: 'vpc_firewall_rules_view',
-      query: inVpc,
-      status: 200,
-    });
+    await call({ op: 'vpc_view', path: { vpc: 'default' }, query: project, status: 200 });
+    await call({ op: 'vpc_subnet_list', query: inVpc, status: 200 });
+    await call({ op: 'vpc_subnet_view', path: { subnet: 'default' }, query: inVpc, status: 200 });
+    await call({ op: 'vpc_firewall_rules_view', query: inVpc, status: 200 });
     await call({
       op: 'vpc_firewall_rules_update',
       query: inVpc,
@@ -266,17 +231,8 @@ test(
       status: 200,
     });
 
-    await call({
-      op: 'vpc_router_list',
-      query: inVpc,
-      status: 200,
-    });
-    await call({
-      op: 'vpc_router_view',
-      path: { router: 'system' },
-      query: inVpc,
-      status: 200,
-    });
+    await call({ op: 'vpc_router_list', query: inVpc, status: 200 });
+    await call({ op: 'vpc_router_view', path: { router: 'system' }, query: inVpc, status: 200 });
     await call({
       op: 'vpc_router_create',
       query: inVpc,
@@ -309,11 +265,7 @@ test(
       },
       status: 201,
     });
-    await call({
-      op: 'vpc_router_route_list',
-      query: inRouter,
-      status: 200,
-    });
+    await call({ op: 'vpc_router_route_list', query: inRouter, status: 200 });
     await call({
       op: 'vpc_router_route_view',
       path: { route: 'w0' },
@@ -330,23 +282,14 @@ test(
       },
       status: 200,
     });
-    await call({
-      op: 'vpc_router_route_list',
-      query: { ...inVpc, router: 'system' },
-      status: 200,
-    });
+    await call({ op: 'vpc_router_route_list', query: { ...inVpc, router: 'system' }, status: 200 });
     await call({
       op: 'vpc_router_route_delete',
       path: { route: 'w0' },
       query: inRouter,
       status: 204,
     });
-    await call({
-      op: 'vpc_router_delete',
-      path: { router: 'pods' },
-      query: inVpc,
-      status: 204,
-    });
+    await call({ op: 'vpc_router_delete', path: { router: 'pods' }, query: inVpc, status: 204 });
 
     const missing = ROUTES.map((r) => r.operationId).filter((op) => !succeeded.has(op));
     assert.deepEqual(missing, [], 'every served operation was exercised');
@@ -358,23 +301,14 @@ test('error responses match the Error schema', { skip: !spec && SPEC_MISSING }, 
     { op: 'current_user_view', status: 401, token: 'wrong' },
     { op: 'instance_view', path: { instance: 'nope' }, query: project, status: 404 },
     { op: 'instance_view', path: { instance: 'cp-0' }, status: 400 },
-    {
-      op: 'instance_list',
-      query: { ...project, limit: '0' },
-      status: 400,
-    },
+    { op: 'instance_list', query: { ...project, limit: '0' }, status: 400 },
     {
       op: 'floating_ip_create',
       query: project,
       body: { name: 'seeded', description: '' },
       status: 400,
     },
-    {
-      op: 'floating_ip_delete',
-      path: { floating_ip: 'seeded' },
-      query: project,
-      status: 400,
-    },
+    { op: 'floating_ip_delete', path: { floating_ip: 'seeded' }, query: project, status: 400 },
     {
       op: 'instance_network_interface_update',
       path: { interface: 'net0' },

@@ -4,15 +4,12 @@
 // signals and process.exit.
 import { hostname } from 'node:os';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
-import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer-owner.ts';
+import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer/owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
-import type { Controller, ControllerContext } from './controllers/controller.ts';
-import { NodeLifecycleController } from './controllers/node-lifecycle/controller.ts';
-import { NodeController } from './controllers/node/controller.ts';
-import { RouteController } from './controllers/route/controller.ts';
-import { ServiceController } from './controllers/service/controller.ts';
+import type { ControllerContext } from './controllers/controller.ts';
+import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
 import { SharedInformers } from './kube/informers.ts';
@@ -20,22 +17,13 @@ import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { controllerRunning } from './metrics.ts';
-import {
-  NODE_CONTROLLER,
-  NODE_LIFECYCLE_CONTROLLER,
-  ROUTE_CONTROLLER,
-  SERVICE_CONTROLLER,
-} from './names.ts';
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
-import { Delegation } from './server/delegation.ts';
 import { OxideStartup } from './oxide/startup.ts';
 import type { StartupBackoff } from './oxide/startup.ts';
-import { listenRetryingWhileInUse } from './server/listen-retry.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
-import { startServer } from './server/server.ts';
-import { readTlsFiles, selfSignedTls } from './server/tls.ts';
+import { serveSecurePort } from './server/secure-port.ts';
 import { userAgent } from './version.ts';
 
 export interface AppConfig {
@@ -45,9 +33,6 @@ export interface AppConfig {
   /** How the start-up Oxide check backs off while the API is down (tests shorten it). */
   oxideStartupBackoff?: StartupBackoff;
 }
-
-/** Upstream's service controller resyncs every load balancer against the Nodes this often. */
-const SERVICE_NODE_SYNC_PERIOD_MS = 100_000;
 
 /** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
 export const EXIT_FAILURE = 1;
@@ -85,75 +70,6 @@ export function loadKube(options: CcmOptions, fence?: Fence): KubeClient {
     { ...client.config, server: options.master.replace(/\/+$/, '') },
     clientOptions,
   );
-}
-
-/**
- * Constructs the enabled controllers this build has; says why any enabled one does not run.
- * contextFor gives each controller its context: in the program, each gets its own Kubernetes
- * client and so its own --kube-api-qps budget, as upstream's per-controller clients do, so a
- * burst in one controller (200 Services) does not starve another (Node initialization).
- */
-export function buildControllers(
-  contextFor: (name: ControllerName) => ControllerContext,
-  options: CcmOptions,
-  enabled: readonly ControllerName[],
-): Controller[] {
-  const controllers: Controller[] = [];
-  for (const name of enabled) {
-    const ctx = contextFor(name);
-    if (name === NODE_CONTROLLER || name === NODE_LIFECYCLE_CONTROLLER) {
-      if (!ctx.cloud.instances()) {
-        ctx.log.warn({ controller: name.name }, 'provider has no instances; not starting');
-      } else if (name === NODE_CONTROLLER) {
-        controllers.push(
-          new NodeController(ctx, {
-            workers: options.concurrentNodeSyncs,
-            statusUpdateFrequencyMs: options.nodeStatusUpdateFrequencyMs,
-          }),
-        );
-      } else {
-        controllers.push(
-          new NodeLifecycleController(ctx, { monitorPeriodMs: options.nodeMonitorPeriodMs }),
-        );
-      }
-    } else if (name === SERVICE_CONTROLLER) {
-      if (!ctx.cloud.loadBalancer()) {
-        ctx.log.warn({ controller: name.name }, 'provider has no load balancers; not starting');
-        continue;
-      }
-      controllers.push(
-        new ServiceController(ctx, {
-          workers: options.concurrentServiceSyncs,
-          nodeSyncPeriodMs: SERVICE_NODE_SYNC_PERIOD_MS,
-        }),
-      );
-    } else if (name === ROUTE_CONTROLLER) {
-      // Upstream's rule: routes only when Pod CIDRs are allocated and routes are wanted.
-      if (!options.allocateNodeCidrs || !options.configureCloudRoutes) {
-        ctx.log.info(
-          {
-            controller: name.name,
-            allocateNodeCidrs: options.allocateNodeCidrs,
-            configureCloudRoutes: options.configureCloudRoutes,
-          },
-          'will not configure cloud provider routes',
-        );
-      } else if (!ctx.cloud.routes()) {
-        ctx.log.warn({ controller: name.name }, 'provider has no routes; not starting');
-      } else {
-        controllers.push(
-          new RouteController(ctx, {
-            clusterCIDRs: options.clusterCidr
-              .split(',')
-              .map((c) => c.trim())
-              .filter((c) => c !== ''),
-            periodMs: options.routeReconciliationPeriodMs,
-          }),
-        );
-      }
-    }
-  }
-  return controllers;
 }
 
 /** Readiness of the leader's work: informers synced and controllers started. */
@@ -244,7 +160,8 @@ function delegationClient(options: CcmOptions, kubeconfig: string): KubeClient {
   return loadKube({ ...options, kubeApiQps: limits.qps, kubeApiBurst: limits.burst });
 }
 
-async function serve(
+/** The secure port with this process's checks (server/secure-port.ts serves them). */
+function serve(
   options: CcmOptions,
   elector: LeaderElector | undefined,
   work: LeaderWork,
@@ -252,74 +169,30 @@ async function serve(
   startup: OxideStartup,
   log: Logger,
 ): Promise<RetryingServer | undefined> {
-  if (options.securePort === 0) return undefined;
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
-  const tls = options.metricsPlainHttp
-    ? undefined
-    : options.tlsCertFile
-      ? readTlsFiles(options.tlsCertFile, options.tlsPrivateKeyFile)
-      : await selfSignedTls(options.bindAddress);
-  const guard = await Delegation.start({
-    authenticationClient: delegationClient(options, options.authenticationKubeconfig),
-    authorizationClient: delegationClient(options, options.authorizationKubeconfig),
-    tokenCacheTtlMs: options.authenticationTokenWebhookCacheTtlMs,
-    skipLookup: options.authenticationSkipLookup,
-    tolerateLookupFailure: options.authenticationTolerateLookupFailure,
-    clientCaFile: options.clientCaFile,
-    requestHeader: {
-      clientCaFile: options.requestheaderClientCaFile,
-      allowedNames: options.requestheaderAllowedNames,
-      usernameHeaders: options.requestheaderUsernameHeaders,
-      uidHeaders: options.requestheaderUidHeaders,
-      groupHeaders: options.requestheaderGroupHeaders,
-      extraHeaderPrefixes: options.requestheaderExtraHeadersPrefix,
-    },
-    alwaysAllowPaths: options.authorizationAlwaysAllowPaths,
-    alwaysAllowGroups: options.authorizationAlwaysAllowGroups,
-    authorizedTtlMs: options.authorizationWebhookCacheAuthorizedTtlMs,
-    unauthorizedTtlMs: options.authorizationWebhookCacheUnauthorizedTtlMs,
-    log,
-  });
-  try {
-    const server = await listenRetryingWhileInUse(
-      () =>
-        startServer({
-          bindAddress: options.bindAddress,
-          port: options.securePort,
-          ...(tls ? { tls } : {}),
-          healthChecks: {
-            ping: () => undefined,
-            controllers: () =>
-              work.failed.length === 0
-                ? undefined
-                : `controllers failed: ${work.failed.join(', ')}`,
-            ...(elector ? { leaderElection: () => elector.check() } : {}),
-          },
-          readyChecks: {
-            // Down or failing at start is not unhealthy (a restart would not help): not ready.
-            oxide: () => startup.notReady,
-            // What the leader's controllers need to act. A standby is ready: it is healthy and
-            // waiting, and a rolling update must be able to proceed while the old replica leads.
-            informerSync: () => (standby() ? undefined : work.informerHealth()),
-            oxideAPI: () => (standby() ? undefined : oxide.unreachable()),
-          },
-          guard,
-          log,
-        }),
-      `${options.bindAddress}:${options.securePort}`,
-      log,
-    );
-    return {
-      ...server,
-      close: async () => {
-        await server.close();
-        await guard.close();
+  return serveSecurePort(
+    options,
+    {
+      healthChecks: {
+        ping: () => undefined,
+        controllers: () =>
+          work.failed.length === 0 ? undefined : `controllers failed: ${work.failed.join(', ')}`,
+        ...(elector ? { leaderElection: () => elector.check() } : {}),
       },
-    };
-  } catch (err) {
-    await guard.close();
-    throw err;
-  }
+      // A standby is ready: it is healthy and waiting, and a rolling update must be able to
+      // proceed while the old replica leads. So past the start, these are the leader's.
+      readyChecks: {
+        // One check, two cases, told apart by the reason: at start, until the token and project
+        // check out ("Oxide API not available (retrying): …"; down or failing at start is not
+        // unhealthy, a restart would not help); then 30 s without a usable answer ("no usable
+        // answer from the Oxide API for 31s: …").
+        oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
+        informerSync: () => (standby() ? undefined : work.informerHealth()),
+      },
+    },
+    (kubeconfig) => delegationClient(options, kubeconfig),
+    log,
+  );
 }
 
 export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal): Promise<number> {

@@ -319,6 +319,19 @@ export const reconcileMetrics = {
 };
 
 /**
+ * Lookups in the shared caches (src/util/ttl-cache.ts) by cache name; `status` as upstream's
+ * authentication_token_cache_request_total (which the TokenReview cache keeps instead).
+ */
+export const cacheMetrics = {
+  requests: new Counter({
+    name: 'oxide_ccm_cache_requests_total',
+    help: 'Shared cache lookups by cache and status (hit: answered without a new Oxide request, joining one in flight included; miss)',
+    labelNames: ['cache', 'status'],
+    registers: [registry],
+  }),
+};
+
+/**
  * Oxide API calls. The Go CCM exposes none, so no dashboard depends on a name; we keep
  * `oxide_api_*` (a `_total` counter and a latency histogram, by OpenAPI operationId) rather than
  * the in-tree providers' `cloudprovider_<name>_api_request_duration_seconds{request}`, which

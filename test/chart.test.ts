@@ -20,7 +20,7 @@ import {
   makefileVersion,
   parseManifest,
   renderManifest,
-} from './delivery.ts';
+} from './harness/delivery.ts';
 
 interface RenderedDeployment {
   spec: {

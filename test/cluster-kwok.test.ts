@@ -17,9 +17,8 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
-import type { InstanceSeed } from '../sim/seed.ts';
+import type { InstanceSeed, Simulator } from '../sim/server.ts';
 import { startSimulator } from '../sim/server.ts';
-import type { Simulator } from '../sim/server.ts';
 import { CcmProcess } from '../hack/demo/ccm.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';

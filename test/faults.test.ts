@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FaultSpec } from '../sim/server.ts';
-import { World } from './faults-world.ts';
+import { World } from './harness/faults-world.ts';
 
 let world: World;
 const recovery: { fault: string; ms: number }[] = [];

@@ -6,13 +6,12 @@
 // same keys in both formats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSimulator } from '../sim/server.ts';
+import { spawnCcm } from './harness/ccm-child.ts';
 import { parseLogOutput } from './harness/klog.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
-import { repoRoot } from './harness/testbin.ts';
 
 interface Output {
   code: number | null;
@@ -25,10 +24,8 @@ async function runOnce(format: 'text' | 'json'): Promise<Output & { token: strin
   const sim = await startSimulator({ seed: { project: 'k8s', instances: [{ name: nodeName }] } });
   const { client, kubeconfig } = await testKube();
   await createKubeletNode(client, nodeName);
-  const child = spawn(
-    `${repoRoot}/node_modules/.bin/node`,
+  const ccm = spawnCcm(
     [
-      'src/main.ts',
       '--cloud-provider=oxide',
       `--kubeconfig=${kubeconfig}`,
       // Only the node controller: the apiserver is shared with other test files.
@@ -41,36 +38,20 @@ async function runOnce(format: 'text' | 'json'): Promise<Output & { token: strin
       '-v=6',
       '--profiling',
     ],
-    {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: '/nonexistent',
-        OXIDE_HOST: sim.url,
-        OXIDE_TOKEN: sim.token,
-        OXIDE_PROJECT: sim.project,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    sim,
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => setImmediate(() => resolve(code))),
-  );
+  const { child, exited } = ccm;
   try {
     let initialized = false;
     for (let i = 0; i < 150 && !initialized; i++) {
       await sleep(200);
       initialized = Boolean((await getNode(client, nodeName)).spec?.providerID);
     }
-    assert.ok(initialized, `Node not initialized; log:\n${stderr}`);
+    assert.ok(initialized, `Node not initialized; log:\n${ccm.stderr()}`);
     child.kill('SIGTERM');
     const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
-    if (code === 'timeout') assert.fail(`no exit after SIGTERM; log:\n${stderr}`);
-    return { code, stdout, stderr, token: sim.token };
+    if (code === 'timeout') assert.fail(`no exit after SIGTERM; log:\n${ccm.stderr()}`);
+    return { code, stdout: ccm.stdout(), stderr: ccm.stderr(), token: sim.token };
   } finally {
     child.kill('SIGKILL');
     await exited;

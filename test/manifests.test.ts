@@ -13,7 +13,7 @@ import {
   kubectl,
   makefileVersion,
   parseManifest,
-} from './delivery.ts';
+} from './harness/delivery.ts';
 
 interface Toleration {
   key?: string;

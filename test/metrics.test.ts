@@ -1,4 +1,4 @@
-// Our metric families against upstream's: every family test/upstream-ccm-metrics.ts says we mirror
+// Our metric families against upstream's: every family test/harness/upstream-ccm-metrics.ts says we mirror
 // is in the registry with upstream's type, label names and buckets; every family a live Go CCM
 // v0.7.1 serves is either ours or listed with the reason we lack it; docs/metrics.md is what the
 // registry renders.
@@ -14,7 +14,7 @@ import {
   UPSTREAM_CCM_FAMILIES,
   UPSTREAM_MANAGED_CONTROLLERS,
   UPSTREAM_QUEUE_NAMES,
-} from './upstream-ccm-metrics.ts';
+} from './harness/upstream-ccm-metrics.ts';
 
 registerProcessMetrics();
 const ours = new Map(describeFamilies().map((f) => [f.name, f]));
@@ -42,7 +42,7 @@ test('every upstream family we mirror: same name, type, labels and buckets', () 
 
 test('an upstream family listed as not exposed is not in the registry', () => {
   // Adding one (say, delegated-authentication metrics) means marking it mirrored in
-  // test/upstream-ccm-metrics.ts with upstream's labels, so this test checks them.
+  // test/harness/upstream-ccm-metrics.ts with upstream's labels, so this test checks them.
   for (const up of UPSTREAM_CCM_FAMILIES)
     if (!up.mirrored) assert.ok(!ours.has(up.name), `${up.name} is exposed now: mark it mirrored`);
 });

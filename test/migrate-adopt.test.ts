@@ -27,6 +27,8 @@ import { OxideClient } from '../src/oxide/client.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
 import { freePort } from './harness/ports.ts';
+import { listInstanceExternalIps, listInstances } from '../src/oxide/instances.ts';
+import { listInstanceNics } from '../src/oxide/network-interfaces.ts';
 
 const CLUSTER = 'prod';
 const NS = 'shop';
@@ -75,15 +77,15 @@ test('Nodes, floating IPs and Service status left by the Go CCM: adopted with no
   let exited: Promise<number> | undefined;
   try {
     // The Go CCM's Nodes.
-    const instances = await oxide.listInstances();
+    const instances = await listInstances(oxide);
     const nodeA = { internal: [] as string[] };
     for (const name of NODES) {
       const instance = instances.find((i) => i.name === name);
       assert.ok(instance);
       const addresses = goAddresses(
         instance,
-        await oxide.listInstanceNics(instance.id),
-        await oxide.listInstanceExternalIps(instance.id),
+        await listInstanceNics(oxide, instance.id),
+        await listInstanceExternalIps(oxide, instance.id),
       );
       if (name === 'node-a')
         nodeA.internal = addresses.filter((a) => a.type === 'InternalIP').map((a) => a.address);

@@ -40,7 +40,7 @@ import {
   kubectl,
   makefileVersion,
   parseManifest,
-} from './delivery.ts';
+} from './harness/delivery.ts';
 
 const GO_COMMAND = ['/usr/bin/oxide-cloud-controller-manager', '--cloud-provider=oxide'];
 

@@ -13,6 +13,8 @@ import { startSimulator } from '../sim/server.ts';
 import { API_VERSION, releaseForApiVersion } from '../src/oxide/api-version.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { repoRoot } from './harness/testbin.ts';
+import { listInstances, viewInstanceById } from '../src/oxide/instances.ts';
+import { viewCurrentUser, viewProject } from '../src/oxide/projects.ts';
 
 // ../shared/oxide next to a checkout in /work/*; a worktree one level deeper finds /work/shared.
 const SHARED =
@@ -153,11 +155,11 @@ test('a rack on release 20 serves the client (sent version accepted, SDK version
   const client = new OxideClient({ host: sim.url, token: sim.token, project: sim.project });
   try {
     assert.equal(client.apiVersion, API_VERSION);
-    await client.checkCredentials();
-    await client.checkProject();
-    const [instance] = await client.listInstances();
+    await viewCurrentUser(client);
+    await viewProject(client);
+    const [instance] = await listInstances(client);
     assert.equal(instance?.name, 'node-a');
-    assert.equal((await client.viewInstanceById(instance.id)).name, 'node-a');
+    assert.equal((await viewInstanceById(client, instance.id)).name, 'node-a');
     // The same rack refuses the SDK's own (newer) version, so the successes above used ours.
     const raw = await fetch(`${sim.url}/v1/me`, {
       headers: { authorization: `Bearer ${sim.token}`, 'api-version': SDK_VERSION },

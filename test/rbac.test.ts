@@ -6,7 +6,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeClient } from '../src/kube/client.ts';
 import { testKube } from './harness/kube.ts';
-import { SERVICE_ACCOUNT_USER, applyManifest, kubectl } from './delivery.ts';
+import { SERVICE_ACCOUNT_USER, applyManifest, kubectl } from './harness/delivery.ts';
 
 interface Access {
   verb: string;

@@ -10,12 +10,9 @@ import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { RouteController } from '../src/controllers/route/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
-import {
-  attachSubnetRouter,
-  createRouter,
-  createRouterRoute,
-  viewVpcByName,
-} from '../src/oxide/routers.ts';
+import { createRouter, createRouterRoute } from '../src/oxide/routers.ts';
+import { attachSubnetRouter } from '../src/oxide/subnets.ts';
+import { viewVpcByName } from '../src/oxide/vpcs.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';

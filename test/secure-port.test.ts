@@ -5,7 +5,6 @@
 // sufficient, not just the code.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +23,8 @@ import { startSimulator } from '../sim/server.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { freePort } from './harness/ports.ts';
-import { repoRoot } from './harness/testbin.ts';
-import { MANIFEST_PATH, applyManifest, parseManifest } from './delivery.ts';
+import { spawnCcm } from './harness/ccm-child.ts';
+import { MANIFEST_PATH, applyManifest, parseManifest } from './harness/delivery.ts';
 
 const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
 const ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
@@ -336,11 +335,9 @@ test('the program: --authentication-kubeconfig is the client used, a failed look
       'current-context': 'c',
     }),
   );
-  const run = (extra: string[], port: number) => {
-    const child = spawn(
-      join(repoRoot, 'node_modules', '.bin', 'node'),
+  const run = (extra: string[], port: number) =>
+    spawnCcm(
       [
-        'src/main.ts',
         '--cloud-provider=oxide',
         `--kubeconfig=${kubeconfig}`,
         // No controllers: nothing here may act on other test files' objects. With leader
@@ -353,26 +350,8 @@ test('the program: --authentication-kubeconfig is the client used, a failed look
         `--authentication-kubeconfig=${junk}`,
         ...extra,
       ],
-      {
-        cwd: repoRoot,
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          HOME: '/nonexistent',
-          OXIDE_HOST: sim.url,
-          OXIDE_TOKEN: sim.token,
-          OXIDE_PROJECT: sim.project,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      sim,
     );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    );
-    return { child, exited, output: () => output };
-  };
   try {
     // The lookup as the junk identity gets 401: the start stops, naming what failed.
     const strict = run([], await freePort());

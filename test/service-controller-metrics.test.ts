@@ -5,14 +5,10 @@
 // runs in its own process, so the registry holds only this file's samples.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ControllerContext } from '../src/controllers/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
-import { KubeEventRecorder } from '../src/kube/events.ts';
-import { SharedInformers } from '../src/kube/informers.ts';
-import { silentLogger } from '../src/log.ts';
 import { registry } from '../src/metrics.ts';
 import { FakeCloud } from './fake/cloud.ts';
-import { waitFor } from './harness/context.ts';
+import { testContext, waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, deleteNode, setNodeReady } from './harness/nodes.ts';
 
@@ -28,16 +24,8 @@ test('service_controller_* follow updateLoadBalancer calls and sweeps', async ()
   const ns = uniqueName('svcm');
   await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
   const cloud = new FakeCloud();
-  const informers = new SharedInformers(kube, silentLogger);
-  const ctx: ControllerContext = {
-    kube,
-    cloud,
-    informers,
-    recorder: (component, kind) =>
-      new KubeEventRecorder(kube, component, 'test-host', silentLogger, { kind }),
-    log: silentLogger,
-    clusterName: 'test',
-  };
+  const ctx = testContext(kube, cloud, 'test');
+  const { informers } = ctx;
   const controller = new ServiceController(ctx, {
     workers: 1,
     nodeSyncPeriodMs: 300,

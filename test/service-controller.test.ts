@@ -6,18 +6,15 @@ import { after, before, describe, it } from 'node:test';
 import type { CoreV1Event, V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancerStatus } from '../src/cloud/provider.ts';
 import { InvalidServiceConfigError } from '../src/cloud/provider.ts';
-import type { ControllerContext } from '../src/controllers/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
 import type { ServiceControllerOptions } from '../src/controllers/service/controller.ts';
 import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../src/controllers/service/predicates.ts';
 import { KubeClient, isNotFound } from '../src/kube/client.ts';
 import type { PatchType, RequestOptions } from '../src/kube/client.ts';
-import { KubeEventRecorder } from '../src/kube/events.ts';
-import { SharedInformers } from '../src/kube/informers.ts';
 import { LABEL_EXCLUDE_FROM_LB } from '../src/kube/well-known.ts';
-import { silentLogger } from '../src/log.ts';
 import { SERVICE_CONTROLLER } from '../src/names.ts';
 import { FakeCloud } from './fake/cloud.ts';
+import { testContext, waitFor as pollUntil } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { createKubeletNode, deleteNode, setNodeReady } from './harness/nodes.ts';
 
@@ -87,25 +84,8 @@ before(async () => {
   kube = (await testKube({ dedicated: true })).client;
 });
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T> | T,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last: ${String(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, fn: () => Promise<T> | T, timeoutMs = 15_000) =>
+  pollUntil(what, fn, timeoutMs, 50);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -130,16 +110,9 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
   const client = new CountingClient(kube.config, { qps: 500, burst: 1000 });
   const nodePrefix = uniqueName('lbn');
   const cloud = new TargetingCloud(kube, nodePrefix);
-  const informers = new SharedInformers(client, silentLogger);
-  const ctx: ControllerContext = {
-    kube: client,
-    cloud,
-    informers,
-    recorder: (component, kind) =>
-      new KubeEventRecorder(kube, component, 'test-host', silentLogger, { kind }),
-    log: silentLogger,
-    clusterName: 'test',
-  };
+  // The controller's requests go through the counting client; events through the shared one.
+  const ctx = testContext(client, cloud, 'test', kube);
+  const { informers } = ctx;
   const controller = new ServiceController(ctx, {
     workers: 2,
     nodeSyncPeriodMs: 60_000,
@@ -284,7 +257,7 @@ describe('service controller', { timeout: 60_000 }, () => {
     await createNode(env, 'a', '10.9.1.1');
     await createService(env.ns, 'other-class', { loadBalancerClass: 'example.com/other' });
     await createService(env.ns, 'cluster-ip', { type: 'ClusterIP' });
-    await createService(env.ns, 'ours', { loadBalancerClass: 'oxide.computer/floating-ip' });
+    await createService(env.ns, 'ours', { loadBalancerClass: env.cloud.loadBalancerClass });
     await waitFor(
       'own class ensured',
       async () => ingressOf(await getService(env.ns, 'ours')).length > 0,

@@ -4,7 +4,7 @@
 // faults and delete; each step checks both what the apiserver holds and what sim.db holds.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { firewallRuleBase } from '../src/cloud/oxide/firewall-rules.ts';
+import { firewallRuleBase } from '../src/cloud/oxide/load-balancer/firewall-rules.ts';
 import { FLOATING_IP_VIEW_TTL_MS } from '../src/oxide/floating-ips.ts';
 import { waitFor } from './harness/context.ts';
 import {
@@ -23,8 +23,8 @@ import {
   serviceGone,
   settled,
   startEnv,
-} from './services-oxide-env.ts';
-import type { Env } from './services-oxide-env.ts';
+} from './harness/services-oxide-env.ts';
+import type { Env } from './harness/services-oxide-env.ts';
 
 let env: Env;
 
@@ -99,7 +99,7 @@ test('adoption: a FIP of the same name (Go CCM) is used, never created', async (
     ip: '198.51.100.200',
   });
   // A Go CCM's FIP predates the CCM's shared FIP view; one made within its TTL is first refused
-  // as ObjectAlreadyExists, then adopted (src/cloud/oxide/load-balancer.test.ts).
+  // as ObjectAlreadyExists, then adopted (src/cloud/oxide/load-balancer/load-balancer.test.ts).
   await new Promise((resolve) => setTimeout(resolve, FLOATING_IP_VIEW_TTL_MS));
   const creates = env.sim.requests.count('floating_ip_create');
   await createService(env, 'adopt');

@@ -9,7 +9,7 @@ import type { CoreV1EventList, V1Service } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
 import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
-import { roleNames } from '../src/cloud/oxide/load-balancer-owner.ts';
+import { roleNames } from '../src/cloud/oxide/load-balancer/owner.ts';
 import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
@@ -19,7 +19,7 @@ import { testContext, waitFor } from './harness/context.ts';
 import { testKube } from './harness/kube.ts';
 import { createKubeletNode } from './harness/nodes.ts';
 import { QUICK_RETRIES } from './harness/oxide-env.ts';
-import { CLUSTER, DESCRIPTION, RESYNC_MS, initializedNode } from './services-oxide-env.ts';
+import { CLUSTER, DESCRIPTION, RESYNC_MS, initializedNode } from './harness/services-oxide-env.ts';
 
 let kube: KubeClient;
 let sim: Simulator;

@@ -17,8 +17,8 @@ import {
   serviceGone,
   settled,
   startEnv,
-} from './services-oxide-env.ts';
-import type { Env } from './services-oxide-env.ts';
+} from './harness/services-oxide-env.ts';
+import type { Env } from './harness/services-oxide-env.ts';
 
 let env: Env;
 const NODES = ['t1', 't2', 't3'];

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
-import { runApp } from '../src/app.ts';
+import { type AppConfig, runApp } from '../src/app.ts';
 import { defaultOptions } from '../src/config/options.ts';
 import { NODE_CONTROLLER } from '../src/names.ts';
 import { createLogger } from '../src/log.ts';
@@ -51,9 +51,26 @@ async function probe(port: number, path: string): Promise<{ status: number; body
   return { status: res.status, body: await res.text() };
 }
 
-async function start(host: string, token: string, project: string, extra = {}) {
+interface Tuning {
+  /** The secure port; a free one when omitted. */
+  port?: number;
+  oxideRequestTimeoutMs?: number;
+  oxideStartupBackoff?: AppConfig['oxideStartupBackoff'];
+}
+
+/** For the tests of a down, slow or failing API: each retry comes sooner. */
+const QUICK: Tuning = {
+  oxideRequestTimeoutMs: 300,
+  oxideStartupBackoff: { initialMs: 50, maxMs: 200 },
+};
+
+/**
+ * The CCM in this process, with only the node controller: it acts on tainted Nodes only (the
+ * apiserver may be shared).
+ */
+async function start(host: string, token: string, project: string, tuning: Tuning = QUICK) {
   const { kubeconfig } = await testKube();
-  const port = await freePort();
+  const port = tuning.port ?? (await freePort());
   const { log, lines } = capture();
   const stop = new AbortController();
   const exited = runApp(
@@ -66,13 +83,13 @@ async function start(host: string, token: string, project: string, extra = {}) {
         bindAddress: '127.0.0.1',
         securePort: port,
         metricsPlainHttp: true,
-        oxideRequestTimeoutMs: 300,
-        ...extra,
+        ...(tuning.oxideRequestTimeoutMs === undefined
+          ? {}
+          : { oxideRequestTimeoutMs: tuning.oxideRequestTimeoutMs }),
       },
-      // Only the node controller: it acts on tainted Nodes only (the apiserver may be shared).
       controllers: [NODE_CONTROLLER],
       oxide: { host, token, project, region: '', zone: '' },
-      oxideStartupBackoff: { initialMs: 50, maxMs: 200 },
+      oxideStartupBackoff: tuning.oxideStartupBackoff,
     },
     log,
     stop.signal,
@@ -179,27 +196,8 @@ test('secure port held by another process (the old CCM on this node): runs, serv
   const port = await freePort();
   const holder = createServer();
   await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
-  const { log, lines } = capture();
-  const { kubeconfig } = await testKube();
-  const stop = new AbortController();
-  const exited = runApp(
-    {
-      options: {
-        ...defaultOptions(),
-        cloudProvider: 'oxide',
-        kubeconfig,
-        leaderElect: false,
-        bindAddress: '127.0.0.1',
-        securePort: port,
-        metricsPlainHttp: true,
-      },
-      // Only the node controller: it acts on tainted Nodes only (the apiserver may be shared).
-      controllers: [NODE_CONTROLLER],
-      oxide: { host: sim.url, token: sim.token, project: sim.project, region: '', zone: '' },
-    },
-    log,
-    stop.signal,
-  );
+  // The product's timeouts and backoff: only the port is the test's.
+  const { lines, stop, exited } = await start(sim.url, sim.token, sim.project, { port });
   try {
     await until('the in-use warning', async () =>
       warnings(lines()).some((m) => m.includes('is in use')) ? true : undefined,

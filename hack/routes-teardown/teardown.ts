@@ -6,12 +6,11 @@ import type { OxideClient } from '../../src/oxide/client.ts';
 import {
   deleteRouter,
   deleteRouterRoute,
-  detachSubnetRouter,
   listRouterRoutes,
   listRouters,
-  listSubnets,
-  viewVpcByName,
 } from '../../src/oxide/routers.ts';
+import { detachSubnetRouter, listSubnets } from '../../src/oxide/subnets.ts';
+import { viewVpcByName } from '../../src/oxide/vpcs.ts';
 import {
   parseRouteDescription,
   routerDescription,

@@ -7,7 +7,7 @@ import type {
   FloatingIpResultsPage,
   FloatingIpUpdate,
 } from '@oxide/api';
-import type { FloatingIpSpec } from '../db.ts';
+import type { FloatingIpSpec } from '../db/floating-ips.ts';
 import { badInput } from '../errors.ts';
 import { body, type Ctx, endpoint, noContent, param, reply, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';

@@ -1,6 +1,6 @@
 // The name/description half of every PUT: Nexus validates a new name and refuses one a sibling
 // (same parent) already holds; absent or null fields leave the stored value as it is.
-import { checkName } from '../db.ts';
+import { checkName } from '../db/select.ts';
 import { alreadyExists, type ResourceType } from '../errors.ts';
 import { isSet } from '../http.ts';
 

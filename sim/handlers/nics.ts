@@ -4,7 +4,7 @@ import type {
   InstanceNetworkInterfaceResultsPage,
   InstanceNetworkInterfaceUpdate,
 } from '@oxide/api';
-import { stackParts } from '../db.ts';
+import { stackParts } from '../db/nics.ts';
 import { invalidRequest } from '../errors.ts';
 import { body, type Ctx, endpoint, param, reply, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';

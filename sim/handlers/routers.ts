@@ -14,7 +14,7 @@ import type {
   VpcRouterResultsPage,
   VpcRouterUpdate,
 } from '@oxide/api';
-import { checkName } from '../db.ts';
+import { checkName } from '../db/select.ts';
 import { alreadyExists, invalidRequest } from '../errors.ts';
 import { body, type Ctx, endpoint, noContent, param, reply, type Route } from '../http.ts';
 import { type Family, familyOf, parseCidr } from '../ip.ts';

@@ -10,7 +10,7 @@ import type {
   VpcSubnetResultsPage,
   VpcSubnetUpdate,
 } from '@oxide/api';
-import { checkName, isUuid } from '../db.ts';
+import { checkName, isUuid } from '../db/select.ts';
 import { invalidRequest, invalidValue } from '../errors.ts';
 import { body, isSet, type Ctx, endpoint, param, reply, type Route } from '../http.ts';
 import { paginate } from '../pagination.ts';

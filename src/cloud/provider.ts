@@ -67,9 +67,12 @@ export interface LoadBalancerStatus {
 }
 
 export interface LoadBalancer {
-  /** Current status, or undefined when no load balancer exists for the Service. */
-  getLoadBalancer(clusterName: string, service: V1Service): Promise<LoadBalancerStatus | undefined>;
-  getLoadBalancerName(clusterName: string, service: V1Service): string;
+  /**
+   * A `spec.loadBalancerClass` this provider handles besides "unset" (optional), so a cluster
+   * whose default load balancer is someone else's (MetalLB, Cilium) can still opt single Services
+   * into this one. The service controller leaves every other class to its own controller.
+   */
+  readonly loadBalancerClass?: string;
   /**
    * Creates or updates the load balancer; the result goes to Service `status.loadBalancer`.
    * `nodes` are the healthy candidates (Ready, schedulable, initialized, not shut down, not
@@ -109,10 +112,22 @@ export interface Route {
   blackhole: boolean;
 }
 
+/** A route was created but traffic may not flow through it: a Warning event on the Node. */
+export interface RouteWarning {
+  nodeName: string;
+  reason: string;
+  message: string;
+}
+
 export interface Routes {
   listRoutes(clusterName: string): Promise<Route[]>;
   createRoute(clusterName: string, nameHint: string, route: Route): Promise<void>;
   deleteRoute(clusterName: string, route: Route): Promise<void>;
+  /**
+   * Warnings from createRoute since the last call (optional; on Oxide: a NIC without the pod CIDR
+   * in transit_ips). The route controller logs each and records it on the Node.
+   */
+  takeRouteWarnings?(): RouteWarning[];
 }
 
 export interface CloudProvider {

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import {
   NAMED_FLOATING_IP_POLICIES,
   isNamedFloatingIpPolicy,
-} from '../cloud/oxide/load-balancer-owner.ts';
+} from '../cloud/oxide/load-balancer/owner.ts';
 import { LOGGING_FORMATS } from '../log.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';

@@ -1,20 +1,9 @@
 // The skeleton every controller shares: N workers take keys from the one WorkQueue and call
 // reconcile(key). A reconcile that throws is retried with the queue's per-key exponential
-// backoff, or after the fixed delay of a RequeueAfterError; one that returns resets the backoff.
+// backoff; one that returns resets the backoff.
 import type { Logger } from '../log.ts';
 import { reconcileMetrics } from '../metrics.ts';
 import type { WorkQueue } from '../kube/workqueue.ts';
-
-/** Throw from reconcile to retry after a fixed delay instead of the exponential backoff. */
-export class RequeueAfterError extends Error {
-  override readonly name = 'RequeueAfterError';
-  readonly delayMs: number;
-
-  constructor(message: string, delayMs: number) {
-    super(message);
-    this.delayMs = delayMs;
-  }
-}
 
 export interface Reconciler {
   /** Metric/log name: the controller's canonical name. */
@@ -53,21 +42,16 @@ export async function runWorkers(
         reconcileMetrics.total.inc({ controller: reconciler.name, result: 'success' });
       } catch (err) {
         reconcileMetrics.total.inc({ controller: reconciler.name, result: 'error' });
-        if (err instanceof RequeueAfterError) {
-          log.info({ controller: reconciler.name, key, delayMs: err.delayMs }, err.message);
-          queue.addAfter(key, err.delayMs);
-        } else {
-          log.error(
-            {
-              controller: reconciler.name,
-              key,
-              retries: queue.retries(key),
-              err: errorMessage(err),
-            },
-            'reconcile failed',
-          );
-          queue.addRateLimited(key);
-        }
+        log.error(
+          {
+            controller: reconciler.name,
+            key,
+            retries: queue.retries(key),
+            err: errorMessage(err),
+          },
+          'reconcile failed',
+        );
+        queue.addRateLimited(key);
       } finally {
         const seconds = (performance.now() - started) / 1000;
         reconcileMetrics.duration.observe({ controller: reconciler.name }, seconds);

@@ -2,6 +2,7 @@
 // (user agent, on watches too) and the rest_client_* metrics client-go would record.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,4 +114,34 @@ test('a refused connection counts as code <error>', async () => {
     await sample('rest_client_requests_total', { code: '<error>', method: 'GET', host }),
     1,
   );
+});
+
+test('aborting a write whose body HTTP/2 flow control holds back leaves the process running', async () => {
+  // In a child process: the failure is a native loop that no timer of this process could end.
+  // It allocates as it spins, so the child is killed soon after the abort if it does not go on.
+  const script = new URL('./client-h2-abort.child.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let grace: NodeJS.Timeout | undefined;
+  const onOutput = (d: Buffer): void => {
+    out += d.toString();
+    if (grace === undefined && out.includes('patch ')) {
+      grace = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    }
+  };
+  child.stdout.on('data', onOutput);
+  child.stderr.on('data', onOutput);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await exited;
+  clearTimeout(deadline);
+  clearTimeout(grace);
+  assert.match(
+    out,
+    /connected: h2\n/,
+    'the client must speak HTTP/2 for this test to mean anything',
+  );
+  assert.match(out, /patch rejected: leader election stopped\n/);
+  assert.match(out, /timer fired after \d+ ms\n/, `the event loop never ran again:\n${out}`);
+  assert.equal(code, 0, out);
 });

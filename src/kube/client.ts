@@ -29,8 +29,6 @@ export const isNotFound = (err: unknown): boolean =>
   err instanceof KubeApiError && err.status === 404;
 export const isConflict = (err: unknown): boolean =>
   err instanceof KubeApiError && err.status === 409;
-export const isAlreadyExists = (err: unknown): boolean =>
-  err instanceof KubeApiError && err.status === 409 && err.reason === 'AlreadyExists';
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
 
@@ -352,7 +350,9 @@ export class KubeClient {
  * One keep-alive pool with the config's TLS settings, HTTP/2 where the server offers it (undici's
  * default, as client-go's). Its HTTP/2 ping timer is off: in undici 8.13 it can fire after a
  * long-lived session closed and crash the process (TypeError in onHttp2SendPing); a dead
- * connection is caught by request timeouts and the watch deadline instead.
+ * connection is caught by request timeouts and the watch deadline instead. undici must be 8.14 or
+ * later: 8.13 left an aborted HTTP/2 request whose body was still queued without RST_STREAM, and
+ * Node's session then looped on empty DATA frames forever (client-h2-abort.child.ts).
  */
 function dispatcherFor(config: RestConfig): Dispatcher {
   const tls = {

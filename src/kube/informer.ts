@@ -9,6 +9,7 @@
 import { KubeApiError } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
+import { sleep } from '../util/async.ts';
 
 export interface KubeObject {
   metadata?: {
@@ -297,16 +298,3 @@ const isForbidden = (err: unknown): boolean =>
 export const isExpired = (err: unknown): boolean =>
   err instanceof WatchError &&
   (err.code === 410 || err.reason === 'Expired' || err.reason === 'Gone');
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

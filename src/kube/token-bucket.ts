@@ -21,6 +21,9 @@ export class TokenBucket {
   }
 
   private async wait(signal?: AbortSignal): Promise<void> {
+    // An aborted caller (shutdown, lost leadership) gives its turn up at once instead of waiting
+    // it out: a backlog of throttled requests behind it would otherwise drain at qps.
+    signal?.throwIfAborted();
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
     this.last = now;
@@ -30,11 +33,16 @@ export class TokenBucket {
     }
     const ms = ((1 - this.tokens) / this.qps) * 1000;
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, ms);
-      signal?.addEventListener('abort', () => {
+      const onAbort = (): void => {
         clearTimeout(t);
-        reject(signal.reason as Error);
-      });
+        reject(signal?.reason as Error);
+      };
+      // Removed once the wait is over: the signal may be a long-lived one (an informer's).
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
     this.tokens = 0;
     this.last = performance.now();

@@ -14,6 +14,7 @@ import { startSimulator } from '../../sim/server.ts';
 import { registry } from '../metrics.ts';
 import { OxideClient } from './client.ts';
 import { OxideError } from './errors.ts';
+import { viewCurrentUser, viewProject } from './projects.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -68,7 +69,7 @@ describe('custom CA', () => {
       project: 'k8s',
       maxRetries: 0,
     });
-    await assert.rejects(client.checkCredentials(), (err: unknown) => {
+    await assert.rejects(viewCurrentUser(client), (err: unknown) => {
       assert.ok(err instanceof OxideError);
       assert.equal(err.kind, 'unavailable');
       assert.ok(!err.message.includes(sim.token));
@@ -79,7 +80,7 @@ describe('custom CA', () => {
   it('with the CA as PEM text', async () => {
     const client = new OxideClient({ host: httpsUrl, token: sim.token, project: 'k8s', ca: caPem });
     try {
-      assert.equal((await client.checkProject()).name, 'k8s');
+      assert.equal((await viewProject(client)).name, 'k8s');
     } finally {
       await client.close();
     }
@@ -95,7 +96,7 @@ describe('custom CA', () => {
       caCertPath: path,
     });
     try {
-      await client.checkCredentials();
+      await viewCurrentUser(client);
     } finally {
       await client.close();
     }
@@ -130,7 +131,7 @@ describe('metrics', () => {
     const ok = await count('project_view', '200');
     const unavailable = await count('project_view', '503');
     sim.faults.add({ operation: 'project_view', status: 503, times: 1 });
-    await client.checkProject();
+    await viewProject(client);
     assert.equal(await count('project_view', '503'), unavailable + 1);
     assert.equal(await count('project_view', '200'), ok + 1);
   });
@@ -148,13 +149,13 @@ describe('leader fence', () => {
     };
     const client = new OxideClient({ host: sim.url, token: sim.token, project: 'k8s', fence });
     sim.faults.add({ operation: 'project_view', timeout: true, times: 1 });
-    const hung = client.checkProject();
+    const hung = viewProject(client);
     await new Promise((r) => setTimeout(r, 50));
     leading = false;
     controller.abort(new Error('leaderelection lost'));
     await assert.rejects(hung, /leaderelection lost/);
     const before = sim.requests.count('project_view');
-    await assert.rejects(client.checkProject(), /leaderelection lost/);
+    await assert.rejects(viewProject(client), /leaderelection lost/);
     assert.equal(sim.requests.count('project_view'), before, 'no request after the loss');
     sim.faults.clear();
     await client.close();
@@ -170,20 +171,20 @@ describe('readiness', () => {
       maxRetries: 0,
     });
     const later = (ms: number): number => performance.now() + ms;
-    await client.checkProject();
+    await viewProject(client);
     assert.equal(client.unreachable(later(60_000)), undefined, 'answered, then quiet');
     sim.faults.add({ operation: 'project_view', status: 503, times: 1 });
-    await assert.rejects(client.checkProject());
+    await assert.rejects(viewProject(client));
     assert.equal(client.unreachable(), undefined, 'one failure is not an outage');
     assert.match(client.unreachable(later(31_000)) ?? '', /^no usable answer .*HTTP 503/);
     sim.faults.add({ operation: 'project_view', status: 429, times: 1 });
-    await assert.rejects(client.checkProject());
+    await assert.rejects(viewProject(client));
     assert.equal(client.unreachable(later(31_000)), undefined, 'throttled is reachable');
     sim.faults.add({ operation: 'project_view', status: 401, times: 1 });
-    await assert.rejects(client.checkProject());
+    await assert.rejects(viewProject(client));
     assert.match(client.unreachable(later(31_000)) ?? '', /HTTP 401/);
     assert.ok(!(client.unreachable(later(31_000)) ?? '').includes(sim.token));
-    await client.checkProject();
+    await viewProject(client);
     assert.equal(client.unreachable(later(60_000)), undefined);
     await client.close();
   });

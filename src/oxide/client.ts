@@ -1,16 +1,9 @@
 // The one wrapper over @oxide/api. Every request goes through `call`: a per-attempt timeout,
 // retries for transient failures only, one metric sample per attempt, and typed errors from
-// errors.ts. Typed helpers below cover what the Instances provider needs; other capabilities add
-// their own calls through `call`/`listAll` in their own modules.
-import type {
-  Api,
-  ApiResult,
-  CurrentUser,
-  ExternalIp,
-  Instance,
-  InstanceNetworkInterface,
-  Project,
-} from '@oxide/api';
+// errors.ts. The client is the transport only: each Oxide resource's calls are free functions
+// taking the client, one file per resource (instances.ts, floating-ips.ts, vpcs.ts, ...), named
+// after the operation and passing its OpenAPI operationId to `call`/`listAll`.
+import type { Api, ApiResult } from '@oxide/api';
 import { linked } from '../abort.ts';
 import { oxideMetrics } from '../metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
@@ -200,83 +193,6 @@ export class OxideClient {
     } else {
       this.answeredAt = performance.now();
     }
-  }
-
-  /** All instances of the project (every page). */
-  listInstances(signal?: AbortSignal): Promise<Instance[]> {
-    return this.listAll<Instance>(
-      'instance_list',
-      (api, pageToken, limit, params) =>
-        api.methods.instanceList(
-          { query: { project: this.project, limit, pageToken, sortBy: 'id_ascending' } },
-          params,
-        ),
-      signal,
-    );
-  }
-
-  /** By UUID, without the project selector (UUID plus parent selector is a 400). */
-  viewInstanceById(id: string, signal?: AbortSignal): Promise<Instance> {
-    return this.call(
-      'instance_view',
-      (api, params) => api.methods.instanceView({ path: { instance: id } }, params),
-      signal,
-    );
-  }
-
-  viewInstanceByName(name: string, signal?: AbortSignal): Promise<Instance> {
-    return this.call(
-      'instance_view',
-      (api, params) =>
-        api.methods.instanceView(
-          { path: { instance: name }, query: { project: this.project } },
-          params,
-        ),
-      signal,
-    );
-  }
-
-  /** Every NIC of an instance (every page, at most 8 NICs exist), in the API's order. */
-  listInstanceNics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
-    return this.listAll<InstanceNetworkInterface>(
-      'instance_network_interface_list',
-      (api, pageToken, limit, params) =>
-        api.methods.instanceNetworkInterfaceList(
-          { query: { instance: instanceId, limit, pageToken } },
-          params,
-        ),
-      signal,
-      { boundedCollection: true },
-    );
-  }
-
-  /** Ephemeral, floating and SNAT addresses of an instance (the endpoint is not paginated). */
-  async listInstanceExternalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {
-    const page = await this.call(
-      'instance_external_ip_list',
-      (api, params) =>
-        api.methods.instanceExternalIpList({ path: { instance: instanceId } }, params),
-      signal,
-    );
-    return page.items;
-  }
-
-  /** GET /v1/me: proves the token works (kind 'auth' otherwise). */
-  checkCredentials(signal?: AbortSignal): Promise<CurrentUser> {
-    return this.call(
-      'current_user_view',
-      (api, params) => api.methods.currentUserView({}, params),
-      signal,
-    );
-  }
-
-  /** Proves the configured project exists and the token can see it. */
-  checkProject(signal?: AbortSignal): Promise<Project> {
-    return this.call(
-      'project_view',
-      (api, params) => api.methods.projectView({ path: { project: this.project } }, params),
-      signal,
-    );
   }
 
   /** Releases the custom-CA connection pool, if any. */

@@ -1,5 +1,6 @@
 // VPC firewall calls. The update replaces the VPC's whole rule set and has no concurrency check;
-// the read-modify-write-verify loop that makes that tolerable lives in cloud/oxide/firewall.ts.
+// the read-modify-write-verify loop that makes that tolerable lives in
+// cloud/oxide/load-balancer/vpc-firewall.ts.
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 

@@ -1,8 +1,9 @@
-// Floating IP and IP pool calls, each through the shared client's `call` (timeouts, retries,
+// Floating IP calls, each through the shared client's `call` (timeouts, retries,
 // metrics, typed errors). Only names the project's FIPs by UUID once known: a UUID together with
 // the `project` selector is a 400.
-import type { AddressAllocator, FloatingIp, SiloIpPool } from '@oxide/api';
+import type { AddressAllocator, FloatingIp } from '@oxide/api';
 import type { OxideClient } from './client.ts';
+import { TtlCache } from '../util/ttl-cache.ts';
 
 /** Every FIP of the project; each carries `instanceId`, so one list answers "where is it?". */
 export function listFloatingIps(client: OxideClient, signal?: AbortSignal): Promise<FloatingIp[]> {
@@ -82,40 +83,6 @@ export async function deleteFloatingIp(client: OxideClient, floatingIpId: string
   );
 }
 
-export function viewIpPool(client: OxideClient, pool: string): Promise<SiloIpPool> {
-  return client.call('ip_pool_view', (api, params) =>
-    api.methods.ipPoolView({ path: { pool } }, params),
-  );
-}
-
-/**
- * Pools change rarely (an operator's act), and a pool annotation is checked on every ensure, so
- * lookups are cached briefly; concurrent lookups of one pool share a request.
- */
-export class IpPoolCache {
-  private readonly client: OxideClient;
-  private readonly ttlMs: number;
-  private readonly entries = new Map<string, { at: number; pool: Promise<SiloIpPool> }>();
-
-  constructor(client: OxideClient, ttlMs = 60_000) {
-    this.client = client;
-    this.ttlMs = ttlMs;
-  }
-
-  get(pool: string): Promise<SiloIpPool> {
-    const now = performance.now();
-    const hit = this.entries.get(pool);
-    if (hit && now - hit.at < this.ttlMs) return hit.pool;
-    const entry = { at: now, pool: viewIpPool(this.client, pool) };
-    this.entries.set(pool, entry);
-    // A failed lookup must not be served from the cache.
-    entry.pool.catch(() => {
-      if (this.entries.get(pool) === entry) this.entries.delete(pool);
-    });
-    return entry.pool;
-  }
-}
-
 /** Default of FloatingIpViewOptions.ttlMs. */
 export const FLOATING_IP_VIEW_TTL_MS = 1000;
 
@@ -128,13 +95,7 @@ export interface FloatingIpViewOptions {
   ttlMs?: number;
 }
 
-interface Snapshot {
-  /** Sequence number at which its list started: writes at or after it are replayed over it. */
-  seq: number;
-  /** performance.now() at which its list started: the age counts from there. */
-  at: number;
-  byId: Map<string, FloatingIp>;
-}
+type ById = Map<string, FloatingIp>;
 
 interface Write {
   seq: number;
@@ -152,19 +113,25 @@ interface Write {
  */
 export class FloatingIpView {
   private readonly client: OxideClient;
-  private readonly ttlMs: number;
+  /** One key: the project's FIPs by id. */
+  private readonly cache: TtlCache<'project', ById>;
+  /** Orders lists and writes: a list replays the writes numbered after its own start. */
   private seq = 0;
-  private snapshot: Snapshot | undefined;
-  private inflight: { seq: number; promise: Promise<Snapshot> } | undefined;
   /** Writes that completed while a list was in flight, replayed over its answer. */
   private writes: Write[] = [];
   private listsInFlight = 0;
-  /** Lists started before this sequence number were made stale by `invalidate()`. */
-  private validFrom = 0;
+  /**
+   * Lists that have answered but that the cache may not have taken in yet (it does so a
+   * microtask later): writes in that gap are applied to them too.
+   */
+  private readonly landing = new Set<ById>();
 
   constructor(client: OxideClient, options: FloatingIpViewOptions = {}) {
     this.client = client;
-    this.ttlMs = options.ttlMs ?? FLOATING_IP_VIEW_TTL_MS;
+    this.cache = new TtlCache({
+      name: 'floating_ips',
+      ttlMs: options.ttlMs ?? FLOATING_IP_VIEW_TTL_MS,
+    });
   }
 
   /**
@@ -172,15 +139,16 @@ export class FloatingIpView {
    * this call, not from the cache or a list already under way.
    */
   async list(options: { fresh?: boolean } = {}): Promise<FloatingIp[]> {
-    const snapshot = await this.read(options.fresh === true);
-    return [...snapshot.byId.values()];
+    const byId = await this.cache.get('project', this.load, { fresh: options.fresh === true });
+    // The cache has taken it in (or declined it) by the time its get() answers.
+    this.landing.delete(byId);
+    return [...byId.values()];
   }
 
   /** The view as of now without any request, or undefined when there is none (or it expired). */
   cached(): FloatingIp[] | undefined {
-    const s = this.snapshot;
-    if (!s || performance.now() - s.at >= this.ttlMs) return undefined;
-    return [...s.byId.values()];
+    const byId = this.cache.peek('project');
+    return byId && [...byId.values()];
   }
 
   /** The FIP as the API returned it from a create, attach or detach. */
@@ -193,48 +161,32 @@ export class FloatingIpView {
     this.write(id, undefined);
   }
 
-  /** Someone else changed the project's FIPs: the next read lists again. */
+  /** Someone else changed the project's FIPs: the next read lists again, and lists begun before are not kept. */
   invalidate(): void {
-    this.snapshot = undefined;
-    this.inflight = undefined;
-    this.validFrom = this.seq;
+    this.cache.invalidate('project');
   }
 
   private write(id: string, fip: FloatingIp | undefined): void {
     const seq = this.seq++;
-    if (this.snapshot) apply(this.snapshot.byId, id, fip);
+    const current = this.cache.peek('project');
+    if (current) apply(current, id, fip);
+    for (const byId of this.landing) apply(byId, id, fip);
     if (this.listsInFlight > 0) this.writes.push({ seq, id, fip });
   }
 
-  private read(fresh: boolean): Promise<Snapshot> {
-    const s = this.snapshot;
-    if (!fresh && s && performance.now() - s.at < this.ttlMs) return Promise.resolve(s);
-    // A list already under way started before this call: good enough unless `fresh`.
-    if (!fresh && this.inflight) return this.inflight.promise;
-    return this.startList();
-  }
-
-  private startList(): Promise<Snapshot> {
+  private readonly load = async (): Promise<ById> => {
     const seq = this.seq++;
-    const at = performance.now();
     this.listsInFlight++;
-    const promise = listFloatingIps(this.client)
-      .then((fips) => {
-        const byId = new Map(fips.map((f) => [f.id, f]));
-        for (const w of this.writes) if (w.seq > seq) apply(byId, w.id, w.fip);
-        const next: Snapshot = { seq, at, byId };
-        // An older list finishing late, or one overtaken by invalidate(), must not be cached.
-        const newer = !this.snapshot || this.snapshot.seq < seq;
-        if (this.ttlMs > 0 && seq >= this.validFrom && newer) this.snapshot = next;
-        return next;
-      })
-      .finally(() => {
-        if (this.inflight?.promise === promise) this.inflight = undefined;
-        if (--this.listsInFlight === 0) this.writes = [];
-      });
-    this.inflight = { seq, promise };
-    return promise;
-  }
+    try {
+      const fips = await listFloatingIps(this.client);
+      const byId: ById = new Map(fips.map((f) => [f.id, f]));
+      for (const w of this.writes) if (w.seq > seq) apply(byId, w.id, w.fip);
+      this.landing.add(byId);
+      return byId;
+    } finally {
+      if (--this.listsInFlight === 0) this.writes = [];
+    }
+  };
 }
 
 function apply(byId: Map<string, FloatingIp>, id: string, fip: FloatingIp | undefined): void {

@@ -5,9 +5,14 @@
 // 1000 per-instance calls. A view is dropped when its TTL ends, so memory at idle does not hold
 // the project. Absence from a view is never proof: instances are confirmed with a view by id,
 // NICs with the per-instance list.
-import type { ExternalIp, Instance, InstanceNetworkInterface, Vpc, VpcSubnet } from '@oxide/api';
+import type { ExternalIp, Instance, InstanceNetworkInterface } from '@oxide/api';
 import type { OxideClient } from './client.ts';
-import { Semaphore } from './semaphore.ts';
+import { listInstanceExternalIps, listInstances } from './instances.ts';
+import { listInstanceNics, listSubnetNics } from './network-interfaces.ts';
+import { listSubnets } from './subnets.ts';
+import { listVpcs } from './vpcs.ts';
+import { Semaphore } from '../util/async.ts';
+import { TtlCache } from '../util/ttl-cache.ts';
 
 export interface InstanceInventoryOptions {
   /** How long an instance snapshot answers lookups; default 2 s. */
@@ -88,83 +93,35 @@ export class NicSnapshot {
   }
 }
 
-/**
- * A value that many callers read and one request refreshes: fresh for ttlMs, shared while a
- * refresh is in flight, and forgotten ttlMs after it was taken.
- */
-class SharedView<S extends { startedAt: number }> {
-  private current: S | undefined;
-  /** No view taken before this moment answers get() (see expire()). */
-  private floor = 0;
-  private inflight: { startedAt: number; promise: Promise<S> } | undefined;
-  private readonly load: (startedAt: number) => Promise<S>;
-  readonly ttlMs: number;
-
-  constructor(ttlMs: number, load: (startedAt: number) => Promise<S>) {
-    this.ttlMs = ttlMs;
-    this.load = load;
-  }
-
-  get(): Promise<S> {
-    const now = performance.now();
-    const notBefore = Math.max(now - this.ttlMs, this.floor);
-    if (this.current && this.current.startedAt >= notBefore) return Promise.resolve(this.current);
-    return this.fresh(notBefore);
-  }
-
-  /** From now on, only views taken from now on answer (one is taken on the next get()). */
-  expire(): void {
-    this.floor = performance.now();
-  }
-
-  fresh(notBefore = performance.now()): Promise<S> {
-    if (this.current && this.current.startedAt >= notBefore) return Promise.resolve(this.current);
-    if (this.inflight && this.inflight.startedAt >= notBefore) return this.inflight.promise;
-    const startedAt = performance.now();
-    const promise = this.load(startedAt).then((view) => {
-      if (!this.current || this.current.startedAt < startedAt) {
-        this.current = view;
-        // Nothing reads a view past its TTL except fresh() callers that need a newer one.
-        setTimeout(() => {
-          if (this.current === view) this.current = undefined;
-        }, this.ttlMs).unref();
-      }
-      return view;
-    });
-    const entry = { startedAt, promise };
-    this.inflight = entry;
-    const clear = (): void => {
-      if (this.inflight === entry) this.inflight = undefined;
-    };
-    promise.then(clear, clear);
-    return promise;
-  }
-
-  invalidate(): void {
-    this.current = undefined;
-  }
-}
-
 export class InstanceInventory {
   private readonly client: OxideClient;
   private readonly perInstance: Semaphore;
-  private readonly instances: SharedView<InstanceSnapshot>;
-  private readonly nicView: SharedView<NicSnapshot>;
+  private readonly ttlMs: number;
+  private readonly nicTtlMs: number;
+  // One key each: a view is the whole project's. Dropped when their TTL ends, so an idle process
+  // does not hold the project.
+  private readonly instances: TtlCache<'project', InstanceSnapshot>;
+  private readonly nicView: TtlCache<'project', NicSnapshot>;
 
   constructor(client: OxideClient, options: InstanceInventoryOptions = {}) {
     this.client = client;
     this.perInstance = new Semaphore(options.concurrency ?? 16);
-    this.instances = new SharedView(options.ttlMs ?? 2_000, async (startedAt) => {
-      return new InstanceSnapshot(await client.listInstances(), startedAt);
-    });
-    this.nicView = new SharedView(options.nicTtlMs ?? 60_000, async (startedAt) => {
-      return new NicSnapshot(await this.listProjectNics(), startedAt);
+    this.ttlMs = options.ttlMs ?? 2_000;
+    this.instances = new TtlCache({ name: 'instances', ttlMs: this.ttlMs, dropAtExpiry: true });
+    this.nicTtlMs = options.nicTtlMs ?? 60_000;
+    this.nicView = new TtlCache({
+      name: 'network_interfaces',
+      ttlMs: this.nicTtlMs,
+      dropAtExpiry: true,
     });
   }
 
-  /** A snapshot no older than the TTL; joins a list already in flight. */
+  /**
+   * A snapshot no older than the TTL; joins a list already in flight unless that one started
+   * longer than the TTL ago (a hung list does not hold every lookup until it times out).
+   */
   snapshot(): Promise<InstanceSnapshot> {
-    return this.instances.get();
+    return this.fresh(performance.now() - this.ttlMs);
   }
 
   /**
@@ -172,12 +129,12 @@ export class InstanceInventory {
    * must not rest on what was true before the caller asked.
    */
   fresh(notBefore = performance.now()): Promise<InstanceSnapshot> {
-    return this.instances.fresh(notBefore);
+    return this.instances.get('project', this.loadInstances, { notBefore });
   }
 
   /** Drops the snapshot, e.g. after the provider learned that it is wrong. */
   invalidate(): void {
-    this.instances.invalidate();
+    this.instances.delete('project');
   }
 
   /**
@@ -188,17 +145,20 @@ export class InstanceInventory {
   async nics(instanceId: string): Promise<InstanceNetworkInterface[]> {
     const asked = performance.now();
     try {
-      let view = await this.nicView.get();
+      // As snapshot(): a walk in flight for longer than the TTL is not joined.
+      let view = await this.nicView.get('project', this.loadNics, {
+        notBefore: asked - this.nicTtlMs,
+      });
       let found = view.of(instanceId);
       if (!found && view.startedAt < asked) {
-        view = await this.nicView.fresh(asked);
+        view = await this.nicView.get('project', this.loadNics, { notBefore: asked });
         found = view.of(instanceId);
       }
       if (found) return found;
     } catch {
       // The per-instance list below decides; it reports its own errors.
     }
-    return this.perInstance.run(() => this.client.listInstanceNics(instanceId));
+    return this.perInstance.run(() => listInstanceNics(this.client, instanceId));
   }
 
   /**
@@ -206,62 +166,41 @@ export class InstanceInventory {
    * instance is asked for, so a caller starts it alongside the instance lookup.
    */
   prefetchNics(): void {
-    this.nicView.get().catch(() => undefined);
+    this.nicView
+      .get('project', this.loadNics, { notBefore: performance.now() - this.nicTtlMs })
+      .catch(() => undefined);
   }
 
   /** NIC lookups from now on read a view taken from now on (one walk, shared). */
   expireNics(): void {
-    this.nicView.expire();
+    this.nicView.invalidate('project');
   }
 
   externalIps(instanceId: string): Promise<ExternalIp[]> {
-    return this.perInstance.run(() => this.client.listInstanceExternalIps(instanceId));
+    return this.perInstance.run(() => listInstanceExternalIps(this.client, instanceId));
   }
+
+  private readonly loadInstances = async (): Promise<InstanceSnapshot> => {
+    const startedAt = performance.now();
+    return new InstanceSnapshot(await listInstances(this.client), startedAt);
+  };
+
+  private readonly loadNics = async (): Promise<NicSnapshot> => {
+    const startedAt = performance.now();
+    return new NicSnapshot(await this.listProjectNics(), startedAt);
+  };
 
   /** vpc_list, then vpc_subnet_list per VPC, then vpc_subnet_list_network_interfaces per subnet. */
   private async listProjectNics(): Promise<InstanceNetworkInterface[]> {
     const client = this.client;
     // A project has a handful of VPCs and each a handful of subnets: a short page is the last.
     const small = { boundedCollection: true };
-    const vpcs = await client.listAll<Vpc>(
-      'vpc_list',
-      (api, pageToken, limit, params) =>
-        api.methods.vpcList({ query: { project: client.project, limit, pageToken } }, params),
-      undefined,
-      small,
-    );
+    const vpcs = await listVpcs(client, small);
     const subnets = (
-      await Promise.all(
-        vpcs.map((vpc) =>
-          client.listAll<VpcSubnet>(
-            'vpc_subnet_list',
-            (api, pageToken, limit, params) =>
-              // By UUID, so without the project selector (UUID plus parent selector is a 400).
-              api.methods.vpcSubnetList({ query: { vpc: vpc.id, limit, pageToken } }, params),
-            undefined,
-            small,
-          ),
-        ),
-      )
+      await Promise.all(vpcs.map((vpc) => listSubnets(client, vpc.id, small)))
     ).flat();
     const nics = await Promise.all(
-      subnets.map((subnet) =>
-        this.perInstance.run(() =>
-          client.listAll<InstanceNetworkInterface>(
-            'vpc_subnet_list_network_interfaces',
-            (api, pageToken, limit, params) =>
-              api.methods.vpcSubnetListNetworkInterfaces(
-                // NIC names repeat across instances (net0 on each): by name, a page boundary
-                // among equal names would skip NICs. Ids are unique.
-                {
-                  path: { subnet: subnet.id },
-                  query: { limit, pageToken, sortBy: 'id_ascending' },
-                },
-                params,
-              ),
-          ),
-        ),
-      ),
+      subnets.map((subnet) => this.perInstance.run(() => listSubnetNics(client, subnet.id))),
     );
     return nics.flat();
   }

@@ -5,6 +5,7 @@
 // throttling): when Oxide is down, calls stop retrying after a few failures and fail fast, so
 // retries inside retries (pages of a list, a provider's retry, the controller's requeue) never
 // multiply the load or the time a reconcile holds a worker.
+import { sleep } from '../util/async.ts';
 import { isRetryable } from './errors.ts';
 
 /**
@@ -68,24 +69,6 @@ export function backoffDelay(attempt: number, options: RetryOptions, retryAfterM
   return Math.floor((options.random ?? Math.random)() * ceiling);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** Runs `attempt` until it succeeds, fails with a non-retryable error, or retries run out. */
 export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
   const { budget } = options;
@@ -106,6 +89,7 @@ export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOpti
           ? err.retryAfterMs
           : undefined;
       await sleep(backoffDelay(n, options, retryAfterMs), options.signal);
+      options.signal?.throwIfAborted();
     }
   }
 }

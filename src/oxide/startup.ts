@@ -4,10 +4,11 @@
 // controllers retry. Answers that retrying cannot change stop the start at once (exit 1): a
 // rejected token (401/403), a project that does not exist or is not visible (404), and a 400
 // (a rack older than the API version we send). Logs one line per change of state, not per retry.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { OxideClient } from './client.ts';
 import { isOxideError } from './errors.ts';
+import { sleep } from '../util/async.ts';
+import { viewCurrentUser, viewProject } from './projects.ts';
 
 export interface StartupBackoff {
   initialMs: number;
@@ -59,8 +60,8 @@ export class OxideStartup {
     let failures = 0;
     for (;;) {
       try {
-        await this.client.checkCredentials(signal);
-        await this.client.checkProject(signal);
+        await viewCurrentUser(this.client, signal);
+        await viewProject(this.client, signal);
         this.notReady = undefined;
         if (failures > 0)
           this.log.info({ failedChecks: failures }, 'Oxide API available again; starting');
@@ -84,12 +85,9 @@ export class OxideStartup {
           );
         } else this.log.debug({ failures, retryInMs: delay }, 'Oxide API still not available');
       }
-      try {
-        // Full jitter, so replicas (and CCMs of other clusters) do not retry in step.
-        await sleep(Math.max(100, Math.floor(Math.random() * delay)), undefined, { signal });
-      } catch {
-        return 'aborted';
-      }
+      // Full jitter, so replicas (and CCMs of other clusters) do not retry in step.
+      await sleep(Math.max(100, Math.floor(Math.random() * delay)), signal);
+      if (signal.aborted) return 'aborted';
       delay = Math.min(this.backoff.maxMs, delay * 2);
     }
   }

@@ -10,7 +10,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeApiError } from '../kube/client.ts';
 import { delegatedMetrics, observeReview } from './delegated-metrics.ts';
-import { ReviewCache } from './review-cache.ts';
+import { TtlCache } from '../util/ttl-cache.ts';
 import { subjectNames, verifyClientCertificate } from './x509.ts';
 
 export interface UserInfo {
@@ -228,12 +228,16 @@ export async function postReview<T>(
  */
 export class TokenReviewAuthenticator implements Authenticator {
   private readonly client: KubeClient;
-  private readonly ttlMs: number;
-  private readonly cache = new ReviewCache<TokenAnswer>({ maxEntries: 4096 });
+  // As upstream's token cache: bounded, so a stream of distinct junk tokens cannot grow memory.
+  private readonly cache: TtlCache<string, TokenAnswer>;
 
   constructor(client: KubeClient, ttlMs: number) {
     this.client = client;
-    this.ttlMs = ttlMs;
+    this.cache = new TtlCache({
+      ttlMs,
+      maxEntries: 4096,
+      onLookup: (status) => delegatedMetrics.tokenCacheRequests.inc({ status }),
+    });
   }
 
   async authenticate(req: AuthRequest): Promise<AuthOutcome> {
@@ -244,13 +248,8 @@ export class TokenReviewAuthenticator implements Authenticator {
     const token = parts[1] ?? '';
     if (token === '') return undefined;
     const key = createHash('sha256').update(token).digest('hex');
-    const { hit, value } = this.cache.get(key, async () => ({
-      value: await this.review(token),
-      ttlMs: this.ttlMs,
-    }));
-    delegatedMetrics.tokenCacheRequests.inc({ status: hit ? 'hit' : 'miss' });
     try {
-      return await value;
+      return await this.cache.get(key, () => this.review(token));
     } catch (err) {
       return {
         error: `TokenReview failed: ${err instanceof Error ? err.message : String(err)}`,

@@ -7,7 +7,7 @@
 import type { KubeClient } from '../kube/client.ts';
 import type { UserInfo } from './authn.ts';
 import { postReview } from './authn.ts';
-import { ReviewCache } from './review-cache.ts';
+import { TtlCache } from '../util/ttl-cache.ts';
 
 export interface Attributes {
   user: UserInfo;
@@ -78,14 +78,14 @@ interface SubjectAccessReviewStatus {
  */
 export class SubjectAccessReviewAuthorizer implements Authorizer {
   private readonly client: KubeClient;
-  private readonly allowedTtlMs: number;
-  private readonly deniedTtlMs: number;
-  private readonly cache = new ReviewCache<Verdict>({ maxEntries: 8192 });
+  private readonly cache: TtlCache<string, Verdict>;
 
   constructor(client: KubeClient, ttl: { allowedMs: number; deniedMs: number }) {
     this.client = client;
-    this.allowedTtlMs = ttl.allowedMs;
-    this.deniedTtlMs = ttl.deniedMs;
+    this.cache = new TtlCache({
+      ttlMs: (verdict) => (verdict.decision === 'allow' ? ttl.allowedMs : ttl.deniedMs),
+      maxEntries: 8192,
+    });
   }
 
   async authorize(attrs: Attributes): Promise<Verdict> {
@@ -96,7 +96,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
       extra: attrs.user.extra,
       nonResourceAttributes: { path: attrs.path, verb: attrs.verb },
     };
-    const { value } = this.cache.get(JSON.stringify(spec), async () => {
+    return this.cache.get(JSON.stringify(spec), async (): Promise<Verdict> => {
       const review = await postReview<{ status?: SubjectAccessReviewStatus }>(
         this.client,
         '/apis/authorization.k8s.io/v1/subjectaccessreviews',
@@ -105,13 +105,9 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
       );
       const status = review.status ?? {};
       const reason = status.reason ?? '';
-      if (status.allowed) return { value: { decision: 'allow', reason }, ttlMs: this.allowedTtlMs };
-      return {
-        value: { decision: status.denied ? 'deny' : 'no-opinion', reason },
-        ttlMs: this.deniedTtlMs,
-      };
+      if (status.allowed) return { decision: 'allow', reason };
+      return { decision: status.denied ? 'deny' : 'no-opinion', reason };
     });
-    return value;
   }
 }
 

@@ -11,6 +11,7 @@ import { delegationOptions } from '../../test/harness/delegation.ts';
 import { Delegation } from './delegation.ts';
 import type { DelegationOptions } from './delegation.ts';
 import { startServer } from './server.ts';
+import type { ServerOptions } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
 
 /** The gate without an apiserver: only always-allowed paths and groups, no lookup. */
@@ -20,15 +21,23 @@ const offlineDelegation: DelegationOptions = delegationOptions();
 // --authorization-always-allow-paths=/*). The gate itself is tested in delegation.test.ts.
 const guard = await Delegation.start({ ...offlineDelegation, alwaysAllowPaths: ['/*'] });
 
-test('plain HTTP: healthz, readyz (verbose and failing), metrics, 404, 405', async () => {
-  let synced = false;
-  const server = await startServer({
+/** A server on a free loopback port, plain HTTP and no checks unless `options` say otherwise. */
+const serve = (options: Partial<ServerOptions> = {}): ReturnType<typeof startServer> =>
+  startServer({
     bindAddress: '127.0.0.1',
     port: 0,
-    healthChecks: { ping: () => undefined },
-    readyChecks: { informerSync: () => (synced ? undefined : 'caches not synced yet') },
+    healthChecks: {},
+    readyChecks: {},
     guard,
     log: silentLogger,
+    ...options,
+  });
+
+test('plain HTTP: healthz, readyz (verbose and failing), metrics, 404, 405', async () => {
+  let synced = false;
+  const server = await serve({
+    healthChecks: { ping: () => undefined },
+    readyChecks: { informerSync: () => (synced ? undefined : 'caches not synced yet') },
   });
   try {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -84,15 +93,7 @@ test('HTTPS with a generated self-signed certificate', async () => {
   assert.match(cert.subjectAltName ?? '', /DNS:localhost/);
   assert.match(cert.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
   assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(tls.key)));
-  const server = await startServer({
-    bindAddress: '127.0.0.1',
-    port: 0,
-    tls,
-    healthChecks: {},
-    readyChecks: {},
-    guard,
-    log: silentLogger,
-  });
+  const server = await serve({ tls });
   try {
     assert.match(server.url, /^https:/);
     // Untrusted by default, as upstream's self-signed serving certificate is.
@@ -117,15 +118,7 @@ test('HTTPS with --tls-cert-file / --tls-private-key-file', async () => {
     writeFileSync(join(dir, 'tls.key'), made.key);
     const tls = readTlsFiles(join(dir, 'tls.crt'), join(dir, 'tls.key'));
     assert.equal(tls.selfSigned, false);
-    const server = await startServer({
-      bindAddress: '127.0.0.1',
-      port: 0,
-      tls,
-      healthChecks: {},
-      readyChecks: {},
-      guard,
-      log: silentLogger,
-    });
+    const server = await serve({ tls });
     try {
       const agent = new Agent({ connect: { ca: made.cert, servername: 'localhost' } });
       const res = await fetch(`${server.url}/readyz`, { dispatcher: agent });
@@ -140,26 +133,9 @@ test('HTTPS with --tls-cert-file / --tls-private-key-file', async () => {
 });
 
 test('a port in use is an error, not a hang', async () => {
-  const first = await startServer({
-    bindAddress: '127.0.0.1',
-    port: 0,
-    healthChecks: {},
-    readyChecks: {},
-    guard,
-    log: silentLogger,
-  });
+  const first = await serve();
   try {
-    await assert.rejects(
-      startServer({
-        bindAddress: '127.0.0.1',
-        port: first.port,
-        healthChecks: {},
-        readyChecks: {},
-        guard,
-        log: silentLogger,
-      }),
-      /EADDRINUSE/,
-    );
+    await assert.rejects(serve({ port: first.port }), /EADDRINUSE/);
   } finally {
     await first.close();
   }

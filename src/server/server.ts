@@ -35,9 +35,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Node process metrics (process_*, nodejs_*) in the shared registry; once per process. */
-export const registerDefaultMetrics = registerProcessMetrics;
-
 function checkResponse(
   res: ServerResponse,
   checks: Record<string, Check>,
@@ -126,7 +123,8 @@ async function handle(
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  registerDefaultMetrics();
+  // Node process metrics (process_*, nodejs_*) in the shared registry; once per process.
+  registerProcessMetrics();
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res, options).catch((err: unknown) => {
       options.log.error({ err: String(err), path: req.url }, 'serving request failed');

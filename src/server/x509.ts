@@ -68,8 +68,3 @@ export function subjectNames(cert: X509Certificate): {
   // Go's pkix.Name keeps the last CN when a subject has several.
   return { commonName: list(subject['CN']).at(-1) ?? '', organizations: list(subject['O']) };
 }
-
-/** Short form for logs and errors: subject and serial, never the whole certificate. */
-export function describeCertificate(cert: X509Certificate): string {
-  return `"${subjectNames(cert).commonName}" (serial ${cert.serialNumber})`;
-}

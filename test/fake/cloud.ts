@@ -9,8 +9,6 @@ import type {
   Instances,
   LoadBalancer,
   LoadBalancerStatus,
-  Route,
-  Routes,
 } from '../../src/cloud/provider.ts';
 
 export interface FakeCall {
@@ -27,26 +25,22 @@ type Method =
   | 'instanceExists'
   | 'instanceShutdown'
   | 'instanceMetadata'
-  | 'getLoadBalancer'
   | 'ensureLoadBalancer'
   | 'updateLoadBalancer'
-  | 'ensureLoadBalancerDeleted'
-  | 'listRoutes'
-  | 'createRoute'
-  | 'deleteRoute';
+  | 'ensureLoadBalancerDeleted';
 
-export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes {
+/** No routes: the route controller is tested against the Oxide simulator (routes-oxide.test.ts). */
+export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
   /** Instances by Node name. */
   readonly instancesByNode = new Map<string, FakeInstance>();
   /** Load balancers by `namespace/name`. */
   readonly loadBalancers = new Map<string, { status: LoadBalancerStatus; nodes: string[] }>();
-  readonly routeTable = new Map<string, Route>();
   readonly calls: FakeCall[] = [];
   /** Errors to throw: one entry per upcoming call of that method (used up in order). */
-  readonly errors = new Map<Method, { err: Error; target?: string }[]>();
-  /** Error thrown by every call of a method until cleared. */
-  readonly stickyErrors = new Map<Method, Error>();
-  nextIp = 1;
+  private readonly errors = new Map<Method, { err: Error; target?: string }[]>();
+  private nextIp = 1;
+  /** The class this fake handles besides "unset" (LoadBalancer.loadBalancerClass). */
+  readonly loadBalancerClass = 'example.com/fake';
 
   providerName(): string {
     return 'fake';
@@ -57,8 +51,8 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
   loadBalancer(): LoadBalancer {
     return this;
   }
-  routes(): Routes {
-    return this;
+  routes(): undefined {
+    return undefined;
   }
 
   /** The next `times` calls of method fail; only calls for `target` (Node or Service key) if given. */
@@ -74,8 +68,6 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
 
   private enter(method: Method, target: string): void {
     this.calls.push({ method, target });
-    const sticky = this.stickyErrors.get(method);
-    if (sticky) throw sticky;
     const list = this.errors.get(method) ?? [];
     const i = list.findIndex((e) => e.target === undefined || e.target === target);
     if (i >= 0) throw list.splice(i, 1)[0]?.err;
@@ -104,19 +96,6 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
     if (!inst)
       throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
     return structuredClone(inst.metadata);
-  }
-
-  getLoadBalancerName(clusterName: string, service: V1Service): string {
-    return `${clusterName}-${service.metadata?.namespace}-${service.metadata?.name}`;
-  }
-
-  async getLoadBalancer(
-    _cluster: string,
-    service: V1Service,
-  ): Promise<LoadBalancerStatus | undefined> {
-    const key = serviceKey(service);
-    this.enter('getLoadBalancer', key);
-    return this.loadBalancers.get(key)?.status;
   }
 
   async ensureLoadBalancer(
@@ -150,21 +129,6 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer, Routes
     this.enter('ensureLoadBalancerDeleted', key);
     this.loadBalancers.delete(key);
   }
-
-  async listRoutes(): Promise<Route[]> {
-    this.enter('listRoutes', '');
-    return [...this.routeTable.values()].map((r) => ({ ...r }));
-  }
-
-  async createRoute(_cluster: string, nameHint: string, route: Route): Promise<void> {
-    this.enter('createRoute', route.targetNode);
-    this.routeTable.set(nameHint, { ...route, name: nameHint });
-  }
-
-  async deleteRoute(_cluster: string, route: Route): Promise<void> {
-    this.enter('deleteRoute', route.targetNode);
-    this.routeTable.delete(route.name);
-  }
 }
 
-export const serviceKey = (s: V1Service): string => `${s.metadata?.namespace}/${s.metadata?.name}`;
+const serviceKey = (s: V1Service): string => `${s.metadata?.namespace}/${s.metadata?.name}`;

@@ -5,23 +5,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
-
-const live = new Set<Component>();
-let hooked = false;
-
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', () => {
-    for (const c of live) c.killNow();
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      for (const c of live) c.killNow();
-      process.exit(130);
-    });
-  }
-}
+import { killOnExit, release } from './exit-hook.ts';
 
 export interface ComponentOptions {
   name: string;
@@ -41,17 +25,16 @@ export class Component {
   readonly exited: Promise<void>;
 
   constructor(options: ComponentOptions) {
-    hookExit();
     this.name = options.name;
     this.args = options.args;
     this.logFile = options.logFile;
     this.fd = openSync(options.logFile, 'a');
     this.child = spawn(options.binary, options.args, { stdio: ['ignore', this.fd, this.fd] });
     if (options.detachFromProcess) this.child.unref();
-    live.add(this);
+    killOnExit(this);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', () => {
-        live.delete(this);
+        release(this);
         resolve();
       });
     });
@@ -98,7 +81,7 @@ export class Component {
     } catch {
       // already closed
     }
-    live.delete(this);
+    release(this);
   }
 
   /** SIGTERM, then SIGKILL after graceMs. */

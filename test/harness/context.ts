@@ -7,10 +7,15 @@ import { KubeEventRecorder } from '../../src/kube/events.ts';
 import { SharedInformers } from '../../src/kube/informers.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
 
+/**
+ * `events` is the client events are written with (default `kube`): a test counting the
+ * controller's own requests writes events with another one.
+ */
 export function testContext(
   kube: KubeClient,
   cloud: CloudProvider,
   clusterName = 'kubernetes',
+  events: KubeClient = kube,
 ): ControllerContext {
   const log = process.env['TEST_LOG'] ? createLogger({ verbosity: 4 }) : silentLogger;
   return {
@@ -18,7 +23,7 @@ export function testContext(
     cloud,
     informers: new SharedInformers(kube, log),
     recorder: (component, kind) =>
-      new KubeEventRecorder(kube, component, 'test-host', log, { kind }),
+      new KubeEventRecorder(events, component, 'test-host', log, { kind }),
     log,
     clusterName,
   };

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { makeCa } from './certs.ts';
+import { killOnExit, release } from './exit-hook.ts';
 import { freePort } from './ports.ts';
 import { testbin } from './testbin.ts';
 
@@ -17,23 +18,6 @@ export interface ControlPlaneInfo {
   token: string;
   kubeconfig: string;
   dir: string;
-}
-
-const live = new Set<ControlPlane>();
-let hooked = false;
-
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', () => {
-    for (const cp of live) cp.killNow();
-  });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      for (const cp of live) cp.killNow();
-      process.exit(130);
-    });
-  }
 }
 
 export interface ControlPlaneOptions {
@@ -58,8 +42,7 @@ export class ControlPlane {
   }
 
   async start(): Promise<ControlPlaneInfo> {
-    hookExit();
-    live.add(this);
+    killOnExit(this);
     const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-cp-'));
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
     const token = randomBytes(24).toString('hex');
@@ -228,7 +211,7 @@ export class ControlPlane {
       }
     }
     if (this.info) rmSync(this.info.dir, { recursive: true, force: true });
-    live.delete(this);
+    release(this);
   }
 
   async stop(): Promise<void> {

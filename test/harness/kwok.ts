@@ -59,39 +59,32 @@ export function kwokStages(statusReportMs: number, imagesPerNode = 0): string {
         status: {{ .status | Quote }}
         type: {{ .type | Quote }}
       {{ end }}`;
-  return `apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: node-initialize
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
+  // What the Node was registered with, or a 4-CPU 16 GiB machine.
+  const resources = (field: 'allocatable' | 'capacity'): string => `
+      ${field}:
+      {{ with .status.${field} }}
+      {{ YAML . 1 }}
+      {{ else }}
+        cpu: "4"
+        memory: 16Gi
+        pods: "110"
+      {{ end }}`;
+  // A selector expression: the object's Ready condition is (In) or is not (NotIn) True.
+  const readyTrue = (operator: 'In' | 'NotIn'): string =>
+    `    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: '${operator}'
+      values: ['True']`;
+  return [
+    stage(
+      'node-initialize',
+      'Node',
+      `  selector:
     matchExpressions:
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values: ['True']
+${readyTrue('NotIn')}
   next:
     statusTemplate: |
       {{ $now := Now }}
-      {{ $lastTransitionTime := $now }}${conditions}
-      allocatable:
-      {{ with .status.allocatable }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: "4"
-        memory: 16Gi
-        pods: "110"
-      {{ end }}
-      capacity:
-      {{ with .status.capacity }}
-      {{ YAML . 1 }}
-      {{ else }}
-        cpu: "4"
-        memory: 16Gi
-        pods: "110"
-      {{ end }}
+      {{ $lastTransitionTime := $now }}${conditions}${resources('allocatable')}${resources('capacity')}
       nodeInfo:
         architecture: amd64
         operatingSystem: linux
@@ -104,23 +97,17 @@ spec:
         osImage: ""
         systemUUID: ""${imagesPerNode > 0 ? `\n      images:\n${images}` : ''}
       phase: Running
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: node-heartbeat-with-lease
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Node
-  selector:
+`,
+    ),
+    stage(
+      'node-heartbeat-with-lease',
+      'Node',
+      `  selector:
     matchExpressions:
     - key: '.status.phase'
       operator: 'In'
       values: ['Running']
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'In'
-      values: ['True']
+${readyTrue('In')}
   delay:
     durationMilliseconds: ${statusReportMs}
     jitterDurationMilliseconds: ${Math.round(statusReportMs * 1.1)}
@@ -128,38 +115,23 @@ spec:
     statusTemplate: |
       {{ $now := Now }}
       {{ $lastTransitionTime := or .metadata.creationTimestamp $now }}${conditions}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-ready
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
+`,
+    ),
+    stage(
+      'pod-ready',
+      'Pod',
+      `  selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
     - key: '.status.phase'
       operator: 'In'
       values: ['Pending']
-    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
-      operator: 'NotIn'
-      values: ['True']
+${readyTrue('NotIn')}
   next:
     statusTemplate: |
       {{ $now := Now }}
-      conditions:
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Initialized
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: Ready
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "True"
-        type: ContainersReady
+      conditions:${['Initialized', 'Ready', 'ContainersReady'].map(podCondition).join('')}
       containerStatuses:
       {{ range .spec.containers }}
       - image: {{ .image | Quote }}
@@ -180,22 +152,40 @@ spec:
       {{ end }}
       phase: Running
       startTime: {{ $now | Quote }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-delete
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
+`,
+    ),
+    stage(
+      'pod-delete',
+      'Pod',
+      `  selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
       operator: 'Exists'
   next:
     delete: true
-`;
+`,
+    ),
+  ].join('---\n');
+}
+
+/** One kwok Stage: its name, the kind it acts on, and the rest of its spec. */
+function stage(name: string, kind: 'Node' | 'Pod', spec: string): string {
+  return `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ${name}
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: ${kind}
+${spec}`;
+}
+
+function podCondition(type: string): string {
+  return `
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ${type}`;
 }
 
 /** Starts the kwok controller; it acts on Nodes registered by registerKwokNode. */

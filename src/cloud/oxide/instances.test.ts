@@ -10,6 +10,8 @@ import { OxideError } from '../../oxide/errors.ts';
 import { InstanceNotFoundError } from '../provider.ts';
 import { AmbiguousInstanceError } from './instances.ts';
 import { OxideCloudProvider } from './provider.ts';
+import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
+import { viewCurrentUser, viewProject } from '../../oxide/projects.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -83,7 +85,7 @@ beforeEach(() => {
 describe('lookup', () => {
   it('by Node name = instance name, with Go CCM metadata', async () => {
     const md = await provider().instances().instanceMetadata(node('n1'));
-    const n1 = await client().viewInstanceByName('n1');
+    const n1 = await viewInstanceByName(client(), 'n1');
     assert.equal(md.providerID, `oxide://${n1.id}`);
     assert.equal(md.instanceType, '4-16');
     assert.deepEqual(md.nodeAddresses, [
@@ -146,7 +148,7 @@ describe('lookup', () => {
 
 describe('instanceExists', () => {
   it('true by providerID and by name', async () => {
-    const n1 = await client().viewInstanceByName('n1');
+    const n1 = await viewInstanceByName(client(), 'n1');
     const instances = provider().instances();
     assert.equal(await instances.instanceExists(node('x', `oxide://${n1.id}`)), true);
     assert.equal(await instances.instanceExists(node('n1')), true);
@@ -304,7 +306,7 @@ describe('client', () => {
   it('retries a 503 and then succeeds', async () => {
     sim.faults.add({ operation: 'instance_view', status: 503, times: 2 });
     sim.requests.reset();
-    const inst = await client().viewInstanceByName('n1');
+    const inst = await viewInstanceByName(client(), 'n1');
     assert.equal(inst.name, 'n1');
     assert.equal(sim.requests.count('instance_view'), 3);
   });
@@ -312,36 +314,36 @@ describe('client', () => {
   it('honours Retry-After on 429', async () => {
     sim.faults.add({ operation: 'instance_view', status: 429, retryAfterSeconds: 1, times: 1 });
     const started = performance.now();
-    await client().viewInstanceByName('n1');
+    await viewInstanceByName(client(), 'n1');
     assert.ok(performance.now() - started >= 900, 'waited for Retry-After');
   });
 
   it('never retries a 404', async () => {
     sim.requests.reset();
-    await assert.rejects(client().viewInstanceByName('nope'), (err: unknown) => {
+    await assert.rejects(viewInstanceByName(client(), 'nope'), (err: unknown) => {
       return err instanceof OxideError && err.kind === 'not_found' && err.status === 404;
     });
     assert.equal(sim.requests.count('instance_view'), 1);
   });
 
   it('checks credentials and the project; a bad token is auth and never echoed', async () => {
-    await client().checkCredentials();
-    assert.equal((await client().checkProject()).name, 'k8s');
+    await viewCurrentUser(client());
+    assert.equal((await viewProject(client())).name, 'k8s');
     const secret = 'oxide-token-not-the-real-one-1234567890';
-    await assert.rejects(client({ token: secret }).checkCredentials(), (err: unknown) => {
+    await assert.rejects(viewCurrentUser(client({ token: secret })), (err: unknown) => {
       assert.ok(err instanceof OxideError);
       assert.equal(err.kind, 'auth');
       assert.ok(!`${err.message} ${err.stack} ${JSON.stringify(err)}`.includes(secret));
       return true;
     });
-    await assert.rejects(client({ project: 'nope' }).checkProject(), /not_found|not found/i);
+    await assert.rejects(viewProject(client({ project: 'nope' })), /not_found|not found/i);
   });
 
   it('the token appears in no error, whatever the failure', async () => {
     for (const fault of [{ status: 503 }, { timeout: true }, { drop: true }, { status: 400 }]) {
       sim.faults.clear();
       sim.faults.add({ operation: 'instance_list', times: 100, ...fault });
-      await assert.rejects(client().listInstances(), (err: unknown) => {
+      await assert.rejects(listInstances(client()), (err: unknown) => {
         assert.ok(err instanceof OxideError);
         assert.ok(!`${err.message} ${err.stack} ${JSON.stringify(err)}`.includes(sim.token));
         return true;
@@ -351,11 +353,15 @@ describe('client', () => {
 });
 
 describe('inventory', () => {
+  // These count calls: a per-request timeout on a loaded machine would add retries to the count,
+  // so they get a timeout far above any round trip here (the timeout tests use the short one).
+  const counting = { timeoutMs: 30_000 };
+
   it('100 concurrent instanceMetadata calls cost one instance_list and one NIC walk', async () => {
     for (let i = 0; i < 100; i++) {
       sim.db.addInstance({ name: `burst-${i}`, hostname: `burst-${i}`, nics: [{ v4: 'auto' }] });
     }
-    const instances = provider({}, 2_000).instances();
+    const instances = provider(counting, 2_000).instances();
     sim.requests.reset();
     const all = await Promise.all(
       Array.from({ length: 100 }, (_, i) => instances.instanceMetadata(node(`burst-${i}`))),
@@ -376,7 +382,7 @@ describe('inventory', () => {
   });
 
   it('a burst of lookups for missing Nodes shares one fresh list before the views by name', async () => {
-    const instances = provider({}, 2_000).instances();
+    const instances = provider(counting, 2_000).instances();
     sim.requests.reset();
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => instances.instanceExists(node(`absent-${i}`))),

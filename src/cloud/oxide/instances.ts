@@ -13,6 +13,8 @@ import type { InstanceMetadata, Instances } from '../provider.ts';
 import { instanceMetadata } from './metadata.ts';
 import { parseProviderID } from './provider-id.ts';
 import { isShutdown } from './run-state.ts';
+import { viewInstanceById, viewInstanceByName } from '../../oxide/instances.ts';
+import { viewProject } from '../../oxide/projects.ts';
 
 /**
  * The Node's providerID names an instance outside the configured project: the node controller
@@ -130,7 +132,7 @@ export class OxideInstances implements Instances {
 
   /** A view by id reaches every project the token can see: only the configured one is accepted. */
   private async viewById(id: string, providerID: string): Promise<Instance> {
-    const instance = await this.client.viewInstanceById(id);
+    const instance = await viewInstanceById(this.client, id);
     if (instance.projectId !== (await this.configuredProjectId())) {
       throw new ForeignInstanceError(
         `instance ${id} (${providerID}) is not in project ${this.client.project}; refusing to ` +
@@ -142,7 +144,7 @@ export class OxideInstances implements Instances {
 
   private configuredProjectId(): Promise<string> {
     if (UUID.test(this.client.project)) return Promise.resolve(this.client.project.toLowerCase());
-    const lookup = (this.projectId ??= this.client.checkProject().then((p) => p.id));
+    const lookup = (this.projectId ??= viewProject(this.client).then((p) => p.id));
     lookup.catch(() => {
       if (this.projectId === lookup) this.projectId = undefined;
     });
@@ -172,7 +174,7 @@ export class OxideInstances implements Instances {
       snapshot = await this.inventory.fresh(asked);
     }
     try {
-      return await this.client.viewInstanceByName(name);
+      return await viewInstanceByName(this.client, name);
     } catch (err) {
       if (isNotFound(err)) {
         throw new InstanceNotFoundError(

@@ -6,8 +6,8 @@ import { InstanceInventory } from '../../oxide/inventory.ts';
 import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
 import { OxideInstances } from './instances.ts';
-import { OxideLoadBalancer } from './load-balancer.ts';
-import type { NamedFloatingIpPolicy } from './load-balancer-owner.ts';
+import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
+import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
 import { OxideRoutes } from './routes.ts';
 
 export interface OxideCloudProviderOptions {

@@ -8,18 +8,16 @@ import type { OxideClient } from '../../oxide/client.ts';
 import { isOxideError } from '../../oxide/errors.ts';
 import type { InstanceInventory } from '../../oxide/inventory.ts';
 import {
-  attachSubnetRouter,
   createRouter,
   createRouterRoute,
   deleteRouterRoute,
   listRouterRoutes,
   listRouters,
-  listVpcs,
-  viewSubnet,
-  viewVpcByName,
 } from '../../oxide/routers.ts';
+import { attachSubnetRouter, viewSubnet } from '../../oxide/subnets.ts';
+import { listVpcs, viewVpcByName } from '../../oxide/vpcs.ts';
 import { cidrContains } from '../../net/cidr.ts';
-import type { Route, Routes } from '../provider.ts';
+import type { Route, RouteWarning, Routes } from '../provider.ts';
 import { parseProviderID } from './provider-id.ts';
 import {
   parseRouteDescription,
@@ -28,19 +26,13 @@ import {
   routerDescription,
   routerName,
 } from './routes-names.ts';
+import { viewInstanceById, viewInstanceByName } from '../../oxide/instances.ts';
 
 export interface OxideRoutesOptions {
   client: OxideClient;
   inventory: InstanceInventory;
   /** VPC (name) holding the routes; default: the VPCs of the target instances' primary NICs. */
   vpc?: string;
-}
-
-/** Something the route worked but traffic may not flow: for a Warning event on the Node. */
-export interface RouteWarning {
-  nodeName: string;
-  reason: string;
-  message: string;
 }
 
 const DEFAULT_VPC = 'default';
@@ -293,7 +285,7 @@ export class OxideRoutes implements Routes {
   private async instanceFor(nodeName: string, providerID?: string): Promise<Instance> {
     if (providerID) {
       const id = parseProviderID(providerID);
-      return (await this.inventory.snapshot()).byId(id) ?? this.client.viewInstanceById(id);
+      return (await this.inventory.snapshot()).byId(id) ?? viewInstanceById(this.client, id);
     }
     let matches = (await this.inventory.snapshot()).matching(nodeName);
     if (matches.length === 0) matches = (await this.inventory.fresh()).matching(nodeName);
@@ -310,7 +302,7 @@ export class OxideRoutes implements Routes {
   /** Absence from a snapshot is no proof: only a 404 on the view makes a route a blackhole. */
   private async instanceExists(name: string): Promise<boolean> {
     try {
-      await this.client.viewInstanceByName(name);
+      await viewInstanceByName(this.client, name);
       return true;
     } catch (err) {
       if (isOxideError(err, 'not_found')) return false;

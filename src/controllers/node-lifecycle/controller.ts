@@ -9,7 +9,7 @@ import { isNotFound } from '../../kube/client.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { NODE_KIND } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
-import { sleep } from '../../kube/informer.ts';
+import { mapConcurrent, sleep } from '../../util/async.ts';
 import { updateNode } from '../../kube/nodes.ts';
 import {
   hasTaint,
@@ -66,26 +66,22 @@ export class NodeLifecycleController implements Controller {
    * cost a synchronous look each instead of a promise, a log context and a metric sample.
    */
   async monitorNodes(): Promise<void> {
-    const pending = this.nodes.list().filter(needsCheck);
-    const workers = Array.from(
-      { length: Math.max(1, this.options.concurrency ?? 10) },
-      async () => {
-        for (let node = pending.shift(); node; node = pending.shift()) {
-          const name = node.metadata?.name ?? '';
-          try {
-            await this.reconcile(node);
-            reconcileMetrics.total.inc({ controller: this.name.name, result: 'success' });
-          } catch (err) {
-            reconcileMetrics.total.inc({ controller: this.name.name, result: 'error' });
-            this.log.warn(
-              { node: name, err: errorMessage(err) },
-              'node check failed; retrying next period',
-            );
-          }
+    await mapConcurrent(
+      this.nodes.list().filter(needsCheck),
+      this.options.concurrency ?? 10,
+      async (node) => {
+        try {
+          await this.reconcile(node);
+          reconcileMetrics.total.inc({ controller: this.name.name, result: 'success' });
+        } catch (err) {
+          reconcileMetrics.total.inc({ controller: this.name.name, result: 'error' });
+          this.log.warn(
+            { node: node.metadata?.name ?? '', err: errorMessage(err) },
+            'node check failed; retrying next period',
+          );
         }
       },
     );
-    await Promise.all(workers);
   }
 
   private async reconcile(node: V1Node): Promise<void> {

@@ -11,7 +11,7 @@ import type { EventRecorder } from '../../kube/events.ts';
 import { NODE_KIND } from '../../kube/events.ts';
 import { FreshObjects } from '../../kube/fresh.ts';
 import type { Informer } from '../../kube/informer.ts';
-import { sleep } from '../../kube/informer.ts';
+import { sleep } from '../../util/async.ts';
 import { patchNodeAddresses, sameAddresses, updateNode } from '../../kube/nodes.ts';
 import {
   hasTaint,

@@ -9,14 +9,12 @@ import type { Route, Routes } from '../../cloud/provider.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { NODE_KIND } from '../../kube/events.ts';
 import type { Informer } from '../../kube/informer.ts';
-import { sleep } from '../../kube/informer.ts';
 import type { Logger } from '../../log.ts';
 import { ROUTE_CONTROLLER } from '../../names.ts';
-import { Semaphore } from '../../oxide/semaphore.ts';
+import { mapConcurrent, sleep } from '../../util/async.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { errorMessage } from '../runner.ts';
 import { withinAny } from '../../net/cidr.ts';
-import { hasRouteWarnings } from './warnings.ts';
 
 export interface RouteControllerOptions {
   /** --cluster-cidr, one CIDR per family. */
@@ -46,10 +44,11 @@ export class RouteController implements Controller {
   private readonly routes: Routes;
   private readonly clusterCIDRs: string[];
   private readonly periodMs: number;
-  /** Bounds Oxide route creations and deletions together. */
-  private readonly oxideCalls: Semaphore;
-  /** Bounds NetworkUnavailable writes (1000 Nodes changing at once are not 1000 requests at once). */
-  private readonly nodeWrites: Semaphore;
+  /**
+   * Route deletions, route creations and NetworkUnavailable writes each run at most this many at
+   * a time (1000 Nodes changing at once are not 1000 requests at once).
+   */
+  private readonly concurrency: number;
   private readonly nodes: Informer<V1Node>;
   private readonly recorder: EventRecorder;
   private readonly log: Logger;
@@ -66,8 +65,7 @@ export class RouteController implements Controller {
     this.routes = routes;
     this.clusterCIDRs = options.clusterCIDRs;
     this.periodMs = options.periodMs;
-    this.oxideCalls = new Semaphore(Math.max(1, options.workers ?? 16));
-    this.nodeWrites = new Semaphore(Math.max(1, options.workers ?? 16));
+    this.concurrency = Math.max(1, options.workers ?? 16);
     this.nodes = ctx.informers.nodes();
     this.recorder = ctx.recorder(ROUTE_CONTROLLER.eventSource, NODE_KIND);
     this.log = ctx.log.child({ controller: ROUTE_CONTROLLER.name });
@@ -116,28 +114,20 @@ export class RouteController implements Controller {
       else if (wanted.has(key)) present.add(key);
       else if (withinAny(this.clusterCIDRs, route.destinationCIDR)) stale.push(route);
     }
-    await Promise.all(
-      stale.map((route) => this.oxideCalls.run(() => this.delete(clusterName, route))),
-    );
+    // delete, create and updateCondition catch their own errors (logged, evented, or a failed
+    // create recorded), so one item's failure never stops a pool from taking the rest.
+    await mapConcurrent(stale, this.concurrency, (route) => this.delete(clusterName, route));
 
     const failed = new Set<string>();
-    await Promise.all(
-      [...wanted].map(async ([key, { node, cidr }]) => {
-        if (present.has(key)) return;
-        const ok = await this.oxideCalls.run(() => this.create(clusterName, node, cidr));
-        if (!ok) failed.add(node.metadata?.name ?? '');
-      }),
-    );
+    const missing = [...wanted].filter(([key]) => !present.has(key)).map(([, want]) => want);
+    await mapConcurrent(missing, this.concurrency, async ({ node, cidr }) => {
+      if (!(await this.create(clusterName, node, cidr))) failed.add(node.metadata?.name ?? '');
+    });
     this.reportWarnings(nodes);
 
-    await Promise.all(
-      nodes
-        .filter((node) => podCIDRs(node).length > 0)
-        .map((node) =>
-          this.nodeWrites.run(() =>
-            this.updateCondition(node, !failed.has(node.metadata?.name ?? '')),
-          ),
-        ),
+    const routed = nodes.filter((node) => podCIDRs(node).length > 0);
+    await mapConcurrent(routed, this.concurrency, (node) =>
+      this.updateCondition(node, !failed.has(node.metadata?.name ?? '')),
     );
   }
 
@@ -183,8 +173,7 @@ export class RouteController implements Controller {
   }
 
   private reportWarnings(nodes: readonly V1Node[]): void {
-    if (!hasRouteWarnings(this.routes)) return;
-    for (const warning of this.routes.takeRouteWarnings()) {
+    for (const warning of this.routes.takeRouteWarnings?.() ?? []) {
       this.log.warn({ node: warning.nodeName, reason: warning.reason }, warning.message);
       const node = nodes.find((n) => n.metadata?.name === warning.nodeName);
       if (node) this.recorder.event(node, 'Warning', warning.reason, warning.message);

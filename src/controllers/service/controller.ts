@@ -36,7 +36,6 @@ import {
   isEligibleNode,
   isLocalTrafficPolicy,
   nodeFingerprint,
-  OXIDE_LOAD_BALANCER_CLASS,
   sameIngress,
   serviceFingerprint,
   wantsLoadBalancer,
@@ -53,8 +52,6 @@ export interface ServiceControllerOptions {
   /** Per-Service retry backoff; upstream 5 s doubling to 300 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** The loadBalancerClass handled besides "unset". Default OXIDE_LOAD_BALANCER_CLASS. */
-  loadBalancerClass?: string;
   /**
    * Only Services in this namespace (default: all). For tests and setups that run several
    * controllers against one apiserver.
@@ -139,7 +136,6 @@ export class ServiceController implements Controller {
       nodeSyncDebounceMs: options.nodeSyncDebounceMs ?? 200,
       retryBaseMs: options.retryBaseMs ?? 5_000,
       retryMaxMs: options.retryMaxMs ?? 300_000,
-      loadBalancerClass: options.loadBalancerClass ?? OXIDE_LOAD_BALANCER_CLASS,
       namespace: options.namespace,
     };
     this.queue = new WorkQueue({
@@ -252,7 +248,7 @@ export class ServiceController implements Controller {
     }
     const svc = this.fresh.read(key, cached);
     const deleting = Boolean(svc.metadata?.deletionTimestamp);
-    if (deleting || !wantsLoadBalancer(svc, this.options.loadBalancerClass)) {
+    if (deleting || !wantsLoadBalancer(svc, this.balancer.loadBalancerClass)) {
       if (!hasFinalizer(svc) && !this.synced.has(key)) return 'ignored';
       return this.cleanup(key, svc, !deleting);
     }
@@ -459,7 +455,7 @@ export class ServiceController implements Controller {
       return false;
     }
     return (
-      wantsLoadBalancer(svc, this.options.loadBalancerClass) ||
+      wantsLoadBalancer(svc, this.balancer.loadBalancerClass) ||
       hasFinalizer(svc) ||
       this.synced.has(objectKey(svc))
     );

@@ -11,7 +11,6 @@ import {
 import {
   isEligibleNode,
   nodeFingerprint,
-  OXIDE_LOAD_BALANCER_CLASS,
   sameIngress,
   serviceFingerprint,
   wantsLoadBalancer,
@@ -72,14 +71,17 @@ describe('wantsLoadBalancer', () => {
   const svc = (type: string, cls?: string): V1Service => ({
     spec: { type, ...(cls ? { loadBalancerClass: cls } : {}) },
   });
-  it('takes LoadBalancer Services without a class or with ours', () => {
-    assert.equal(wantsLoadBalancer(svc('LoadBalancer')), true);
-    assert.equal(wantsLoadBalancer(svc('LoadBalancer', OXIDE_LOAD_BALANCER_CLASS)), true);
+  const own = 'example.com/own';
+  it("takes LoadBalancer Services without a class or with the provider's", () => {
+    assert.equal(wantsLoadBalancer(svc('LoadBalancer'), own), true);
+    assert.equal(wantsLoadBalancer(svc('LoadBalancer', own), own), true);
+    assert.equal(wantsLoadBalancer(svc('LoadBalancer'), undefined), true);
   });
   it('leaves other classes and types alone', () => {
-    assert.equal(wantsLoadBalancer(svc('LoadBalancer', 'example.com/other')), false);
-    assert.equal(wantsLoadBalancer(svc('ClusterIP')), false);
-    assert.equal(wantsLoadBalancer(svc('NodePort')), false);
+    assert.equal(wantsLoadBalancer(svc('LoadBalancer', 'example.com/other'), own), false);
+    assert.equal(wantsLoadBalancer(svc('LoadBalancer', own), undefined), false);
+    assert.equal(wantsLoadBalancer(svc('ClusterIP'), own), false);
+    assert.equal(wantsLoadBalancer(svc('NodePort'), own), false);
   });
 });
 

@@ -17,13 +17,10 @@ import {
 export const LOAD_BALANCER_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balancer-cleanup';
 
 /**
- * A `spec.loadBalancerClass` we handle in addition to "unset", so a cluster whose default load
- * balancer is someone else's (MetalLB, Cilium) can still opt single Services into Oxide floating
- * IPs. Any other class belongs to another controller and is left alone.
+ * A `type: LoadBalancer` Service whose class is unset or `ownClass` (the provider's, if it has
+ * one). Any other class belongs to another controller and is left alone.
  */
-export const OXIDE_LOAD_BALANCER_CLASS = 'oxide.computer/floating-ip';
-
-export function wantsLoadBalancer(svc: V1Service, ownClass = OXIDE_LOAD_BALANCER_CLASS): boolean {
+export function wantsLoadBalancer(svc: V1Service, ownClass: string | undefined): boolean {
   if (svc.spec?.type !== 'LoadBalancer') return false;
   const cls = svc.spec.loadBalancerClass;
   return cls === undefined || cls === '' || cls === ownClass;

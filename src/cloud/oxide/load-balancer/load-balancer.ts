@@ -1,0 +1,151 @@
+// `type: LoadBalancer` on Oxide: one floating IP per Service (two for dual-stack), 1:1-NATed to one
+// target Node's instance. A drop-in for the Go CCM v0.7.1 (same FIP names, description,
+// annotations, status), plus healthy-target failover, spread, dual-stack, firewall rules and a
+// user-owned FIP. ensureLoadBalancer is a pipeline, one file per step:
+//   1. spec.ts         the Service's annotations and fields, read once; may reject the Service
+//   2. ownership.ts    which of the project's FIPs are the Service's; refuses what is another's
+//   3. floating-ips.ts drop stale FIPs; per FIP: claim, create or recreate
+//   4. placement.ts    choose the FIP's target Node and attach it there
+//   5. firewall.ts     the Service's VPC firewall rules
+//   6. status.ts       the FIPs, then the targets' InternalIPs
+// Everything that can reject the Service (steps 1 and 2) runs before the first write. A FIP is
+// created (3) before it can be placed (4).
+// Ownership, never the name, decides what a Service may use, detach or delete: a FIP is the
+// Service's when its description carries the Service's UID (written at creation, or once when a
+// Go CCM FIP of the Service's generated name is claimed; owner.ts).
+import type { V1Node, V1Service } from '@kubernetes/client-node';
+import type { FloatingIp } from '@oxide/api';
+import type { Logger } from '../../../log.ts';
+import { silentLogger } from '../../../log.ts';
+import type { OxideClient } from '../../../oxide/client.ts';
+import { InstanceInventory } from '../../../oxide/inventory.ts';
+import type { LoadBalancer, LoadBalancerStatus } from '../../provider.ts';
+import { LoadBalancerFirewall } from './firewall.ts';
+import { FloatingIps, replaceIn } from './floating-ips.ts';
+import type { NamedFloatingIpPolicy } from './owner.ts';
+import { planDeletion, planFloatingIps } from './ownership.ts';
+import type { PlanContext } from './ownership.ts';
+import { candidatesOf, Placement } from './placement.ts';
+import { deletionSpec, LOAD_BALANCER_CLASS, loadBalancerSpec } from './spec.ts';
+import type { DeletionSpec, SpecDefaults } from './spec.ts';
+import { IngressStatus } from './status.ts';
+import { PrimaryNics } from './target-nics.ts';
+
+export interface OxideLoadBalancerOptions {
+  client: OxideClient;
+  /** Default of annotation oxide.computer/firewall. */
+  firewall?: boolean;
+  /** Which FIPs oxide.computer/floating-ip-name may name (--oxide-lb-named-floating-ips). */
+  namedFloatingIps?: NamedFloatingIpPolicy;
+  logger?: Logger;
+  poolCacheTtlMs?: number;
+  /** The provider's shared instance and NIC views; its own when omitted. */
+  inventory?: InstanceInventory;
+  firewallSnapshotTtlMs?: number;
+  /**
+   * How long one FIP list serves every reconcile (ms; 0 lists on each). Bounds how late a change
+   * made outside this process (a user's edit) is seen; our own writes are seen at once.
+   */
+  floatingIpTtlMs?: number;
+}
+
+type Mode = 'ensure' | 'update';
+
+export class OxideLoadBalancer implements LoadBalancer {
+  readonly loadBalancerClass = LOAD_BALANCER_CLASS;
+  private readonly defaults: SpecDefaults;
+  private readonly log: Logger;
+  private readonly planContext: PlanContext;
+  private readonly fips: FloatingIps;
+  private readonly placement: Placement;
+  private readonly firewall: LoadBalancerFirewall;
+  private readonly ingress = new IngressStatus();
+
+  constructor(options: OxideLoadBalancerOptions) {
+    const { client } = options;
+    this.defaults = {
+      firewall: options.firewall ?? false,
+      namedFloatingIps: options.namedFloatingIps ?? 'marked',
+    };
+    this.log = options.logger ?? silentLogger;
+    this.planContext = { project: client.project, log: this.log };
+    const nics = new PrimaryNics(options.inventory ?? new InstanceInventory(client));
+    this.fips = new FloatingIps(client, this.log, {
+      poolCacheTtlMs: options.poolCacheTtlMs,
+      floatingIpTtlMs: options.floatingIpTtlMs,
+    });
+    this.placement = new Placement(client, this.log, nics, this.fips);
+    this.firewall = new LoadBalancerFirewall(client, nics, options.firewallSnapshotTtlMs);
+  }
+
+  ensureLoadBalancer(
+    clusterName: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus> {
+    return this.sync('ensure', clusterName, service, nodes);
+  }
+
+  /** Re-targets (and creates a missing FIP); never recreates or drops FIPs: that is ensure's job. */
+  updateLoadBalancer(
+    clusterName: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus> {
+    return this.sync('update', clusterName, service, nodes);
+  }
+
+  /**
+   * Lists afresh rather than from the view: it is the last call for the Service, and a FIP created
+   * elsewhere within the view's TTL (a previous leader's) would otherwise leak.
+   */
+  ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void> {
+    const spec = deletionSpec(clusterName, service, this.defaults);
+    return this.fips.withView((fips) => this.deleteFrom(fips, spec), true);
+  }
+
+  private async sync(
+    mode: Mode,
+    clusterName: string,
+    service: V1Service,
+    nodes: V1Node[],
+  ): Promise<LoadBalancerStatus> {
+    // 1. Spec.
+    const spec = loadBalancerSpec(clusterName, service, this.defaults);
+    const candidates = candidatesOf(nodes, this.log);
+    this.ingress.remember(candidates);
+    for (const d of spec.floatingIps) await this.fips.checkPoolFamily(d);
+
+    return this.fips.withView(async (fips) => {
+      // 2. Ownership: every refusal (another Service's FIP or address) is thrown here.
+      const { planned, stale } = planFloatingIps(spec, fips, this.planContext);
+      // 3. Floating IPs: what the Service no longer uses goes, then each it uses exists.
+      if (mode === 'ensure') await this.fips.dropStale(stale, fips);
+      const placed: FloatingIp[] = [];
+      for (const p of planned) {
+        const fip = await this.fips.realize(p, spec.ref, fips, mode === 'ensure');
+        // 4. Placement.
+        const next = await this.placement.place(fip, spec.ref.uid, candidates, fips);
+        replaceIn(fips, fip, next);
+        placed.push(next);
+      }
+      // 5. Firewall: rules named after the primary FIP.
+      await this.firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed);
+      // 6. Status.
+      this.ingress.prune(candidates, this.fips.current(fips));
+      return this.ingress.of(placed);
+    });
+  }
+
+  /**
+   * Only what the Service owns (ownership.ts): its FIPs are released, a user's FIP marked for it
+   * is detached, never deleted. The firewall goes first: the attachments tell which VPC holds
+   * the rules.
+   */
+  private async deleteFrom(fips: readonly FloatingIp[], spec: DeletionSpec): Promise<void> {
+    const { owned, named, ruleNames } = planDeletion(spec, fips);
+    await this.firewall.remove(ruleNames, spec.firewall, named ? [...owned, named] : owned);
+    for (const fip of owned) await this.fips.releaseOwned(fip, spec.ref);
+    if (named?.instanceId) await this.fips.detachUserOwned(named);
+  }
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  FLOATING_IP_DESCRIPTION,
+  markedFor,
+  ownedDescription,
+  ownerOf,
+  relationOf,
+  roleNames,
+  roleOf,
+} from './owner.ts';
+import type { ServiceRef } from './owner.ts';
+import { loadBalancerName } from './spec.ts';
+
+const A: ServiceRef = { uid: '0c6f7c1e-7d1a-4e43-9a57-2f1f3b0f0a01', key: 'kubernetes/p6/a-b' };
+const B: ServiceRef = { uid: '5d2b6a34-1c7e-4b0f-8c55-6a2d9e1f0b02', key: 'kubernetes/p6-a/b' };
+
+test('owner: Go CCM text is unclaimed; ours carries the UID first; anything else is a user FIP', () => {
+  assert.deepEqual(ownerOf(FLOATING_IP_DESCRIPTION), { kind: 'unclaimed' });
+  assert.deepEqual(ownerOf(` ${FLOATING_IP_DESCRIPTION}\n`), { kind: 'unclaimed' });
+  assert.deepEqual(ownerOf(ownedDescription(A)), { kind: 'service', uid: A.uid, key: A.key });
+  assert.deepEqual(ownerOf('my database IP'), { kind: 'user' });
+  assert.deepEqual(ownerOf(`${FLOATING_IP_DESCRIPTION} by hand`), { kind: 'unknown' });
+  // A user's text quoting ours later is not ours.
+  assert.deepEqual(ownerOf(`see ${ownedDescription(A)}`), { kind: 'user' });
+});
+
+test('relation: UID decides; same cluster/namespace/name with another UID is an orphan', () => {
+  assert.equal(relationOf(ownedDescription(A), A), 'mine');
+  assert.equal(relationOf(ownedDescription(A), B), 'other');
+  assert.equal(relationOf(ownedDescription({ ...A, uid: 'older' }), A), 'orphan');
+  assert.equal(relationOf(FLOATING_IP_DESCRIPTION, A), 'unclaimed');
+  assert.equal(relationOf(`${FLOATING_IP_DESCRIPTION} x`, A), 'other');
+  assert.equal(relationOf('', A), 'user');
+});
+
+test('names: plain is the Go name; the alternative is distinct, stable and never a Kubernetes name', () => {
+  const base = 'kubernetes-p6-a-b';
+  const a = roleNames(base, 'primary', A.uid);
+  const b = roleNames(base, 'primary', B.uid);
+  assert.equal(a.plain, base);
+  assert.equal(b.plain, base);
+  assert.notEqual(a.alternative, b.alternative);
+  assert.deepEqual(roleNames(base, 'primary', A.uid), a, 'stable');
+  assert.match(a.alternative, /^kubernetes-p6-a-b-H[0-9a-f]{8}$/);
+  assert.equal(roleOf(a.alternative), 'primary');
+
+  const six = roleNames(base, 'v6', A.uid);
+  assert.equal(six.plain, 'kubernetes-p6-a-b-IPv6');
+  assert.match(six.alternative, /^kubernetes-p6-a-b-H[0-9a-f]{8}-IPv6$/);
+  assert.equal(roleOf(six.alternative), 'v6');
+  assert.equal(roleOf(roleNames(base, 'v4', A.uid).alternative), 'v4');
+
+  // The 63-character cut: the same plain name, distinct alternatives, every name at most 63.
+  const long = loadBalancerName('kubernetes', {
+    metadata: { namespace: 'team', name: `${'x'.repeat(60)}-one` },
+  });
+  assert.equal(long.length, 63);
+  for (const role of ['primary', 'v4', 'v6'] as const) {
+    const n = roleNames(long, role, A.uid);
+    assert.ok(n.plain.length <= 63 && n.alternative.length <= 63, `${role}: ${n.alternative}`);
+    assert.ok(!n.alternative.endsWith('--') && !/--H/.test(n.alternative));
+    assert.notEqual(n.alternative, roleNames(long, role, B.uid).alternative);
+  }
+});
+
+test('marked user FIPs: exactly one k8s-service token, this Service', () => {
+  assert.ok(markedFor('web front k8s-service=kubernetes/p6/a-b', A));
+  assert.ok(!markedFor('k8s-service=kubernetes/p6/a-b', B));
+  assert.ok(!markedFor('k8s-service=kubernetes/p6/a-bc', A));
+  assert.ok(!markedFor('k8s-service=kubernetes/p6/a-b k8s-service=kubernetes/p6-a/b', A));
+  assert.ok(!markedFor('', A));
+});

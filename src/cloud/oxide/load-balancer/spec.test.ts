@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1Service } from '@kubernetes/client-node';
+import { InvalidServiceConfigError } from '../../provider.ts';
+import { deletionSpec, loadBalancerSpec, SOURCE_RANGES_ANNOTATION } from './spec.ts';
+
+const DEFAULTS = { firewall: false, namedFloatingIps: 'marked' } as const;
+
+function service(annotations: Record<string, string>, sourceRanges?: string[]): V1Service {
+  return {
+    metadata: { name: 'web', namespace: 'ns', uid: 'u-1', annotations },
+    spec: {
+      type: 'LoadBalancer',
+      ipFamilies: ['IPv4'],
+      ports: [
+        { port: 80, protocol: 'TCP' },
+        { port: 53, protocol: 'UDP' },
+        { port: 443 },
+        { port: 80, protocol: 'TCP' },
+        { port: 9, protocol: 'SCTP' },
+      ],
+      ...(sourceRanges ? { loadBalancerSourceRanges: sourceRanges } : {}),
+    },
+  };
+}
+
+test('one read gives the owner, the floating IPs and the firewall rules wanted', () => {
+  const spec = loadBalancerSpec(
+    'c',
+    service({
+      'oxide.computer/firewall': 'true',
+      [SOURCE_RANGES_ANNOTATION]: ' 203.0.113.0/24, ',
+    }),
+    DEFAULTS,
+  );
+  assert.deepEqual(spec.ref, { uid: 'u-1', key: 'c/ns/web', created: undefined });
+  assert.equal(spec.baseName, 'c-ns-web');
+  assert.deepEqual(spec.floatingIps, [
+    {
+      name: 'c-ns-web',
+      role: 'primary',
+      owned: true,
+      allocation: { type: 'default', version: undefined, preferVersion: 'v4' },
+    },
+  ]);
+  assert.deepEqual(spec.firewall, {
+    sourceRanges: ['203.0.113.0/24'],
+    ports: { tcp: ['80', '443'], udp: ['53'] },
+    service: 'ns/web',
+  });
+});
+
+test('source ranges are read only when rules are wanted', () => {
+  const bad = service({}, ['10.0.0.0/33']);
+  assert.equal(loadBalancerSpec('c', bad, DEFAULTS).firewall, undefined);
+  assert.throws(
+    () => loadBalancerSpec('c', bad, { ...DEFAULTS, firewall: true }),
+    (err: Error) =>
+      err instanceof InvalidServiceConfigError &&
+      /spec\.loadBalancerSourceRanges/.test(err.message),
+  );
+});
+
+test('deletion reads an invalid annotation as unset, so the Service can still go', () => {
+  const svc = service({
+    'oxide.computer/firewall': 'TRUE',
+    'oxide.computer/floating-ip-name': 'ends-with-',
+    'oxide.computer/floating-ip': 'not-an-ip',
+  });
+  assert.throws(() => loadBalancerSpec('c', svc, DEFAULTS), InvalidServiceConfigError);
+  assert.deepEqual(deletionSpec('c', svc, { firewall: true }), {
+    ref: { uid: 'u-1', key: 'c/ns/web', created: undefined },
+    baseName: 'c-ns-web',
+    firewall: true,
+    floatingIpName: undefined,
+  });
+  const named = service({
+    'oxide.computer/firewall': 'false',
+    'oxide.computer/floating-ip-name': 'mine',
+  });
+  assert.deepEqual(deletionSpec('c', named, { firewall: true }).firewall, false);
+  assert.equal(deletionSpec('c', named, { firewall: true }).floatingIpName, 'mine');
+});

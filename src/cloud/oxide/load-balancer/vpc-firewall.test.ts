@@ -1,0 +1,99 @@
+// The read-modify-write-verify loop against the simulator, with another writer racing it.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { VpcFirewallRuleUpdate } from '@oxide/api';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { FirewallManager } from './vpc-firewall.ts';
+import { mergeRules } from './firewall-rules.ts';
+
+let sim: Simulator;
+let client: OxideClient;
+let vpcId: string;
+
+before(async () => {
+  sim = await startSimulator({
+    seed: { project: 'k8s', instances: [{ name: 'n1' }] },
+    latencyMs: 0,
+  });
+  client = new OxideClient({ host: sim.url, token: sim.token, project: sim.project });
+  vpcId = sim.db.vpcs[0]!.id;
+});
+
+after(async () => {
+  await client?.close();
+  await sim?.stop();
+});
+
+const rule = (name: string, port: string): VpcFirewallRuleUpdate => ({
+  name,
+  description: 'test',
+  action: 'allow',
+  direction: 'inbound',
+  priority: 1000,
+  status: 'enabled',
+  targets: [{ type: 'ip', value: '172.30.0.5' }],
+  filters: { ports: [port], protocols: [{ type: 'tcp' }], hosts: null },
+});
+
+test('merge keeps foreign rules in order and reports no change when already as desired', () => {
+  const now = new Date();
+  const stored = (r: VpcFirewallRuleUpdate) => ({
+    ...r,
+    id: r.name,
+    vpcId,
+    timeCreated: now,
+    timeModified: now,
+  });
+  const current = [
+    stored(rule('zeta', '1')),
+    stored(rule('k8s-lb-abc-tcp', '80')),
+    stored(rule('alpha', '2')),
+  ];
+  assert.equal(mergeRules(current, 'k8s-lb-abc', [rule('k8s-lb-abc-tcp', '80')]), undefined);
+  const merged = mergeRules(current, 'k8s-lb-abc', [rule('k8s-lb-abc-tcp', '81')]);
+  assert.deepEqual(
+    merged?.map((r) => r.name),
+    ['zeta', 'alpha', 'k8s-lb-abc-tcp'],
+  );
+  assert.deepEqual(
+    mergeRules(current, 'k8s-lb-abc', [])?.map((r) => r.name),
+    ['zeta', 'alpha'],
+  );
+  // A prefix of another Service's base is not ours.
+  assert.equal(mergeRules([stored(rule('k8s-lb-abcd-tcp', '1'))], 'k8s-lb-abc', []), undefined);
+});
+
+test('a writer that replaces the rules right after our write is detected and merged over', async () => {
+  const fw = new FirewallManager(client, { ttlMs: 60_000 });
+  let raced = false;
+  // Another tool writes its own rule set (without ours) right after our first PUT lands.
+  const originalSet = sim.db.rules.set.bind(sim.db.rules);
+  sim.db.rules.set = (key, value) => {
+    originalSet(key, value);
+    if (!raced && value.some((r) => r.name === 'k8s-lb-svc1-tcp')) {
+      raced = true;
+      originalSet(key, [
+        ...value.filter((r) => r.name !== 'k8s-lb-svc1-tcp'),
+        { ...value[0]!, name: 'hand-made' },
+      ]);
+    }
+    return sim.db.rules;
+  };
+  try {
+    sim.requests.reset();
+    assert.equal(await fw.reconcile(vpcId, 'k8s-lb-svc1', [rule('k8s-lb-svc1-tcp', '80')]), true);
+  } finally {
+    sim.db.rules.set = originalSet;
+  }
+  assert.ok(raced);
+  const names = sim.db.firewallRules(vpcId).map((r) => r.name);
+  assert.ok(names.includes('k8s-lb-svc1-tcp'), 'ours re-applied');
+  assert.ok(names.includes('hand-made'), 'theirs kept');
+  assert.equal(sim.requests.count('vpc_firewall_rules_update'), 2);
+  // Steady state from the snapshot: no request.
+  sim.requests.reset();
+  assert.equal(await fw.reconcile(vpcId, 'k8s-lb-svc1', [rule('k8s-lb-svc1-tcp', '80')]), false);
+  assert.equal(sim.requests.count(), 0);
+});

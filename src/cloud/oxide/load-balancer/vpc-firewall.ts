@@ -1,0 +1,122 @@
+// Writes a Service's firewall rules into a VPC whose rule set can only be replaced whole, with no
+// concurrency check. The race, and how it is narrowed:
+// - Our own writers (several Services reconciling at once) are serialised per VPC in-process.
+// - Against people or tools editing rules at the same time: read, merge (only our rules change),
+//   write, then read again. If our rules are missing or the foreign rules differ from what we
+//   merged on top of, someone wrote after us: merge again on top of their version (up to
+//   `maxAttempts`). A write by someone else that lands between our read and our write is lost
+//   (theirs is overwritten) and cannot be detected with this API; the window is one round trip.
+//   We keep it short by reading right before writing, never from a cache.
+// - Steady state costs nothing: a snapshot of the VPC's rules (refreshed after every write and at
+//   most `ttlMs` old) answers "already as desired?" without a request; a hand-deleted rule of ours
+//   comes back within the TTL.
+import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
+import type { OxideClient } from '../../../oxide/client.ts';
+import { replaceFirewallRules, viewFirewallRules } from '../../../oxide/firewall.ts';
+import { foreignRules, mergeRules, ownedRules, sameRules } from './firewall-rules.ts';
+
+/** Oxide's limit per VPC. */
+export const MAX_FIREWALL_RULES = 1024;
+
+export interface FirewallManagerOptions {
+  ttlMs?: number;
+  maxAttempts?: number;
+}
+
+export class FirewallManager {
+  private readonly client: OxideClient;
+  private readonly ttlMs: number;
+  private readonly maxAttempts: number;
+  /**
+   * The last rules read per VPC. Not a TtlCache: only the "already as desired?" answer expires;
+   * which VPCs were read and which of our rules they held (knownVpcs, mayOwnRules) must outlive
+   * the TTL, or leftover rules in a VPC not read lately would never be removed. Never loaded on
+   * demand either: writes read right before writing.
+   */
+  private readonly snapshots = new Map<string, { at: number; rules: VpcFirewallRule[] }>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(client: OxideClient, options: FirewallManagerOptions = {}) {
+    this.client = client;
+    this.ttlMs = options.ttlMs ?? 60_000;
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  /** VPCs whose rules this process has read: where a Service's leftover rules may be. */
+  knownVpcs(): string[] {
+    return [...this.snapshots.keys()];
+  }
+
+  /** Whether the cached snapshot (no request) shows rules of `ruleBase` in the VPC. */
+  mayOwnRules(vpcId: string, ruleBase: string): boolean {
+    const snap = this.snapshots.get(vpcId);
+    return snap === undefined || ownedRules(snap.rules, ruleBase).length > 0;
+  }
+
+  /**
+   * Makes the VPC hold exactly `desired` as the rules of `ruleBase` (empty removes them), leaving
+   * every other rule as it was. Returns whether a write happened.
+   */
+  async reconcile(
+    vpcId: string,
+    ruleBase: string,
+    desired: readonly VpcFirewallRuleUpdate[],
+  ): Promise<boolean> {
+    const snap = this.snapshots.get(vpcId);
+    if (
+      snap &&
+      performance.now() - snap.at < this.ttlMs &&
+      !mergeRules(snap.rules, ruleBase, desired)
+    ) {
+      return false;
+    }
+    return this.locked(vpcId, () => this.write(vpcId, ruleBase, desired));
+  }
+
+  private async write(
+    vpcId: string,
+    ruleBase: string,
+    desired: readonly VpcFirewallRuleUpdate[],
+  ): Promise<boolean> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const at = performance.now();
+      const current = await viewFirewallRules(this.client, vpcId);
+      const merged = mergeRules(current, ruleBase, desired);
+      if (!merged) {
+        this.snapshots.set(vpcId, { at, rules: current });
+        return attempt > 1;
+      }
+      if (merged.length > MAX_FIREWALL_RULES) {
+        throw new Error(
+          `VPC ${vpcId} would have ${merged.length} firewall rules; Oxide allows ${MAX_FIREWALL_RULES}`,
+        );
+      }
+      await replaceFirewallRules(this.client, vpcId, merged);
+      const verifiedAt = performance.now();
+      const after = await viewFirewallRules(this.client, vpcId);
+      this.snapshots.set(vpcId, { at: verifiedAt, rules: after });
+      const sortedDesired = [...desired].sort((a, b) => a.name.localeCompare(b.name));
+      if (
+        sameRules(ownedRules(after, ruleBase), sortedDesired) &&
+        sameRules(foreignRules(after, ruleBase), foreignRules(current, ruleBase))
+      ) {
+        return true;
+      }
+    }
+    throw new Error(
+      `firewall rules of VPC ${vpcId} kept changing under us (${this.maxAttempts} attempts); will retry`,
+    );
+  }
+
+  private async locked<T>(vpcId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(vpcId) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(vpcId, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(vpcId) === tail) this.locks.delete(vpcId);
+    }
+  }
+}
