@@ -5,7 +5,7 @@
 // snapshot (SIGUSR2, after a full GC). Each run is a fresh CCM process on a fresh apiserver.
 //
 // Runs (each bounded; BENCH_BUDGET_S, default 1500, skips the runs that would start after it;
-// all four took ~13 min on the 2-core machine of docs/benchmarks.md):
+// all four took 8.5–10 min on the 2-core machine of docs/benchmarks.md, load 2–16):
 //   nodes100      default flags, 100 Nodes join
 //   nodes1000     --kube-api-qps 500 --kube-api-burst 1000, 1000 Nodes join; one address resync
 //                 (--node-status-update-frequency 30s); 3000 LoadBalancer Services created and
