@@ -84,7 +84,7 @@ export async function deleteFloatingIp(client: OxideClient, floatingIpId: string
 }
 
 /** Default of FloatingIpViewOptions.ttlMs. */
-export const FLOATING_IP_VIEW_TTL_MS = 1000;
+export const FLOATING_IP_VIEW_TTL_MS = 5000;
 
 export interface FloatingIpViewOptions {
   /**

@@ -3,7 +3,7 @@
 // Calls per reconcile: only what changes. The project's FIP list (it carries instance_id) is one
 // process-wide view (FloatingIpView) that all reconciles share for floatingIpTtlMs, so a pass
 // over every Service lists once, not once per Service. Our own writes go through to the view at
-// once; a change made by anyone else is seen within floatingIpTtlMs (default 1 s), or at once when
+// once; a change made by anyone else is seen within floatingIpTtlMs (default 5 s), or at once when
 // one of our writes trips over it: ObjectAlreadyExists on create, a 400 on attach or delete, a 404
 // on attach or detach, a lost claim throw the view away and run the reconcile once more on a
 // fresh list.
