@@ -55,16 +55,16 @@ export class NodeLifecycleController implements Controller {
   async run(signal: AbortSignal): Promise<void> {
     await this.nodes.waitForSync(signal);
     while (!signal.aborted) {
-      await this.monitorNodes();
+      await this.monitorNodes(signal);
       await sleep(this.options.monitorPeriodMs, signal);
     }
   }
 
-  /** One pass over every Node in the cache. */
-  async monitorNodes(): Promise<void> {
+  /** One pass over every Node in the cache; `signal` aborts the pass's requests in flight. */
+  async monitorNodes(signal?: AbortSignal): Promise<void> {
     await mapConcurrent(this.nodes.list(), this.options.concurrency ?? 10, async (node) => {
       try {
-        await this.reconcile(node);
+        await this.reconcile(node, signal);
         reconcileMetrics.total.inc({ controller: this.name.name, result: 'success' });
       } catch (err) {
         reconcileMetrics.total.inc({ controller: this.name.name, result: 'error' });
@@ -76,7 +76,7 @@ export class NodeLifecycleController implements Controller {
     });
   }
 
-  private async reconcile(node: V1Node): Promise<void> {
+  private async reconcile(node: V1Node, signal: AbortSignal | undefined): Promise<void> {
     const name = node.metadata?.name ?? '';
     if (node.metadata?.deletionTimestamp) return;
     // Deliberately unlike upstream: a Node that was never initialized is the node controller's
@@ -84,10 +84,10 @@ export class NodeLifecycleController implements Controller {
     // a loop, while an operator fixes an instance name.
     if (hasTaint(node, TAINT_UNINITIALIZED)) return;
     if (readyStatus(node) === 'True') {
-      if (hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, false);
+      if (hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, false, signal);
       return;
     }
-    if (!(await this.instances.instanceExists(node))) {
+    if (!(await this.instances.instanceExists(node, signal))) {
       this.recorder.event(
         node,
         'Normal',
@@ -102,6 +102,7 @@ export class NodeLifecycleController implements Controller {
             apiVersion: 'v1',
             preconditions: { uid: node.metadata?.uid },
           },
+          signal,
         });
         this.log.info({ node: name, result: 'deleted' }, 'deleted node whose instance is gone');
       } catch (err) {
@@ -116,22 +117,33 @@ export class NodeLifecycleController implements Controller {
       }
       return;
     }
-    const shutdown = await this.instances.instanceShutdown(node);
-    if (shutdown !== hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, shutdown);
+    const shutdown = await this.instances.instanceShutdown(node, signal);
+    if (shutdown !== hasTaint(node, TAINT_SHUTDOWN)) {
+      await this.setShutdownTaint(node, shutdown, signal);
+    }
   }
 
-  private async setShutdownTaint(node: V1Node, present: boolean): Promise<void> {
+  private async setShutdownTaint(
+    node: V1Node,
+    present: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     try {
-      await updateNode(this.ctx.kube, node, (n) => {
-        const taints = n.spec?.taints ?? [];
-        const has = taints.some((t) => t.key === TAINT_SHUTDOWN);
-        if (has === present) return false;
-        n.spec ??= {};
-        n.spec.taints = present
-          ? [...taints, { key: shutdownTaint.key, effect: shutdownTaint.effect }]
-          : taints.filter((t) => t.key !== TAINT_SHUTDOWN);
-        return true;
-      });
+      await updateNode(
+        this.ctx.kube,
+        node,
+        (n) => {
+          const taints = n.spec?.taints ?? [];
+          const has = taints.some((t) => t.key === TAINT_SHUTDOWN);
+          if (has === present) return false;
+          n.spec ??= {};
+          n.spec.taints = present
+            ? [...taints, { key: shutdownTaint.key, effect: shutdownTaint.effect }]
+            : taints.filter((t) => t.key !== TAINT_SHUTDOWN);
+          return true;
+        },
+        signal,
+      );
       this.log.info(
         {
           node: node.metadata?.name,
