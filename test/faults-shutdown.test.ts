@@ -81,7 +81,7 @@ test('a hanging shared instance_list: the stop ends every wait on it, the list g
   const ms = await timedStop(w, STOP_WITHIN_MS);
   console.log(`# stop with instance_list hanging: ${ms ?? `> ${STOP_WITHIN_MS}`} ms`);
   assert.ok(ms !== undefined, `run() still waiting ${STOP_WITHIN_MS} ms after the stop`);
-  // One caller's stop does not cancel a load others may share: the list is still in flight.
+  // One caller's stop does not cancel a load others may share: no list was aborted (each is
+  // still held; a lookup after the inventory's TTL may have started another).
   assert.equal(await unanswered('instance_list'), before);
-  assert.equal(w.sim.requests.count('instance_list'), 1);
 });
