@@ -23,3 +23,29 @@ export async function linked<T>(
     for (const s of signals) s.removeEventListener('abort', onAbort);
   }
 }
+
+/**
+ * `work`'s outcome, or `signal`'s reason as soon as it aborts: the caller stops waiting while the
+ * work itself goes on, for a load other callers share (single flight) must not end because one
+ * of them gave up.
+ */
+export function abandonOn<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}

@@ -58,6 +58,7 @@ class TargetingCloud extends FakeCloud {
     cluster: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus> {
     const live = await this.kube.get<V1Service>(
       `/api/v1/namespaces/${service.metadata?.namespace}/services/${service.metadata?.name}`,
@@ -65,15 +66,16 @@ class TargetingCloud extends FakeCloud {
     this.finalizerAtEnsure.push(
       (live.metadata?.finalizers ?? []).includes(LOAD_BALANCER_CLEANUP_FINALIZER),
     );
-    return this.withTarget(await super.ensureLoadBalancer(cluster, service, nodes), nodes);
+    return this.withTarget(await super.ensureLoadBalancer(cluster, service, nodes, signal), nodes);
   }
 
   override async updateLoadBalancer(
     cluster: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus | void> {
-    await super.updateLoadBalancer(cluster, service, nodes);
+    await super.updateLoadBalancer(cluster, service, nodes, signal);
     const lb = this.loadBalancers.get(`${service.metadata?.namespace}/${service.metadata?.name}`);
     return lb ? this.withTarget(lb.status, nodes) : undefined;
   }
@@ -221,7 +223,8 @@ describe('service controller', { timeout: 60_000 }, () => {
     assert.deepEqual(ingressOf(svc)[0], { ip: '192.0.2.1', ipMode: 'Proxy' });
     assert.ok(svc.metadata?.finalizers?.includes(LOAD_BALANCER_CLEANUP_FINALIZER));
     assert.deepEqual(env.cloud.finalizerAtEnsure, [true]);
-    assert.ok(env.cloud.callsOf('ensureLoadBalancer')[0]);
+    // The run's signal reaches the provider, so shutdown can abort the call.
+    assert.ok(env.cloud.callsOf('ensureLoadBalancer')[0]?.signal instanceof AbortSignal);
     assert.ok(lbNodes(env, 'web')?.includes(a));
     await waitFor('events', async () => {
       const r = await reasons(env.ns, 'web');

@@ -1,6 +1,9 @@
 // The whole contract between the generic controllers and a cloud. Controllers import only this
 // module from cloud/; the Oxide implementation lives in cloud/oxide/. Each capability is optional,
 // as upstream: a provider without routes returns undefined and the route controller stays off.
+// Every call takes the caller's signal last (upstream's ctx): when it aborts (shutdown, lost
+// Lease) the call stops waiting and its Oxide requests in flight are aborted; a load shared with
+// other callers goes on for them.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 
 export type NodeAddressType =
@@ -36,11 +39,11 @@ export interface Instances {
    * False only when the cloud definitively says the Node's instance is gone (the node-lifecycle
    * controller then deletes the Node). Any doubt (timeouts, 5xx, auth) must throw instead.
    */
-  instanceExists(node: V1Node): Promise<boolean>;
+  instanceExists(node: V1Node, signal?: AbortSignal): Promise<boolean>;
   /** True when the instance is shut down: the Node gets the shutdown taint. */
-  instanceShutdown(node: V1Node): Promise<boolean>;
+  instanceShutdown(node: V1Node, signal?: AbortSignal): Promise<boolean>;
   /** Everything the node controller writes to an uninitialized Node. */
-  instanceMetadata(node: V1Node): Promise<InstanceMetadata>;
+  instanceMetadata(node: V1Node, signal?: AbortSignal): Promise<InstanceMetadata>;
   /**
    * A periodic address resync pass starts: what the pass reads must be as of now, not from a
    * view cached before it (optional; a provider that caches nothing omits it).
@@ -84,6 +87,7 @@ export interface LoadBalancer {
     clusterName: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus>;
   /**
    * Node-set changes only (Nodes added/removed/NotReady, endpoints moved for
@@ -96,9 +100,14 @@ export interface LoadBalancer {
     clusterName: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus | void>;
   /** Deletes everything the Service owns; succeeds when it is already gone. */
-  ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void>;
+  ensureLoadBalancerDeleted(
+    clusterName: string,
+    service: V1Service,
+    signal?: AbortSignal,
+  ): Promise<void>;
 }
 
 export interface Route {
@@ -120,9 +129,14 @@ export interface RouteWarning {
 }
 
 export interface Routes {
-  listRoutes(clusterName: string): Promise<Route[]>;
-  createRoute(clusterName: string, nameHint: string, route: Route): Promise<void>;
-  deleteRoute(clusterName: string, route: Route): Promise<void>;
+  listRoutes(clusterName: string, signal?: AbortSignal): Promise<Route[]>;
+  createRoute(
+    clusterName: string,
+    nameHint: string,
+    route: Route,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  deleteRoute(clusterName: string, route: Route, signal?: AbortSignal): Promise<void>;
   /**
    * Warnings from createRoute since the last call (optional; on Oxide: a NIC without the pod CIDR
    * in transit_ips). The route controller logs each and records it on the Node.

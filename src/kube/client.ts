@@ -144,11 +144,11 @@ export class KubeClient {
   }
 
   request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const own = options.signal ?? AbortSignal.timeout(30_000);
-    if (!this.fence) return this.send<T>(method, path, options, own);
-    return linked([own, this.fence.signal], (signal) =>
-      this.send<T>(method, path, options, signal),
-    );
+    // A caller's signal (a controller's shutdown) adds to the per-request timeout, never lifts it.
+    const timeout = AbortSignal.timeout(30_000);
+    const own = options.signal ? [options.signal, timeout] : [timeout];
+    const fenced = this.fence ? [...own, this.fence.signal] : own;
+    return linked(fenced, (signal) => this.send<T>(method, path, options, signal));
   }
 
   private async send<T>(

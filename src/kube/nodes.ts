@@ -16,6 +16,7 @@ export async function updateNode(
   kube: KubeClient,
   node: V1Node,
   mutate: (node: V1Node) => boolean,
+  signal?: AbortSignal,
   attempts = 5,
 ): Promise<V1Node | undefined> {
   let current = node;
@@ -23,10 +24,10 @@ export async function updateNode(
     const copy = structuredClone(current);
     if (!mutate(copy)) return undefined;
     try {
-      return await kube.put<V1Node>(nodePath(copy.metadata?.name ?? ''), copy);
+      return await kube.put<V1Node>(nodePath(copy.metadata?.name ?? ''), copy, { signal });
     } catch (err) {
       if (!isConflict(err) || i >= attempts) throw err;
-      current = await kube.get<V1Node>(nodePath(copy.metadata?.name ?? ''));
+      current = await kube.get<V1Node>(nodePath(copy.metadata?.name ?? ''), { signal });
     }
   }
 }
@@ -39,10 +40,14 @@ export function patchNodeAddresses(
   kube: KubeClient,
   name: string,
   addresses: V1NodeAddress[],
+  signal?: AbortSignal,
 ): Promise<V1Node> {
-  return kube.patch<V1Node>(`${nodePath(name)}/status`, 'json', [
-    { op: 'add', path: '/status/addresses', value: addresses },
-  ]);
+  return kube.patch<V1Node>(
+    `${nodePath(name)}/status`,
+    'json',
+    [{ op: 'add', path: '/status/addresses', value: addresses }],
+    { signal },
+  );
 }
 
 export const sameAddresses = (a: V1NodeAddress[] = [], b: V1NodeAddress[] = []): boolean =>

@@ -8,9 +8,12 @@ import type { OxideClient } from './client.ts';
 export async function viewFirewallRules(
   client: OxideClient,
   vpcId: string,
+  signal?: AbortSignal,
 ): Promise<VpcFirewallRule[]> {
-  const result = await client.call('vpc_firewall_rules_view', (api, params) =>
-    api.methods.vpcFirewallRulesView({ query: { vpc: vpcId } }, params),
+  const result = await client.call(
+    'vpc_firewall_rules_view',
+    (api, params) => api.methods.vpcFirewallRulesView({ query: { vpc: vpcId } }, params),
+    signal,
   );
   return result.rules;
 }
@@ -19,9 +22,13 @@ export async function replaceFirewallRules(
   client: OxideClient,
   vpcId: string,
   rules: VpcFirewallRuleUpdate[],
+  signal?: AbortSignal,
 ): Promise<VpcFirewallRule[]> {
-  const result = await client.call('vpc_firewall_rules_update', (api, params) =>
-    api.methods.vpcFirewallRulesUpdate({ query: { vpc: vpcId }, body: { rules } }, params),
+  const result = await client.call(
+    'vpc_firewall_rules_update',
+    (api, params) =>
+      api.methods.vpcFirewallRulesUpdate({ query: { vpc: vpcId }, body: { rules } }, params),
+    signal,
   );
   return result.rules;
 }

@@ -18,13 +18,20 @@ export function listFloatingIps(client: OxideClient, signal?: AbortSignal): Prom
   );
 }
 
-export function viewFloatingIp(client: OxideClient, nameOrId: string): Promise<FloatingIp> {
+export function viewFloatingIp(
+  client: OxideClient,
+  nameOrId: string,
+  signal?: AbortSignal,
+): Promise<FloatingIp> {
   const isId = /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(nameOrId);
-  return client.call('floating_ip_view', (api, params) =>
-    api.methods.floatingIpView(
-      { path: { floatingIp: nameOrId }, query: isId ? {} : { project: client.project } },
-      params,
-    ),
+  return client.call(
+    'floating_ip_view',
+    (api, params) =>
+      api.methods.floatingIpView(
+        { path: { floatingIp: nameOrId }, query: isId ? {} : { project: client.project } },
+        params,
+      ),
+    signal,
   );
 }
 
@@ -37,9 +44,13 @@ export interface FloatingIpCreateRequest {
 export function createFloatingIp(
   client: OxideClient,
   request: FloatingIpCreateRequest,
+  signal?: AbortSignal,
 ): Promise<FloatingIp> {
-  return client.call('floating_ip_create', (api, params) =>
-    api.methods.floatingIpCreate({ query: { project: client.project }, body: request }, params),
+  return client.call(
+    'floating_ip_create',
+    (api, params) =>
+      api.methods.floatingIpCreate({ query: { project: client.project }, body: request }, params),
+    signal,
   );
 }
 
@@ -48,12 +59,16 @@ export function updateFloatingIpDescription(
   client: OxideClient,
   floatingIpId: string,
   description: string,
+  signal?: AbortSignal,
 ): Promise<FloatingIp> {
-  return client.call('floating_ip_update', (api, params) =>
-    api.methods.floatingIpUpdate(
-      { path: { floatingIp: floatingIpId }, body: { description } },
-      params,
-    ),
+  return client.call(
+    'floating_ip_update',
+    (api, params) =>
+      api.methods.floatingIpUpdate(
+        { path: { floatingIp: floatingIpId }, body: { description } },
+        params,
+      ),
+    signal,
   );
 }
 
@@ -62,24 +77,40 @@ export function attachFloatingIp(
   client: OxideClient,
   floatingIpId: string,
   instanceId: string,
+  signal?: AbortSignal,
 ): Promise<FloatingIp> {
-  return client.call('floating_ip_attach', (api, params) =>
-    api.methods.floatingIpAttach(
-      { path: { floatingIp: floatingIpId }, body: { kind: 'instance', parent: instanceId } },
-      params,
-    ),
+  return client.call(
+    'floating_ip_attach',
+    (api, params) =>
+      api.methods.floatingIpAttach(
+        { path: { floatingIp: floatingIpId }, body: { kind: 'instance', parent: instanceId } },
+        params,
+      ),
+    signal,
   );
 }
 
-export function detachFloatingIp(client: OxideClient, floatingIpId: string): Promise<FloatingIp> {
-  return client.call('floating_ip_detach', (api, params) =>
-    api.methods.floatingIpDetach({ path: { floatingIp: floatingIpId } }, params),
+export function detachFloatingIp(
+  client: OxideClient,
+  floatingIpId: string,
+  signal?: AbortSignal,
+): Promise<FloatingIp> {
+  return client.call(
+    'floating_ip_detach',
+    (api, params) => api.methods.floatingIpDetach({ path: { floatingIp: floatingIpId } }, params),
+    signal,
   );
 }
 
-export async function deleteFloatingIp(client: OxideClient, floatingIpId: string): Promise<void> {
-  await client.call('floating_ip_delete', (api, params) =>
-    api.methods.floatingIpDelete({ path: { floatingIp: floatingIpId } }, params),
+export async function deleteFloatingIp(
+  client: OxideClient,
+  floatingIpId: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await client.call(
+    'floating_ip_delete',
+    (api, params) => api.methods.floatingIpDelete({ path: { floatingIp: floatingIpId } }, params),
+    signal,
   );
 }
 
@@ -136,10 +167,14 @@ export class FloatingIpView {
 
   /**
    * Every FIP of the project, a copy the caller may change. `fresh`: from a list that starts after
-   * this call, not from the cache or a list already under way.
+   * this call, not from the cache or a list already under way. `signal` ends this caller's wait
+   * only: the list is shared with every reconcile reading the view meanwhile.
    */
-  async list(options: { fresh?: boolean } = {}): Promise<FloatingIp[]> {
-    const byId = await this.cache.get('project', this.load, { fresh: options.fresh === true });
+  async list(options: { fresh?: boolean; signal?: AbortSignal } = {}): Promise<FloatingIp[]> {
+    const byId = await this.cache.get('project', this.load, {
+      fresh: options.fresh === true,
+      signal: options.signal,
+    });
     // The cache has taken it in (or declined it) by the time its get() answers.
     this.landing.delete(byId);
     return [...byId.values()];

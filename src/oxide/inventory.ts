@@ -120,16 +120,17 @@ export class InstanceInventory {
    * A snapshot no older than the TTL; joins a list already in flight unless that one started
    * longer than the TTL ago (a hung list does not hold every lookup until it times out).
    */
-  snapshot(): Promise<InstanceSnapshot> {
-    return this.fresh(performance.now() - this.ttlMs);
+  snapshot(signal?: AbortSignal): Promise<InstanceSnapshot> {
+    return this.fresh(performance.now() - this.ttlMs, signal);
   }
 
   /**
    * A snapshot whose list started at or after `notBefore` (default: now), for decisions that
-   * must not rest on what was true before the caller asked.
+   * must not rest on what was true before the caller asked. The list is shared: `signal` ends
+   * only this caller's wait, never the list others wait on too.
    */
-  fresh(notBefore = performance.now()): Promise<InstanceSnapshot> {
-    return this.instances.get('project', this.loadInstances, { notBefore });
+  fresh(notBefore = performance.now(), signal?: AbortSignal): Promise<InstanceSnapshot> {
+    return this.instances.get('project', this.loadInstances, { notBefore, signal });
   }
 
   /** Drops the snapshot, e.g. after the provider learned that it is wrong. */
@@ -142,23 +143,24 @@ export class InstanceInventory {
    * instance is not in it, from a view started after this call; when not there either (no NIC
    * in a subnet of the project's VPCs, or the walk failed), from the instance's own list.
    */
-  async nics(instanceId: string): Promise<InstanceNetworkInterface[]> {
+  async nics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
     const asked = performance.now();
     try {
       // As snapshot(): a walk in flight for longer than the TTL is not joined.
       let view = await this.nicView.get('project', this.loadNics, {
         notBefore: asked - this.nicTtlMs,
+        signal,
       });
       let found = view.of(instanceId);
       if (!found && view.startedAt < asked) {
-        view = await this.nicView.get('project', this.loadNics, { notBefore: asked });
+        view = await this.nicView.get('project', this.loadNics, { notBefore: asked, signal });
         found = view.of(instanceId);
       }
       if (found) return found;
     } catch {
-      // The per-instance list below decides; it reports its own errors.
+      // The per-instance list below decides; it reports its own errors (an abort included).
     }
-    return this.perInstance.run(() => listInstanceNics(this.client, instanceId));
+    return this.perInstance.run(() => listInstanceNics(this.client, instanceId, signal));
   }
 
   /**
@@ -176,8 +178,8 @@ export class InstanceInventory {
     this.nicView.invalidate('project');
   }
 
-  externalIps(instanceId: string): Promise<ExternalIp[]> {
-    return this.perInstance.run(() => listInstanceExternalIps(this.client, instanceId));
+  externalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {
+    return this.perInstance.run(() => listInstanceExternalIps(this.client, instanceId, signal));
   }
 
   private readonly loadInstances = async (): Promise<InstanceSnapshot> => {

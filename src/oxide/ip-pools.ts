@@ -3,9 +3,15 @@ import type { SiloIpPool } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
 
-export function viewIpPool(client: OxideClient, pool: string): Promise<SiloIpPool> {
-  return client.call('ip_pool_view', (api, params) =>
-    api.methods.ipPoolView({ path: { pool } }, params),
+export function viewIpPool(
+  client: OxideClient,
+  pool: string,
+  signal?: AbortSignal,
+): Promise<SiloIpPool> {
+  return client.call(
+    'ip_pool_view',
+    (api, params) => api.methods.ipPoolView({ path: { pool } }, params),
+    signal,
   );
 }
 
@@ -22,7 +28,8 @@ export class IpPoolCache {
     this.cache = new TtlCache({ name: 'ip_pools', ttlMs });
   }
 
-  get(pool: string): Promise<SiloIpPool> {
-    return this.cache.get(pool, () => viewIpPool(this.client, pool));
+  /** `signal` ends this caller's wait only: the lookup is shared with concurrent callers. */
+  get(pool: string, signal?: AbortSignal): Promise<SiloIpPool> {
+    return this.cache.get(pool, () => viewIpPool(this.client, pool), { signal });
   }
 }

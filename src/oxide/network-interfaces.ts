@@ -25,6 +25,7 @@ export function listInstanceNics(
 export function listSubnetNics(
   client: OxideClient,
   subnetId: string,
+  signal?: AbortSignal,
 ): Promise<InstanceNetworkInterface[]> {
   return client.listAll<InstanceNetworkInterface>(
     'vpc_subnet_list_network_interfaces',
@@ -35,5 +36,6 @@ export function listSubnetNics(
         { path: { subnet: subnetId }, query: { limit, pageToken, sortBy: 'id_ascending' } },
         params,
       ),
+    signal,
   );
 }

@@ -3,9 +3,16 @@
 import type { RouterRoute, RouterRouteCreate, VpcRouter } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 
-export function listRouters(client: OxideClient, vpcId: string): Promise<VpcRouter[]> {
-  return client.listAll<VpcRouter>('vpc_router_list', (api, pageToken, limit, params) =>
-    api.methods.vpcRouterList({ query: { vpc: vpcId, limit, pageToken } }, params),
+export function listRouters(
+  client: OxideClient,
+  vpcId: string,
+  signal?: AbortSignal,
+): Promise<VpcRouter[]> {
+  return client.listAll<VpcRouter>(
+    'vpc_router_list',
+    (api, pageToken, limit, params) =>
+      api.methods.vpcRouterList({ query: { vpc: vpcId, limit, pageToken } }, params),
+    signal,
   );
 }
 
@@ -14,15 +21,26 @@ export function createRouter(
   vpcId: string,
   name: string,
   description: string,
+  signal?: AbortSignal,
 ): Promise<VpcRouter> {
-  return client.call('vpc_router_create', (api, params) =>
-    api.methods.vpcRouterCreate({ query: { vpc: vpcId }, body: { name, description } }, params),
+  return client.call(
+    'vpc_router_create',
+    (api, params) =>
+      api.methods.vpcRouterCreate({ query: { vpc: vpcId }, body: { name, description } }, params),
+    signal,
   );
 }
 
-export function listRouterRoutes(client: OxideClient, routerId: string): Promise<RouterRoute[]> {
-  return client.listAll<RouterRoute>('vpc_router_route_list', (api, pageToken, limit, params) =>
-    api.methods.vpcRouterRouteList({ query: { router: routerId, limit, pageToken } }, params),
+export function listRouterRoutes(
+  client: OxideClient,
+  routerId: string,
+  signal?: AbortSignal,
+): Promise<RouterRoute[]> {
+  return client.listAll<RouterRoute>(
+    'vpc_router_route_list',
+    (api, pageToken, limit, params) =>
+      api.methods.vpcRouterRouteList({ query: { router: routerId, limit, pageToken } }, params),
+    signal,
   );
 }
 
@@ -30,9 +48,13 @@ export function createRouterRoute(
   client: OxideClient,
   routerId: string,
   route: RouterRouteCreate,
+  signal?: AbortSignal,
 ): Promise<RouterRoute> {
-  return client.call('vpc_router_route_create', (api, params) =>
-    api.methods.vpcRouterRouteCreate({ query: { router: routerId }, body: route }, params),
+  return client.call(
+    'vpc_router_route_create',
+    (api, params) =>
+      api.methods.vpcRouterRouteCreate({ query: { router: routerId }, body: route }, params),
+    signal,
   );
 }
 
@@ -41,17 +63,27 @@ export async function deleteRouterRoute(
   client: OxideClient,
   routerId: string,
   routeName: string,
+  signal?: AbortSignal,
 ): Promise<void> {
-  await client.call('vpc_router_route_delete', (api, params) =>
-    api.methods.vpcRouterRouteDelete(
-      { path: { route: routeName }, query: { router: routerId } },
-      params,
-    ),
+  await client.call(
+    'vpc_router_route_delete',
+    (api, params) =>
+      api.methods.vpcRouterRouteDelete(
+        { path: { route: routeName }, query: { router: routerId } },
+        params,
+      ),
+    signal,
   );
 }
 
-export async function deleteRouter(client: OxideClient, routerId: string): Promise<void> {
-  await client.call('vpc_router_delete', (api, params) =>
-    api.methods.vpcRouterDelete({ path: { router: routerId } }, params),
+export async function deleteRouter(
+  client: OxideClient,
+  routerId: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await client.call(
+    'vpc_router_delete',
+    (api, params) => api.methods.vpcRouterDelete({ path: { router: routerId } }, params),
+    signal,
   );
 }

@@ -7,19 +7,26 @@ export function listSubnets(
   client: OxideClient,
   vpcId: string,
   options: { boundedCollection?: boolean } = {},
+  signal?: AbortSignal,
 ): Promise<VpcSubnet[]> {
   return client.listAll<VpcSubnet>(
     'vpc_subnet_list',
     (api, pageToken, limit, params) =>
       api.methods.vpcSubnetList({ query: { vpc: vpcId, limit, pageToken } }, params),
-    undefined,
+    signal,
     options,
   );
 }
 
-export function viewSubnet(client: OxideClient, subnetId: string): Promise<VpcSubnet> {
-  return client.call('vpc_subnet_view', (api, params) =>
-    api.methods.vpcSubnetView({ path: { subnet: subnetId } }, params),
+export function viewSubnet(
+  client: OxideClient,
+  subnetId: string,
+  signal?: AbortSignal,
+): Promise<VpcSubnet> {
+  return client.call(
+    'vpc_subnet_view',
+    (api, params) => api.methods.vpcSubnetView({ path: { subnet: subnetId } }, params),
+    signal,
   );
 }
 
@@ -31,18 +38,28 @@ export function attachSubnetRouter(
   client: OxideClient,
   subnetId: string,
   routerId: string,
+  signal?: AbortSignal,
 ): Promise<VpcSubnet> {
-  return client.call('vpc_subnet_update', (api, params) =>
-    api.methods.vpcSubnetUpdate(
-      { path: { subnet: subnetId }, body: { customRouter: routerId } },
-      params,
-    ),
+  return client.call(
+    'vpc_subnet_update',
+    (api, params) =>
+      api.methods.vpcSubnetUpdate(
+        { path: { subnet: subnetId }, body: { customRouter: routerId } },
+        params,
+      ),
+    signal,
   );
 }
 
 /** Detaches the subnet's custom router: an update without `custom_router` clears it. */
-export function detachSubnetRouter(client: OxideClient, subnetId: string): Promise<VpcSubnet> {
-  return client.call('vpc_subnet_update', (api, params) =>
-    api.methods.vpcSubnetUpdate({ path: { subnet: subnetId }, body: {} }, params),
+export function detachSubnetRouter(
+  client: OxideClient,
+  subnetId: string,
+  signal?: AbortSignal,
+): Promise<VpcSubnet> {
+  return client.call(
+    'vpc_subnet_update',
+    (api, params) => api.methods.vpcSubnetUpdate({ path: { subnet: subnetId }, body: {} }, params),
+    signal,
   );
 }

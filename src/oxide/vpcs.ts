@@ -2,9 +2,16 @@
 import type { Vpc } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 
-export function viewVpcByName(client: OxideClient, name: string): Promise<Vpc> {
-  return client.call('vpc_view', (api, params) =>
-    api.methods.vpcView({ path: { vpc: name }, query: { project: client.project } }, params),
+export function viewVpcByName(
+  client: OxideClient,
+  name: string,
+  signal?: AbortSignal,
+): Promise<Vpc> {
+  return client.call(
+    'vpc_view',
+    (api, params) =>
+      api.methods.vpcView({ path: { vpc: name }, query: { project: client.project } }, params),
+    signal,
   );
 }
 
@@ -15,12 +22,13 @@ export function viewVpcByName(client: OxideClient, name: string): Promise<Vpc> {
 export function listVpcs(
   client: OxideClient,
   options: { boundedCollection?: boolean } = {},
+  signal?: AbortSignal,
 ): Promise<Vpc[]> {
   return client.listAll<Vpc>(
     'vpc_list',
     (api, pageToken, limit, params) =>
       api.methods.vpcList({ query: { project: client.project, limit, pageToken } }, params),
-    undefined,
+    signal,
     options,
   );
 }

@@ -180,3 +180,27 @@ test('a named cache counts its lookups in oxide_ccm_cache_requests_total', async
   assert.equal(await count('miss'), 1);
   assert.equal(await count('hit'), 2);
 });
+
+test("a caller's abort ends only its wait: the shared load goes on, answers the others and is kept", async () => {
+  const cache = new TtlCache<string, number>({ ttlMs: 1_000 });
+  const slow = deferred<number>();
+  let loads = 0;
+  const load = () => (loads++, slow.promise);
+  const quitter = new AbortController();
+  const first = cache.get('k', load, { signal: quitter.signal });
+  const second = cache.get('k', load);
+  const reason = new Error('shutting down');
+  quitter.abort(reason);
+  await assert.rejects(first, (err) => err === reason);
+  slow.resolve(7);
+  assert.equal(await second, 7);
+  assert.equal(cache.peek('k'), 7);
+  assert.equal(loads, 1);
+  // Already aborted: no wait at all, and no load started for it.
+  await assert.rejects(
+    cache.get('other', load, { signal: quitter.signal }),
+    (err) => err === reason,
+  );
+  assert.equal(loads, 1);
+  assert.equal(await cache.get('k', load, { signal: new AbortController().signal }), 7);
+});

@@ -4,6 +4,7 @@
 // again), an optional bound on entries (oldest first out), and hit/miss counts (in
 // oxide_ccm_cache_requests_total when named). Callers that need more (the floating-IP view's
 // write-through) build it on top.
+import { abandonOn } from '../abort.ts';
 import { cacheMetrics } from '../metrics.ts';
 
 export interface TtlCacheOptions<V> {
@@ -29,6 +30,11 @@ export interface GetOptions {
   notBefore?: number;
   /** Start a new load whatever is cached or in flight. */
   fresh?: boolean;
+  /**
+   * This caller stops waiting when it aborts (the answer rejects with its reason); the load goes
+   * on for the others who share it and is kept as usual.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 interface Entry<V> {
@@ -98,6 +104,12 @@ export class TtlCache<K, V> {
 
   /** The value for key: cached, or from the load in flight, or from `load` (shared with later asks). */
   get(key: K, load: () => Promise<V>, options: GetOptions = {}): Promise<V> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    return abandonOn(this.lookup(key, load, options), signal);
+  }
+
+  private lookup(key: K, load: () => Promise<V>, options: GetOptions): Promise<V> {
     const now = this.now();
     const notBefore = options.notBefore ?? -Infinity;
     if (!options.fresh) {

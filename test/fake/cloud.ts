@@ -14,6 +14,8 @@ import type {
 export interface FakeCall {
   method: string;
   target: string;
+  /** The caller's signal (the provider contract's last argument), if it passed one. */
+  signal?: AbortSignal;
 }
 
 export interface FakeInstance {
@@ -66,8 +68,10 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
     return this.calls.filter((c) => c.method === method);
   }
 
-  private enter(method: Method, target: string): void {
-    this.calls.push({ method, target });
+  /** As the real provider: a call whose signal has aborted fails with its reason, doing nothing. */
+  private enter(method: Method, target: string, signal: AbortSignal | undefined): void {
+    this.calls.push(signal ? { method, target, signal } : { method, target });
+    signal?.throwIfAborted();
     const list = this.errors.get(method) ?? [];
     const i = list.findIndex((e) => e.target === undefined || e.target === target);
     if (i >= 0) throw list.splice(i, 1)[0]?.err;
@@ -77,21 +81,21 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
     return this.instancesByNode.get(node.metadata?.name ?? '');
   }
 
-  async instanceExists(node: V1Node): Promise<boolean> {
-    this.enter('instanceExists', node.metadata?.name ?? '');
+  async instanceExists(node: V1Node, signal?: AbortSignal): Promise<boolean> {
+    this.enter('instanceExists', node.metadata?.name ?? '', signal);
     return this.lookup(node) !== undefined;
   }
 
-  async instanceShutdown(node: V1Node): Promise<boolean> {
-    this.enter('instanceShutdown', node.metadata?.name ?? '');
+  async instanceShutdown(node: V1Node, signal?: AbortSignal): Promise<boolean> {
+    this.enter('instanceShutdown', node.metadata?.name ?? '', signal);
     const inst = this.lookup(node);
     if (!inst)
       throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
     return inst.shutdown === true;
   }
 
-  async instanceMetadata(node: V1Node): Promise<InstanceMetadata> {
-    this.enter('instanceMetadata', node.metadata?.name ?? '');
+  async instanceMetadata(node: V1Node, signal?: AbortSignal): Promise<InstanceMetadata> {
+    this.enter('instanceMetadata', node.metadata?.name ?? '', signal);
     const inst = this.lookup(node);
     if (!inst)
       throw new InstanceNotFoundError(`instance for node ${node.metadata?.name} not found`);
@@ -102,9 +106,10 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
     _cluster: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus> {
     const key = serviceKey(service);
-    this.enter('ensureLoadBalancer', key);
+    this.enter('ensureLoadBalancer', key, signal);
     const existing = this.loadBalancers.get(key);
     const status = existing?.status ?? {
       ingress: [{ ip: `192.0.2.${this.nextIp++}`, ipMode: 'Proxy' as const }],
@@ -117,16 +122,21 @@ export class FakeCloud implements CloudProvider, Instances, LoadBalancer {
     _cluster: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus | void> {
     const key = serviceKey(service);
-    this.enter('updateLoadBalancer', key);
+    this.enter('updateLoadBalancer', key, signal);
     const lb = this.loadBalancers.get(key);
     if (lb) lb.nodes = nodes.map((n) => n.metadata?.name ?? '');
   }
 
-  async ensureLoadBalancerDeleted(_cluster: string, service: V1Service): Promise<void> {
+  async ensureLoadBalancerDeleted(
+    _cluster: string,
+    service: V1Service,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const key = serviceKey(service);
-    this.enter('ensureLoadBalancerDeleted', key);
+    this.enter('ensureLoadBalancerDeleted', key, signal);
     this.loadBalancers.delete(key);
   }
 }

@@ -107,9 +107,14 @@ export class World {
     return world;
   }
 
-  async stop(): Promise<void> {
+  /** Stops the controllers and informers (as on SIGTERM); resolves once every run() returned. */
+  async stopControllers(): Promise<void> {
     this.abort.abort();
     await Promise.all(this.running);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopControllers();
     process.off('unhandledRejection', this.onRejection);
     await this.client.close();
     await this.sim.stop();

@@ -5,6 +5,7 @@
 // refused: such a Node is never initialized, and never deleted because of it.
 import type { V1Node } from '@kubernetes/client-node';
 import type { Instance } from '@oxide/api';
+import { abandonOn } from '../../abort.ts';
 import { isNotFound } from '../../oxide/errors.ts';
 import type { InstanceInventory } from '../../oxide/inventory.ts';
 import type { OxideClient } from '../../oxide/client.ts';
@@ -60,17 +61,17 @@ export class OxideInstances implements Instances {
     this.zone = options.zone ?? '';
   }
 
-  async instanceExists(node: V1Node): Promise<boolean> {
+  async instanceExists(node: V1Node, signal?: AbortSignal): Promise<boolean> {
     try {
       const providerID = node.spec?.providerID;
       if (providerID) {
         const id = parseProviderID(providerID);
-        if (await this.cachedById(id)) return true;
+        if (await this.cachedById(id, signal)) return true;
         // Missing from a list proves nothing: only the server's 404 for this id does.
-        await this.viewById(id, providerID);
+        await this.viewById(id, providerID, signal);
         return true;
       }
-      await this.findByNodeName(nodeName(node));
+      await this.findByNodeName(nodeName(node), signal);
       return true;
     } catch (err) {
       if (err instanceof InstanceNotFoundError || isNotFound(err)) return false;
@@ -78,17 +79,17 @@ export class OxideInstances implements Instances {
     }
   }
 
-  async instanceShutdown(node: V1Node): Promise<boolean> {
-    return isShutdown((await this.find(node)).runState);
+  async instanceShutdown(node: V1Node, signal?: AbortSignal): Promise<boolean> {
+    return isShutdown((await this.find(node, signal)).runState);
   }
 
-  async instanceMetadata(node: V1Node): Promise<InstanceMetadata> {
+  async instanceMetadata(node: V1Node, signal?: AbortSignal): Promise<InstanceMetadata> {
     // The project's NIC walk overlaps the instance lookup: the first Node waits for one, not both.
     this.inventory.prefetchNics();
-    const instance = await this.find(node);
+    const instance = await this.find(node, signal);
     const [nics, externalIps] = await Promise.all([
-      this.inventory.nics(instance.id),
-      this.inventory.externalIps(instance.id),
+      this.inventory.nics(instance.id, signal),
+      this.inventory.externalIps(instance.id, signal),
     ]);
     return instanceMetadata(instance, nics, externalIps, {
       region: this.region,
@@ -106,23 +107,24 @@ export class OxideInstances implements Instances {
    * The instance from the shared inventory, or undefined when it is not there or the list
    * failed: a view by id decides then, so a failing list endpoint does not block id lookups.
    */
-  private async cachedById(id: string): Promise<Instance | undefined> {
+  private async cachedById(id: string, signal?: AbortSignal): Promise<Instance | undefined> {
     try {
-      return (await this.inventory.snapshot()).byId(id);
+      return (await this.inventory.snapshot(signal)).byId(id);
     } catch {
+      signal?.throwIfAborted();
       return undefined;
     }
   }
 
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
-  async find(node: V1Node): Promise<Instance> {
+  async find(node: V1Node, signal?: AbortSignal): Promise<Instance> {
     const providerID = node.spec?.providerID;
-    if (!providerID) return this.findByNodeName(nodeName(node));
+    if (!providerID) return this.findByNodeName(nodeName(node), signal);
     const id = parseProviderID(providerID);
-    const cached = await this.cachedById(id);
+    const cached = await this.cachedById(id, signal);
     if (cached) return cached;
     try {
-      return await this.viewById(id, providerID);
+      return await this.viewById(id, providerID, signal);
     } catch (err) {
       if (isNotFound(err))
         throw new InstanceNotFoundError(`instance ${id} (${providerID}) not found`);
@@ -131,9 +133,9 @@ export class OxideInstances implements Instances {
   }
 
   /** A view by id reaches every project the token can see: only the configured one is accepted. */
-  private async viewById(id: string, providerID: string): Promise<Instance> {
-    const instance = await viewInstanceById(this.client, id);
-    if (instance.projectId !== (await this.configuredProjectId())) {
+  private async viewById(id: string, providerID: string, signal?: AbortSignal): Promise<Instance> {
+    const instance = await viewInstanceById(this.client, id, signal);
+    if (instance.projectId !== (await this.configuredProjectId(signal))) {
       throw new ForeignInstanceError(
         `instance ${id} (${providerID}) is not in project ${this.client.project}; refusing to ` +
           'use it for this Node',
@@ -142,13 +144,14 @@ export class OxideInstances implements Instances {
     return instance;
   }
 
-  private configuredProjectId(): Promise<string> {
+  /** Looked up once and shared: `signal` ends only this caller's wait. */
+  private configuredProjectId(signal?: AbortSignal): Promise<string> {
     if (UUID.test(this.client.project)) return Promise.resolve(this.client.project.toLowerCase());
     const lookup = (this.projectId ??= viewProject(this.client).then((p) => p.id));
     lookup.catch(() => {
       if (this.projectId === lookup) this.projectId = undefined;
     });
-    return lookup;
+    return abandonOn(lookup, signal);
   }
 
   /**
@@ -156,11 +159,11 @@ export class OxideInstances implements Instances {
    * case; no match there is checked against a list started after this call, then a view by
    * name, before the instance is declared missing.
    */
-  private async findByNodeName(name: string): Promise<Instance> {
+  private async findByNodeName(name: string, signal?: AbortSignal): Promise<Instance> {
     // Lists that started after this moment reflect everything true when the caller asked; a
     // burst of lookups shares them instead of each starting its own.
     const asked = performance.now();
-    let snapshot = await this.inventory.snapshot();
+    let snapshot = await this.inventory.snapshot(signal);
     for (;;) {
       const candidates = snapshot.matching(name);
       if (candidates.length === 1 && candidates[0]) return candidates[0];
@@ -171,10 +174,10 @@ export class OxideInstances implements Instances {
         );
       }
       if (snapshot.startedAt >= asked) break;
-      snapshot = await this.inventory.fresh(asked);
+      snapshot = await this.inventory.fresh(asked, signal);
     }
     try {
-      return await viewInstanceByName(this.client, name);
+      return await viewInstanceByName(this.client, name, signal);
     } catch (err) {
       if (isNotFound(err)) {
         throw new InstanceNotFoundError(

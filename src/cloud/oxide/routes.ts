@@ -4,6 +4,7 @@
 // is not ours is never replaced. Only routes on our router whose description marks them as ours
 // are listed, so the controller can never delete anything it did not create.
 import type { Instance, InstanceNetworkInterface, VpcRouter } from '@oxide/api';
+import { abandonOn } from '../../abort.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { isOxideError } from '../../oxide/errors.ts';
 import type { InstanceInventory } from '../../oxide/inventory.ts';
@@ -75,16 +76,16 @@ export class OxideRoutes implements Routes {
     this.vpcOverride = options.vpc;
   }
 
-  async listRoutes(clusterName: string): Promise<Route[]> {
-    const snapshot = await this.inventory.snapshot();
+  async listRoutes(clusterName: string, signal?: AbortSignal): Promise<Route[]> {
+    const snapshot = await this.inventory.snapshot(signal);
     const routes: Route[] = [];
     const routeRouter = new Map<string, string>();
-    for (const vpcId of await this.vpcIds(clusterName)) {
-      const router = await this.findRouter(clusterName, vpcId);
+    for (const vpcId of await this.vpcIds(clusterName, signal)) {
+      const router = await this.findRouter(clusterName, vpcId, signal);
       if (!router) continue;
       let listed;
       try {
-        listed = await listRouterRoutes(this.client, router.id);
+        listed = await listRouterRoutes(this.client, router.id, signal);
       } catch (err) {
         if (!isOxideError(err, 'not_found')) throw err;
         // Deleted behind our back: no routes, and createRoute recreates the router.
@@ -101,7 +102,7 @@ export class OxideRoutes implements Routes {
           name: r.name,
           targetNode: owner.nodeName,
           destinationCIDR: r.destination.type === 'ip_net' ? r.destination.value : owner.cidr,
-          blackhole: !snapshot.byName(target) && !(await this.instanceExists(target)),
+          blackhole: !snapshot.byName(target) && !(await this.instanceExists(target, signal)),
         });
       }
     }
@@ -109,22 +110,32 @@ export class OxideRoutes implements Routes {
     return routes;
   }
 
-  async createRoute(clusterName: string, _nameHint: string, route: Route): Promise<void> {
-    const instance = await this.instanceFor(route.targetNode, route.targetProviderID);
-    const nic = (await this.inventory.nics(instance.id)).find((n) => n.primary);
+  async createRoute(
+    clusterName: string,
+    _nameHint: string,
+    route: Route,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const instance = await this.instanceFor(route.targetNode, route.targetProviderID, signal);
+    const nic = (await this.inventory.nics(instance.id, signal)).find((n) => n.primary);
     if (!nic) throw new Error(`instance ${instance.name} has no primary network interface`);
-    const vpcId = await this.routeVpcId(nic);
+    const vpcId = await this.routeVpcId(nic, signal);
     this.learnedVpcs.add(vpcId);
-    const router = await this.ensureRouter(clusterName, vpcId);
-    await this.ensureAttached(nic.subnetId, router);
+    const router = await this.ensureRouter(clusterName, vpcId, signal);
+    await this.ensureAttached(nic.subnetId, router, signal);
     const cidr = route.destinationCIDR;
     try {
-      await createRouterRoute(this.client, router.id, {
-        name: routeName(clusterName, route.targetNode, cidr),
-        description: routeDescription(clusterName, route.targetNode, cidr),
-        destination: { type: 'ip_net', value: cidr },
-        target: { type: 'instance', value: instance.name },
-      });
+      await createRouterRoute(
+        this.client,
+        router.id,
+        {
+          name: routeName(clusterName, route.targetNode, cidr),
+          description: routeDescription(clusterName, route.targetNode, cidr),
+          destination: { type: 'ip_net', value: cidr },
+          target: { type: 'instance', value: instance.name },
+        },
+        signal,
+      );
     } catch (err) {
       // Deterministic names make a retry after a lost answer (or a restart) idempotent.
       if (isOxideError(err, 'already_exists')) return this.checkTransitIps(route, instance, nic);
@@ -152,15 +163,15 @@ export class OxideRoutes implements Routes {
     }
   }
 
-  async deleteRoute(clusterName: string, route: Route): Promise<void> {
+  async deleteRoute(clusterName: string, route: Route, signal?: AbortSignal): Promise<void> {
     let routerId = this.routeRouter.get(route.name);
     if (!routerId) {
-      await this.listRoutes(clusterName);
+      await this.listRoutes(clusterName, signal);
       routerId = this.routeRouter.get(route.name);
       if (!routerId) return;
     }
     try {
-      await deleteRouterRoute(this.client, routerId, route.name);
+      await deleteRouterRoute(this.client, routerId, route.name, signal);
     } catch (err) {
       if (!isOxideError(err, 'not_found')) throw err;
     }
@@ -174,34 +185,34 @@ export class OxideRoutes implements Routes {
     return taken;
   }
 
-  private async vpcIds(clusterName: string): Promise<string[]> {
-    if (this.vpcOverride !== undefined) return [await this.vpcIdByName(this.vpcOverride)];
+  private async vpcIds(clusterName: string, signal?: AbortSignal): Promise<string[]> {
+    if (this.vpcOverride !== undefined) return [await this.vpcIdByName(this.vpcOverride, signal)];
     if (!this.discovered) {
-      for (const vpc of await listVpcs(this.client)) {
-        if (await this.findRouter(clusterName, vpc.id)) this.learnedVpcs.add(vpc.id);
+      for (const vpc of await listVpcs(this.client, {}, signal)) {
+        if (await this.findRouter(clusterName, vpc.id, signal)) this.learnedVpcs.add(vpc.id);
       }
       this.discovered = true;
     }
     const ids = new Set(this.learnedVpcs);
     try {
-      ids.add(await this.vpcIdByName(DEFAULT_VPC));
+      ids.add(await this.vpcIdByName(DEFAULT_VPC, signal));
     } catch (err) {
       if (!isOxideError(err, 'not_found')) throw err;
     }
     return [...ids];
   }
 
-  private async vpcIdByName(name: string): Promise<string> {
+  private async vpcIdByName(name: string, signal?: AbortSignal): Promise<string> {
     const known = this.namedVpcIds.get(name);
     if (known) return known;
-    const vpc = await viewVpcByName(this.client, name);
+    const vpc = await viewVpcByName(this.client, name, signal);
     this.namedVpcIds.set(name, vpc.id);
     return vpc.id;
   }
 
-  private async routeVpcId(nic: InstanceNetworkInterface): Promise<string> {
+  private async routeVpcId(nic: InstanceNetworkInterface, signal?: AbortSignal): Promise<string> {
     if (this.vpcOverride === undefined) return nic.vpcId;
-    const vpcId = await this.vpcIdByName(this.vpcOverride);
+    const vpcId = await this.vpcIdByName(this.vpcOverride, signal);
     if (vpcId !== nic.vpcId) {
       throw new Error(
         `primary NIC ${nic.name} is in VPC ${nic.vpcId}, not in the configured VPC ${this.vpcOverride}`,
@@ -210,18 +221,29 @@ export class OxideRoutes implements Routes {
     return vpcId;
   }
 
-  private async findRouter(clusterName: string, vpcId: string): Promise<VpcRouter | undefined> {
+  private async findRouter(
+    clusterName: string,
+    vpcId: string,
+    signal?: AbortSignal,
+  ): Promise<VpcRouter | undefined> {
     const cached = this.routers.get(vpcId);
     if (cached) return cached;
     const name = routerName(clusterName);
-    const found = (await listRouters(this.client, vpcId)).find((r) => r.name === name);
+    const found = (await listRouters(this.client, vpcId, signal)).find((r) => r.name === name);
     if (found) this.routers.set(vpcId, found);
     return found;
   }
 
-  private ensureRouter(clusterName: string, vpcId: string): Promise<VpcRouter> {
-    return this.shared(this.routerInFlight, vpcId, () =>
-      this.findOrCreateRouter(clusterName, vpcId),
+  private ensureRouter(
+    clusterName: string,
+    vpcId: string,
+    signal?: AbortSignal,
+  ): Promise<VpcRouter> {
+    return this.shared(
+      this.routerInFlight,
+      vpcId,
+      () => this.findOrCreateRouter(clusterName, vpcId),
+      signal,
     );
   }
 
@@ -245,23 +267,34 @@ export class OxideRoutes implements Routes {
     }
   }
 
-  private async ensureAttached(subnetId: string, router: VpcRouter): Promise<void> {
+  private async ensureAttached(
+    subnetId: string,
+    router: VpcRouter,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const seen = this.attachedSubnets.get(subnetId);
     if (seen !== undefined && performance.now() - seen < ATTACHMENT_TTL_MS) return;
-    return this.shared(this.attachInFlight, subnetId, () => this.attach(subnetId, router));
+    return this.shared(this.attachInFlight, subnetId, () => this.attach(subnetId, router), signal);
   }
 
-  /** One call of work per key at a time: later callers wait for the one under way. */
+  /**
+   * One call of work per key at a time: later callers wait for the one under way. The work is
+   * shared, so it runs unbound by any caller's signal (the client's fence still ends it); a
+   * caller whose signal aborts only stops waiting.
+   */
   private shared<T>(
     inFlight: Map<string, Promise<T>>,
     key: string,
     work: () => Promise<T>,
+    signal: AbortSignal | undefined,
   ): Promise<T> {
-    const running = inFlight.get(key);
-    if (running) return running;
-    const started = work().finally(() => inFlight.delete(key));
-    inFlight.set(key, started);
-    return started;
+    signal?.throwIfAborted();
+    let running = inFlight.get(key);
+    if (!running) {
+      running = work().finally(() => inFlight.delete(key));
+      inFlight.set(key, running);
+    }
+    return abandonOn(running, signal);
   }
 
   private async attach(subnetId: string, router: VpcRouter): Promise<void> {
@@ -282,13 +315,22 @@ export class OxideRoutes implements Routes {
    * The instance behind a Node: by providerID when the Node has one (the identity the node
    * controller wrote), else instance name first, then hostname; must be unique.
    */
-  private async instanceFor(nodeName: string, providerID?: string): Promise<Instance> {
+  private async instanceFor(
+    nodeName: string,
+    providerID: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Instance> {
     if (providerID) {
       const id = parseProviderID(providerID);
-      return (await this.inventory.snapshot()).byId(id) ?? viewInstanceById(this.client, id);
+      return (
+        (await this.inventory.snapshot(signal)).byId(id) ??
+        viewInstanceById(this.client, id, signal)
+      );
     }
-    let matches = (await this.inventory.snapshot()).matching(nodeName);
-    if (matches.length === 0) matches = (await this.inventory.fresh()).matching(nodeName);
+    let matches = (await this.inventory.snapshot(signal)).matching(nodeName);
+    if (matches.length === 0) {
+      matches = (await this.inventory.fresh(performance.now(), signal)).matching(nodeName);
+    }
     const [only] = matches;
     if (!only) throw new Error(`no instance named or with hostname ${nodeName}`);
     if (matches.length > 1) {
@@ -300,9 +342,9 @@ export class OxideRoutes implements Routes {
   }
 
   /** Absence from a snapshot is no proof: only a 404 on the view makes a route a blackhole. */
-  private async instanceExists(name: string): Promise<boolean> {
+  private async instanceExists(name: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      await viewInstanceByName(this.client, name);
+      await viewInstanceByName(this.client, name, signal);
       return true;
     } catch (err) {
       if (isOxideError(err, 'not_found')) return false;

@@ -55,23 +55,24 @@ export class NodeLifecycleController implements Controller {
   async run(signal: AbortSignal): Promise<void> {
     await this.nodes.waitForSync(signal);
     while (!signal.aborted) {
-      await this.monitorNodes();
+      await this.monitorNodes(signal);
       await sleep(this.options.monitorPeriodMs, signal);
     }
   }
 
   /**
-   * One pass over every Node in the cache. Only the Nodes that need the cloud (not Ready, or
-   * carrying the shutdown taint) become checks: the Ready rest, nearly all of a large cluster,
-   * cost a synchronous look each instead of a promise, a log context and a metric sample.
+   * One pass over every Node in the cache; `signal` aborts the pass's requests in flight. Only the
+   * Nodes that need the cloud (not Ready, or carrying the shutdown taint) become checks: the Ready
+   * rest, nearly all of a large cluster, cost a synchronous look each instead of a promise, a log
+   * context and a metric sample.
    */
-  async monitorNodes(): Promise<void> {
+  async monitorNodes(signal?: AbortSignal): Promise<void> {
     await mapConcurrent(
       this.nodes.list().filter(needsCheck),
       this.options.concurrency ?? 10,
       async (node) => {
         try {
-          await this.reconcile(node);
+          await this.reconcile(node, signal);
           reconcileMetrics.total.inc({ controller: this.name.name, result: 'success' });
         } catch (err) {
           reconcileMetrics.total.inc({ controller: this.name.name, result: 'error' });
@@ -84,13 +85,13 @@ export class NodeLifecycleController implements Controller {
     );
   }
 
-  private async reconcile(node: V1Node): Promise<void> {
+  private async reconcile(node: V1Node, signal: AbortSignal | undefined): Promise<void> {
     const name = node.metadata?.name ?? '';
     if (readyStatus(node) === 'True') {
-      if (hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, false);
+      if (hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, false, signal);
       return;
     }
-    if (!(await this.instances.instanceExists(node))) {
+    if (!(await this.instances.instanceExists(node, signal))) {
       this.recorder.event(
         node,
         'Normal',
@@ -105,6 +106,7 @@ export class NodeLifecycleController implements Controller {
             apiVersion: 'v1',
             preconditions: { uid: node.metadata?.uid },
           },
+          signal,
         });
         this.log.info({ node: name, result: 'deleted' }, 'deleted node whose instance is gone');
       } catch (err) {
@@ -119,22 +121,33 @@ export class NodeLifecycleController implements Controller {
       }
       return;
     }
-    const shutdown = await this.instances.instanceShutdown(node);
-    if (shutdown !== hasTaint(node, TAINT_SHUTDOWN)) await this.setShutdownTaint(node, shutdown);
+    const shutdown = await this.instances.instanceShutdown(node, signal);
+    if (shutdown !== hasTaint(node, TAINT_SHUTDOWN)) {
+      await this.setShutdownTaint(node, shutdown, signal);
+    }
   }
 
-  private async setShutdownTaint(node: V1Node, present: boolean): Promise<void> {
+  private async setShutdownTaint(
+    node: V1Node,
+    present: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     try {
-      await updateNode(this.ctx.kube, node, (n) => {
-        const taints = n.spec?.taints ?? [];
-        const has = taints.some((t) => t.key === TAINT_SHUTDOWN);
-        if (has === present) return false;
-        n.spec ??= {};
-        n.spec.taints = present
-          ? [...taints, { key: shutdownTaint.key, effect: shutdownTaint.effect }]
-          : taints.filter((t) => t.key !== TAINT_SHUTDOWN);
-        return true;
-      });
+      await updateNode(
+        this.ctx.kube,
+        node,
+        (n) => {
+          const taints = n.spec?.taints ?? [];
+          const has = taints.some((t) => t.key === TAINT_SHUTDOWN);
+          if (has === present) return false;
+          n.spec ??= {};
+          n.spec.taints = present
+            ? [...taints, { key: shutdownTaint.key, effect: shutdownTaint.effect }]
+            : taints.filter((t) => t.key !== TAINT_SHUTDOWN);
+          return true;
+        },
+        signal,
+      );
       this.log.info(
         {
           node: node.metadata?.name,

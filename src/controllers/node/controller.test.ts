@@ -87,6 +87,8 @@ test('initializes a tainted Node: providerID, labels, addresses in order, taint 
     return initialized(n) ? n : undefined;
   });
   assert.equal(node.spec?.providerID, `fake://${name}`);
+  const call = cloud.callsOf('instanceMetadata').find((c) => c.target === name);
+  assert.equal(call?.signal, abort.signal, 'the run signal reaches the provider');
   assert.equal(node.metadata?.labels?.['node.kubernetes.io/instance-type'], '4-16');
   assert.equal(node.metadata?.labels?.['beta.kubernetes.io/instance-type'], '4-16');
   assert.equal(node.metadata?.labels?.['topology.kubernetes.io/region'], 'rack-1');

@@ -72,16 +72,17 @@ export class NodeController implements Controller {
     await Promise.all([
       runWorkers(
         this.queue,
-        { name: NODE_CONTROLLER.name, reconcile: (k) => this.reconcile(k) },
+        { name: NODE_CONTROLLER.name, reconcile: (k, s) => this.reconcile(k, s) },
         this.options.workers,
         this.log,
+        signal,
       ),
       this.resyncLoop(signal),
     ]);
   }
 
   /** Initializes the Node when it is tainted, otherwise re-syncs its addresses. */
-  async reconcile(name: string): Promise<void> {
+  async reconcile(name: string, signal?: AbortSignal): Promise<void> {
     const cached = this.nodes.get(name);
     if (!cached) {
       this.fresh.forget(name);
@@ -90,11 +91,11 @@ export class NodeController implements Controller {
     }
     const node = this.fresh.read(name, cached);
     if (node.metadata?.deletionTimestamp) return;
-    if (hasTaint(node, TAINT_UNINITIALIZED)) await this.initialize(node);
+    if (hasTaint(node, TAINT_UNINITIALIZED)) await this.initialize(node, signal);
     // Only the periodic resync refreshes initialized Nodes: an update event of a Node we just
     // initialized (our own writes echoing back) must not cost another round of cloud calls.
     else if (this.resyncRequested.delete(name) && node.spec?.providerID) {
-      await this.syncAddresses(node);
+      await this.syncAddresses(node, signal);
     }
   }
 
@@ -117,12 +118,13 @@ export class NodeController implements Controller {
     }
   }
 
-  private async initialize(node: V1Node): Promise<void> {
+  private async initialize(node: V1Node, signal: AbortSignal | undefined): Promise<void> {
     const name = node.metadata?.name ?? '';
     let meta;
     try {
-      meta = await this.instances.instanceMetadata(node);
+      meta = await this.instances.instanceMetadata(node, signal);
     } catch (err) {
+      if (signal?.aborted) throw err; // shutting down: nothing to report about the Node
       const reason =
         err instanceof InstanceNotFoundError ? 'InstanceNotFound' : 'InitializationFailed';
       this.recorder.event(
@@ -141,17 +143,22 @@ export class NodeController implements Controller {
     try {
       // Chain each write's answer into the next: updating from the pre-patch copy would be a
       // guaranteed 409 and an extra GET + PUT per Node.
-      const patched = (await this.writeAddresses(node, addresses.addresses)) ?? node;
+      const patched = (await this.writeAddresses(node, addresses.addresses, signal)) ?? node;
       if (patched !== node) this.fresh.wrote(name, node, patched);
       const labels = desiredLabels(meta, node.metadata?.labels);
-      const updated = await updateNode(this.ctx.kube, patched, (n) => {
-        n.metadata ??= {};
-        n.spec ??= {};
-        if (!n.spec.providerID) n.spec.providerID = meta.providerID;
-        n.metadata.labels = { ...n.metadata.labels, ...labels };
-        n.spec.taints = (n.spec.taints ?? []).filter((t) => t.key !== TAINT_UNINITIALIZED);
-        return true;
-      });
+      const updated = await updateNode(
+        this.ctx.kube,
+        patched,
+        (n) => {
+          n.metadata ??= {};
+          n.spec ??= {};
+          if (!n.spec.providerID) n.spec.providerID = meta.providerID;
+          n.metadata.labels = { ...n.metadata.labels, ...labels };
+          n.spec.taints = (n.spec.taints ?? []).filter((t) => t.key !== TAINT_UNINITIALIZED);
+          return true;
+        },
+        signal,
+      );
       if (updated) this.fresh.wrote(name, patched, updated);
     } catch (err) {
       if (isNotFound(err)) return; // deleted while we worked: nothing left to initialize
@@ -174,16 +181,17 @@ export class NodeController implements Controller {
   private async writeAddresses(
     node: V1Node,
     addresses: V1NodeAddress[],
+    signal: AbortSignal | undefined,
   ): Promise<V1Node | undefined> {
     if (sameAddresses(node.status?.addresses, addresses)) return undefined;
-    return patchNodeAddresses(this.ctx.kube, node.metadata?.name ?? '', addresses);
+    return patchNodeAddresses(this.ctx.kube, node.metadata?.name ?? '', addresses, signal);
   }
 
-  private async syncAddresses(node: V1Node): Promise<void> {
+  private async syncAddresses(node: V1Node, signal: AbortSignal | undefined): Promise<void> {
     const name = node.metadata?.name ?? '';
     let meta;
     try {
-      meta = await this.instances.instanceMetadata(node);
+      meta = await this.instances.instanceMetadata(node, signal);
     } catch (err) {
       // The lifecycle controller owns "instance gone"; here a missing instance just means no update.
       if (err instanceof InstanceNotFoundError) return;
@@ -194,29 +202,34 @@ export class NodeController implements Controller {
       this.log.warn({ node: name, err: addresses.error }, 'addresses not updated');
       return;
     }
-    const patched = await this.writeAddresses(node, addresses.addresses);
+    const patched = await this.writeAddresses(node, addresses.addresses, signal);
     if (patched) {
       this.fresh.wrote(name, node, patched);
       this.log.info({ node: name, result: 'addresses-updated' }, 'node addresses updated');
     }
     // Keep the GA/beta instance-type pair consistent, as upstream's periodic sync does.
     if (meta.instanceType) {
-      await updateNode(this.ctx.kube, patched ?? node, (n) => {
-        const labels = n.metadata?.labels ?? {};
-        if (
-          labels[LABEL_INSTANCE_TYPE] === meta.instanceType &&
-          labels[LABEL_INSTANCE_TYPE_BETA] === meta.instanceType
-        ) {
-          return false;
-        }
-        n.metadata ??= {};
-        n.metadata.labels = {
-          ...labels,
-          [LABEL_INSTANCE_TYPE]: meta.instanceType,
-          [LABEL_INSTANCE_TYPE_BETA]: meta.instanceType,
-        };
-        return true;
-      });
+      await updateNode(
+        this.ctx.kube,
+        patched ?? node,
+        (n) => {
+          const labels = n.metadata?.labels ?? {};
+          if (
+            labels[LABEL_INSTANCE_TYPE] === meta.instanceType &&
+            labels[LABEL_INSTANCE_TYPE_BETA] === meta.instanceType
+          ) {
+            return false;
+          }
+          n.metadata ??= {};
+          n.metadata.labels = {
+            ...labels,
+            [LABEL_INSTANCE_TYPE]: meta.instanceType,
+            [LABEL_INSTANCE_TYPE_BETA]: meta.instanceType,
+          };
+          return true;
+        },
+        signal,
+      );
     }
   }
 }

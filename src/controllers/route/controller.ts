@@ -85,8 +85,9 @@ export class RouteController implements Controller {
         this.wake = resolve;
       });
       try {
-        await this.reconcile();
+        await this.reconcile(signal);
       } catch (err) {
+        if (signal.aborted) break;
         this.log.error({ err: errorMessage(err) }, 'route reconciliation failed');
       }
       await Promise.race([sleep(this.periodMs, signal), woken]);
@@ -94,8 +95,11 @@ export class RouteController implements Controller {
     clearTimeout(this.debounce);
   }
 
-  /** One pass; exported for tests and callers that need a synchronous reconcile. */
-  async reconcile(): Promise<void> {
+  /**
+   * One pass; exported for tests and callers that need a synchronous reconcile. `signal` aborts
+   * its requests in flight and ends the pass before it writes any Node condition.
+   */
+  async reconcile(signal?: AbortSignal): Promise<void> {
     const clusterName = this.ctx.clusterName;
     const nodes = this.nodes.list();
     const wanted = new Map<string, { node: V1Node; cidr: string }>();
@@ -105,7 +109,7 @@ export class RouteController implements Controller {
         if (withinAny(this.clusterCIDRs, cidr)) wanted.set(routeKey(name, cidr), { node, cidr });
       }
     }
-    const existing = await this.routes.listRoutes(clusterName);
+    const existing = await this.routes.listRoutes(clusterName, signal);
     const present = new Set<string>();
     const stale: Route[] = [];
     for (const route of existing) {
@@ -116,18 +120,25 @@ export class RouteController implements Controller {
     }
     // delete, create and updateCondition catch their own errors (logged, evented, or a failed
     // create recorded), so one item's failure never stops a pool from taking the rest.
-    await mapConcurrent(stale, this.concurrency, (route) => this.delete(clusterName, route));
+    await mapConcurrent(stale, this.concurrency, (route) =>
+      this.delete(clusterName, route, signal),
+    );
+    signal?.throwIfAborted();
 
     const failed = new Set<string>();
     const missing = [...wanted].filter(([key]) => !present.has(key)).map(([, want]) => want);
     await mapConcurrent(missing, this.concurrency, async ({ node, cidr }) => {
-      if (!(await this.create(clusterName, node, cidr))) failed.add(node.metadata?.name ?? '');
+      if (!(await this.create(clusterName, node, cidr, signal))) {
+        failed.add(node.metadata?.name ?? '');
+      }
     });
     this.reportWarnings(nodes);
+    // An aborted create is no failed create: no Node may be marked NetworkUnavailable for it.
+    signal?.throwIfAborted();
 
     const routed = nodes.filter((node) => podCIDRs(node).length > 0);
     await mapConcurrent(routed, this.concurrency, (node) =>
-      this.updateCondition(node, !failed.has(node.metadata?.name ?? '')),
+      this.updateCondition(node, !failed.has(node.metadata?.name ?? ''), signal),
     );
   }
 
@@ -139,9 +150,13 @@ export class RouteController implements Controller {
     }, DEBOUNCE_MS);
   }
 
-  private async delete(clusterName: string, route: Route): Promise<void> {
+  private async delete(
+    clusterName: string,
+    route: Route,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     try {
-      await this.routes.deleteRoute(clusterName, route);
+      await this.routes.deleteRoute(clusterName, route, signal);
       this.log.info(
         { route: route.name, node: route.targetNode, cidr: route.destinationCIDR },
         route.blackhole ? 'deleted blackhole route' : 'deleted route no Node claims',
@@ -151,7 +166,12 @@ export class RouteController implements Controller {
     }
   }
 
-  private async create(clusterName: string, node: V1Node, cidr: string): Promise<boolean> {
+  private async create(
+    clusterName: string,
+    node: V1Node,
+    cidr: string,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     const nodeName = node.metadata?.name ?? '';
     const route: Route = {
       name: '',
@@ -161,10 +181,11 @@ export class RouteController implements Controller {
       ...(node.spec?.providerID ? { targetProviderID: node.spec.providerID } : {}),
     };
     try {
-      await this.routes.createRoute(clusterName, node.metadata?.uid ?? nodeName, route);
+      await this.routes.createRoute(clusterName, node.metadata?.uid ?? nodeName, route, signal);
       this.log.info({ node: nodeName, cidr }, 'created route');
       return true;
     } catch (err) {
+      if (signal?.aborted) throw err;
       const message = `Could not create route for pod CIDR ${cidr}: ${errorMessage(err)}`;
       this.log.error({ node: nodeName, cidr, err: errorMessage(err) }, 'could not create route');
       this.recorder.event(node, 'Warning', 'FailedToCreateRoute', message);
@@ -181,7 +202,11 @@ export class RouteController implements Controller {
   }
 
   /** Writes NetworkUnavailable only when its status would change, as upstream does. */
-  private async updateCondition(node: V1Node, routesCreated: boolean): Promise<void> {
+  private async updateCondition(
+    node: V1Node,
+    routesCreated: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const current = (node.status?.conditions ?? []).find(
       (c) => c.type === CONDITION_NETWORK_UNAVAILABLE,
     );
@@ -200,9 +225,12 @@ export class RouteController implements Controller {
     };
     const name = node.metadata?.name ?? '';
     try {
-      await this.ctx.kube.patch(`/api/v1/nodes/${encodeURIComponent(name)}/status`, 'strategic', {
-        status: { conditions: [condition] },
-      });
+      await this.ctx.kube.patch(
+        `/api/v1/nodes/${encodeURIComponent(name)}/status`,
+        'strategic',
+        { status: { conditions: [condition] } },
+        { signal },
+      );
     } catch (err) {
       this.log.error({ node: name, err: errorMessage(err) }, 'could not update NetworkUnavailable');
     }

@@ -210,18 +210,19 @@ export class ServiceController implements Controller {
     this.log.info({ workers: this.options.workers }, 'starting service controller');
     await runWorkers(
       this.queue,
-      { name: SERVICE_CONTROLLER.name, reconcile: (key) => this.reconcile(key) },
+      { name: SERVICE_CONTROLLER.name, reconcile: (key, s) => this.reconcile(key, s) },
       this.options.workers,
       this.log,
+      signal,
     );
   }
 
-  /** One Service key; throws to be retried with backoff. */
-  async reconcile(key: string): Promise<void> {
+  /** One Service key; throws to be retried with backoff. `signal`: the controller stops. */
+  async reconcile(key: string, signal?: AbortSignal): Promise<void> {
     const started = performance.now();
     let result: ServiceSyncResult;
     try {
-      result = await this.sync(key);
+      result = await this.sync(key, signal);
     } finally {
       this.nodeSyncProgress(key, started);
     }
@@ -237,34 +238,35 @@ export class ServiceController implements Controller {
     else this.log.info(fields, 'service synced');
   }
 
-  private async sync(key: string): Promise<ServiceSyncResult> {
+  private async sync(key: string, signal: AbortSignal | undefined): Promise<ServiceSyncResult> {
     const cached = this.services.get(key);
     if (!cached) {
       this.fresh.forget(key);
       // Gone without our cleanup (someone removed the finalizer): delete what we created.
       const last = this.synced.get(key);
       if (!last) return 'ignored';
-      return this.cleanup(key, last.service, false);
+      return this.cleanup(key, last.service, false, signal);
     }
     const svc = this.fresh.read(key, cached);
     const deleting = Boolean(svc.metadata?.deletionTimestamp);
     if (deleting || !wantsLoadBalancer(svc, this.balancer.loadBalancerClass)) {
       if (!hasFinalizer(svc) && !this.synced.has(key)) return 'ignored';
-      return this.cleanup(key, svc, !deleting);
+      return this.cleanup(key, svc, !deleting, signal);
     }
     const prior = this.synced.get(key);
     const fingerprint = serviceFingerprint(svc);
     if (prior && prior.fingerprint === fingerprint && hasFinalizer(svc)) {
-      if (!prior.invalid) return this.update(key, svc, prior);
+      if (!prior.invalid) return this.update(key, svc, prior, signal);
       if (prior.sweep === this.sweeps) return 'invalid';
     }
-    return this.ensure(key, svc, fingerprint);
+    return this.ensure(key, svc, fingerprint, signal);
   }
 
   private async ensure(
     key: string,
     svc: V1Service,
     fingerprint: string,
+    signal: AbortSignal | undefined,
   ): Promise<ServiceSyncResult> {
     this.event(svc, 'Normal', 'EnsuringLoadBalancer', 'Ensuring load balancer');
     this.synced.delete(key);
@@ -282,10 +284,17 @@ export class ServiceController implements Controller {
     try {
       // The finalizer goes first: a load balancer must never exist that the Service's
       // deletion could skip.
-      current = await this.write(key, current, addFinalizer(this.kube, current));
-      ingress = (await this.balancer.ensureLoadBalancer(this.clusterName, current, nodes)).ingress;
-      current = await this.writeIngress(key, current, ingress);
+      current = await this.write(key, current, addFinalizer(this.kube, current, signal));
+      const status = await this.balancer.ensureLoadBalancer(
+        this.clusterName,
+        current,
+        nodes,
+        signal,
+      );
+      ingress = status.ingress;
+      current = await this.writeIngress(key, current, ingress, signal);
     } catch (err) {
+      if (signal?.aborted) throw err; // stopped, not failed: nothing to tell the Service
       this.event(
         current,
         'Warning',
@@ -310,7 +319,12 @@ export class ServiceController implements Controller {
     return 'ensured';
   }
 
-  private async update(key: string, svc: V1Service, prior: Synced): Promise<ServiceSyncResult> {
+  private async update(
+    key: string,
+    svc: V1Service,
+    prior: Synced,
+    signal: AbortSignal | undefined,
+  ): Promise<ServiceSyncResult> {
     const nodes = this.candidateNodes(svc);
     const nodesKey = this.nodesKey(nodes);
     if (nodes.length === 0) {
@@ -334,14 +348,18 @@ export class ServiceController implements Controller {
     const updateStarted = performance.now();
     try {
       const status = await this.balancer
-        .updateLoadBalancer(this.clusterName, svc, nodes)
+        .updateLoadBalancer(this.clusterName, svc, nodes, signal)
         .finally(() =>
           serviceControllerMetrics.updateHostLatency.observe(
             (performance.now() - updateStarted) / 1000,
           ),
         );
-      if (status) current = await this.writeIngress(key, current, status.ingress);
+      if (status) current = await this.writeIngress(key, current, status.ingress, signal);
     } catch (err) {
+      if (signal?.aborted) {
+        prior.nodes = undefined; // not known to be done: the next leader updates again
+        throw err;
+      }
       serviceControllerMetrics.nodeSyncErrors.inc();
       for (const sync of this.nodeSyncs) if (sync.pending.has(key)) sync.errors += 1;
       prior.nodes = undefined;
@@ -365,16 +383,18 @@ export class ServiceController implements Controller {
     key: string,
     svc: V1Service,
     clearStatus: boolean,
+    signal: AbortSignal | undefined,
   ): Promise<ServiceSyncResult> {
     this.event(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
     let current = svc;
     try {
-      await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc);
+      await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc, signal);
       this.synced.delete(key);
-      if (clearStatus) current = await this.writeIngress(key, current, []);
+      if (clearStatus) current = await this.writeIngress(key, current, [], signal);
       if (this.services.get(key))
-        current = await this.write(key, current, removeFinalizer(this.kube, current));
+        current = await this.write(key, current, removeFinalizer(this.kube, current, signal));
     } catch (err) {
+      if (signal?.aborted) throw err;
       this.event(
         current,
         'Warning',
@@ -392,9 +412,10 @@ export class ServiceController implements Controller {
     key: string,
     svc: V1Service,
     ingress: readonly LoadBalancerIngress[],
+    signal: AbortSignal | undefined,
   ): Promise<V1Service> {
     if (sameIngress(svc.status?.loadBalancer?.ingress ?? [], ingress)) return svc;
-    return this.write(key, svc, patchIngress(this.kube, svc, ingress));
+    return this.write(key, svc, patchIngress(this.kube, svc, ingress, signal));
   }
 
   private async write(

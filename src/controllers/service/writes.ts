@@ -15,6 +15,7 @@ async function patchFinalizers(
   kube: KubeClient,
   svc: V1Service,
   change: (finalizers: string[]) => string[] | undefined,
+  signal: AbortSignal | undefined,
   attempts = 3,
 ): Promise<V1Service> {
   let current = svc;
@@ -22,34 +23,53 @@ async function patchFinalizers(
     const next = change(current.metadata?.finalizers ?? []);
     if (!next) return current;
     try {
-      return await kube.patch<V1Service>(servicePath(current), 'merge', {
-        metadata: { resourceVersion: current.metadata?.resourceVersion, finalizers: next },
-      });
+      return await kube.patch<V1Service>(
+        servicePath(current),
+        'merge',
+        { metadata: { resourceVersion: current.metadata?.resourceVersion, finalizers: next } },
+        { signal },
+      );
     } catch (err) {
       if (!isConflict(err) || i >= attempts) throw err;
-      current = await kube.get<V1Service>(servicePath(current));
+      current = await kube.get<V1Service>(servicePath(current), { signal });
     }
   }
 }
 
 /** Adds the cleanup finalizer; returns the Service as written (or as it was, when present). */
-export const addFinalizer = (kube: KubeClient, svc: V1Service): Promise<V1Service> =>
-  patchFinalizers(kube, svc, (f) =>
-    f.includes(LOAD_BALANCER_CLEANUP_FINALIZER)
-      ? undefined
-      : [...f, LOAD_BALANCER_CLEANUP_FINALIZER],
+export const addFinalizer = (
+  kube: KubeClient,
+  svc: V1Service,
+  signal?: AbortSignal,
+): Promise<V1Service> =>
+  patchFinalizers(
+    kube,
+    svc,
+    (f) =>
+      f.includes(LOAD_BALANCER_CLEANUP_FINALIZER)
+        ? undefined
+        : [...f, LOAD_BALANCER_CLEANUP_FINALIZER],
+    signal,
   );
 
 /**
  * Removes the cleanup finalizer. A Service being deleted is gone after this; one that is
  * already gone (404) needs nothing more.
  */
-export async function removeFinalizer(kube: KubeClient, svc: V1Service): Promise<V1Service> {
+export async function removeFinalizer(
+  kube: KubeClient,
+  svc: V1Service,
+  signal?: AbortSignal,
+): Promise<V1Service> {
   try {
-    return await patchFinalizers(kube, svc, (f) =>
-      f.includes(LOAD_BALANCER_CLEANUP_FINALIZER)
-        ? f.filter((x) => x !== LOAD_BALANCER_CLEANUP_FINALIZER)
-        : undefined,
+    return await patchFinalizers(
+      kube,
+      svc,
+      (f) =>
+        f.includes(LOAD_BALANCER_CLEANUP_FINALIZER)
+          ? f.filter((x) => x !== LOAD_BALANCER_CLEANUP_FINALIZER)
+          : undefined,
+      signal,
     );
   } catch (err) {
     if (isNotFound(err)) return svc;
@@ -66,12 +86,13 @@ export function patchIngress(
   kube: KubeClient,
   svc: V1Service,
   ingress: readonly LoadBalancerIngress[],
+  signal?: AbortSignal,
 ): Promise<V1Service> {
-  return kube.patch<V1Service>(`${servicePath(svc)}/status`, 'merge', {
-    status: {
-      loadBalancer: {
-        ingress: ingress.length > 0 ? ingress.map((i) => ({ ...i })) : null,
-      },
-    },
-  });
+  const loadBalancer = { ingress: ingress.length > 0 ? ingress.map((i) => ({ ...i })) : null };
+  return kube.patch<V1Service>(
+    `${servicePath(svc)}/status`,
+    'merge',
+    { status: { loadBalancer } },
+    { signal },
+  );
 }

@@ -24,24 +24,25 @@ export class LoadBalancerFirewall {
     firewall: FirewallSpec | undefined,
     primaryName: string,
     placed: readonly FloatingIp[],
+    signal?: AbortSignal,
   ): Promise<void> {
     const ruleBase = firewallRuleBase(primaryName);
     const ipsByVpc = new Map<string, string[]>();
     if (firewall) {
       for (const instanceId of new Set(placed.map((f) => f.instanceId).filter((i) => !!i))) {
-        const nic = await this.nics.get(instanceId as string);
+        const nic = await this.nics.get(instanceId as string, signal);
         if (!nic) continue;
         ipsByVpc.set(nic.vpcId, [...(ipsByVpc.get(nic.vpcId) ?? []), ...nic.ips]);
       }
     }
     for (const [vpc, ips] of ipsByVpc) {
       const desired = firewall ? desiredFirewallRules(firewall, primaryName, ips) : [];
-      await this.vpcs.reconcile(vpc, ruleBase, desired);
+      await this.vpcs.reconcile(vpc, ruleBase, desired, signal);
     }
     // Leftovers: firewall turned off, or the target moved to another VPC.
     for (const vpc of this.vpcs.knownVpcs()) {
       if (!ipsByVpc.has(vpc) && this.vpcs.mayOwnRules(vpc, ruleBase)) {
-        await this.vpcs.reconcile(vpc, ruleBase, []);
+        await this.vpcs.reconcile(vpc, ruleBase, [], signal);
       }
     }
   }
@@ -55,12 +56,13 @@ export class LoadBalancerFirewall {
     ruleNames: ReadonlySet<string>,
     enabled: boolean,
     fips: readonly FloatingIp[],
+    signal?: AbortSignal,
   ): Promise<void> {
     const vpcs = new Set(this.vpcs.knownVpcs());
     if (enabled) {
       for (const f of fips) {
         if (f.instanceId) {
-          const nic = await this.nics.get(f.instanceId);
+          const nic = await this.nics.get(f.instanceId, signal);
           if (nic) vpcs.add(nic.vpcId);
         }
       }
@@ -68,7 +70,9 @@ export class LoadBalancerFirewall {
     for (const vpc of vpcs) {
       for (const name of ruleNames) {
         const ruleBase = firewallRuleBase(name);
-        if (this.vpcs.mayOwnRules(vpc, ruleBase)) await this.vpcs.reconcile(vpc, ruleBase, []);
+        if (this.vpcs.mayOwnRules(vpc, ruleBase)) {
+          await this.vpcs.reconcile(vpc, ruleBase, [], signal);
+        }
       }
     }
   }

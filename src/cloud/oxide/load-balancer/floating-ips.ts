@@ -65,16 +65,20 @@ export class FloatingIps {
    * Runs `reconcile` on the view; when a write trips over a change the view did not show, once
    * more on a fresh list (then the error stands). `fresh`: the first run lists afresh too.
    */
-  async withView<T>(reconcile: (fips: FloatingIp[]) => Promise<T>, fresh = false): Promise<T> {
+  async withView<T>(
+    reconcile: (fips: FloatingIp[]) => Promise<T>,
+    fresh = false,
+    signal?: AbortSignal,
+  ): Promise<T> {
     try {
-      return await reconcile(await this.view.list({ fresh }));
+      return await reconcile(await this.view.list({ fresh, signal }));
     } catch (err) {
       if (!(err instanceof StaleViewError)) throw err;
       this.log.info({ err: err.message }, 'floating IPs changed elsewhere; listing them again');
       this.view.invalidate();
     }
     try {
-      return await reconcile(await this.view.list({ fresh: true }));
+      return await reconcile(await this.view.list({ fresh: true, signal }));
     } catch (err) {
       throw err instanceof StaleViewError ? err.cause : err;
     }
@@ -89,9 +93,9 @@ export class FloatingIps {
   }
 
   /** A pool serving the primary family of a dual-stack Service must be of that family. */
-  async checkPoolFamily(d: DesiredFloatingIp): Promise<void> {
+  async checkPoolFamily(d: DesiredFloatingIp, signal?: AbortSignal): Promise<void> {
     if (d.allocation?.type !== 'pool' || d.family === undefined) return;
-    const pool = await this.pools.get(d.allocation.pool);
+    const pool = await this.pools.get(d.allocation.pool, signal);
     if (pool.ipVersion !== d.family) {
       throw new InvalidServiceConfigError(
         `annotation ${FLOATING_IP_POOL.name}: pool ${d.allocation.pool} is ${pool.ipVersion} but ` +
@@ -101,10 +105,14 @@ export class FloatingIps {
   }
 
   /** Deletes the FIPs the Service owns and no longer uses (ensure only). */
-  async dropStale(stale: readonly FloatingIp[], fips: FloatingIp[]): Promise<void> {
+  async dropStale(
+    stale: readonly FloatingIp[],
+    fips: FloatingIp[],
+    signal?: AbortSignal,
+  ): Promise<void> {
     for (const f of stale) {
       this.log.info({ floatingIp: f.name }, 'deleting floating IP the Service no longer uses');
-      await this.release(f);
+      await this.release(f, signal);
       replaceIn(fips, f, undefined);
     }
   }
@@ -118,33 +126,34 @@ export class FloatingIps {
     ref: ServiceRef,
     fips: FloatingIp[],
     recreate: boolean,
+    signal?: AbortSignal,
   ): Promise<FloatingIp> {
     let fip = p.fip;
     if (fip && p.claim) {
-      const claimed = await this.claim(fip, ref);
+      const claimed = await this.claim(fip, ref, signal);
       replaceIn(fips, fip, claimed);
       fip = claimed;
     }
-    if (fip && p.d.owned && recreate && (await this.needsRecreate(fip, p.d.allocation))) {
+    if (fip && p.d.owned && recreate && (await this.needsRecreate(fip, p.d.allocation, signal))) {
       this.log.info(
         { floatingIp: fip.name, ip: fip.ip },
         'recreating floating IP: allocation changed',
       );
-      await this.release(fip);
+      await this.release(fip, signal);
       replaceIn(fips, fip, undefined);
       fip = undefined;
     }
     if (!fip) {
-      fip = await this.create(p, ref);
+      fip = await this.create(p, ref, signal);
       replaceIn(fips, undefined, fip);
     }
     return fip;
   }
 
   /** Deleting the Service: a Go CCM FIP is claimed first, so a colliding Service claiming it now keeps it. */
-  async releaseOwned(fip: FloatingIp, ref: ServiceRef): Promise<void> {
+  async releaseOwned(fip: FloatingIp, ref: ServiceRef, signal?: AbortSignal): Promise<void> {
     const unclaimed = relationOf(fip.description, ref) === 'unclaimed';
-    await this.release(unclaimed ? await this.claim(fip, ref) : fip);
+    await this.release(unclaimed ? await this.claim(fip, ref, signal) : fip, signal);
   }
 
   /**
@@ -155,11 +164,15 @@ export class FloatingIps {
    * A lost claim is a stale view: the retry sees the FIP as another's and takes the alternative
    * name.
    */
-  private async claim(fip: FloatingIp, ref: ServiceRef): Promise<FloatingIp> {
+  private async claim(
+    fip: FloatingIp,
+    ref: ServiceRef,
+    signal: AbortSignal | undefined,
+  ): Promise<FloatingIp> {
     const prior = this.claims.get(fip.id);
     const run = (async () => {
       if (prior) await prior.catch(() => undefined);
-      return this.claimOnce(fip, ref);
+      return this.claimOnce(fip, ref, signal);
     })();
     this.claims.set(fip.id, run);
     try {
@@ -169,17 +182,21 @@ export class FloatingIps {
     }
   }
 
-  private async claimOnce(fip: FloatingIp, ref: ServiceRef): Promise<FloatingIp> {
+  private async claimOnce(
+    fip: FloatingIp,
+    ref: ServiceRef,
+    signal: AbortSignal | undefined,
+  ): Promise<FloatingIp> {
     const lost = () =>
       staleView(
         new FloatingIpConflictError(`floating IP ${fip.name} was claimed by another Service`),
       );
-    const current = await this.viewForClaim(fip.id);
+    const current = await this.viewForClaim(fip.id, signal);
     const before = relationOf(current.description, ref);
     if (before === 'mine') return current;
     if (before !== 'unclaimed' && before !== 'orphan') throw lost();
-    await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref));
-    const after = await this.viewForClaim(fip.id);
+    await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref), signal);
+    const after = await this.viewForClaim(fip.id, signal);
     this.view.put(after);
     if (relationOf(after.description, ref) !== 'mine') throw lost();
     this.log.info(
@@ -189,9 +206,9 @@ export class FloatingIps {
     return after;
   }
 
-  private async viewForClaim(id: string): Promise<FloatingIp> {
+  private async viewForClaim(id: string, signal: AbortSignal | undefined): Promise<FloatingIp> {
     try {
-      return await viewFloatingIp(this.client, id);
+      return await viewFloatingIp(this.client, id, signal);
     } catch (err) {
       if (isNotFound(err)) throw staleView(err);
       throw err;
@@ -202,12 +219,13 @@ export class FloatingIps {
   private async needsRecreate(
     fip: FloatingIp,
     allocation: Allocation | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<boolean> {
     switch (allocation?.type) {
       case 'explicit':
         return canonicalIp(fip.ip) !== canonicalIp(allocation.ip);
       case 'pool':
-        return fip.ipPoolId !== (await this.pools.get(allocation.pool)).id;
+        return fip.ipPoolId !== (await this.pools.get(allocation.pool, signal)).id;
       case 'default':
         return allocation.version !== undefined && familyOf(fip.ip) !== allocation.version;
       default:
@@ -215,14 +233,18 @@ export class FloatingIps {
     }
   }
 
-  private async create(p: Planned, ref: ServiceRef): Promise<FloatingIp> {
+  private async create(
+    p: Planned,
+    ref: ServiceRef,
+    signal: AbortSignal | undefined,
+  ): Promise<FloatingIp> {
     const addressAllocator = toAddressAllocator(p.d.allocation);
     try {
-      const fip = await createFloatingIp(this.client, {
-        name: p.createName,
-        description: ownedDescription(ref),
-        addressAllocator,
-      });
+      const fip = await createFloatingIp(
+        this.client,
+        { name: p.createName, description: ownedDescription(ref), addressAllocator },
+        signal,
+      );
       this.view.put(fip);
       this.log.info({ floatingIp: fip.name, ip: fip.ip }, 'created floating IP');
       return fip;
@@ -237,9 +259,9 @@ export class FloatingIps {
   }
 
   /** Gone (404), or attached elsewhere meanwhile (400): someone else's change. */
-  async attach(fip: FloatingIp, instanceId: string): Promise<FloatingIp> {
+  async attach(fip: FloatingIp, instanceId: string, signal?: AbortSignal): Promise<FloatingIp> {
     try {
-      const attached = await attachFloatingIp(this.client, fip.id, instanceId);
+      const attached = await attachFloatingIp(this.client, fip.id, instanceId, signal);
       this.view.put(attached);
       return attached;
     } catch (err) {
@@ -249,9 +271,9 @@ export class FloatingIps {
   }
 
   /** Detaching to move it: gone (404) means the view is stale. */
-  async detach(fip: FloatingIp): Promise<void> {
+  async detach(fip: FloatingIp, signal?: AbortSignal): Promise<void> {
     try {
-      this.view.put(await detachFloatingIp(this.client, fip.id));
+      this.view.put(await detachFloatingIp(this.client, fip.id, signal));
     } catch (err) {
       if (isNotFound(err)) throw staleView(err);
       throw err;
@@ -259,9 +281,9 @@ export class FloatingIps {
   }
 
   /** A user's FIP is left to them: detached only, and already gone is fine. */
-  async detachUserOwned(fip: FloatingIp): Promise<void> {
+  async detachUserOwned(fip: FloatingIp, signal?: AbortSignal): Promise<void> {
     try {
-      this.view.put(await detachFloatingIp(this.client, fip.id));
+      this.view.put(await detachFloatingIp(this.client, fip.id, signal));
     } catch (err) {
       if (!isNotFound(err)) throw err;
       this.view.remove(fip.id);
@@ -273,10 +295,10 @@ export class FloatingIps {
    * Detach and delete an owned FIP. Already gone is the goal reached (the view learns it); still
    * attached (a 400: someone attached it since) is a stale view.
    */
-  private async release(fip: FloatingIp): Promise<void> {
+  private async release(fip: FloatingIp, signal: AbortSignal | undefined): Promise<void> {
     try {
-      if (fip.instanceId) this.view.put(await detachFloatingIp(this.client, fip.id));
-      await deleteFloatingIp(this.client, fip.id);
+      if (fip.instanceId) this.view.put(await detachFloatingIp(this.client, fip.id, signal));
+      await deleteFloatingIp(this.client, fip.id, signal);
       this.view.remove(fip.id);
       this.log.info({ floatingIp: fip.name, ip: fip.ip }, 'deleted floating IP');
     } catch (err) {

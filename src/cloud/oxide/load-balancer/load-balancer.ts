@@ -82,8 +82,9 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus> {
-    return this.sync('ensure', clusterName, service, nodes);
+    return this.sync('ensure', clusterName, service, nodes, signal);
   }
 
   /** Re-targets (and creates a missing FIP); never recreates or drops FIPs: that is ensure's job. */
@@ -91,17 +92,22 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
     nodes: V1Node[],
+    signal?: AbortSignal,
   ): Promise<LoadBalancerStatus> {
-    return this.sync('update', clusterName, service, nodes);
+    return this.sync('update', clusterName, service, nodes, signal);
   }
 
   /**
    * Lists afresh rather than from the view: it is the last call for the Service, and a FIP created
    * elsewhere within the view's TTL (a previous leader's) would otherwise leak.
    */
-  ensureLoadBalancerDeleted(clusterName: string, service: V1Service): Promise<void> {
+  ensureLoadBalancerDeleted(
+    clusterName: string,
+    service: V1Service,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const spec = deletionSpec(clusterName, service, this.defaults);
-    return this.fips.withView((fips) => this.deleteFrom(fips, spec), true);
+    return this.fips.withView((fips) => this.deleteFrom(fips, spec, signal), true, signal);
   }
 
   private async sync(
@@ -109,32 +115,37 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
     nodes: V1Node[],
+    signal: AbortSignal | undefined,
   ): Promise<LoadBalancerStatus> {
     // 1. Spec.
     const spec = loadBalancerSpec(clusterName, service, this.defaults);
     const candidates = candidatesOf(nodes, this.log);
     this.ingress.remember(candidates);
-    for (const d of spec.floatingIps) await this.fips.checkPoolFamily(d);
+    for (const d of spec.floatingIps) await this.fips.checkPoolFamily(d, signal);
 
-    return this.fips.withView(async (fips) => {
-      // 2. Ownership: every refusal (another Service's FIP or address) is thrown here.
-      const { planned, stale } = planFloatingIps(spec, fips, this.planContext);
-      // 3. Floating IPs: what the Service no longer uses goes, then each it uses exists.
-      if (mode === 'ensure') await this.fips.dropStale(stale, fips);
-      const placed: FloatingIp[] = [];
-      for (const p of planned) {
-        const fip = await this.fips.realize(p, spec.ref, fips, mode === 'ensure');
-        // 4. Placement.
-        const next = await this.placement.place(fip, spec.ref.uid, candidates, fips);
-        replaceIn(fips, fip, next);
-        placed.push(next);
-      }
-      // 5. Firewall: rules named after the primary FIP.
-      await this.firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed);
-      // 6. Status.
-      this.ingress.prune(candidates, this.fips.current(fips));
-      return this.ingress.of(placed);
-    });
+    return this.fips.withView(
+      async (fips) => {
+        // 2. Ownership: every refusal (another Service's FIP or address) is thrown here.
+        const { planned, stale } = planFloatingIps(spec, fips, this.planContext);
+        // 3. Floating IPs: what the Service no longer uses goes, then each it uses exists.
+        if (mode === 'ensure') await this.fips.dropStale(stale, fips, signal);
+        const placed: FloatingIp[] = [];
+        for (const p of planned) {
+          const fip = await this.fips.realize(p, spec.ref, fips, mode === 'ensure', signal);
+          // 4. Placement.
+          const next = await this.placement.place(fip, spec.ref.uid, candidates, fips, signal);
+          replaceIn(fips, fip, next);
+          placed.push(next);
+        }
+        // 5. Firewall: rules named after the primary FIP.
+        await this.firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed, signal);
+        // 6. Status.
+        this.ingress.prune(candidates, this.fips.current(fips));
+        return this.ingress.of(placed);
+      },
+      false,
+      signal,
+    );
   }
 
   /**
@@ -142,10 +153,15 @@ export class OxideLoadBalancer implements LoadBalancer {
    * is detached, never deleted. The firewall goes first: the attachments tell which VPC holds
    * the rules.
    */
-  private async deleteFrom(fips: readonly FloatingIp[], spec: DeletionSpec): Promise<void> {
+  private async deleteFrom(
+    fips: readonly FloatingIp[],
+    spec: DeletionSpec,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const { owned, named, ruleNames } = planDeletion(spec, fips);
-    await this.firewall.remove(ruleNames, spec.firewall, named ? [...owned, named] : owned);
-    for (const fip of owned) await this.fips.releaseOwned(fip, spec.ref);
-    if (named?.instanceId) await this.fips.detachUserOwned(named);
+    const attached = named ? [...owned, named] : owned;
+    await this.firewall.remove(ruleNames, spec.firewall, attached, signal);
+    for (const fip of owned) await this.fips.releaseOwned(fip, spec.ref, signal);
+    if (named?.instanceId) await this.fips.detachUserOwned(named, signal);
   }
 }

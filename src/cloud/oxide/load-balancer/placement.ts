@@ -58,6 +58,7 @@ export class Placement {
     serviceKey: string,
     candidates: readonly Candidate[],
     all: readonly FloatingIp[],
+    signal?: AbortSignal,
   ): Promise<FloatingIp> {
     // No eligible Node: keep whatever attachment there is rather than detaching to nowhere.
     if (candidates.length === 0) return fip;
@@ -71,7 +72,8 @@ export class Placement {
         current: fip.instanceId ?? undefined,
         load,
         accepts: async (c) => {
-          if (!(await this.accepts(c.instanceId, family, load().get(c.instanceId) ?? 0))) {
+          const floating = load().get(c.instanceId) ?? 0;
+          if (!(await this.accepts(c.instanceId, family, floating, signal))) {
             return false;
           }
           // Reserved before anything else runs, so concurrent reconciles count it as load.
@@ -97,8 +99,8 @@ export class Placement {
     this.attaching.set(fip.id, target.instanceId);
     let attached: FloatingIp;
     try {
-      if (fip.instanceId) await this.fips.detach(fip);
-      attached = await this.fips.attach(fip, target.instanceId);
+      if (fip.instanceId) await this.fips.detach(fip, signal);
+      attached = await this.fips.attach(fip, target.instanceId, signal);
     } finally {
       if (this.attaching.get(fip.id) === target.instanceId) this.attaching.delete(fip.id);
     }
@@ -124,13 +126,18 @@ export class Placement {
   }
 
   /** Hard limits of a target: primary NIC family, 32 external IPs (ephemeral checked only near it). */
-  private async accepts(instanceId: string, family: IpVersion, floating: number): Promise<boolean> {
+  private async accepts(
+    instanceId: string,
+    family: IpVersion,
+    floating: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     if (floating + 1 > MAX_EXTERNAL_IPS_PER_INSTANCE) return false;
     if (floating + 1 === MAX_EXTERNAL_IPS_PER_INSTANCE) {
-      const external = await listInstanceExternalIps(this.client, instanceId);
+      const external = await listInstanceExternalIps(this.client, instanceId, signal);
       if (external.some((e) => e.kind === 'ephemeral')) return false;
     }
-    const nic = await this.nics.get(instanceId);
+    const nic = await this.nics.get(instanceId, signal);
     return nic !== undefined && nic.families.has(family);
   }
 }

@@ -34,7 +34,7 @@ export class PrimaryNics {
     this.inventory = inventory;
   }
 
-  async get(instanceId: string): Promise<PrimaryNic | undefined> {
-    return primaryNicOf(await this.inventory.nics(instanceId));
+  async get(instanceId: string, signal?: AbortSignal): Promise<PrimaryNic | undefined> {
+    return primaryNicOf(await this.inventory.nics(instanceId, signal));
   }
 }

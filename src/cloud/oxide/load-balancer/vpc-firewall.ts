@@ -61,6 +61,7 @@ export class FirewallManager {
     vpcId: string,
     ruleBase: string,
     desired: readonly VpcFirewallRuleUpdate[],
+    signal?: AbortSignal,
   ): Promise<boolean> {
     const snap = this.snapshots.get(vpcId);
     if (
@@ -70,17 +71,18 @@ export class FirewallManager {
     ) {
       return false;
     }
-    return this.locked(vpcId, () => this.write(vpcId, ruleBase, desired));
+    return this.locked(vpcId, () => this.write(vpcId, ruleBase, desired, signal));
   }
 
   private async write(
     vpcId: string,
     ruleBase: string,
     desired: readonly VpcFirewallRuleUpdate[],
+    signal: AbortSignal | undefined,
   ): Promise<boolean> {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const at = performance.now();
-      const current = await viewFirewallRules(this.client, vpcId);
+      const current = await viewFirewallRules(this.client, vpcId, signal);
       const merged = mergeRules(current, ruleBase, desired);
       if (!merged) {
         this.snapshots.set(vpcId, { at, rules: current });
@@ -91,9 +93,9 @@ export class FirewallManager {
           `VPC ${vpcId} would have ${merged.length} firewall rules; Oxide allows ${MAX_FIREWALL_RULES}`,
         );
       }
-      await replaceFirewallRules(this.client, vpcId, merged);
+      await replaceFirewallRules(this.client, vpcId, merged, signal);
       const verifiedAt = performance.now();
-      const after = await viewFirewallRules(this.client, vpcId);
+      const after = await viewFirewallRules(this.client, vpcId, signal);
       this.snapshots.set(vpcId, { at: verifiedAt, rules: after });
       const sortedDesired = [...desired].sort((a, b) => a.name.localeCompare(b.name));
       if (
