@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { releaseForApiVersion } from './oxide/api-version.ts';
 import { VERSION } from './version.ts';
+import { compareNames } from './util/compare.ts';
 
 export const registry = new Registry();
 
@@ -460,5 +461,5 @@ export function describeFamilies(): FamilyDescription[] {
       if (d.type === 'histogram' && raw.upperBounds) d.buckets = [...raw.upperBounds];
       return d;
     })
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareNames(a.name, b.name));
 }

@@ -41,6 +41,7 @@ import {
   wantsLoadBalancer,
 } from './predicates.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
+import { compareNames } from '../../util/compare.ts';
 
 export interface ServiceControllerOptions {
   /** --concurrent-service-syncs. */
@@ -439,7 +440,7 @@ export class ServiceController implements Controller {
     this.eligible ??= this.nodes
       .list()
       .filter(isEligibleNode)
-      .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      .sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
     if (!isLocalTrafficPolicy(svc) || this.eligible.length === 0) return this.eligible;
     const hosts = endpointNodeNames(
       this.slices.list(),

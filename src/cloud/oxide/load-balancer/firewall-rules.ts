@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
 import { toRuleUpdate } from '../../../oxide/firewall.ts';
 import type { FirewallSpec } from './spec.ts';
+import { compareNames } from '../../../util/compare.ts';
 
 export const FIREWALL_RULE_PREFIX = 'k8s-lb-';
 /** Below the default rules' 65534, so an allow here wins over a broader default deny. */
@@ -96,7 +97,7 @@ export function ownedRules(
   return rules
     .filter((r) => ownedBy(ruleBase, r.name))
     .map(toRuleUpdate)
-    .sort((a, b) => a.name.localeCompare(b.name));
+    .sort((a, b) => compareNames(a.name, b.name));
 }
 
 export function foreignRules(
@@ -115,7 +116,7 @@ export function mergeRules(
   ruleBase: string,
   desired: readonly VpcFirewallRuleUpdate[],
 ): VpcFirewallRuleUpdate[] | undefined {
-  const sortedDesired = [...desired].sort((a, b) => a.name.localeCompare(b.name));
+  const sortedDesired = [...desired].sort((a, b) => compareNames(a.name, b.name));
   if (sameRules(ownedRules(current, ruleBase), sortedDesired)) return undefined;
   return [...foreignRules(current, ruleBase), ...sortedDesired];
 }

@@ -8,6 +8,7 @@
 // - hard limits (32 external IPs per instance, a FIP needs its family on the primary NIC) are
 //   checked by the caller-supplied `accepts`, lazily, only for Nodes actually considered.
 import { createHash } from 'node:crypto';
+import { compareNames } from '../../../util/compare.ts';
 
 export interface TargetCandidate {
   nodeName: string;
@@ -33,7 +34,7 @@ export function rendezvousOrder<T extends TargetCandidate>(
 ): T[] {
   return candidates
     .map((c) => ({ c, s: score(serviceKey, c.nodeName) }))
-    .sort((a, b) => (a.s === b.s ? a.c.nodeName.localeCompare(b.c.nodeName) : a.s > b.s ? -1 : 1))
+    .sort((a, b) => (a.s === b.s ? compareNames(a.c.nodeName, b.c.nodeName) : a.s > b.s ? -1 : 1))
     .map(({ c }) => c);
 }
 

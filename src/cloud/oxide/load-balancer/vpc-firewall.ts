@@ -14,6 +14,7 @@ import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
 import type { OxideClient } from '../../../oxide/client.ts';
 import { replaceFirewallRules, viewFirewallRules } from '../../../oxide/firewall.ts';
 import { foreignRules, mergeRules, ownedRules, sameRules } from './firewall-rules.ts';
+import { compareNames } from '../../../util/compare.ts';
 
 /** Oxide's limit per VPC. */
 export const MAX_FIREWALL_RULES = 1024;
@@ -97,7 +98,7 @@ export class FirewallManager {
       const verifiedAt = performance.now();
       const after = await viewFirewallRules(this.client, vpcId, signal);
       this.snapshots.set(vpcId, { at: verifiedAt, rules: after });
-      const sortedDesired = [...desired].sort((a, b) => a.name.localeCompare(b.name));
+      const sortedDesired = [...desired].sort((a, b) => compareNames(a.name, b.name));
       if (
         sameRules(ownedRules(after, ruleBase), sortedDesired) &&
         sameRules(foreignRules(after, ruleBase), foreignRules(current, ruleBase))
