@@ -153,7 +153,8 @@ export class FloatingIpView {
   private listsInFlight = 0;
   /**
    * Lists that have answered but that the cache may not have taken in yet (it does so a
-   * microtask later): writes in that gap are applied to them too.
+   * microtask later): writes in that gap are applied to them too. Each leaves at the next
+   * macrotask.
    */
   private readonly landing = new Set<ById>();
 
@@ -175,8 +176,6 @@ export class FloatingIpView {
       fresh: options.fresh === true,
       signal: options.signal,
     });
-    // The cache has taken it in (or declined it) by the time its get() answers.
-    this.landing.delete(byId);
     return [...byId.values()];
   }
 
@@ -217,6 +216,10 @@ export class FloatingIpView {
       const byId: ById = new Map(fips.map((f) => [f.id, f]));
       for (const w of this.writes) if (w.seq > seq) apply(byId, w.id, w.fip);
       this.landing.add(byId);
+      // The cache takes the answer in (or declines it) in a microtask; by the next macrotask the
+      // gap is over. Dropped here rather than by a reader, since every reader may have stopped
+      // waiting (aborted) and the set would then keep a whole list for good.
+      setImmediate(() => this.landing.delete(byId));
       return byId;
     } finally {
       if (--this.listsInFlight === 0) this.writes = [];
