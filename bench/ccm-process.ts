@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadKubeconfig } from '../src/kube/kubeconfig.ts';
+import { fileTail } from '../hack/demo/ccm.ts';
 
 /** Node flags the image's entrypoint passes, one per line (# comments and blank lines skipped). */
 export function imageNodeFlags(repoRoot: string): string[] {
@@ -199,14 +200,6 @@ export class CcmUnderBench {
   }
 
   logTail(lines = 20): string {
-    try {
-      return readFileSync(this.options.logFile, 'utf8')
-        .trimEnd()
-        .split('\n')
-        .slice(-lines)
-        .join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return fileTail(this.options.logFile, lines);
   }
 }

@@ -99,15 +99,7 @@ export class CcmProcess {
 
   /** The last lines of the CCM's log, for failure messages. */
   logTail(lines = 20): string {
-    try {
-      return readFileSync(this.options.logFile, 'utf8')
-        .trimEnd()
-        .split('\n')
-        .slice(-lines)
-        .join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return fileTail(this.options.logFile, lines);
   }
 
   /** Warning and error lines (klog severities W and E), for the summary. */
@@ -119,5 +111,14 @@ export class CcmProcess {
       return [];
     }
     return text.split('\n').filter((l) => /^[WE]\d{4} /.test(l));
+  }
+}
+
+/** The last `lines` lines of a log file, or `(no log)` when it cannot be read. */
+export function fileTail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
   }
 }
