@@ -67,6 +67,18 @@ export interface LoadBalancerIngress {
 
 export interface LoadBalancerStatus {
   ingress: LoadBalancerIngress[];
+  /**
+   * Names of the Nodes the load balancer sends traffic to now (optional; not written anywhere).
+   * The service controller watches these Nodes' health and moves the load balancer when one
+   * fails, and names them in its failover events.
+   */
+  targetNodes?: string[];
+}
+
+/** A Node the cloud says cannot carry traffic now, and why ("instance stopped"). */
+export interface NodeOutage {
+  node: string;
+  reason: string;
 }
 
 export interface LoadBalancer {
@@ -102,6 +114,14 @@ export interface LoadBalancer {
     nodes: V1Node[],
     signal?: AbortSignal,
   ): Promise<LoadBalancerStatus | void>;
+  /**
+   * Of `nodes`, those whose machine the cloud knows is not running now (optional). Answered from
+   * a view shared by every caller (on Oxide: at most one project-wide instance list per call,
+   * whatever the number of Nodes), never from a guess: a Node the cloud cannot place is not
+   * reported. The service controller asks about the Nodes its load balancers target every
+   * failover period and takes those reported out of the candidates at once.
+   */
+  nodesDown?(nodes: readonly V1Node[], signal?: AbortSignal): Promise<NodeOutage[]>;
   /** Deletes everything the Service owns; succeeds when it is already gone. */
   ensureLoadBalancerDeleted(
     clusterName: string,

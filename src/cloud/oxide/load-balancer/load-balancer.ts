@@ -19,9 +19,10 @@ import type { Logger } from '../../../log.ts';
 import { silentLogger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
 import { InstanceInventory } from '../../../oxide/inventory.ts';
-import type { LoadBalancer, LoadBalancerStatus } from '../../provider.ts';
+import type { LoadBalancer, LoadBalancerStatus, NodeOutage } from '../../provider.ts';
 import { LoadBalancerFirewall } from './firewall.ts';
 import { FloatingIps, replaceIn } from './floating-ips.ts';
+import { nodesDown } from './nodes-down.ts';
 import type { NamedFloatingIpPolicy } from './owner.ts';
 import { planDeletion, planFloatingIps } from './ownership.ts';
 import type { PlanContext } from './ownership.ts';
@@ -60,6 +61,7 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly placement: Placement;
   private readonly firewall: LoadBalancerFirewall;
   private readonly ingress = new IngressStatus();
+  private readonly inventory: InstanceInventory;
 
   constructor(options: OxideLoadBalancerOptions) {
     const { client } = options;
@@ -69,7 +71,8 @@ export class OxideLoadBalancer implements LoadBalancer {
     };
     this.log = options.logger ?? silentLogger;
     this.planContext = { project: client.project, log: this.log };
-    const nics = new PrimaryNics(options.inventory ?? new InstanceInventory(client));
+    this.inventory = options.inventory ?? new InstanceInventory(client);
+    const nics = new PrimaryNics(this.inventory);
     this.fips = new FloatingIps(client, this.log, {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,
@@ -95,6 +98,11 @@ export class OxideLoadBalancer implements LoadBalancer {
     signal?: AbortSignal,
   ): Promise<LoadBalancerStatus> {
     return this.sync('update', clusterName, service, nodes, signal);
+  }
+
+  /** Nodes whose instance is not running, from the shared inventory (nodes-down.ts). */
+  nodesDown(nodes: readonly V1Node[], signal?: AbortSignal): Promise<NodeOutage[]> {
+    return nodesDown(this.inventory, nodes, this.log, signal);
   }
 
   /**
