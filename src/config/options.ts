@@ -53,6 +53,15 @@ export interface CcmOptions {
   /** --oxide-routes-vpc; empty: each Node's primary-NIC VPC. */
   oxideRoutesVpc: string;
   oxideRequestTimeoutMs: number;
+  /** --lb-failover: early failover signals (health-check, instance-state, lease) or none. */
+  lbFailover: string[];
+  lbHealthCheckPort: number;
+  lbHealthCheckIntervalMs: number;
+  lbHealthCheckTimeoutMs: number;
+  lbHealthCheckFailures: number;
+  lbLeaseStaleAfterMs: number;
+  lbInstancePollPeriodMs: number;
+  lbFailoverSettleTimeMs: number;
   verbosity: number;
   /** --logging-format: text (klog) or json (klog's JSON schema). */
   loggingFormat: string;
@@ -111,6 +120,14 @@ export const defaultOptions = (): CcmOptions => ({
   oxideLoadBalancerNamedFloatingIps: 'marked',
   oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
+  lbFailover: ['health-check', 'instance-state', 'lease'],
+  lbHealthCheckPort: 10256,
+  lbHealthCheckIntervalMs: 2_000,
+  lbHealthCheckTimeoutMs: 2_000,
+  lbHealthCheckFailures: 3,
+  lbLeaseStaleAfterMs: 25_000,
+  lbInstancePollPeriodMs: 2_000,
+  lbFailoverSettleTimeMs: 20_000,
   verbosity: 0,
   loggingFormat: 'text',
   logJsonSplitStream: false,

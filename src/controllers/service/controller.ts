@@ -16,7 +16,11 @@
 // de-duplicates keys, so N Node changes cost at most one reconcile per Service.
 import { createHash } from 'node:crypto';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import type { LoadBalancer, LoadBalancerIngress } from '../../cloud/provider.ts';
+import type {
+  LoadBalancer,
+  LoadBalancerIngress,
+  LoadBalancerStatus,
+} from '../../cloud/provider.ts';
 import { InvalidServiceConfigError } from '../../cloud/provider.ts';
 import type { EventRecorder, EventType } from '../../kube/events.ts';
 import { SERVICE_KIND } from '../../kube/events.ts';
@@ -42,6 +46,9 @@ import {
 } from './predicates.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
 import { compareNames } from '../../util/compare.ts';
+import { Failover } from './failover/failover.ts';
+import type { FailoverOptions } from './failover/failover.ts';
+import { failoverMetrics } from './failover/metrics.ts';
 
 export interface ServiceControllerOptions {
   /** --concurrent-service-syncs. */
@@ -53,6 +60,8 @@ export interface ServiceControllerOptions {
   /** Per-Service retry backoff; upstream 5 s doubling to 300 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Load-balancer failover on early signals (failover/failover.ts); default off. */
+  failover?: FailoverOptions;
   /**
    * Only Services in this namespace (default: all). For tests and setups that run several
    * controllers against one apiserver.
@@ -90,6 +99,20 @@ interface Synced {
 
 const EMPTY_NODES = '[]';
 
+/** How long a Node's leaving is remembered for the NotReady path's failover latency. */
+const LEFT_AT_KEPT_MS = 600_000;
+
+const NO_FAILOVER: FailoverOptions = {
+  signals: new Set(),
+  healthCheckPort: 10256,
+  healthCheckIntervalMs: 2_000,
+  healthCheckTimeoutMs: 2_000,
+  healthCheckFailures: 3,
+  leaseStaleAfterMs: 25_000,
+  instancePollMs: 2_000,
+  settleMs: 20_000,
+};
+
 /** A sweep (upstream's node sync) in progress: done when each Service it queued was reconciled. */
 interface NodeSync {
   started: number;
@@ -109,9 +132,12 @@ export class ServiceController implements Controller {
   private readonly nodes: Informer<V1Node>;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly queue: WorkQueue;
-  private readonly options: Required<Omit<ServiceControllerOptions, 'namespace'>> & {
+  private readonly options: Required<Omit<ServiceControllerOptions, 'namespace' | 'failover'>> & {
     namespace: string | undefined;
   };
+  private readonly failover: Failover;
+  /** When an eligible Node was seen to become ineligible or deleted (NotReady path latency). */
+  private readonly leftAt = new Map<string, number>();
   private readonly synced = new Map<string, Synced>();
   private readonly fresh: FreshObjects<V1Service>;
   private readonly nodeFingerprints = new Map<string, string>();
@@ -147,6 +173,18 @@ export class ServiceController implements Controller {
     this.fresh = new FreshObjects(this.services.transform);
     this.nodes = ctx.informers.nodes();
     this.slices = ctx.informers.endpointSlices();
+    const failover = options.failover ?? NO_FAILOVER;
+    this.failover = new Failover(
+      failover,
+      {
+        node: (name) => this.nodes.get(name),
+        eligible: () => this.eligibleNodes(),
+        changed: (names) => this.failoverChanged(names),
+      },
+      balancer,
+      failover.signals.has('lease') ? ctx.informers.nodeLeases() : undefined,
+      this.log.named('failover'),
+    );
     this.services.addHandlers({
       add: (svc) => {
         if (this.relevant(svc)) this.queue.add(objectKey(svc));
@@ -209,13 +247,16 @@ export class ServiceController implements Controller {
     );
     this.sweep();
     this.log.info({ workers: this.options.workers }, 'starting service controller');
-    await runWorkers(
-      this.queue,
-      { name: SERVICE_CONTROLLER.name, reconcile: (key, s) => this.reconcile(key, s) },
-      this.options.workers,
-      this.log,
-      signal,
-    );
+    await Promise.all([
+      runWorkers(
+        this.queue,
+        { name: SERVICE_CONTROLLER.name, reconcile: (key, s) => this.reconcile(key, s) },
+        this.options.workers,
+        this.log,
+        signal,
+      ),
+      this.failover.run(signal),
+    ]);
   }
 
   /** One Service key; throws to be retried with backoff. `signal`: the controller stops. */
@@ -293,6 +334,7 @@ export class ServiceController implements Controller {
         signal,
       );
       ingress = status.ingress;
+      this.targetsNow(key, current, status);
       current = await this.writeIngress(key, current, ingress, signal);
     } catch (err) {
       if (signal?.aborted) throw err; // stopped, not failed: nothing to tell the Service
@@ -355,7 +397,10 @@ export class ServiceController implements Controller {
             (performance.now() - updateStarted) / 1000,
           ),
         );
-      if (status) current = await this.writeIngress(key, current, status.ingress, signal);
+      if (status) {
+        this.targetsNow(key, svc, status);
+        current = await this.writeIngress(key, current, status.ingress, signal);
+      }
     } catch (err) {
       if (signal?.aborted) {
         prior.nodes = undefined; // not known to be done: the next leader updates again
@@ -391,6 +436,7 @@ export class ServiceController implements Controller {
     try {
       await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc, signal);
       this.synced.delete(key);
+      this.failover.forget(key);
       if (clearStatus) current = await this.writeIngress(key, current, [], signal);
       if (this.services.get(key))
         current = await this.write(key, current, removeFinalizer(this.kube, current, signal));
@@ -437,18 +483,70 @@ export class ServiceController implements Controller {
    * an endpoint becomes ready (the EndpointSlice change re-queues the Service).
    */
   private candidateNodes(svc: V1Service): V1Node[] {
+    return this.failover.candidates(objectKey(svc), svc, this.eligibleFor(svc));
+  }
+
+  /** Eligible Nodes in name order, the one shared list until a Node change rebuilds it. */
+  private eligibleNodes(): V1Node[] {
     this.eligible ??= this.nodes
       .list()
       .filter(isEligibleNode)
       .sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
-    if (!isLocalTrafficPolicy(svc) || this.eligible.length === 0) return this.eligible;
+    return this.eligible;
+  }
+
+  private eligibleFor(svc: V1Service): V1Node[] {
+    const eligible = this.eligibleNodes();
+    if (!isLocalTrafficPolicy(svc) || eligible.length === 0) return eligible;
     const hosts = endpointNodeNames(
       this.slices.list(),
       svc.metadata?.namespace ?? '',
       svc.metadata?.name ?? '',
     );
-    const local = this.eligible.filter((n) => hosts.has(n.metadata?.name ?? ''));
-    return local.length > 0 ? local : this.eligible;
+    const local = eligible.filter((n) => hosts.has(n.metadata?.name ?? ''));
+    return local.length > 0 ? local : eligible;
+  }
+
+  /**
+   * The provider says where the load balancer sends traffic now. When that left a Node, one
+   * Normal event per move names from, to and why, and the move is counted and timed.
+   */
+  private targetsNow(key: string, svc: V1Service, status: LoadBalancerStatus): void {
+    const now = status.targetNodes;
+    if (!now) return;
+    const before = this.failover.targetsOf(key);
+    const left = before.filter((n) => !now.includes(n));
+    if (left.length > 0 && now.length > 0) {
+      const to = now.filter((n) => !before.includes(n));
+      const attached = performance.now();
+      for (const from of left) {
+        const why = this.failover.whyLeft(from, svc);
+        failoverMetrics.failovers.inc({ reason: why.label });
+        const since = why.since ?? this.leftAt.get(from);
+        if (since !== undefined) {
+          failoverMetrics.detectionToAttach.observe(Math.max(0, attached - since) / 1000);
+        }
+        this.event(
+          svc,
+          'Normal',
+          'MovedLoadBalancer',
+          `Moved load balancer from node ${from} to ${to.length > 0 ? `node ${to.join(', ')}` : 'its other target'}: ${why.text}`,
+        );
+        this.log.info(
+          { service: key, from, to: to.join(','), reason: why.label, detail: why.text },
+          'moved load balancer',
+        );
+      }
+    }
+    this.failover.setTargets(key, svc, now);
+  }
+
+  /** The failover view took these Nodes out or gave them back: re-sync who targets them. */
+  private failoverChanged(names: readonly string[]): void {
+    const set = new Set(names);
+    for (const key of this.synced.keys()) {
+      if (this.failover.targetsOf(key).some((n) => set.has(n))) this.queue.add(key);
+    }
   }
 
   /**
@@ -490,7 +588,11 @@ export class ServiceController implements Controller {
     else this.nodeFingerprints.set(name, fingerprint);
     // An ineligible Node appearing or disappearing changes no candidate set.
     if ((prev ?? '') === (fingerprint ?? '')) return;
+    if (prev && !fingerprint) this.leftAt.set(name, performance.now());
+    else if (fingerprint) this.leftAt.delete(name);
+    if (fingerprint === undefined && !prev) this.leftAt.delete(name);
     this.eligible = undefined;
+    this.failover.nodesChanged();
     if (!this.started || this.sweepTimer) return;
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = undefined;
@@ -523,6 +625,8 @@ export class ServiceController implements Controller {
     this.log
       .v(V.steadyState)
       .info({ services: keys.size }, 'syncing load balancers for all Services');
+    const old = performance.now() - LEFT_AT_KEPT_MS;
+    for (const [name, at] of this.leftAt) if (at < old) this.leftAt.delete(name);
     const sync: NodeSync = {
       started: performance.now(),
       services: keys.size,

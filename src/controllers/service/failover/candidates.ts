@@ -12,14 +12,14 @@ import type { ProbeVerdict } from './probe-state.ts';
 
 export interface CandidateInput {
   /** The Service's eligible Nodes (externalTrafficPolicy Local applied), in the controller's order. */
-  eligible: readonly V1Node[];
+  eligible: V1Node[];
   /** Nodes its load balancer targets now. */
   targets: readonly string[];
   out: ReadonlyMap<string, NodeOut>;
   /** The Service's health-check endpoint on that Node; undefined when not checked. */
-  verdict(node: string): ProbeVerdict | undefined;
+  verdict: (node: string) => ProbeVerdict | undefined;
   /** Answered and passing now. */
-  passing(node: string): boolean;
+  passing: (node: string) => boolean;
 }
 
 const nameOf = (n: V1Node): string => n.metadata?.name ?? '';
@@ -27,9 +27,10 @@ const nameOf = (n: V1Node): string => n.metadata?.name ?? '';
 export function failoverCandidates(input: CandidateInput): V1Node[] {
   const { eligible, targets, out, verdict, passing } = input;
   const usable = eligible.filter((n) => !out.has(nameOf(n)) && verdict(nameOf(n)) !== 'failing');
-  if (usable.length === 0) return [...eligible];
+  if (usable.length === 0) return eligible;
   const targetFails = targets.some((t) => !out.has(t) && verdict(t) === 'failing');
-  if (!targetFails) return usable;
+  // The same list when nothing is taken away, so the controller's digest of it is reused.
+  if (!targetFails) return usable.length === eligible.length ? eligible : usable;
   const healthy = usable.filter((n) => passing(nameOf(n)));
   if (healthy.length > 0) return healthy;
   // No Node is known to pass: keep the failing target rather than move blind.

@@ -5,18 +5,13 @@
 // is "unknown", not failing: the CCM may run where Node addresses cannot be reached (outside the
 // cluster), and then the other signals decide. Pure: results and time are passed in.
 
+import type { ProbeResult } from '../../../net/http-probe.ts';
+
 export type ProbeVerdict = 'unknown' | 'passing' | 'failing';
 
 export interface ProbeSettings {
   failures: number;
   settleMs: number;
-}
-
-export interface ProbeResult {
-  /** An HTTP 200 within the timeout. */
-  ok: boolean;
-  /** Any HTTP answer at all (a 503 is an answer, a refused connection or a timeout is not). */
-  answered: boolean;
 }
 
 export class EndpointHealth {

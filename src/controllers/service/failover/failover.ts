@@ -1,0 +1,402 @@
+// Load-balancer failover in seconds rather than after kube-controller-manager's Node grace period
+// (40-50 s after the last heartbeat). Three early signals, each cheap at thousands of Nodes, feed
+// one view of which Nodes the service controller offers to the provider:
+// - health checks (health-check): the target Nodes of every load balancer, plus a spare or two,
+//   are checked as a cloud load balancer checks them: kube-proxy's /healthz (port 10256) for
+//   externalTrafficPolicy Cluster, the Service's healthCheckNodePort for Local. Only those
+//   endpoints, never every Node;
+// - the instance (instance-state): the provider's LoadBalancer.nodesDown about the same Nodes,
+//   every poll period (on Oxide one instance list for the project, whatever the number of Nodes);
+// - the kubelet's Lease (lease) in kube-node-lease, from a watch slimmed to name and renewTime.
+// The decisions are node-signals.ts, probe-state.ts and candidates.ts (pure, unit-tested); this
+// file schedules the checks, feeds the results in and tells the controller which Nodes changed.
+import type { V1Node, V1Service } from '@kubernetes/client-node';
+import type { LoadBalancer } from '../../../cloud/provider.ts';
+import type { Informer } from '../../../kube/informer.ts';
+import type { NodeLease } from '../../../kube/informers.ts';
+import { readyStatus } from '../../../kube/well-known.ts';
+import type { Logger } from '../../../log.ts';
+import { V } from '../../../log.ts';
+import { HttpProber } from '../../../net/http-probe.ts';
+import type { ProbeResult } from '../../../net/http-probe.ts';
+import { failoverCandidates } from './candidates.ts';
+import { failoverMetrics } from './metrics.ts';
+import type { FailoverReason } from './metrics.ts';
+import { NodeSignals } from './node-signals.ts';
+import type { NodeOut } from './node-signals.ts';
+import { EndpointHealth } from './probe-state.ts';
+
+export type FailoverSignal = 'health-check' | 'instance-state' | 'lease';
+export const FAILOVER_SIGNALS: readonly FailoverSignal[] = [
+  'health-check',
+  'instance-state',
+  'lease',
+];
+
+export interface FailoverOptions {
+  /** Signals in use (--lb-failover); empty: only NotReady moves a load balancer. */
+  signals: ReadonlySet<FailoverSignal>;
+  /** kube-proxy's healthz port, checked for externalTrafficPolicy Cluster. */
+  healthCheckPort: number;
+  healthCheckIntervalMs: number;
+  healthCheckTimeoutMs: number;
+  /** Consecutive failed checks that make a Node fail. */
+  healthCheckFailures: number;
+  leaseStaleAfterMs: number;
+  instancePollMs: number;
+  /** A Node that was out is offered again after its signals are good for this long. */
+  settleMs: number;
+}
+
+/** What the controller gives the failover view. */
+export interface FailoverHost {
+  node(name: string): V1Node | undefined;
+  /** The eligible Nodes, in the controller's order. */
+  eligible(): readonly V1Node[];
+  /** These Nodes went out or came back: re-sync the Services that target them. */
+  changed(nodes: readonly string[]): void;
+}
+
+/** Why a load balancer left a Node, for its event and metric. */
+export interface LeaveReason {
+  label: FailoverReason;
+  text: string;
+  /** When it was detected (performance.now()), for the detection-to-attach latency. */
+  since: number | undefined;
+}
+
+/** A spare is checked besides the targets, so a failing target has a known-good place to go. */
+const SPARES = 2;
+/** An endpoint that never answered is checked this much less often (the CCM may not reach it). */
+const UNKNOWN_BACKOFF = 15;
+const TICK_MS = 1_000;
+const FULL_DISRUPTION_FRACTION = 0.55;
+
+interface Endpoint {
+  host: string;
+  port: number;
+  health: EndpointHealth;
+  checks: number;
+  timer: NodeJS.Timeout | undefined;
+  /** The Node it checks. */
+  node: string;
+}
+
+interface ServiceTargets {
+  nodes: readonly string[];
+  /** The Service's health-check port (kube-proxy's, or its healthCheckNodePort). */
+  port: number;
+}
+
+const nameOf = (n: V1Node): string => n.metadata?.name ?? '';
+
+/** The first InternalIP: where kube-proxy listens for the load balancer's checks. */
+const internalIp = (node: V1Node | undefined): string | undefined =>
+  node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+
+export class Failover {
+  private readonly options: FailoverOptions;
+  private readonly host: FailoverHost;
+  private readonly balancer: LoadBalancer;
+  private readonly log: Logger;
+  private readonly signals: NodeSignals;
+  private readonly prober: HttpProber | undefined;
+  private readonly targets = new Map<string, ServiceTargets>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private out = new Map<string, NodeOut>();
+  /** Bumped whenever `out` or a health verdict changes: the shared candidate list is rebuilt. */
+  private epoch = 0;
+  private shared: { base: readonly V1Node[]; epoch: number; result: V1Node[] } | undefined;
+  private endpointsDirty = true;
+  private running = false;
+  private signal: AbortSignal | undefined;
+  private polling = false;
+
+  constructor(
+    options: FailoverOptions,
+    host: FailoverHost,
+    balancer: LoadBalancer,
+    leases: Informer<NodeLease> | undefined,
+    log: Logger,
+  ) {
+    this.options = options;
+    this.host = host;
+    this.balancer = balancer;
+    this.log = log;
+    this.signals = new NodeSignals({
+      leaseStaleAfterMs: options.leaseStaleAfterMs,
+      settleMs: options.settleMs,
+      fullDisruptionFraction: FULL_DISRUPTION_FRACTION,
+    });
+    if (options.signals.has('health-check')) {
+      this.prober = new HttpProber({ timeoutMs: options.healthCheckTimeoutMs });
+    }
+    // Per event: a Map write when renewTime moved, nothing else (100 events/s at 1000 Nodes).
+    leases?.addHandlers({
+      add: (lease) => this.signals.leaseRenewed(lease.metadata?.name ?? '', performance.now()),
+      update: (old, lease) => {
+        if (old.spec?.renewTime !== lease.spec?.renewTime) {
+          this.signals.leaseRenewed(lease.metadata?.name ?? '', performance.now());
+        }
+      },
+    });
+  }
+
+  get enabled(): boolean {
+    return this.options.signals.size > 0;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    if (!this.enabled) return;
+    this.signal = signal;
+    this.running = true;
+    const tick = setInterval(() => this.evaluate(), TICK_MS);
+    const poll = this.options.signals.has('instance-state')
+      ? setInterval(() => void this.pollInstances(), this.options.instancePollMs)
+      : undefined;
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        clearInterval(tick);
+        clearInterval(poll);
+        this.running = false;
+        for (const e of this.endpoints.values()) clearTimeout(e.timer);
+        this.endpoints.clear();
+        this.prober?.close();
+        resolve();
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
+  }
+
+  /** The Nodes the provider may target for this Service, from its eligible ones. */
+  candidates(key: string, svc: V1Service, eligible: V1Node[]): V1Node[] {
+    if (!this.enabled || eligible.length === 0) return eligible;
+    const port = this.portOf(svc);
+    const targets = this.targets.get(key)?.nodes ?? [];
+    const verdict = (n: string) => this.endpoints.get(endpointKey(n, port))?.health.verdict;
+    // A Local Service's spare is known by kube-proxy's own check on that Node; the controller
+    // already offers only Nodes with a ready endpoint of the Service.
+    const passing = (n: string) =>
+      this.endpoints.get(endpointKey(n, port))?.health.passingNow ??
+      this.endpoints.get(endpointKey(n, this.options.healthCheckPort))?.health.passingNow ??
+      false;
+    const targetFails = targets.some((t) => verdict(t) === 'failing');
+    if (!targetFails && port === this.options.healthCheckPort && !isLocal(svc)) {
+      // Every Cluster Service whose target is fine gets the same list: built once per change.
+      const s = this.shared;
+      if (s?.base === eligible && s.epoch === this.epoch) return s.result;
+      const result = failoverCandidates({ eligible, targets: [], out: this.out, verdict, passing });
+      this.shared = { base: eligible, epoch: this.epoch, result };
+      return result;
+    }
+    return failoverCandidates({ eligible, targets, out: this.out, verdict, passing });
+  }
+
+  /** Where the Service's load balancer sends traffic now (from the provider's status). */
+  setTargets(key: string, svc: V1Service, nodes: readonly string[]): void {
+    const prev = this.targets.get(key);
+    const port = this.portOf(svc);
+    if (prev && prev.port === port && sameList(prev.nodes, nodes)) return;
+    this.targets.set(key, { nodes: [...nodes], port });
+    this.endpointsDirty = true;
+    if (this.running) this.syncEndpoints();
+  }
+
+  targetsOf(key: string): readonly string[] {
+    return this.targets.get(key)?.nodes ?? [];
+  }
+
+  forget(key: string): void {
+    if (this.targets.delete(key)) {
+      this.endpointsDirty = true;
+      if (this.running) this.syncEndpoints();
+    }
+  }
+
+  /** The eligible Nodes changed (the controller's list was rebuilt). */
+  nodesChanged(): void {
+    this.endpointsDirty = true;
+  }
+
+  /** Why a load balancer on `name` would leave it now; undefined when nothing says so. */
+  whyLeft(name: string, svc: V1Service | undefined): LeaveReason {
+    const out = this.out.get(name);
+    if (out && out.signal !== 'settling') {
+      return {
+        label: out.signal === 'lease' ? 'lease' : 'instance_state',
+        text: out.reason,
+        since: out.since,
+      };
+    }
+    const port = svc ? this.portOf(svc) : this.options.healthCheckPort;
+    const health = this.endpoints.get(endpointKey(name, port))?.health;
+    if (health?.verdict === 'failing') {
+      return { label: 'health_check', text: 'health check failed', since: health.failingSince };
+    }
+    const node = this.host.node(name);
+    if (node && readyStatus(node) !== 'True') {
+      return { label: 'not_ready', text: 'Node not Ready', since: undefined };
+    }
+    return {
+      label: 'other',
+      text: node ? 'Node no longer eligible' : 'Node deleted',
+      since: undefined,
+    };
+  }
+
+  /** Endpoints (Node × port) are their health; a Service names its port. */
+  private portOf(svc: V1Service): number {
+    if (isLocal(svc) && svc.spec?.healthCheckNodePort) return svc.spec.healthCheckNodePort;
+    return this.options.healthCheckPort;
+  }
+
+  /** The Nodes watched: every target and the spares. */
+  private watched(): Set<string> {
+    const names = new Set<string>();
+    for (const t of this.targets.values()) for (const n of t.nodes) names.add(n);
+    let spares = 0;
+    for (const n of this.host.eligible()) {
+      if (spares >= SPARES) break;
+      const name = nameOf(n);
+      if (names.has(name) || this.out.has(name)) continue;
+      names.add(name);
+      spares++;
+    }
+    return names;
+  }
+
+  private evaluate(): void {
+    if (this.endpointsDirty) this.syncEndpoints();
+    const now = performance.now();
+    const eligible = this.host.eligible().map(nameOf);
+    const e = this.signals.evaluate(eligible, now);
+    if (e.disruptionChanged) {
+      failoverMetrics.fullDisruption.set(e.fullDisruption ? 1 : 0);
+      if (e.fullDisruption) {
+        this.log.warn(
+          { nodes: eligible.length, staleAfter: `${this.options.leaseStaleAfterMs / 1000}s` },
+          'most kubelet Leases are stale at once: taking this as our view of the apiserver being broken, not the kubelets; load balancers are not moved for stale Leases until it clears',
+        );
+      } else {
+        this.log.info('kubelet Leases are renewed again: the Lease signal is back');
+      }
+    }
+    this.out = e.out;
+    if (e.changed.length > 0) {
+      this.epoch++;
+      for (const name of e.changed) {
+        const out = e.out.get(name);
+        this.log
+          .v(V.steadyState)
+          .info(
+            { node: name, state: out ? out.signal : 'in', reason: out?.reason ?? '' },
+            'load-balancer failover: Node state changed',
+          );
+      }
+      this.endpointsDirty = true;
+      this.host.changed(e.changed);
+    }
+  }
+
+  private async pollInstances(): Promise<void> {
+    if (this.polling || !this.balancer.nodesDown || this.targets.size === 0) return;
+    this.polling = true;
+    try {
+      const names = [...this.watched()];
+      const nodes = names.map((n) => this.host.node(n)).filter((n) => n !== undefined);
+      const down = await this.balancer.nodesDown(nodes, this.signal);
+      this.signals.instancesChecked(names, new Map(down.map((d) => [d.node, d.reason])));
+      // At once, not at the next tick: an instance that stopped is an outage now.
+      if (down.length > 0 || this.out.size > 0) this.evaluate();
+    } catch (err) {
+      if (!this.signal?.aborted) {
+        this.log.v(V.steadyState).info({ err: String(err) }, 'instance state poll failed');
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Starts checks of the endpoints now watched, stops those no longer watched. */
+  private syncEndpoints(): void {
+    this.endpointsDirty = false;
+    if (!this.prober) return;
+    const want = new Map<string, { node: string; port: number }>();
+    for (const t of this.targets.values()) {
+      for (const n of t.nodes) want.set(endpointKey(n, t.port), { node: n, port: t.port });
+    }
+    for (const name of this.watched()) {
+      const k = endpointKey(name, this.options.healthCheckPort);
+      if (!want.has(k)) want.set(k, { node: name, port: this.options.healthCheckPort });
+    }
+    for (const [k, e] of this.endpoints) {
+      const w = want.get(k);
+      if (!w || internalIp(this.host.node(w.node)) !== e.host) {
+        clearTimeout(e.timer);
+        this.endpoints.delete(k);
+      }
+    }
+    for (const [k, w] of want) {
+      if (this.endpoints.has(k)) continue;
+      const host = internalIp(this.host.node(w.node));
+      if (!host) continue;
+      const e: Endpoint = {
+        host,
+        port: w.port,
+        health: new EndpointHealth(),
+        checks: 0,
+        timer: undefined,
+        node: w.node,
+      };
+      this.endpoints.set(k, e);
+      // Spread the first checks over one interval rather than all at once.
+      this.schedule(k, e, Math.random() * this.options.healthCheckIntervalMs);
+    }
+  }
+
+  private schedule(key: string, e: Endpoint, delayMs: number): void {
+    e.timer = setTimeout(() => void this.check(key, e), delayMs);
+  }
+
+  private async check(key: string, e: Endpoint): Promise<void> {
+    if (!this.prober || this.endpoints.get(key) !== e) return;
+    const started = performance.now();
+    const result: ProbeResult = await this.prober.probe(e.host, e.port);
+    if (this.endpoints.get(key) !== e || !this.running) return;
+    e.checks++;
+    failoverMetrics.healthChecks.inc({
+      result: result.ok ? 'pass' : result.answered ? 'fail' : 'unanswered',
+    });
+    const before = e.health.verdict;
+    e.health.record(result, performance.now(), {
+      failures: this.options.healthCheckFailures,
+      settleMs: this.options.settleMs,
+    });
+    const after = e.health.verdict;
+    if (before !== after && !(before === 'unknown' && after === 'passing')) {
+      this.epoch++;
+      this.log
+        .v(V.steadyState)
+        .info(
+          { node: e.node, endpoint: `${e.host}:${e.port}`, health: after },
+          'load-balancer failover: health check state changed',
+        );
+      this.host.changed([e.node]);
+    } else if (before === 'unknown' && after === 'passing') {
+      this.epoch++;
+    }
+    const interval = this.options.healthCheckIntervalMs;
+    const slow = after === 'unknown' && e.checks >= this.options.healthCheckFailures;
+    const next = slow ? interval * UNKNOWN_BACKOFF : interval;
+    this.schedule(key, e, Math.max(0, started + next - performance.now()));
+  }
+}
+
+const endpointKey = (node: string, port: number): string => `${node}:${port}`;
+
+const isLocal = (svc: V1Service): boolean => svc.spec?.externalTrafficPolicy === 'Local';
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
