@@ -8,7 +8,23 @@ import { EndpointHealth } from './probe-state.ts';
 import type { ProbeVerdict } from './probe-state.ts';
 
 const S = 1000;
-const settings = { leaseStaleAfterMs: 25 * S, settleMs: 20 * S, fullDisruptionFraction: 0.55 };
+const settings = {
+  leaseStaleAfterMs: 25 * S,
+  renewIntervalMs: 10 * S,
+  settleMs: 20 * S,
+  fullDisruptionFraction: 0.55,
+};
+
+/** A small deterministic generator (tests must not depend on luck). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** Renews a's..z's Leases every 10 s from t=from to t=to (ms), evaluating every second. */
 function run(
@@ -45,20 +61,52 @@ describe('NodeSignals', () => {
     assert.equal(r.moved.size, 0);
   });
 
-  test('renewals delayed by up to one interval never take a Node out', () => {
-    const s = new NodeSignals(settings);
-    const names = ['a', 'b', 'c', 'd'];
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 10 * S;
-    const next = new Map(names.map((n) => [n, rand()]));
-    for (let t = 0; t <= 1800 * S; t += S) {
-      for (const n of names) {
-        if (t >= (next.get(n) ?? 0)) {
-          s.leaseRenewed(n, t);
-          next.set(n, t + 10 * S + rand()); // 10 s interval, delayed by up to 10 s more
+  test('renewals delayed by up to one interval, and the apiserver paused twice for 20 s: never a Node out', () => {
+    for (const count of [2, 3, 10, 50]) {
+      const s = new NodeSignals(settings);
+      const names = Array.from({ length: count }, (_, i) => `n${i}`);
+      const rand = prng(count);
+      const next = new Map(names.map((n) => [n, rand() * 10 * S]));
+      const paused = (t: number) =>
+        (t >= 600 * S && t < 620 * S) || (t >= 1200 * S && t < 1220 * S);
+      let disruptions = 0;
+      for (let t = 0; t <= 1800 * S; t += 250) {
+        for (const n of names) {
+          if (t >= (next.get(n) ?? 0)) {
+            if (paused(t)) continue; // the kubelet retries; its renewal lands after the pause
+            s.leaseRenewed(n, t);
+            next.set(n, t + 10 * S + rand() * 10 * S); // 10 s interval, delayed by up to 10 s
+          }
         }
+        const e = s.evaluate(names, t);
+        if (e.disruptionChanged && e.fullDisruption) disruptions++;
+        assert.equal(e.out.size, 0, `${count} Nodes, t=${t}`);
       }
-      assert.equal(s.evaluate(names, t).out.size, 0, `t=${t}`);
+      assert.ok(disruptions <= 2, `${count} Nodes: ${disruptions} disruptions`);
+    }
+  });
+
+  test('a dead kubelet among renewing ones is out 25-26 s after its last renewal, at any cluster size', () => {
+    for (const count of [2, 3, 10, 100]) {
+      const s = new NodeSignals(settings);
+      const names = Array.from({ length: count }, (_, i) => `n${i}`);
+      const rand = prng(count + 1);
+      const next = new Map(names.map((n) => [n, rand() * 10 * S]));
+      let last = 0;
+      let outAt: number | undefined;
+      for (let t = 0; t <= 200 * S && outAt === undefined; t += 250) {
+        for (const n of names) {
+          if (t >= (next.get(n) ?? 0) && !(n === 'n0' && t > 100 * S)) {
+            s.leaseRenewed(n, t);
+            if (n === 'n0') last = t;
+            next.set(n, t + 10 * S + rand() * 0.4 * S); // kubelet: 10 s with 4 % jitter
+          }
+        }
+        if (s.evaluate(names, t).out.has('n0')) outAt = t;
+      }
+      assert.ok(outAt !== undefined, `${count} Nodes: never out`);
+      const after = outAt - last;
+      assert.ok(after > 25 * S && after <= 26 * S, `${count} Nodes: out ${after} ms after`);
     }
   });
 

@@ -71,6 +71,8 @@ const SPARES = 2;
 const UNKNOWN_BACKOFF = 15;
 const TICK_MS = 1_000;
 const FULL_DISRUPTION_FRACTION = 0.55;
+/** kubelet renews its Lease every 10 s (a quarter of its 40 s duration) unless configured otherwise. */
+const KUBELET_RENEW_INTERVAL_MS = 10_000;
 
 interface Endpoint {
   host: string;
@@ -125,6 +127,7 @@ export class Failover {
     this.log = log;
     this.signals = new NodeSignals({
       leaseStaleAfterMs: options.leaseStaleAfterMs,
+      renewIntervalMs: KUBELET_RENEW_INTERVAL_MS,
       settleMs: options.settleMs,
       fullDisruptionFraction: FULL_DISRUPTION_FRACTION,
     });

@@ -6,10 +6,16 @@
 //   saw renewTime change, as kube-controller-manager's probeTimestamp): the kubelet's clock may
 //   be skewed, ours is the one that measures. A Node first seen counts as just renewed.
 // - never on one missed renewal: the default is 2.5 renew intervals;
+// - a Lease ages only while the watch shows that it delivers: its age is measured up to the last
+//   renewal seen of ANY Lease plus the gap expected between two renewals in the cluster (a
+//   renew interval divided among the Nodes, three times over, between 2 s and one interval).
+//   When the apiserver or our watch stalls, every Lease stops ageing at once instead of the
+//   Nodes going stale one by one as their own timers run out, before "most" are;
 // - full disruption (upstream node-lifecycle's rule): when more than `fullDisruptionFraction`
-//   of the Nodes' Leases are stale at once, the fault is more likely our view of the apiserver
-//   than the kubelets, so the Lease signal is ignored until it clears, and then every Lease
-//   counts as just renewed (as upstream resets its probe timestamps);
+//   of the Nodes' Leases are stale by the plain clock at once (all kubelets dead, or a long
+//   stall), the fault is more likely our view of the apiserver than the kubelets, so the Lease
+//   signal is ignored until it clears, and then every Lease counts as just renewed (as upstream
+//   resets its probe timestamps);
 // - a Node out for any reason is a candidate again only after its signals have been good for
 //   `settleMs` (no flapping back and forth on a Node that is coming and going).
 // Nothing here writes Node conditions or taints: that stays kube-controller-manager's job.
@@ -18,6 +24,8 @@ export type OutSignal = 'lease' | 'instance';
 
 export interface NodeSignalSettings {
   leaseStaleAfterMs: number;
+  /** How often kubelets renew (10 s by default); bounds the expected gap between renewals. */
+  renewIntervalMs: number;
   settleMs: number;
   /** Upstream's unhealthyZoneThreshold is 0.55. */
   fullDisruptionFraction: number;
@@ -53,6 +61,8 @@ export class NodeSignals {
   private readonly settings: NodeSignalSettings;
   private readonly nodes = new Map<string, NodeRecord>();
   private disrupted = false;
+  /** The last renewal seen of any Lease: the proof that the watch delivers. */
+  private lastRenewal: number | undefined;
 
   constructor(settings: NodeSignalSettings) {
     this.settings = settings;
@@ -70,6 +80,7 @@ export class NodeSignals {
   /** The Node's Lease renewTime changed (or the Lease was first seen) at `now`. */
   leaseRenewed(name: string, now: number): void {
     this.record(name).leaseSeenAt = now;
+    this.lastRenewal = now;
   }
 
   /** The Node (or its Lease) is gone: forget it. */
@@ -95,7 +106,7 @@ export class NodeSignals {
 
   /** Evaluates the Nodes in `names` (the eligible ones); records of others are left as they are. */
   evaluate(names: Iterable<string>, now: number): Evaluation {
-    const { leaseStaleAfterMs, settleMs, fullDisruptionFraction } = this.settings;
+    const { leaseStaleAfterMs, renewIntervalMs, settleMs, fullDisruptionFraction } = this.settings;
     const list = [...names];
     let withLease = 0;
     let stale = 0;
@@ -106,6 +117,11 @@ export class NodeSignals {
       if (now - seen > leaseStaleAfterMs) stale++;
     }
     const disrupted = stale >= 2 && stale / withLease > fullDisruptionFraction;
+    const expectedGap = Math.min(
+      renewIntervalMs,
+      Math.max(MIN_EXPECTED_GAP_MS, (3 * renewIntervalMs) / Math.max(1, withLease)),
+    );
+    const leaseNow = Math.min(now, (this.lastRenewal ?? now) + expectedGap);
     const disruptionChanged = disrupted !== this.disrupted;
     if (disruptionChanged && !disrupted) {
       // Leaving full disruption: our view is back; every Lease gets a full period again.
@@ -119,7 +135,7 @@ export class NodeSignals {
       const r = this.nodes.get(name);
       if (!r) continue;
       const wasOut = r.out;
-      const bad = this.badSignal(r, now, disrupted);
+      const bad = this.badSignal(r, leaseNow, disrupted);
       if (bad) {
         if (!r.out || r.out.signal === 'settling') {
           r.out = { ...bad, since: r.out?.since ?? now };
@@ -146,19 +162,22 @@ export class NodeSignals {
     return { out, changed, fullDisruption: disrupted, disruptionChanged };
   }
 
+  /** `leaseNow`: the clock Leases age by (see the top of the file). */
   private badSignal(
     r: NodeRecord,
-    now: number,
+    leaseNow: number,
     disrupted: boolean,
   ): { signal: OutSignal; reason: string } | undefined {
     if (r.instanceDown !== undefined) return { signal: 'instance', reason: r.instanceDown };
     if (disrupted || r.leaseSeenAt === undefined) return undefined;
-    const age = now - r.leaseSeenAt;
+    const age = leaseNow - r.leaseSeenAt;
     if (age > this.settings.leaseStaleAfterMs) {
       return { signal: 'lease', reason: `Lease not renewed for ${secs(age)}` };
     }
     return undefined;
   }
 }
+
+const MIN_EXPECTED_GAP_MS = 2_000;
 
 const secs = (ms: number): string => `${Math.round(ms / 1000)}s`;
