@@ -90,6 +90,8 @@ export class FailoverBed {
   readonly metricsPort: number;
   readonly dir: string;
   readonly kubeconfig: string;
+  /** The admin token: /metrics needs an authorized identity. */
+  private readonly token: string;
   private readonly waitMs: number;
   private readonly ips = new Map<string, string>();
   private readonly health = new Map<string, HealthServer>();
@@ -104,9 +106,11 @@ export class FailoverBed {
     metricsPort: number;
     dir: string;
     kubeconfig: string;
+    token: string;
     waitMs: number;
     ips: Map<string, string>;
   }) {
+    this.token = parts.token;
     this.cp = parts.cp;
     this.kube = parts.kube;
     this.sim = parts.sim;
@@ -160,6 +164,7 @@ export class FailoverBed {
       metricsPort,
       dir: info.dir,
       kubeconfig: info.kubeconfig,
+      token: info.token,
       waitMs,
       ips,
     });
@@ -311,7 +316,11 @@ export class FailoverBed {
 
   /** Sum of a metric family's samples whose labels include `labels`, from the CCM's /metrics. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
+    if (!res.ok) throw new Error(`/metrics: HTTP ${res.status}`);
+    const text = await res.text();
     let sum = 0;
     for (const line of text.split('\n')) {
       if (!line.startsWith(name)) continue;
@@ -330,6 +339,79 @@ export class FailoverBed {
       .split('\n')
       .filter((l) => l.includes(text));
   }
+}
+
+export interface LateRenewalsResult {
+  services: number;
+  moves: number;
+  /** MovedLoadBalancer events in the namespace. */
+  events: number;
+  pauses: number;
+}
+
+/**
+ * The no-flap run: `services` LoadBalancer Services on `nodes` (joined already); the kubelets'
+ * Lease renewals are taken over by this process and each is late by a random delay of up to one
+ * renew interval (kwok renews on time), and the apiserver is frozen for 20 s at each of
+ * `pausesAt` (fractions of the run). Counts floating-IP moves (sampled every 250 ms) and
+ * MovedLoadBalancer events: none is caused by a Node actually stopping.
+ */
+export async function lateRenewals(
+  bed: FailoverBed,
+  ns: string,
+  nodes: readonly string[],
+  services: number,
+  seconds: number,
+  pausesAt: readonly number[],
+): Promise<LateRenewalsResult> {
+  await bed.namespace(ns);
+  const names = Array.from({ length: services }, (_, i) => `s${i}`);
+  for (const s of names) await bed.loadBalancer(ns, s);
+  const holders = await bed.until('every floating IP attached', () => {
+    const h = names.map((s) => bed.holder(ns, s));
+    return h.every((x) => x !== undefined) ? h : undefined;
+  });
+  for (const n of nodes) await bed.stopKubelet(n);
+  const stop = AbortSignal.timeout(seconds * 1000);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let moves = 0;
+  try {
+    const renewers = nodes.map(async (n) => {
+      while (!stop.aborted) {
+        await bed.renewLease(n).catch(() => undefined);
+        await sleep(RENEW_INTERVAL_MS * (1 + Math.random()));
+      }
+    });
+    const pauser = (async () => {
+      let at = 0;
+      for (const fraction of pausesAt) {
+        await sleep(Math.max(0, fraction * seconds * 1000 - at));
+        bed.cp.pauseApiserver();
+        await sleep(20_000);
+        bed.cp.resumeApiserver();
+        at = fraction * seconds * 1000 + 20_000;
+      }
+    })();
+    const current: (string | undefined)[] = [...holders];
+    while (!stop.aborted) {
+      names.forEach((s, i) => {
+        const h = bed.holder(ns, s);
+        if (h !== current[i]) {
+          moves++;
+          current[i] = h;
+        }
+      });
+      await sleep(250);
+    }
+    await Promise.all([...renewers, pauser]);
+  } finally {
+    bed.cp.resumeApiserver();
+    for (const n of nodes) await bed.startKubelet(n).catch(() => undefined);
+  }
+  const events = (await bed.events(ns, 'MovedLoadBalancer')).length;
+  for (const s of names)
+    await bed.kube.delete(`/api/v1/namespaces/${ns}/services/${s}`).catch(() => undefined);
+  return { services, moves, events, pauses: pausesAt.length };
 }
 
 interface CcmParams {
