@@ -11,7 +11,7 @@
 //   NODES=1000 SERVICES=200 WINDOW_S=60 ROWS=none,lease,health-check,instance-state,default
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Service } from '@kubernetes/client-node';
@@ -29,10 +29,11 @@ import type { Cell } from './lib.ts';
 const NODES = Number(process.env['NODES'] ?? 1000);
 const SERVICES = Number(process.env['SERVICES'] ?? 200);
 const WINDOW_MS = Number(process.env['WINDOW_S'] ?? 60) * 1000;
-const SETTLE_MS = 20_000;
+const SETTLE_MS = Number(process.env['SETTLE_S'] ?? 45) * 1000;
 const RENEW_MS = 10_000;
 const ROWS: Record<string, string[]> = {
   none: ['--lb-failover=none'],
+  'none (again)': ['--lb-failover=none'],
   lease: ['--lb-failover=lease'],
   'health-check': ['--lb-failover=health-check'],
   'instance-state': ['--lb-failover=instance-state'],
@@ -98,6 +99,8 @@ const fast = [
   '--kube-api-qps=500',
   '--kube-api-burst=1000',
   `--lb-health-check-port=${healthPort}`,
+  // Failover state changes are logged at 2: counted per row to show there were none.
+  '-v=2',
 ];
 const metricsPort = await freePort();
 const startCcm = async (flags: string[]): Promise<CcmUnderBench> => {
@@ -151,6 +154,15 @@ const healthChecks = async (): Promise<number> => {
   return sum;
 };
 
+/** Log lines so far that contain `text` (the CCM's log, all rows). */
+const logCount = (text: string): number => {
+  try {
+    return readFileSync(join(dir, 'ccm.log'), 'utf8').split(text).length - 1;
+  } catch {
+    return 0;
+  }
+};
+
 const rows: Record<string, Cell>[] = [];
 for (const row of rowNames) {
   ccm = await startCcm(ROWS[row] ?? []);
@@ -158,6 +170,8 @@ for (const row of rowNames) {
   const cpu0 = ccm.cpuSeconds();
   const checks0 = await healthChecks();
   const renew0 = renewals;
+  const synced0 = logCount('service synced');
+  const changed0 = logCount('failover: ');
   sim.requests.reset();
   await new Promise((r) => setTimeout(r, WINDOW_MS));
   const cpu = ccm.cpuSeconds() - cpu0;
@@ -171,6 +185,9 @@ for (const row of rowNames) {
     'Lease updates/s': perS(renewals - renew0),
     'health checks/s': perS(checks),
     'Oxide calls/s': `${perS(sim.requests.count())} (${formatOps(sim.requests.byOperation(), WINDOW_MS / 1000)})`,
+    // Both should be 0 at rest: no Service re-synced, no Node's failover state changed.
+    'Service syncs': logCount('service synced') - synced0,
+    'failover changes': logCount('failover: ') - changed0,
   });
   await ccm.stop();
 }

@@ -15,6 +15,7 @@ const NODES = {
   stopped: ['is-a', 'is-b', 'is-c'],
   kubelet: ['kd-a', 'kd-b'],
   disruption: ['fd-a', 'fd-b', 'fd-c'],
+  local: ['lc-a', 'lc-b'],
   late: Array.from({ length: 10 }, (_, i) => `nf-${i}`),
   notReady: ['np-a', 'np-b'],
 };
@@ -161,6 +162,84 @@ test('kubelet dead, instance running, no health endpoint reachable at all: the f
     ),
   );
   report(t, { 'last Lease renewal → floating IP on another instance': movedAt - lastRenewal });
+});
+
+test("externalTrafficPolicy Local: the Service's healthCheckNodePort is checked, and the floating IP moves to the other Node with an endpoint", async (t) => {
+  await joinFor(t, NODES.local);
+  const ns = await bed.namespace('local');
+  await bed.until('default ServiceAccount (KCM)', () =>
+    bed.kube.get(`/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true),
+  );
+  // One pod per Node (kube-scheduler spreads them), Running and Ready by kwok.
+  await bed.kube.post(`/apis/apps/v1/namespaces/${ns}/deployments`, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'DoNotSchedule',
+              labelSelector: { matchLabels: { app: 'web' } },
+            },
+          ],
+          containers: [{ name: 'web', image: 'registry.invalid/web:1' }],
+        },
+      },
+    },
+  });
+  t.after(() =>
+    bed.kube.delete(`/apis/apps/v1/namespaces/${ns}/deployments/web`).catch(() => undefined),
+  );
+  const svc = await bed.loadBalancer(ns, 'web', { externalTrafficPolicy: 'Local' });
+  t.after(() => bed.kube.delete(`/api/v1/namespaces/${ns}/services/web`).catch(() => undefined));
+  const hcPort = svc.spec?.healthCheckNodePort;
+  assert.ok(hcPort, 'the apiserver allocated a healthCheckNodePort');
+  // kube-proxy answers the Service's health check on every Node with a local endpoint.
+  for (const n of NODES.local) await bed.startHealth(n, hcPort);
+  const endpoints = await bed.until('a ready endpoint on each Node', async () => {
+    const list = await bed.kube.get<{
+      items: { endpoints?: { nodeName?: string; conditions?: { ready?: boolean } }[] }[];
+    }>(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`);
+    const nodes = new Set(
+      list.items
+        .flatMap((s) => s.endpoints ?? [])
+        .filter((e) => e.conditions?.ready)
+        .map((e) => e.nodeName),
+    );
+    return NODES.local.every((n) => nodes.has(n)) ? nodes : undefined;
+  });
+  assert.equal(endpoints.size, 2);
+  const holder = await bed.until('floating IP attached', () => bed.holder(ns, 'web'));
+  const passed = await bed.metric('oxide_ccm_lb_health_checks_total', { result: 'pass' });
+  await bed.until(
+    'health checks passing',
+    async () =>
+      (await bed.metric('oxide_ccm_lb_health_checks_total', { result: 'pass' })) >= passed + 6,
+  );
+
+  // The Service's check fails on the holder; kube-proxy's own /healthz there still passes.
+  const stopped = performance.now();
+  await bed.stopHealth(holder, hcPort);
+  const to = await bed.until(`floating IP off ${holder}`, () => {
+    const h = bed.holder(ns, 'web');
+    return h !== holder ? h : undefined;
+  });
+  assert.ok(NODES.local.includes(to));
+  assert.equal(
+    await moveEvent(ns),
+    `Moved load balancer from node ${holder} to node ${to}: health check failed`,
+  );
+  report(t, {
+    'healthCheckNodePort stopped → floating IP on the other endpoint Node':
+      performance.now() - stopped,
+  });
 });
 
 test('full disruption: every Lease stale at once → nothing moves, said once in the log and in a metric', async (t) => {

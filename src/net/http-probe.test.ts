@@ -43,6 +43,31 @@ test('200 passes, 503 is an answered failure; checks reuse one connection', asyn
   }
 });
 
+test('Content-Length and chunked answers both keep the connection; a body split over reads too', async () => {
+  let mode: 'length' | 'chunked' = 'length';
+  const { port, connections } = await serve((_req, res) => {
+    if (mode === 'length') {
+      res.setHeader('content-length', 2);
+      res.end('{}');
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' }); // no length: chunked
+      res.write('{"a":');
+      setTimeout(() => res.end('1}'), 20);
+    }
+  });
+  const prober = new HttpProber({ timeoutMs: 2000 });
+  try {
+    for (const m of ['length', 'chunked', 'chunked', 'length'] as const) {
+      mode = m;
+      assert.deepEqual(await prober.probe('127.0.0.1', port), { ok: true, answered: true }, m);
+      await new Promise((r) => setTimeout(r, 50)); // the chunked body ends after the answer
+    }
+    assert.equal(connections(), 1);
+  } finally {
+    prober.close();
+  }
+});
+
 test('a stopped server and a hung one are failures that were not answered', async () => {
   const up = await serve((_req, res) => res.end('ok'));
   const hung = await serve(() => undefined); // accepts, never answers

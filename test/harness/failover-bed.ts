@@ -214,23 +214,24 @@ export class FailoverBed {
   }
 
   async removeNodes(names: readonly string[]): Promise<void> {
-    for (const n of names) await this.stopHealth(n);
+    for (const [key, h] of this.health) if (names.includes(key.split(':')[0] ?? '')) await h.stop();
     await Promise.all(
       names.map((n) => this.kube.delete(`/api/v1/nodes/${n}`).catch(() => undefined)),
     );
   }
 
-  async startHealth(name: string): Promise<void> {
-    let h = this.health.get(name);
+  /** kube-proxy's /healthz on the Node (its health-check port), or a Service's healthCheckNodePort. */
+  async startHealth(name: string, port = this.healthPort): Promise<void> {
+    let h = this.health.get(`${name}:${port}`);
     if (!h) {
-      h = new HealthServer(this.ip(name), this.healthPort);
-      this.health.set(name, h);
+      h = new HealthServer(this.ip(name), port);
+      this.health.set(`${name}:${port}`, h);
     }
     await h.start();
   }
 
-  async stopHealth(name: string): Promise<void> {
-    await this.health.get(name)?.stop();
+  async stopHealth(name: string, port = this.healthPort): Promise<void> {
+    await this.health.get(`${name}:${port}`)?.stop();
   }
 
   node(name: string): Promise<V1Node> {

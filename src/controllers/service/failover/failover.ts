@@ -142,6 +142,8 @@ export class Failover {
           this.signals.leaseRenewed(lease.metadata?.name ?? '', performance.now());
         }
       },
+      // The Node is gone (its Lease is garbage-collected with it): nothing to remember.
+      delete: (lease) => this.signals.forget(lease.metadata?.name ?? ''),
     });
   }
 
