@@ -120,13 +120,16 @@ export const defaultOptions = (): CcmOptions => ({
   oxideLoadBalancerNamedFloatingIps: 'marked',
   oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
-  lbFailover: ['health-check', 'instance-state', 'lease'],
+  // Chosen by measurement (bench/failover-cost.bench.ts, docs/operations.md): the Lease watch
+  // costs the most at rest and adds least where health checks reach the Nodes, so it is opt-in;
+  // checks every 3 s with 2 failures still move a hung data plane in under 10 s.
+  lbFailover: ['health-check', 'instance-state'],
   lbHealthCheckPort: 10256,
-  lbHealthCheckIntervalMs: 2_000,
+  lbHealthCheckIntervalMs: 3_000,
   lbHealthCheckTimeoutMs: 2_000,
-  lbHealthCheckFailures: 3,
+  lbHealthCheckFailures: 2,
   lbLeaseStaleAfterMs: 25_000,
-  lbInstancePollPeriodMs: 2_000,
+  lbInstancePollPeriodMs: 10_000,
   lbFailoverSettleTimeMs: 20_000,
   verbosity: 0,
   loggingFormat: 'text',

@@ -105,11 +105,11 @@ const LEFT_AT_KEPT_MS = 600_000;
 const NO_FAILOVER: FailoverOptions = {
   signals: new Set(),
   healthCheckPort: 10256,
-  healthCheckIntervalMs: 2_000,
+  healthCheckIntervalMs: 3_000,
   healthCheckTimeoutMs: 2_000,
-  healthCheckFailures: 3,
+  healthCheckFailures: 2,
   leaseStaleAfterMs: 25_000,
-  instancePollMs: 2_000,
+  instancePollMs: 10_000,
   settleMs: 20_000,
 };
 
