@@ -11,6 +11,8 @@ import { registerProcessMetrics, registry } from '../metrics.ts';
 import type { Logger } from '../log.ts';
 import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
+import { defaultTlsPolicy } from './tls-policy.ts';
+import type { TlsPolicy } from './tls-policy.ts';
 
 /** A named check: undefined when healthy, else the reason (one line, no secrets). */
 export type Check = () => string | undefined;
@@ -21,6 +23,8 @@ export interface ServerOptions {
   port: number;
   /** Undefined: plain HTTP (--metrics-plain-http). */
   tls?: TlsMaterial;
+  /** --tls-min-version and --tls-cipher-suites; default upstream's (TLS 1.2, Go's suites). */
+  tlsPolicy?: TlsPolicy;
   healthChecks: Record<string, Check>;
   readyChecks: Record<string, Check>;
   /** Authenticates and authorizes every request before it is routed. */
@@ -141,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         {
           cert: options.tls.cert,
           key: options.tls.key,
+          ...(options.tlsPolicy ?? defaultTlsPolicy()),
           requestCert: true,
           rejectUnauthorized: false,
         },
