@@ -17,6 +17,7 @@ import { testKube, uniqueName } from './harness/kube.ts';
 import { waitFor } from './harness/context.ts';
 import { parseLogOutput } from './harness/klog.ts';
 import { BROKEN_KUBECONFIGS, brokenKubeconfig } from './harness/kubeconfigs.ts';
+import { makeCa } from './harness/certs.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
@@ -243,6 +244,68 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
     }
   } finally {
     await sim.stop();
+  }
+});
+
+test('an apiserver certificate the kubeconfig CA does not sign: the log names the certificate, not just "fetch failed"', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-wrong-ca-'));
+  const { client } = await testKube();
+  try {
+    const wrongCa = await makeCa('not-the-cluster-ca');
+    const path = join(dir, 'kubeconfig');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'c',
+            cluster: {
+              server: client.config.server,
+              'certificate-authority-data': Buffer.from(wrongCa.cert).toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'u', user: { token: client.config.token ?? '' } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'c',
+      }),
+    );
+    const ccm = start(
+      [
+        '--cloud-provider=oxide',
+        `--kubeconfig=${path}`,
+        '--secure-port=0',
+        '--controllers=',
+        '--leader-elect-resource-namespace=default',
+        `--leader-elect-resource-name=${uniqueName('wrong-ca')}`,
+      ],
+      { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+    );
+    try {
+      await waitFor(
+        'the Lease read to fail',
+        () =>
+          parseLogOutput(ccm.output(), 'text').find(
+            (l) => l.msg === 'error retrieving leader lease',
+          ),
+        30_000,
+      );
+      // Which certificate, issued by whom, for which names: enough to see the CA is wrong.
+      assert.match(
+        ccm.output(),
+        /err="KubeConnectionError: GET \/apis\/coordination\.k8s\.io\/v1\/namespaces\/default\/leases\/[a-z0-9-]+: fetch failed: server certificate not trusted \([A-Z_]+\): subject CN=[^;]+; issuer CN=[^;]+; names [^;]*IP Address:127\.0\.0\.1/,
+      );
+      assert.ok(!ccm.output().includes(client.config.token ?? '-'), 'token printed');
+    } finally {
+      ccm.child.kill('SIGTERM');
+      await ccm.exited;
+    }
+  } finally {
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
