@@ -154,6 +154,8 @@ test('an apiserver certificate the client does not trust: the error names it (su
       );
       return true;
     });
+    // Again on the same client (its TLS session cache): refused again.
+    await assert.rejects(wrongCa.get('/version'), { message: /server certificate not trusted/ });
     // The right CA, the wrong name: Node's host name check, named as well.
     await assert.rejects(trusting(ca.cert, 'elsewhere').get('/version'), {
       message:
