@@ -3,10 +3,10 @@
 // router creates, 15 of them "already exists", and 7 subnet updates).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startSimulator } from '../../../sim/server.ts';
-import type { Simulator } from '../../../sim/server.ts';
-import { OxideClient } from '../../oxide/client.ts';
-import { OxideCloudProvider } from './provider.ts';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { OxideCloudProvider } from '../provider.ts';
 
 const NODES = 20;
 let sim: Simulator;
