@@ -89,10 +89,13 @@ export class OxideRoutes implements Routes {
     route: Route,
     signal?: AbortSignal,
   ): Promise<void> {
+    // 1. Target: refused here when it is another project's, before anything is written.
     const target = await this.targets.resolve(route, signal);
+    // 2. VPC, 3. router, 4. subnet attachment.
     const vpcId = await this.vpcs.of(target.nic, signal);
     const router = await this.routers.ensure(clusterName, vpcId, signal);
     await this.attachments.ensure(target.nic.subnetId, router, signal);
+    // 5. The route.
     try {
       await writeRoute(
         this.client,
@@ -108,6 +111,7 @@ export class OxideRoutes implements Routes {
       if (isOxideError(err, 'not_found')) this.routers.forget(vpcId);
       throw err;
     }
+    // 6. Warnings.
     this.warnings.checkTransitIps(route, target);
   }
 
