@@ -244,6 +244,8 @@ export class Delegation implements RequestGuard {
       }
     } catch (err) {
       this.log.error({ err: String(err) }, `ignoring an unusable ${name}`);
+      // The TLS layer trusts exactly what the authenticators believe configured.
+      this.trustCas();
       return;
     }
     this.trustCas();
