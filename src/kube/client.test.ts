@@ -7,8 +7,10 @@ import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { RestConfig } from './kubeconfig.ts';
 import { registry } from '../metrics.ts';
+import { createLogger, setProcessLogger } from '../log.ts';
 import { KubeClient } from './client.ts';
 import { makeCa, opensslCert } from '../../test/harness/certs.ts';
 
@@ -110,6 +112,11 @@ test('a refused connection counts as code <error>', async () => {
   const api = await fakeApiserver();
   await api.close();
   const kube = client(api.url);
+  // At -v=6 the request's trace line says why no answer came.
+  let trace = '';
+  const stream = new PassThrough();
+  stream.on('data', (d: Buffer) => (trace += d.toString()));
+  setProcessLogger(createLogger({ verbosity: 6, errorStream: stream }));
   // What fetch keeps in its cause is in the message: not just "fetch failed".
   await assert.rejects(kube.get('/api/v1/nodes'), {
     name: 'KubeConnectionError',
@@ -117,6 +124,8 @@ test('a refused connection counts as code <error>', async () => {
       `^GET /api/v1/nodes: fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+$`,
     ),
   });
+  setProcessLogger(undefined);
+  assert.match(trace, / status=0 .*err="fetch failed: connect ECONNREFUSED 127\.0\.0\.1:\d+"/);
   assert.match(kube.unreachable(performance.now() + 60_000) ?? '', /ECONNREFUSED/);
   const host = new URL(api.url).host;
   assert.equal(

@@ -185,6 +185,7 @@ export class KubeClient {
     const started = performance.now();
     let status = 0;
     let text = '';
+    let failure: string | undefined;
     try {
       let res;
       try {
@@ -200,6 +201,7 @@ export class KubeClient {
       } catch (err) {
         // Our own abort (shutdown, lost leadership) says nothing about the apiserver.
         if (!options.signal?.aborted && !this.fence?.signal.aborted) this.noteFailure(err);
+        failure = describeError(err);
         // An abort or the timeout is thrown as it is: callers tell those apart by the reason.
         throw signal.aborted ? err : new KubeConnectionError(method, path, err);
       }
@@ -219,7 +221,7 @@ export class KubeClient {
       }
       return (text ? JSON.parse(text) : undefined) as T;
     } finally {
-      this.observe(method, url, status, started, body, status === 0 ? undefined : text);
+      this.observe(method, url, status, started, body, status === 0 ? undefined : text, failure);
     }
   }
 
@@ -332,6 +334,8 @@ export class KubeClient {
     started: number,
     requestBody: string | undefined,
     responseBody: string | undefined,
+    /** Why no answer came (status 0), for the -v=6 line. */
+    failure?: string,
   ): void {
     const ms = performance.now() - started;
     const host = url.host;
@@ -357,6 +361,7 @@ export class KubeClient {
       path: url.pathname + url.search,
       status,
       milliseconds: ms,
+      ...(failure === undefined ? {} : { err: failure }),
     });
   }
 }

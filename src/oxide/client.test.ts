@@ -9,9 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { generate } from 'selfsigned';
 import { startSimulator } from '../../sim/server.ts';
 import { registry } from '../metrics.ts';
+import { createLogger, setProcessLogger } from '../log.ts';
 import { OxideClient } from './client.ts';
 import { OxideError } from './errors.ts';
 import { viewCurrentUser, viewProject } from './projects.ts';
@@ -94,9 +96,22 @@ describe('custom CA', () => {
       project: 'k8s',
       maxRetries: 0,
     });
-    await assert.rejects(viewCurrentUser(client), {
-      message: `oxide current_user_view: request failed: fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`,
-    });
+    let trace = '';
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => (trace += d.toString()));
+    setProcessLogger(createLogger({ verbosity: 6, errorStream: stream }));
+    try {
+      await assert.rejects(viewCurrentUser(client), {
+        message: `oxide current_user_view: request failed: fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`,
+      });
+    } finally {
+      setProcessLogger(undefined);
+    }
+    // The -v=6 trace line too.
+    assert.match(
+      trace,
+      /oxide-client:0\] "request" .*status=0 .*err="fetch failed: connect ECONNREFUSED/,
+    );
     await client.close();
   });
 
