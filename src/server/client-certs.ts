@@ -102,12 +102,13 @@ export class ClientCertificates {
 
   /**
    * The trust part of the secure context: every CA of both bundles. `ca` is always given, so an
-   * empty list trusts nothing (without it Node would trust its public root CAs). A CA of a bundle
-   * is an anchor even when it is not self-signed, as in Go's x509.Verify.
+   * empty list trusts nothing (without it Node would trust its public root CAs). Unlike Go's
+   * x509.Verify, a CA of a bundle that is not self-signed is no anchor: OpenSSL wants the chain
+   * to end in a root of the bundle (Node's allowPartialTrustChain does not reach the
+   * verification of client certificates).
    */
-  contextOptions(): Pick<SecureContextOptions, 'ca' | 'allowPartialTrustChain'> {
-    const ca = [...this.certs.clientCa, ...this.certs.requestHeader].map((c) => c.toString());
-    return { ca, allowPartialTrustChain: true };
+  contextOptions(): Pick<SecureContextOptions, 'ca'> {
+    return { ca: [...this.certs.clientCa, ...this.certs.requestHeader].map((c) => c.toString()) };
   }
 
   /**
@@ -116,9 +117,7 @@ export class ClientCertificates {
    */
   attach(
     server: Server,
-    context: (
-      trust: Pick<SecureContextOptions, 'ca' | 'allowPartialTrustChain'>,
-    ) => SecureContextOptions,
+    context: (trust: Pick<SecureContextOptions, 'ca'>) => SecureContextOptions,
   ): void {
     // The TLS socket of this connection was created a moment ago, in this same event, with the
     // secure context of this generation.

@@ -162,9 +162,11 @@ test("bad chains are refused by the TLS layer (OpenSSL), as Go's x509.Verify ref
       'nameConstraints=critical,permitted;DNS:good.example',
     ]),
   ];
+  // And an intermediate CA alone, without its root (see below).
+  const loneIntermediate = await makeClientCert(otherCa, 'lone-intermediate', { isCa: true });
   writeFileSync(
     join(dir, 'corpus-ca.crt'),
-    [clientCa.cert, noSubCa.cert, constrainedCa.cert].join(''),
+    [clientCa.cert, noSubCa.cert, constrainedCa.cert, loneIntermediate.cert].join(''),
   );
   const leafExtensions = [
     'basicConstraints=CA:FALSE',
@@ -241,6 +243,10 @@ test("bad chains are refused by the TLS layer (OpenSSL), as Go's x509.Verify ref
       // CN good is no master: authenticated, then forbidden, which proves the certificate passed.
       assert.equal(res.status, name === 'within the name constraints' ? 403 : 200, name);
     }
+    // Where OpenSSL differs from Go: a CA of the bundle that is not self-signed is no anchor
+    // (Node's allowPartialTrustChain does not reach the verification of client certificates).
+    const underLone = await makeClientCert(loneIntermediate, 'dora', masters);
+    assert.equal((await s.get('/metrics', { cert: underLone })).status, 401);
   } finally {
     await s.close();
   }

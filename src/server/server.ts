@@ -147,7 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { cert, key } = options.tls;
     const policy = options.tlsPolicy ?? defaultTlsPolicy();
     const certs = options.guard.clientCertificates;
-    const context = (trust: Pick<SecureContextOptions, 'ca' | 'allowPartialTrustChain'>) => ({
+    const context = (trust: Pick<SecureContextOptions, 'ca'>) => ({
       cert,
       key,
       ...policy,
