@@ -2,6 +2,10 @@
 // alone by the rules in owner.ts, before anything is written. Everything the Service may not
 // have (another Service's FIP or address, a user's FIP not marked for it) is refused here, so a
 // refusal never leaves half a change behind. Pure apart from logging what only operators read.
+// A FIP attached to an instance that is not a Node of this cluster is never taken from it,
+// whatever its description says: descriptions can be copied, and that instance may be serving
+// something outside Kubernetes. Such a FIP is refused when the Service would use it and left
+// alone (reported as `held`) when the Service would drop it.
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { FLOATING_IP, FLOATING_IP_NAME } from './annotations.ts';
@@ -33,13 +37,36 @@ export interface Plan {
   planned: Planned[];
   /** FIPs the Service owns and no longer uses. */
   stale: FloatingIp[];
+  /** FIPs the Service owns, does not use, and that are attached outside the cluster: left alone. */
+  held: FloatingIp[];
 }
 
 export interface PlanContext {
   /** The Oxide project, named in refusals. */
   project: string;
   log: Logger;
+  /** Whether an instance is a Node of this cluster; absent: every instance may be. */
+  onNode?: ((instanceId: string) => boolean) | undefined;
 }
+
+/** Attached to an instance that is not one of the cluster's Nodes. */
+export function outsideCluster(f: FloatingIp, ctx: Pick<PlanContext, 'onNode'>): boolean {
+  return Boolean(f.instanceId && ctx.onNode && !ctx.onNode(f.instanceId));
+}
+
+/**
+ * The refusal or warning for a FIP attached outside the cluster: names the FIP and the instance
+ * (the Service's own FIP, or one its annotation names; never another Service's).
+ */
+export function outsideMessage(f: FloatingIp, what: string, outcome: string): string {
+  return (
+    `floating IP ${f.name} (${f.ip}) ${what} is attached to instance ${f.instanceId ?? ''}, ` +
+    `which is not a Node of this cluster: ${outcome} (a floating IP is never detached from ` +
+    'such an instance)'
+  );
+}
+
+const NOT_MOVED = 'not moved; detach it in Oxide for the Service to use it';
 
 /**
  * Which existing FIP (or new name) serves each desired FIP, by ownership. Throws
@@ -89,9 +116,17 @@ export function planFloatingIps(
     }
     if (result.fip) used.add(result.fip.id);
     checkAddress(d, result.fip, fips, rel, ctx);
+    if (result.fip && outsideCluster(result.fip, ctx)) {
+      throw new FloatingIpConflictError(outsideMessage(result.fip, 'of this Service', NOT_MOVED));
+    }
     return result;
   });
-  return { planned, stale: own.filter((f) => !used.has(f.id)) };
+  const unused = own.filter((f) => !used.has(f.id));
+  return {
+    planned,
+    stale: unused.filter((f) => !outsideCluster(f, ctx)),
+    held: unused.filter((f) => outsideCluster(f, ctx)),
+  };
 }
 
 /** An address asked for (annotation or spec.loadBalancerIP) that another FIP holds is refused. */
@@ -141,6 +176,11 @@ function planNamed(
     );
     throw new FloatingIpConflictError(message);
   }
+  if (outsideCluster(fip, ctx)) {
+    throw new FloatingIpConflictError(
+      outsideMessage(fip, `(annotation ${FLOATING_IP_NAME.name})`, NOT_MOVED),
+    );
+  }
   return { d, fip, claim: false, createName: fip.name };
 }
 
@@ -150,6 +190,8 @@ export interface DeletionPlan {
   owned: FloatingIp[];
   /** A user's FIP marked for it: detached, never deleted. */
   named: FloatingIp | undefined;
+  /** Its FIPs (owned or named) attached outside the cluster: neither detached nor deleted. */
+  held: FloatingIp[];
   /** The names its firewall rules may be named after (see firewallRuleBase). */
   ruleNames: Set<string>;
 }
@@ -158,16 +200,23 @@ export interface DeletionPlan {
  * Only what the Service owns. Another Service's FIP is never detached or deleted, whatever this
  * Service's annotations say.
  */
-export function planDeletion(spec: DeletionSpec, fips: readonly FloatingIp[]): DeletionPlan {
+export function planDeletion(
+  spec: DeletionSpec,
+  fips: readonly FloatingIp[],
+  ctx: Pick<PlanContext, 'onNode'> = {},
+): DeletionPlan {
   const { ref, baseName: base } = spec;
   const roles: Role[] = ['primary', 'v4', 'v6'];
   const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
-  const owned = fips.filter((f) => {
+  const all = fips.filter((f) => {
     const rel = relationOf(f.description, ref);
     if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
     return rel === 'mine' || rel === 'orphan';
   });
-  const named = namedFip(fips, ref, spec.floatingIpName);
+  const owned = all.filter((f) => !outsideCluster(f, ctx));
+  const userFip = namedFip(fips, ref, spec.floatingIpName);
+  const named = userFip && !outsideCluster(userFip, ctx) ? userFip : undefined;
+  const held = [...all, ...(userFip ? [userFip] : [])].filter((f) => outsideCluster(f, ctx));
 
   // Rules are named after the primary FIP: its alternative name is this Service's alone, the
   // plain one only when no one else's FIP holds it.
@@ -176,7 +225,7 @@ export function planDeletion(spec: DeletionSpec, fips: readonly FloatingIp[]): D
   if (named) ruleNames.add(named.name);
   const atBase = fips.find((f) => f.name === base);
   if (!atBase || owned.includes(atBase)) ruleNames.add(base);
-  return { owned, named, ruleNames };
+  return { owned, named, held, ruleNames };
 }
 
 /** The FIP the annotation names, when it is a user's FIP marked for this Service. */

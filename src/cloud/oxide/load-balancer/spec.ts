@@ -15,7 +15,7 @@ import {
   IP_PROBLEM,
 } from './annotations.ts';
 import type { AnnotationResult, IpVersion, LoadBalancerAnnotations } from './annotations.ts';
-import { readAnnotations } from './annotations.ts';
+import { readAnnotations, unknownAnnotations } from './annotations.ts';
 import { secondFamilyName, serviceRef } from './owner.ts';
 import type { NamedFloatingIpPolicy, Role, ServiceRef } from './owner.ts';
 
@@ -82,6 +82,8 @@ export interface LoadBalancerSpec {
   floatingIps: DesiredFloatingIp[];
   /** Undefined: no rules wanted (and any left over are removed). */
   firewall: FirewallSpec | undefined;
+  /** `oxide.computer/` annotation keys nothing reads (typos), sorted. */
+  unknownAnnotations: string[];
 }
 
 export interface SpecDefaults {
@@ -134,7 +136,13 @@ export function loadBalancerSpec(
   // Source ranges are checked only when rules are wanted, after the floating IPs.
   const firewall =
     (unwrap(annotations.firewall) ?? defaults.firewall) ? firewallSpec(service) : undefined;
-  return { ref: serviceRef(clusterName, service), baseName, floatingIps, firewall };
+  return {
+    ref: serviceRef(clusterName, service),
+    baseName,
+    floatingIps,
+    firewall,
+    unknownAnnotations: unknownAnnotations(service.metadata?.annotations),
+  };
 }
 
 function desiredFloatingIps(
