@@ -11,7 +11,7 @@ import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { VERSION } from '../src/version.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
-import { parseLogOutput } from './harness/klog.ts';
+import { parseKlogText, parseLogOutput } from './harness/klog.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
@@ -441,6 +441,55 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
     assert.equal(result?.code, 0, s.output());
     assert.doesNotMatch(result.stderr, /acquire leader lease/);
     parseLogOutput(result.stderr, 'text');
+  } finally {
+    s.child.kill('SIGKILL');
+    await s.exited;
+    await sim.stop();
+  }
+});
+
+test('every controller disabled: stays up serving health, as upstream; "-*" is refused (exit 2)', async () => {
+  // Upstream's validation takes "-*" as the unknown controller "*"; naming each one is the way.
+  const star = await run(['--cloud-provider=oxide', '--controllers=-*']);
+  assert.equal(star.code, 2);
+  assert.match(star.stderr, /--controllers: unknown controller "\*"/);
+
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const { kubeconfig } = await testKube();
+  const port = await freePort();
+  const s = start(
+    [
+      '--cloud-provider=oxide',
+      `--kubeconfig=${kubeconfig}`,
+      '--controllers=-cloud-node,-cloud-node-lifecycle,-service,-route',
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      '--metrics-plain-http',
+    ],
+    { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+  );
+  try {
+    let ready = '';
+    for (let i = 0; i < 100 && !(ready === 'ok' && /no controller runs/.test(s.output())); i++) {
+      await sleep(200);
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.text())
+        .catch(() => '');
+    }
+    assert.equal(ready, 'ok', s.output());
+    const warning = s
+      .output()
+      .split('\n')
+      .find((l) => l.includes('no controller runs'));
+    assert.equal(warning === undefined ? undefined : parseKlogText(warning).severity, 'W');
+    parseLogOutput(s.output(), 'text');
+    // Still running after it said so (it used to exit 0 here), and still healthy.
+    assert.equal(s.child.exitCode, null, s.output());
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    s.child.kill('SIGTERM');
+    const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
+    assert.equal(result?.code, 0, s.output());
   } finally {
     s.child.kill('SIGKILL');
     await s.exited;
