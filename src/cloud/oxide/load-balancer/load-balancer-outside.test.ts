@@ -150,41 +150,34 @@ test('a copied owner record on a FIP of a non-Node instance: never detached or d
   sim.db.deleteFloatingIp('forged');
 });
 
-test("the Service's own FIP moved onto a non-Node instance is refused, not taken back", async () => {
+test("the Service's own FIP (its name and record) moves from any instance, as from a deleted Node's", async () => {
   const lb = provider();
-  const svc = service('taken');
+  const svc = service('own');
   await lb.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
-  sim.db.detachFloatingIp('kubernetes-ns-taken');
-  sim.db.attachFloatingIp('kubernetes-ns-taken', 'vm');
-  const vm = sim.db.findInstance('vm');
-  const writesBefore = writes();
-  for (const call of [
-    () => lb.ensureLoadBalancer(CLUSTER, svc, [node('n1')]),
-    () => lb.updateLoadBalancer(CLUSTER, svc, [node('n2')]),
-  ]) {
-    await assert.rejects(call(), (err: unknown) => {
-      assert.ok(err instanceof FloatingIpConflictError, String(err));
-      assert.match(err.message, new RegExp(`kubernetes-ns-taken .*instance ${vm.id}.*not a Node`));
-      return true;
-    });
-  }
-  assert.equal(writes(), writesBefore);
-  assert.equal(fip('kubernetes-ns-taken').instanceId, vm.id);
-  // A marked user FIP named by annotation, attached to the VM: refused the same way.
-  sim.db.createFloatingIp({
-    name: 'users',
-    description: 'k8s-service=kubernetes/ns/named',
-    instance: 'vm',
-  });
-  await assert.rejects(
-    lb.ensureLoadBalancer(
-      CLUSTER,
-      service('named', { 'oxide.computer/floating-ip-name': 'users' }),
-      [node('n1')],
-    ),
-    /floating IP users .*not a Node of this cluster/,
-  );
-  assert.equal(fip('users').instanceId, vm.id);
+  sim.db.detachFloatingIp('kubernetes-ns-own');
+  sim.db.attachFloatingIp('kubernetes-ns-own', 'vm');
+  const status = await lb.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
+  assert.equal(fip('kubernetes-ns-own').instanceId, sim.db.findInstance('n1').id);
+  assert.equal(status.warnings, undefined);
   await lb.ensureLoadBalancerDeleted(CLUSTER, svc);
-  assert.equal(fip('kubernetes-ns-taken').instanceId, vm.id, 'deletion leaves it too');
+});
+
+test('a copied record when the Service has no FIP of its own: it gets a new one, the copy stays', async () => {
+  const lb = provider();
+  const svc = service('fresh');
+  await lb.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
+  const description = fip('kubernetes-ns-fresh').description;
+  sim.db.detachFloatingIp('kubernetes-ns-fresh');
+  sim.db.deleteFloatingIp('kubernetes-ns-fresh');
+  const copy = sim.db.createFloatingIp({ name: 'copy', description, instance: 'vm' });
+  const status = await lb.ensureLoadBalancer(CLUSTER, svc, [node('n1')]);
+  assert.notEqual(status.ingress[0]?.ip, copy.ip);
+  assert.equal(fip('kubernetes-ns-fresh').instanceId, sim.db.findInstance('n1').id);
+  assert.equal(fip('copy').instanceId, sim.db.findInstance('vm').id);
+  assert.deepEqual(
+    status.warnings?.map((w) => w.reason),
+    [FLOATING_IP_OUTSIDE_CLUSTER],
+  );
+  await lb.ensureLoadBalancerDeleted(CLUSTER, svc);
+  assert.equal(fip('copy').instanceId, sim.db.findInstance('vm').id);
 });

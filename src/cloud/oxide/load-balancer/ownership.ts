@@ -2,10 +2,11 @@
 // alone by the rules in owner.ts, before anything is written. Everything the Service may not
 // have (another Service's FIP or address, a user's FIP not marked for it) is refused here, so a
 // refusal never leaves half a change behind. Pure apart from logging what only operators read.
-// A FIP attached to an instance that is not a Node of this cluster is never taken from it,
-// whatever its description says: descriptions can be copied, and that instance may be serving
-// something outside Kubernetes. Such a FIP is refused when the Service would use it and left
-// alone (reported as `held`) when the Service would drop it.
+// Owner records can be copied: a FIP whose description names the Service but whose name is none
+// of the Service's (`held`) is never detached from an instance that is not a Node of this
+// cluster, since that instance may serve something outside Kubernetes; it is left attached and
+// reported. The Service's own FIPs (its record and its name) move from wherever they are, as a
+// FIP on the instance of a deleted Node must.
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { FLOATING_IP, FLOATING_IP_NAME } from './annotations.ts';
@@ -37,7 +38,7 @@ export interface Plan {
   planned: Planned[];
   /** FIPs the Service owns and no longer uses. */
   stale: FloatingIp[];
-  /** FIPs the Service owns, does not use, and that are attached outside the cluster: left alone. */
+  /** FIPs with the Service's record but not its name, attached outside the cluster: left alone. */
   held: FloatingIp[];
 }
 
@@ -49,24 +50,23 @@ export interface PlanContext {
   onNode?: ((instanceId: string) => boolean) | undefined;
 }
 
-/** Attached to an instance that is not one of the cluster's Nodes. */
-export function outsideCluster(f: FloatingIp, ctx: Pick<PlanContext, 'onNode'>): boolean {
-  return Boolean(f.instanceId && ctx.onNode && !ctx.onNode(f.instanceId));
-}
-
 /**
- * The refusal or warning for a FIP attached outside the cluster: names the FIP and the instance
- * (the Service's own FIP, or one its annotation names; never another Service's).
+ * A FIP with the Service's owner record (`mine` or `orphan`) but none of its names, attached to
+ * an instance that is not a Node of this cluster: a copied description, never acted on.
  */
-export function outsideMessage(f: FloatingIp, what: string, outcome: string): string {
-  return (
-    `floating IP ${f.name} (${f.ip}) ${what} is attached to instance ${f.instanceId ?? ''}, ` +
-    `which is not a Node of this cluster: ${outcome} (a floating IP is never detached from ` +
-    'such an instance)'
-  );
+function heldOutside(
+  f: FloatingIp,
+  names: ReadonlySet<string>,
+  ctx: Pick<PlanContext, 'onNode'>,
+): boolean {
+  return Boolean(f.instanceId && ctx.onNode && !names.has(f.name) && !ctx.onNode(f.instanceId));
 }
 
-const NOT_MOVED = 'not moved; detach it in Oxide for the Service to use it';
+/** Every name a FIP of this Service may have: plain and alternative, for each role. */
+function serviceNames(base: string, uid: string): Set<string> {
+  const roles: Role[] = ['primary', 'v4', 'v6'];
+  return new Set(roles.flatMap((r) => Object.values(roleNames(base, r, uid))));
+}
 
 /**
  * Which existing FIP (or new name) serves each desired FIP, by ownership. Throws
@@ -82,7 +82,10 @@ export function planFloatingIps(
     fips.map((f) => [f.id, relationOf(f.description, ref)]),
   );
   const rel = (f: FloatingIp): Relation => relation.get(f.id) ?? 'other';
-  const own = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
+  const names = serviceNames(spec.baseName, ref.uid);
+  const recorded = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
+  const held = recorded.filter((f) => heldOutside(f, names, ctx));
+  const own = recorded.filter((f) => !held.includes(f));
   const used = new Set<string>();
   const planned = spec.floatingIps.map((d): Planned => {
     if (!d.owned) return planNamed(d, ref, fips, rel, ctx);
@@ -116,17 +119,9 @@ export function planFloatingIps(
     }
     if (result.fip) used.add(result.fip.id);
     checkAddress(d, result.fip, fips, rel, ctx);
-    if (result.fip && outsideCluster(result.fip, ctx)) {
-      throw new FloatingIpConflictError(outsideMessage(result.fip, 'of this Service', NOT_MOVED));
-    }
     return result;
   });
-  const unused = own.filter((f) => !used.has(f.id));
-  return {
-    planned,
-    stale: unused.filter((f) => !outsideCluster(f, ctx)),
-    held: unused.filter((f) => outsideCluster(f, ctx)),
-  };
+  return { planned, stale: own.filter((f) => !used.has(f.id)), held };
 }
 
 /** An address asked for (annotation or spec.loadBalancerIP) that another FIP holds is refused. */
@@ -176,11 +171,6 @@ function planNamed(
     );
     throw new FloatingIpConflictError(message);
   }
-  if (outsideCluster(fip, ctx)) {
-    throw new FloatingIpConflictError(
-      outsideMessage(fip, `(annotation ${FLOATING_IP_NAME.name})`, NOT_MOVED),
-    );
-  }
   return { d, fip, claim: false, createName: fip.name };
 }
 
@@ -190,7 +180,7 @@ export interface DeletionPlan {
   owned: FloatingIp[];
   /** A user's FIP marked for it: detached, never deleted. */
   named: FloatingIp | undefined;
-  /** Its FIPs (owned or named) attached outside the cluster: neither detached nor deleted. */
+  /** With its record but not its name, attached outside the cluster: neither detached nor deleted. */
   held: FloatingIp[];
   /** The names its firewall rules may be named after (see firewallRuleBase). */
   ruleNames: Set<string>;
@@ -208,15 +198,16 @@ export function planDeletion(
   const { ref, baseName: base } = spec;
   const roles: Role[] = ['primary', 'v4', 'v6'];
   const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
-  const all = fips.filter((f) => {
+  const names = serviceNames(base, ref.uid);
+  const held: FloatingIp[] = [];
+  const owned = fips.filter((f) => {
     const rel = relationOf(f.description, ref);
     if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
-    return rel === 'mine' || rel === 'orphan';
+    if (rel !== 'mine' && rel !== 'orphan') return false;
+    if (heldOutside(f, names, ctx)) held.push(f);
+    return !held.includes(f);
   });
-  const owned = all.filter((f) => !outsideCluster(f, ctx));
-  const userFip = namedFip(fips, ref, spec.floatingIpName);
-  const named = userFip && !outsideCluster(userFip, ctx) ? userFip : undefined;
-  const held = [...all, ...(userFip ? [userFip] : [])].filter((f) => outsideCluster(f, ctx));
+  const named = namedFip(fips, ref, spec.floatingIpName);
 
   // Rules are named after the primary FIP: its alternative name is this Service's alone, the
   // plain one only when no one else's FIP holds it.

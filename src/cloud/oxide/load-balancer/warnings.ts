@@ -1,12 +1,12 @@
 // What the load balancer tells a Service's author without failing it (Warning events, recorded
 // by the service controller once per Service until they go away): annotations under
 // `oxide.computer/` that nothing reads (a typo leaves the Service without what it asked for), and
-// floating IPs of the Service left where they are because they are attached outside the cluster.
+// floating IPs with the Service's owner record under another name (a copied description), left
+// where they are because they are attached outside the cluster (ownership.ts).
 import type { FloatingIp } from '@oxide/api';
 import { quote } from '../../../util/quote.ts';
 import type { LoadBalancerWarning } from '../../provider.ts';
 import { ALL_ANNOTATIONS } from './annotations.ts';
-import { outsideMessage } from './ownership.ts';
 
 export const UNKNOWN_ANNOTATION = 'UnknownAnnotation';
 export const FLOATING_IP_OUTSIDE_CLUSTER = 'FloatingIPOutsideCluster';
@@ -33,6 +33,10 @@ export function unknownAnnotationWarning(keys: readonly string[]): LoadBalancerW
 export function outsideClusterWarnings(held: readonly FloatingIp[]): LoadBalancerWarning[] {
   return held.map((f) => ({
     reason: FLOATING_IP_OUTSIDE_CLUSTER,
-    message: outsideMessage(f, 'of this Service', 'left attached, not deleted'),
+    message:
+      `floating IP ${f.name} (${f.ip}) carries this Service's owner record under another name ` +
+      `and is attached to instance ${f.instanceId ?? ''}, which is not a Node of this cluster: ` +
+      'left attached and not deleted (a copied description is never acted on; fix the ' +
+      'description in Oxide to end this warning)',
   }));
 }
