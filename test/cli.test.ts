@@ -4,6 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
@@ -114,6 +117,30 @@ test('missing Oxide settings exit 1 with one line per setting', async () => {
     'error: Oxide token is not set: set OXIDE_TOKEN or OXIDE_TOKEN_FILE (or OXIDE_PROFILE, or token in --cloud-config)',
     'error: Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)',
   ]);
+});
+
+test('a 20 MB Oxide host (OXIDE_HOST_FILE): exit 1 with one short line, never echoed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ccm-host-'));
+  const file = join(dir, 'host');
+  writeFileSync(file, `https://${'a'.repeat(20_000_000)}.example`);
+  try {
+    const { kubeconfig } = await testKube();
+    const r = await run(
+      ['--cloud-provider=oxide', '--secure-port=0', `--kubeconfig=${kubeconfig}`],
+      {
+        OXIDE_HOST_FILE: file,
+        OXIDE_TOKEN: 'oxide-token-x',
+        OXIDE_PROJECT: 'k8s',
+      },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: Oxide host from OXIDE_HOST_FILE ${file} is not a host name: 20000008 characters (DNS allows 253, 63 per label)\n`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('against the simulator: wrong token and unknown project exit 1; unreachable host runs not ready', async () => {
