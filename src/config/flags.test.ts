@@ -471,3 +471,10 @@ test('every flag of the Go CCM v0.7.1 binary is accepted', () => {
     }
   }
 });
+
+test('a huge flag value is echoed cut, with its length', () => {
+  const { errors } = parseFlags([`--leader-elect-retry-period=${'x'.repeat(102_400)}`]);
+  assert.equal(errors.length, 1);
+  assert.ok((errors[0] ?? '').length < 300, `${errors[0]?.length} characters`);
+  assert.match(errors[0] ?? '', /invalid duration "x+"… \(102400 characters\) \(examples/);
+});
