@@ -93,8 +93,8 @@ export interface LoadBalancer {
   /**
    * Every Node of the cluster, candidates or not (optional): the service controller hands over a
    * reader of its Node cache before its first call. The Oxide provider never detaches a floating
-   * IP from an instance that is not one of them; without a reader it cannot tell and does not
-   * check.
+   * IP whose owner record was copied from an instance that is not one of them; without a reader
+   * it cannot tell and does not check.
    */
   setNodeLister?(list: () => readonly V1Node[]): void;
   /**

@@ -154,9 +154,9 @@ export class ServiceController implements Controller {
     this.services = ctx.informers.services();
     this.fresh = new FreshObjects(this.services.transform);
     this.nodes = ctx.informers.nodes();
-    // The provider tells a Node's instance from any other machine by this (never detaching a
-    // floating IP from a machine outside the cluster); candidates alone would not do, since a
-    // failed Node is not one but its floating IP must move.
+    // The provider tells a Node's instance from any other machine by this (a copied owner
+    // record on a machine outside the cluster is never acted on); candidates alone would not
+    // do, since a failed Node is not one but its floating IP must move.
     balancer.setNodeLister?.(() => this.nodes.list());
     this.slices = ctx.informers.endpointSlices();
     this.services.addHandlers({
