@@ -478,3 +478,14 @@ test('a huge flag value is echoed cut, with its length', () => {
   assert.ok((errors[0] ?? '').length < 300, `${errors[0]?.length} characters`);
   assert.match(errors[0] ?? '', /invalid duration "x+"… \(102400 characters\) \(examples/);
 });
+
+test('--cluster-cidr with a zone id is no CIDR (Oxide refuses it as a route destination)', () => {
+  const base = ['--cloud-provider=oxide'];
+  assert.deepEqual(readCommandLine([...base, '--cluster-cidr=fe80::%eth0/64']).errors, [
+    '--cluster-cidr: "fe80::%eth0/64" is not a CIDR',
+  ]);
+  assert.deepEqual(
+    readCommandLine([...base, '--cluster-cidr=fd00:10::/48,10.0.0.0/16']).errors,
+    [],
+  );
+});

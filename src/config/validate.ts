@@ -14,11 +14,15 @@ import { quote } from '../util/quote.ts';
 // retry, else NewLeaderElector refuses the configuration.
 const JITTER_FACTOR = 1.2;
 
+/**
+ * As Go's net.ParseCIDR, which KCM applies to the same flag: node:net's isIP also takes a zone
+ * id (`fe80::%eth0/64`), which no route destination can carry (Oxide refuses it, every time).
+ */
 function validCidr(text: string): boolean {
   const [ip, bits, extra] = text.split('/');
   if (ip === undefined || bits === undefined || extra !== undefined || !/^\d+$/.test(bits))
     return false;
-  const family = isIP(ip);
+  const family = ip.includes('%') ? 0 : isIP(ip);
   return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
