@@ -145,6 +145,19 @@ class LeaderWork {
         this.log.info({ controllers: controllers.map((c) => c.name.name) }, 'caches synced');
       })
       .catch(() => undefined);
+    if (controllers.length === 0) {
+      // As upstream's startControllers, which blocks until stopped whatever it started: the
+      // process keeps serving health and metrics (and holding the Lease). Exiting 0 at once
+      // looked like success and, under a Deployment, restarted in a loop.
+      this.log.warn(
+        'no controller runs (--controllers disabled them all, or their flags keep them off): ' +
+          'serving health and metrics only until stopped',
+      );
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
     await Promise.all(runs);
     await informers.stopped();
     this.synced = false;
