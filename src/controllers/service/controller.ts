@@ -40,6 +40,7 @@ import {
   serviceFingerprint,
   wantsLoadBalancer,
 } from './predicates.ts';
+import { countServices, reportServices } from '../state-metrics.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
 import { compareNames } from '../../util/compare.ts';
 
@@ -194,6 +195,20 @@ export class ServiceController implements Controller {
       throw err;
     }
     this.started = true;
+    // The Services this controller serves: as sync() decides, Services being deleted excluded.
+    reportServices(
+      () =>
+        countServices(
+          this.services
+            .list()
+            .filter(
+              (svc) =>
+                !svc.metadata?.deletionTimestamp &&
+                wantsLoadBalancer(svc, this.balancer.loadBalancerClass),
+            ),
+        ),
+      signal,
+    );
     const periodic = setInterval(() => {
       this.sweeps += 1;
       this.sweep();
