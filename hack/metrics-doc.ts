@@ -39,9 +39,14 @@ function mirrors(f: FamilyDescription): string {
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderMetricsDoc(): string {
+/** Every family the registry exports once every product module is loaded. */
+export function registryFamilies(): FamilyDescription[] {
   registerProcessMetrics();
-  const families = describeFamilies();
+  return describeFamilies();
+}
+
+export function renderMetricsDoc(): string {
+  const families = registryFamilies();
   const ours = new Set(families.map((f) => f.name));
   const mirrored = UPSTREAM_CCM_FAMILIES.filter((u) => u.mirrored);
   const absent = UPSTREAM_CCM_FAMILIES.filter((u) => !u.mirrored);
