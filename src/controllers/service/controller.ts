@@ -195,18 +195,8 @@ export class ServiceController implements Controller {
       throw err;
     }
     this.started = true;
-    // The Services this controller serves: as sync() decides, Services being deleted excluded.
     reportServices(
-      () =>
-        countServices(
-          this.services
-            .list()
-            .filter(
-              (svc) =>
-                !svc.metadata?.deletionTimestamp &&
-                wantsLoadBalancer(svc, this.balancer.loadBalancerClass),
-            ),
-        ),
+      () => countServices(this.services.list().filter((svc) => this.serves(svc))),
       signal,
     );
     const periodic = setInterval(() => {
@@ -482,6 +472,16 @@ export class ServiceController implements Controller {
     const key = hash.digest('base64');
     this.nodesKeys.set(nodes, key);
     return key;
+  }
+
+  /** A Service this controller gives a load balancer now: its namespace, its class, not deleting. */
+  private serves(svc: V1Service): boolean {
+    return (
+      (this.options.namespace === undefined ||
+        svc.metadata?.namespace === this.options.namespace) &&
+      !svc.metadata?.deletionTimestamp &&
+      wantsLoadBalancer(svc, this.balancer.loadBalancerClass)
+    );
   }
 
   private relevant(svc: V1Service): boolean {
