@@ -9,6 +9,7 @@ import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
 import type { ControllerContext } from './controllers/controller.ts';
+import { controllerRunning } from './controllers/metrics.ts';
 import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
@@ -16,12 +17,13 @@ import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
-import { controllerRunning } from './metrics.ts';
+import { registry } from './metrics-registry.ts';
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
 import { OxideStartup } from './oxide/startup.ts';
 import type { StartupBackoff } from './oxide/startup.ts';
+import { registerProcessMetrics } from './process-metrics.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
 import { serveSecurePort } from './server/secure-port.ts';
 import { userAgent } from './version.ts';
@@ -170,6 +172,8 @@ function serve(
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
+  // process_* and nodejs_* only in a process that serves them (--secure-port 0 does not).
+  if (options.securePort !== 0) registerProcessMetrics(registry);
   return serveSecurePort(
     options,
     {
@@ -189,6 +193,7 @@ function serve(
         oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
         informerSync: () => (standby() ? undefined : work.informerHealth()),
       },
+      metrics: registry,
     },
     (kubeconfig) => delegationClient(options, kubeconfig),
     log,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ServiceController } from '../src/controllers/service/controller.ts';
-import { registry } from '../src/metrics.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { FakeCloud } from './fake/cloud.ts';
 import { testContext, waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';

@@ -7,8 +7,13 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RestConfig } from './kubeconfig.ts';
-import { registry } from '../metrics.ts';
+import { Registry } from 'prom-client';
+import { registerKubeMetrics } from './metrics.ts';
 import { KubeClient } from './client.ts';
+
+// This layer's families, read as a scrape of the process's registry would show them.
+const registry = new Registry();
+registerKubeMetrics(registry);
 
 async function fakeApiserver(): Promise<{
   url: string;

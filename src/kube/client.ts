@@ -8,7 +8,7 @@ import { Agent, fetch, ProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { linked } from '../abort.ts';
 import { traceRequest } from '../log.ts';
-import { restClientMetrics } from '../metrics.ts';
+import { restClientMetrics } from './metrics.ts';
 import { Credentials, inClusterConfig, loadKubeconfig } from './kubeconfig.ts';
 import type { RestConfig } from './kubeconfig.ts';
 import { TokenBucket } from './token-bucket.ts';

@@ -13,6 +13,7 @@ import { listSubnets } from './subnets.ts';
 import { listVpcs } from './vpcs.ts';
 import { Semaphore } from '../util/async.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
+import { countCacheLookups } from './metrics.ts';
 
 export interface InstanceInventoryOptions {
   /** How long an instance snapshot answers lookups; default 2 s. */
@@ -107,10 +108,14 @@ export class InstanceInventory {
     this.client = client;
     this.perInstance = new Semaphore(options.concurrency ?? 16);
     this.ttlMs = options.ttlMs ?? 2_000;
-    this.instances = new TtlCache({ name: 'instances', ttlMs: this.ttlMs, dropAtExpiry: true });
+    this.instances = new TtlCache({
+      onLookup: countCacheLookups('instances'),
+      ttlMs: this.ttlMs,
+      dropAtExpiry: true,
+    });
     this.nicTtlMs = options.nicTtlMs ?? 60_000;
     this.nicView = new TtlCache({
-      name: 'network_interfaces',
+      onLookup: countCacheLookups('network_interfaces'),
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });

@@ -8,13 +8,15 @@ import { Delegation } from './delegation.ts';
 import { listenRetryingWhileInUse } from './listen-retry.ts';
 import type { RetryingServer } from './listen-retry.ts';
 import { startServer } from './server.ts';
-import type { Check } from './server.ts';
+import type { Check, MetricsSource } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
 
 export interface SecurePortChecks {
   healthChecks: Record<string, Check>;
   /** Checked on /readyz after the health checks. */
   readyChecks: Record<string, Check>;
+  /** What /metrics serves. */
+  metrics: MetricsSource;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function serveSecurePort(
           ...(tls ? { tls } : {}),
           healthChecks: checks.healthChecks,
           readyChecks: checks.readyChecks,
+          metrics: checks.metrics,
           guard,
           log,
         }),

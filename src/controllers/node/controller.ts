@@ -21,7 +21,7 @@ import {
 } from '../../kube/well-known.ts';
 import { WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
-import { nodeMetrics } from '../../metrics.ts';
+import { nodeMetrics } from './metrics.ts';
 import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';

@@ -25,7 +25,7 @@ import { objectKey } from '../../kube/informer.ts';
 import { ExponentialBackoff, WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
 import { V } from '../../log.ts';
-import { serviceControllerMetrics } from '../../metrics.ts';
+import { serviceControllerMetrics } from './metrics.ts';
 import { SERVICE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
