@@ -124,7 +124,7 @@ test('a refused connection counts as code <error>', async () => {
 test('aborting a write whose body HTTP/2 flow control holds back leaves the process running', async () => {
   // In a child process: the failure is a native loop that no timer of this process could end.
   // It allocates as it spins, so the child is killed soon after the abort if it does not go on.
-  const script = new URL('./client-h2-abort.child.ts', import.meta.url).pathname;
+  const script = new URL('./fixtures/client-h2-abort.child.ts', import.meta.url).pathname;
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let grace: NodeJS.Timeout | undefined;
