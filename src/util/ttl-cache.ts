@@ -4,7 +4,7 @@
 // again), an optional bound on entries (oldest first out), and hit/miss counts (each lookup told
 // to the owner's onLookup, which feeds its layer's metric). Callers that need more (the
 // floating-IP view's write-through) build it on top.
-import { abandonOn } from '../abort.ts';
+import { abandonOn } from './abort.ts';
 
 export interface TtlCacheOptions<V> {
   /** How long a value answers, in ms from its load's start; per value when a function. 0: never kept. */

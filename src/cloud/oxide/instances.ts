@@ -5,7 +5,7 @@
 // refused: such a Node is never initialized, and never deleted because of it.
 import type { V1Node } from '@kubernetes/client-node';
 import type { Instance } from '@oxide/api';
-import { abandonOn } from '../../abort.ts';
+import { abandonOn } from '../../util/abort.ts';
 import { isNotFound } from '../../oxide/errors.ts';
 import type { InstanceInventory } from '../../oxide/inventory.ts';
 import type { OxideClient } from '../../oxide/client.ts';

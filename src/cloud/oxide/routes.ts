@@ -4,7 +4,7 @@
 // is not ours is never replaced. Only routes on our router whose description marks them as ours
 // are listed, so the controller can never delete anything it did not create.
 import type { Instance, InstanceNetworkInterface, VpcRouter } from '@oxide/api';
-import { abandonOn } from '../../abort.ts';
+import { abandonOn } from '../../util/abort.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { isOxideError } from '../../oxide/errors.ts';
 import type { InstanceInventory } from '../../oxide/inventory.ts';
