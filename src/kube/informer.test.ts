@@ -3,6 +3,7 @@
 // restarts without another LIST; a broken connection resumes from the last resourceVersion
 // (no LIST); only 410 Gone lists again.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -267,4 +268,36 @@ test('the transform applies to listed and watched objects', async () => {
   await waitFor('watched', () => informer.get(`${ns}/watched`) !== undefined, 10_000);
   assert.equal(informer.get(`${ns}/listed`)?.data?.['v'], 't1');
   assert.equal(informer.get(`${ns}/watched`)?.data?.['v'], 't2');
+});
+
+test('waitForSync: an aborted signal rejects at once; a settled wait leaves no listener on its signal', async () => {
+  const { informer, start } = await setup();
+  // Settled or not by the time the macrotask queue runs: an already-aborted signal must not
+  // leave its caller waiting for a list that may never come.
+  const outcome = await Promise.race([
+    informer.waitForSync(AbortSignal.abort(new Error('stopped'))).then(
+      () => 'resolved',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    ),
+    new Promise<string>((resolve) => setImmediate(() => resolve('still waiting'))),
+  ]);
+  assert.equal(outcome, 'stopped');
+
+  // One long-lived signal handed to many waits (as a controller's run signal is).
+  const lifetime = new AbortController();
+  aborts.push(lifetime);
+  const waits = Array.from({ length: 20 }, () => informer.waitForSync(lifetime.signal));
+  assert.equal(getEventListeners(lifetime.signal, 'abort').length, 20);
+  // A wait whose own signal aborts first rejects and takes its listener with it.
+  const early = new AbortController();
+  const abandoned = informer.waitForSync(early.signal);
+  early.abort(new Error('gave up'));
+  await assert.rejects(abandoned, /gave up/);
+  assert.equal(getEventListeners(early.signal, 'abort').length, 0);
+
+  await start();
+  await Promise.all(waits);
+  assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
+  await informer.waitForSync(lifetime.signal);
+  assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
 });

@@ -78,7 +78,8 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   /** Listing was refused (403) since the last successful list; see optionalWhenForbidden. */
   private forbidden = false;
-  private readonly syncWaiters: (() => void)[] = [];
+  /** Callers of waitForSync until the first list: each takes its abort listener away when told. */
+  private readonly syncWaiters = new Set<() => void>();
 
   constructor(client: KubeClient, options: InformerOptions<T>) {
     this.client = client;
@@ -101,12 +102,25 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /** Resolves once the first list has been delivered to the handlers. */
+  /**
+   * Resolves once the first list has been delivered to the handlers; rejects with the signal's
+   * reason when it aborts first (or already has). A wait leaves nothing behind on the signal or
+   * the informer once it settles, so a long-lived signal can be passed any number of times.
+   */
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
-      this.syncWaiters.push(resolve);
-      signal?.addEventListener('abort', () => reject(signal.reason as Error));
+      const onAbort = (): void => {
+        this.syncWaiters.delete(synced);
+        reject(signal?.reason as Error);
+      };
+      const synced = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.syncWaiters.add(synced);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -170,7 +184,9 @@ export class Informer<T extends KubeObject> {
   private markSynced(): void {
     if (this.synced) return;
     this.synced = true;
-    for (const w of this.syncWaiters.splice(0)) w();
+    const waiters = [...this.syncWaiters];
+    this.syncWaiters.clear();
+    for (const w of waiters) w();
   }
 
   private replace(items: T[]): void {
