@@ -113,7 +113,7 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
   const nodePrefix = uniqueName('lbn');
   const cloud = new TargetingCloud(kube, nodePrefix);
   // The controller's requests go through the counting client; events through the shared one.
-  const ctx = testContext(client, cloud, 'test', kube);
+  const ctx = testContext(client, cloud, 'test', kube, { namespace: ns });
   const { informers } = ctx;
   const controller = new ServiceController(ctx, {
     workers: 2,
@@ -121,7 +121,6 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
     nodeSyncDebounceMs: 20,
     retryBaseMs: 200,
     retryMaxMs: 1_000,
-    namespace: ns,
     ...options,
   });
   const abort = new AbortController();

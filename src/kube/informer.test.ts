@@ -16,6 +16,8 @@ import { waitFor } from '../../test/harness/context.ts';
 import { testKube, uniqueName } from '../../test/harness/kube.ts';
 import { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
+import { SharedInformers } from './informers.ts';
+import { silentLogger } from '../log.ts';
 
 /**
  * Forwards plain HTTP to the apiserver's HTTPS. Counts collection LISTs and WATCHes under
@@ -300,4 +302,37 @@ test('waitForSync: an aborted signal rejects at once; a settled wait leaves no l
   assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
   await informer.waitForSync(lifetime.signal);
   assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
+});
+
+test('shared informers scoped to a namespace list and watch only its Services', async () => {
+  const [mine, other] = [uniqueName('scoped'), uniqueName('scoped')];
+  const service = { metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } };
+  for (const ns of [mine, other]) {
+    await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
+    await kube.post(`/api/v1/namespaces/${ns}/services`, service);
+  }
+  const informers = new SharedInformers(kube, silentLogger, { namespace: mine });
+  const services = informers.services();
+  const abort = new AbortController();
+  aborts.push(abort);
+  informers.start(abort.signal);
+  runs.push(informers.stopped());
+  await informers.waitForSync(abort.signal);
+  assert.deepEqual(
+    services.list().map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`),
+    [`${mine}/web`],
+  );
+  await kube.post(`/api/v1/namespaces/${other}/services`, {
+    ...service,
+    metadata: { name: 'api' },
+  });
+  await kube.post(`/api/v1/namespaces/${mine}/services`, { ...service, metadata: { name: 'api' } });
+  await waitFor('the watched Service', () => services.get(`${mine}/api`));
+  assert.deepEqual(
+    services
+      .list()
+      .map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)
+      .sort(),
+    [`${mine}/api`, `${mine}/web`],
+  );
 });

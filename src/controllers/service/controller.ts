@@ -53,11 +53,6 @@ export interface ServiceControllerOptions {
   /** Per-Service retry backoff; upstream 5 s doubling to 300 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /**
-   * Only Services in this namespace (default: all). For tests and setups that run several
-   * controllers against one apiserver.
-   */
-  namespace?: string;
 }
 
 /** How one reconcile ended: the `result` field of its log line. */
@@ -109,9 +104,7 @@ export class ServiceController implements Controller {
   private readonly nodes: Informer<V1Node>;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly queue: WorkQueue;
-  private readonly options: Required<Omit<ServiceControllerOptions, 'namespace'>> & {
-    namespace: string | undefined;
-  };
+  private readonly options: Required<ServiceControllerOptions>;
   private readonly synced = new Map<string, Synced>();
   private readonly fresh: FreshObjects<V1Service>;
   private readonly nodeFingerprints = new Map<string, string>();
@@ -137,7 +130,6 @@ export class ServiceController implements Controller {
       nodeSyncDebounceMs: options.nodeSyncDebounceMs ?? 200,
       retryBaseMs: options.retryBaseMs ?? 5_000,
       retryMaxMs: options.retryMaxMs ?? 300_000,
-      namespace: options.namespace,
     };
     this.queue = new WorkQueue({
       name: SERVICE_CONTROLLER.workqueue ?? SERVICE_CONTROLLER.name,
@@ -470,12 +462,6 @@ export class ServiceController implements Controller {
   }
 
   private relevant(svc: V1Service): boolean {
-    if (
-      this.options.namespace !== undefined &&
-      svc.metadata?.namespace !== this.options.namespace
-    ) {
-      return false;
-    }
     return (
       wantsLoadBalancer(svc, this.balancer.loadBalancerClass) ||
       hasFinalizer(svc) ||
