@@ -107,7 +107,6 @@ export class NodeController implements Controller {
     for (;;) {
       await sleep(this.options.statusUpdateFrequencyMs, signal);
       if (signal.aborted) return;
-      this.instances.resyncStarted?.();
       for (const node of this.nodes.list()) {
         const name = node.metadata?.name ?? '';
         if (!hasTaint(node, TAINT_UNINITIALIZED) && node.spec?.providerID) {
