@@ -9,6 +9,7 @@
 import { KubeApiError } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
+import { abandonOn } from '../util/abort.ts';
 import { sleep } from '../util/async.ts';
 
 export interface KubeObject {
@@ -78,8 +79,8 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   /** Listing was refused (403) since the last successful list; see optionalWhenForbidden. */
   private forbidden = false;
-  /** Callers of waitForSync until the first list: each takes its abort listener away when told. */
-  private readonly syncWaiters = new Set<() => void>();
+  /** waitForSync's callers share it; the first list delivered resolves it. */
+  private readonly firstSync = Promise.withResolvers<void>();
 
   constructor(client: KubeClient, options: InformerOptions<T>) {
     this.client = client;
@@ -102,26 +103,10 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /**
-   * Resolves once the first list has been delivered to the handlers; rejects with the signal's
-   * reason when it aborts first (or already has). A wait leaves nothing behind on the signal or
-   * the informer once it settles, so a long-lived signal can be passed any number of times.
-   */
+  /** After the first list was delivered; the signal's reason if it aborts first (or had). */
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.syncWaiters.delete(synced);
-        reject(signal?.reason as Error);
-      };
-      const synced = (): void => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      this.syncWaiters.add(synced);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return abandonOn(this.firstSync.promise, signal);
   }
 
   /** The resourceVersion the store reflects (client-go's LastSyncResourceVersion). */
@@ -184,9 +169,7 @@ export class Informer<T extends KubeObject> {
   private markSynced(): void {
     if (this.synced) return;
     this.synced = true;
-    const waiters = [...this.syncWaiters];
-    this.syncWaiters.clear();
-    for (const w of waiters) w();
+    this.firstSync.resolve();
   }
 
   private replace(items: T[]): void {
