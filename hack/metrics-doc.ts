@@ -4,7 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-// Loads every product module, so every family any of them registers is in the registry.
+// Loads every product module: a family declared anywhere outside the registry (without
+// `registers: []`) lands in prom-client's global one, which test/metrics.test.ts checks is empty.
 import '../src/app.ts';
 import { describeFamilies, registry } from '../src/metrics-registry.ts';
 import type { FamilyDescription } from '../src/metrics-registry.ts';
