@@ -45,6 +45,9 @@ export function describeOxideFailure(err: unknown, settings: OxideSettings, what
   if (!isOxideError(err)) return `${what} failed: ${base}`;
   switch (err.kind) {
     case 'auth':
+      // 403: the token was accepted (/v1/me answered), but not for this operation.
+      if (err.status === 403)
+        return `Oxide API at ${settings.host} forbade ${err.operation} to this token (403): it lacks a permission on project ${JSON.stringify(settings.project)} or the silo: ${base}`;
       return `Oxide API at ${settings.host} rejected the token (${err.status}); check OXIDE_TOKEN: ${base}`;
     case 'not_found':
       return `Oxide project ${JSON.stringify(settings.project)} not found at ${settings.host} (or not visible to this token): ${base}`;

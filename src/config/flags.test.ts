@@ -98,6 +98,9 @@ test('every flag in both --flag value and --flag=value forms', () => {
     '--tls-cert-file',
     '/c',
     '--tls-private-key-file=/k2',
+    '--tls-min-version',
+    'VersionTLS13',
+    '--tls-cipher-suites=TLS_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
     '--metrics-plain-http=false',
     '--oxide-lb-firewall',
     '--oxide-lb-named-floating-ips=none',
@@ -164,6 +167,8 @@ test('every flag in both --flag value and --flag=value forms', () => {
     bindAddress: '127.0.0.1',
     tlsCertFile: '/c',
     tlsPrivateKeyFile: '/k2',
+    tlsMinVersion: 'VersionTLS13',
+    tlsCipherSuites: ['TLS_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
     metricsPlainHttp: false,
     oxideLoadBalancerFirewall: true,
     oxideLoadBalancerNamedFloatingIps: 'none',
@@ -413,6 +418,32 @@ test('docs/configuration.md documents every flag with its default, and every ign
     assert.ok(doc.includes(`\`--${name}\``), name);
 });
 
+test('--tls-min-version and --tls-cipher-suites: Go names as upstream; unknown ones are usage errors', () => {
+  const base = ['--cloud-provider=oxide'];
+  for (const ok of [
+    [],
+    ['--tls-min-version=VersionTLS12'],
+    [
+      '--tls-min-version=VersionTLS13',
+      '--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+    ],
+    ['--tls-cipher-suites=TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_AES_256_GCM_SHA384'],
+  ])
+    assert.deepEqual(readCommandLine([...base, ...ok]).errors, [], ok.join(' '));
+  assert.deepEqual(
+    readCommandLine([
+      ...base,
+      '--tls-min-version=TLSv1.2',
+      '--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256,TLS_RSA_WITH_RC4_128_SHA',
+    ]).errors,
+    [
+      '--tls-min-version: unknown tls version "TLSv1.2" (possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13)',
+      "--tls-cipher-suites: cipher suite ECDHE-RSA-AES128-GCM-SHA256 not supported or doesn't exist",
+      "--tls-cipher-suites: cipher suite TLS_RSA_WITH_RC4_128_SHA (OpenSSL RC4-SHA) is not available in this build's OpenSSL",
+    ],
+  );
+});
+
 test('secure-port authentication: prefix paths only with a trailing *, CA files need HTTPS', () => {
   const base = ['--cloud-provider=oxide'];
   assert.deepEqual(
@@ -453,6 +484,8 @@ test(
       'cluster-cidr': ['--cluster-cidr=10.0.0.0/16'],
       'tls-cert-file': ['--tls-cert-file=/c.pem', '--tls-private-key-file=/k.pem'],
       'tls-private-key-file': ['--tls-cert-file=/c.pem', '--tls-private-key-file=/k.pem'],
+      'tls-min-version': ['--tls-min-version=VersionTLS13'],
+      'tls-cipher-suites': ['--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
     };
     for (const name of names) {
       if (name === 'help' || name === 'version') continue;

@@ -196,6 +196,18 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'PEM private key matching --tls-cert-file.',
   },
   {
+    name: 'tls-min-version',
+    type: 'string',
+    key: 'tlsMinVersion',
+    help: 'Minimum TLS version supported. Possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13. Empty: VersionTLS12.',
+  },
+  {
+    name: 'tls-cipher-suites',
+    type: 'list',
+    key: 'tlsCipherSuites',
+    help: "Comma-separated list of cipher suites for the server, by Go's names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...). If omitted, Go's default cipher suites are used. TLS 1.3 suites are always on, as in Go.",
+  },
+  {
     name: 'metrics-plain-http',
     type: 'bool',
     key: 'metricsPlainHttp',

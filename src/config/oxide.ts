@@ -9,7 +9,7 @@
 // must be able to override a cloud-config baked into a ConfigMap. The token value never appears in
 // any message; messages name the source it came from instead.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseYamlQuietly } from '../util/yaml.ts';
 import { credentialsPath, parseCredentials } from './credentials-file.ts';
 
 export interface OxideSettings {
@@ -70,15 +70,10 @@ function readCloudConfig(
     );
     return {};
   };
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    // The YAML library quotes the offending line, which may be the token: report the position only.
-    const where =
-      err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    return ignoredAll(`not valid YAML${where} (an INI file?)`);
-  }
+  // The YAML library quotes the offending line, which may be the token: the position only.
+  const parsed = parseYamlQuietly(text);
+  if ('problem' in parsed) return ignoredAll(`${parsed.problem} (an INI file?)`);
+  const doc = parsed.value;
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) return ignoredAll('not a YAML mapping');
   const out: Partial<Record<CloudConfigKey, string>> = {};

@@ -5,6 +5,7 @@ import {
   isNamedFloatingIpPolicy,
 } from '../cloud/oxide/load-balancer/owner.ts';
 import { LOGGING_FORMATS } from '../log.ts';
+import { tlsPolicy } from '../server/tls-policy.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
 import type { CcmOptions } from './options.ts';
@@ -62,6 +63,7 @@ export function validateOptions(o: CcmOptions): string[] {
     errors.push(`--bind-address ${JSON.stringify(o.bindAddress)} is not an IP address`);
   if ((o.tlsCertFile === '') !== (o.tlsPrivateKeyFile === ''))
     errors.push('--tls-cert-file and --tls-private-key-file must be given together');
+  errors.push(...tlsPolicy(o.tlsMinVersion, o.tlsCipherSuites).errors);
   if (o.metricsPlainHttp && o.tlsCertFile !== '')
     errors.push('--metrics-plain-http cannot be combined with --tls-cert-file');
   for (const path of o.authorizationAlwaysAllowPaths) {

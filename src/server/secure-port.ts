@@ -10,6 +10,7 @@ import type { RetryingServer } from './listen-retry.ts';
 import { startServer } from './server.ts';
 import type { Check, MetricsSource } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
+import { tlsPolicy } from './tls-policy.ts';
 
 export interface SecurePortChecks {
   healthChecks: Record<string, Check>;
@@ -30,6 +31,9 @@ export async function serveSecurePort(
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   if (options.securePort === 0) return undefined;
+  // validateOptions refused names that do not map, so only upstream's warnings are left here.
+  const { policy, warnings } = tlsPolicy(options.tlsMinVersion, options.tlsCipherSuites);
+  for (const w of warnings) log.warn(w);
   const tls = options.metricsPlainHttp
     ? undefined
     : options.tlsCertFile
@@ -63,6 +67,7 @@ export async function serveSecurePort(
           bindAddress: options.bindAddress,
           port: options.securePort,
           ...(tls ? { tls } : {}),
+          ...(policy ? { tlsPolicy: policy } : {}),
           healthChecks: checks.healthChecks,
           readyChecks: checks.readyChecks,
           metrics: checks.metrics,
