@@ -10,7 +10,7 @@ import type { RetryingServer } from './listen-retry.ts';
 import { startServer } from './server.ts';
 import type { Check, MetricsSource } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
-import { tlsPolicy } from './tls-policy.ts';
+import { tlsPolicy } from '../config/tls-policy.ts';
 
 export interface SecurePortChecks {
   healthChecks: Record<string, Check>;

@@ -16,7 +16,7 @@ import type { DelegationOptions } from './delegation.ts';
 import { startServer } from './server.ts';
 import type { ServerOptions } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
-import { tlsPolicy } from './tls-policy.ts';
+import { tlsPolicy } from '../config/tls-policy.ts';
 
 /** The gate without an apiserver: only always-allowed paths and groups, no lookup. */
 const offlineDelegation: DelegationOptions = delegationOptions();

@@ -11,8 +11,8 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.ts';
 import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
-import { defaultTlsPolicy } from './tls-policy.ts';
-import type { TlsPolicy } from './tls-policy.ts';
+import { defaultTlsPolicy } from '../config/tls-policy.ts';
+import type { TlsPolicy } from '../config/tls-policy.ts';
 
 /** The part of a prom-client Registry that /metrics reads. */
 export interface MetricsSource {
