@@ -23,7 +23,6 @@ import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
 import { OxideStartup } from './oxide/startup.ts';
 import type { StartupBackoff } from './oxide/startup.ts';
-import { registerProcessMetrics } from './process-metrics.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
 import { serveSecurePort } from './server/secure-port.ts';
 import { userAgent } from './version.ts';
@@ -147,6 +146,19 @@ class LeaderWork {
         this.log.info({ controllers: controllers.map((c) => c.name.name) }, 'caches synced');
       })
       .catch(() => undefined);
+    if (controllers.length === 0) {
+      // As upstream's startControllers, which blocks until stopped whatever it started: the
+      // process keeps serving health and metrics (and holding the Lease). Exiting 0 at once
+      // looked like success and, under a Deployment, restarted in a loop.
+      this.log.warn(
+        'no controller runs (--controllers disabled them all, or their flags keep them off): ' +
+          'serving health and metrics only until stopped',
+      );
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
     await Promise.all(runs);
     await informers.stopped();
     this.synced = false;
@@ -175,8 +187,6 @@ function serve(
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
-  // process_* and nodejs_* only in a process that serves them (--secure-port 0 does not).
-  if (options.securePort !== 0) registerProcessMetrics(registry);
   return serveSecurePort(
     options,
     {

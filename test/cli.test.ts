@@ -15,7 +15,7 @@ import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { VERSION } from '../src/version.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
 import { waitFor } from './harness/context.ts';
-import { parseLogOutput } from './harness/klog.ts';
+import { parseKlogText, parseLogOutput } from './harness/klog.ts';
 import { BROKEN_KUBECONFIGS, brokenKubeconfig } from './harness/kubeconfigs.ts';
 import { makeCa } from './harness/certs.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
@@ -157,6 +157,30 @@ test('a kubeconfig that is not YAML: exit 1 naming the line and column, never a 
       for (const line of lines)
         assert.ok(!out.includes(line.trim()), `${name}: a line of the file printed:\n${out}`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 20 MB Oxide host (OXIDE_HOST_FILE): exit 1 with one short line, never echoed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ccm-host-'));
+  const file = join(dir, 'host');
+  writeFileSync(file, `https://${'a'.repeat(20_000_000)}.example`);
+  try {
+    const { kubeconfig } = await testKube();
+    const r = await run(
+      ['--cloud-provider=oxide', '--secure-port=0', `--kubeconfig=${kubeconfig}`],
+      {
+        OXIDE_HOST_FILE: file,
+        OXIDE_TOKEN: 'oxide-token-x',
+        OXIDE_PROJECT: 'k8s',
+      },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: Oxide host from OXIDE_HOST_FILE ${file} is not a host name: 20000008 characters (DNS allows 253, 63 per label)\n`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -551,6 +575,55 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
     assert.equal(result?.code, 0, s.output());
     assert.doesNotMatch(result.stderr, /acquire leader lease/);
     parseLogOutput(result.stderr, 'text');
+  } finally {
+    s.child.kill('SIGKILL');
+    await s.exited;
+    await sim.stop();
+  }
+});
+
+test('every controller disabled: stays up serving health, as upstream; "-*" is refused (exit 2)', async () => {
+  // Upstream's validation takes "-*" as the unknown controller "*"; naming each one is the way.
+  const star = await run(['--cloud-provider=oxide', '--controllers=-*']);
+  assert.equal(star.code, 2);
+  assert.match(star.stderr, /--controllers: unknown controller "\*"/);
+
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const { kubeconfig } = await testKube();
+  const port = await freePort();
+  const s = start(
+    [
+      '--cloud-provider=oxide',
+      `--kubeconfig=${kubeconfig}`,
+      '--controllers=-cloud-node,-cloud-node-lifecycle,-service,-route',
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      '--metrics-plain-http',
+    ],
+    { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+  );
+  try {
+    let ready = '';
+    for (let i = 0; i < 100 && !(ready === 'ok' && /no controller runs/.test(s.output())); i++) {
+      await sleep(200);
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.text())
+        .catch(() => '');
+    }
+    assert.equal(ready, 'ok', s.output());
+    const warning = s
+      .output()
+      .split('\n')
+      .find((l) => l.includes('no controller runs'));
+    assert.equal(warning === undefined ? undefined : parseKlogText(warning).severity, 'W');
+    parseLogOutput(s.output(), 'text');
+    // Still running after it said so (it used to exit 0 here), and still healthy.
+    assert.equal(s.child.exitCode, null, s.output());
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    s.child.kill('SIGTERM');
+    const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
+    assert.equal(result?.code, 0, s.output());
   } finally {
     s.child.kill('SIGKILL');
     await s.exited;

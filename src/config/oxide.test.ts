@@ -216,4 +216,10 @@ test('host shapes', () => {
   assert.match(normalizeHost('https://rack.example.com?x=1').problem ?? '', /must not have a path/);
   assert.match(normalizeHost('https://user:pw@rack').problem ?? '', /user information/);
   assert.match(normalizeHost('https://exa mple').problem ?? '', /is not a URL/);
+  // A host no DNS can hold is refused with its length, not echoed (it would be a 20 MB line).
+  const huge = normalizeHost(`https://${'a'.repeat(20_000_000)}.example`).problem ?? '';
+  assert.equal(huge, 'is not a host name: 20000008 characters (DNS allows 253, 63 per label)');
+  assert.match(normalizeHost(`${'a'.repeat(64)}.example`).problem ?? '', /63 per label/);
+  assert.equal(normalizeHost(`${'a'.repeat(63)}.example`).problem, undefined);
+  assert.ok((normalizeHost(`https://rack/${'p'.repeat(100_000)}`).problem ?? '').length < 200);
 });
