@@ -12,7 +12,7 @@ import {
   longFiles,
   ruleViolations,
   unitCycles,
-  unitOf,
+  areaOf,
   unreachable,
 } from './harness/import-graph.ts';
 import type { ImportGraph, LayerRule } from './harness/import-graph.ts';
@@ -88,18 +88,9 @@ const RULES: Rule[] = [
   },
 ];
 
-/** A file directly in one of these is a unit of its own for the cycle check; deeper, its area. */
-const ROOTS = ['src', 'sim'];
-
-/**
- * The unit of the cycle check: the area (src/kube, src/cloud, sim/db, …) or a file directly in
- * src/ or sim/. Inside an area a subfolder may use its parent's files (load-balancer/ uses
- * ../provider-id.ts): the areas are the layers, their subfolders are steps of one job.
- */
-const area = (file: string): string => {
-  const parts = file.split('/');
-  return parts.length <= 2 ? unitOf(file, ROOTS) : parts.slice(0, 2).join('/');
-};
+// The unit of the cycle check is the area (src/kube, src/cloud, sim/db, …, or a file directly in
+// src/ or sim/). Inside an area a subfolder may use its parent's files (load-balancer/ uses
+// ../provider-id.ts): the areas are the layers, their subfolders are steps of one job.
 
 const synthetic = (edges: [string, string][]): ImportGraph => ({
   files: [...new Set(edges.flat())].sort(),
@@ -124,7 +115,7 @@ test('a circle between areas is found; one within an area, or a one-way chain, i
         ['src/kube/client.ts', 'src/server/tls.ts'],
         ['src/server/authn.ts', 'src/kube/client.ts'],
       ]),
-      area,
+      areaOf,
     ),
     [
       ['sim/db', 'sim/db.ts'],
@@ -139,7 +130,7 @@ test('a circle between areas is found; one within an area, or a one-way chain, i
         ['src/app.ts', 'src/kube/client.ts'],
         ['src/kube/client.ts', 'src/log.ts'],
       ]),
-      area,
+      areaOf,
     ),
     [],
   );
@@ -189,7 +180,7 @@ test('product files and the simulator import along the layers only', () => {
 });
 
 test('no circle between areas (each folder of src/ and sim/, each file directly in them)', () => {
-  assert.deepEqual(unitCycles(graph, area), []);
+  assert.deepEqual(unitCycles(graph, areaOf), []);
 });
 
 test('every product file is reached from src/main.ts (no dead code or fixture in the product set)', () => {
@@ -201,6 +192,6 @@ test('import-graph numbers', () => {
   const edges = graph.edges.filter((e) => e.from.startsWith('src/'));
   const long = longFiles(repoRoot, product, 300);
   console.log(
-    `product files: ${product.length}; imports between them: ${edges.length} (type-only: ${edges.filter((e) => e.kind === 'type').length}); over 300 lines: ${long.length} (${long.join(', ')}); arrows back up: ${ruleViolations(graph, RULES).length}; circles between areas: ${unitCycles(graph, area).length}`,
+    `product files: ${product.length}; imports between them: ${edges.length} (type-only: ${edges.filter((e) => e.kind === 'type').length}); over 300 lines: ${long.length} (${long.join(', ')}); arrows back up: ${ruleViolations(graph, RULES).length}; circles between areas: ${unitCycles(graph, areaOf).length}`,
   );
 });

@@ -131,13 +131,13 @@ export function ruleViolations(graph: ImportGraph, rules: readonly LayerRule[]):
 }
 
 /**
- * The unit a file belongs to for the cycle check: its folder, except that a file directly in one
- * of `roots` (src/app.ts, sim/db.ts) is a unit of its own (those folders hold the composition
- * root beside small shared modules, not one package).
+ * The area a file belongs to for the cycle check: the folder directly under its root (src/kube,
+ * sim/db), or the file itself when it sits directly in the root (src/app.ts, sim/db.ts: those
+ * folders hold the composition root beside small shared modules, not one package).
  */
-export function unitOf(file: string, roots: readonly string[]): string {
-  const dir = posix.dirname(file);
-  return roots.includes(dir) ? file : dir;
+export function areaOf(file: string): string {
+  const parts = file.split('/');
+  return parts.length <= 2 ? file : parts.slice(0, 2).join('/');
 }
 
 /** Every set of units that import each other in a circle (strongly connected, more than one). */
@@ -181,7 +181,7 @@ export function unitCycles(graph: ImportGraph, unit: (file: string) => string): 
     if (component.length > 1) cycles.push(component.sort());
   };
   for (const v of [...next.keys()].sort()) if (!index.has(v)) visit(v);
-  return cycles.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
+  return cycles.sort((a, b) => ((a[0] ?? '') < (b[0] ?? '') ? -1 : 1));
 }
 
 /** The files under `under` that `entry` does not reach, type-only imports included. */
