@@ -56,7 +56,10 @@ export class OxideInstances implements Instances {
     this.inventory.prefetchNics();
     const instance = await this.find(node, signal);
     const [nics, externalIps] = await Promise.all([
-      this.inventory.nics(instance.id, signal),
+      // A Node's addresses are read at initialization, then by every periodic resync: each read
+      // comes from a newer NIC walk than the last one did (shared by the whole pass), so an
+      // address change shows at the next resync and never waits for the view's TTL.
+      this.inventory.nics(instance.id, signal, { advance: true }),
       this.inventory.externalIps(instance.id, signal),
     ]);
     return instanceMetadata(instance, nics, externalIps, {
@@ -64,11 +67,6 @@ export class OxideInstances implements Instances {
       zone: this.zone,
       project: this.client.project,
     });
-  }
-
-  /** A resync pass reads NICs from one fresh walk of the project's subnets, shared by the pass. */
-  resyncStarted(): void {
-    this.inventory.expireNics();
   }
 
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
