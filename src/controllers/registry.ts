@@ -19,7 +19,7 @@ import { NodeLifecycleController } from './node-lifecycle/controller.ts';
 import { NodeController } from './node/controller.ts';
 import { RouteController } from './route/controller.ts';
 import { ServiceController } from './service/controller.ts';
-import { FAILOVER_SIGNALS } from './service/failover/failover.ts';
+import { FAILOVER_SIGNALS } from '../config/failover-signals.ts';
 import type { FailoverOptions } from './service/failover/failover.ts';
 
 /** Upstream's service controller resyncs every load balancer against the Nodes this often. */

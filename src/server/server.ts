@@ -7,10 +7,18 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { registerProcessMetrics, registry } from '../metrics.ts';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.ts';
 import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
+import { defaultTlsPolicy } from '../config/tls-policy.ts';
+import type { TlsPolicy } from '../config/tls-policy.ts';
+
+/** The part of a prom-client Registry that /metrics reads. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 /** A named check: undefined when healthy, else the reason (one line, no secrets). */
 export type Check = () => string | undefined;
@@ -21,10 +29,14 @@ export interface ServerOptions {
   port: number;
   /** Undefined: plain HTTP (--metrics-plain-http). */
   tls?: TlsMaterial;
+  /** --tls-min-version and --tls-cipher-suites; default upstream's (TLS 1.2, Go's suites). */
+  tlsPolicy?: TlsPolicy;
   healthChecks: Record<string, Check>;
   readyChecks: Record<string, Check>;
   /** Authenticates and authorizes every request before it is routed. */
   guard: RequestGuard;
+  /** What /metrics serves: the registry the composition root filled (src/metrics-registry.ts). */
+  metrics: MetricsSource;
   log: Logger;
 }
 
@@ -66,6 +78,7 @@ function checkResponse(
 /** Upstream's responsewriters: a v1 Status, as kubectl and Prometheus users know it. */
 function refuse(res: ServerResponse, refusal: Refusal): void {
   res.statusCode = refusal.code;
+  if (refusal.closeConnection) res.setHeader('connection', 'close');
   res.setHeader('content-type', 'application/json');
   res.setHeader('x-content-type-options', 'nosniff');
   res.end(
@@ -110,8 +123,8 @@ async function handle(
       checkResponse(res, { ...options.healthChecks, ...options.readyChecks }, verbose, 'readyz');
       return;
     case '/metrics': {
-      const body = await registry.metrics();
-      res.setHeader('content-type', registry.contentType);
+      const body = await options.metrics.metrics();
+      res.setHeader('content-type', options.metrics.contentType);
       res.end(body);
       return;
     }
@@ -123,8 +136,6 @@ async function handle(
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  // Node process metrics (process_*, nodejs_*) in the shared registry; once per process.
-  registerProcessMetrics();
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res, options).catch((err: unknown) => {
       options.log.error({ err: String(err), path: req.url }, 'serving request failed');
@@ -132,21 +143,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end();
     });
   };
-  // Ask for a client certificate but let the guard judge it: each authenticator checks it
-  // against its own CA, and a request without one may still carry a token or be anonymous. No
-  // CA list is offered in the handshake (Go's server offers one): with `ca` set, Node reported
-  // no intermediates of the chain the client sent, and chained client certificates failed.
-  const server: Server = options.tls
-    ? createHttpsServer(
-        {
-          cert: options.tls.cert,
-          key: options.tls.key,
-          requestCert: true,
-          rejectUnauthorized: false,
-        },
-        listener,
-      )
-    : createHttpServer(listener);
+  // Ask for a client certificate and let OpenSSL verify it against the guard's CA bundles, but
+  // refuse nothing in the handshake: a request without a certificate, or with one that failed,
+  // may still carry a token or be anonymous, and the guard judges it (upstream's
+  // tls.RequestClientCert with per-authenticator verification).
+  let server: Server;
+  if (options.tls) {
+    const { cert, key } = options.tls;
+    const policy = options.tlsPolicy ?? defaultTlsPolicy();
+    const certs = options.guard.clientCertificates;
+    const context = (trust: Pick<SecureContextOptions, 'ca'>) => ({
+      cert,
+      key,
+      ...policy,
+      ...trust,
+    });
+    const https = createHttpsServer(
+      {
+        ...context(certs?.contextOptions() ?? { ca: [] }),
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      listener,
+    );
+    certs?.attach(https, context);
+    server = https;
+  } else server = createHttpServer(listener);
   // Probes use short-lived connections; do not let idle keep-alives delay shutdown.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

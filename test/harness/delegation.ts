@@ -6,6 +6,7 @@ import type { KubeClient } from '../../src/kube/client.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Delegation } from '../../src/server/delegation.ts';
 import type { DelegationOptions } from '../../src/server/delegation.ts';
+import { registry } from '../../src/metrics-registry.ts';
 import { startServer } from '../../src/server/server.ts';
 import type { RunningServer } from '../../src/server/server.ts';
 import type { TlsMaterial } from '../../src/server/tls.ts';
@@ -41,7 +42,14 @@ export interface GuardedPort {
   guard: Delegation;
   get(
     path: string,
-    init?: { token?: string; cert?: Pem; headers?: Record<string, string>; method?: string },
+    init?: {
+      token?: string;
+      cert?: Pem;
+      headers?: Record<string, string>;
+      method?: string;
+      /** Reuse this client's connections instead of a new one per request. */
+      agent?: Agent;
+    },
   ): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
 }
@@ -58,6 +66,7 @@ export async function guardedPort(
     healthChecks: { ping: () => undefined },
     readyChecks: {},
     guard,
+    metrics: registry,
     log: silentLogger,
   });
   // One agent per request: each may present a different client certificate.
@@ -66,10 +75,13 @@ export async function guardedPort(
     server,
     guard,
     async get(path, init = {}) {
-      const agent = new Agent({
-        connect: { ca: tls.cert, servername: 'localhost', ...(init.cert ?? {}) },
-      });
-      agents.push(agent);
+      let agent = init.agent;
+      if (!agent) {
+        agent = new Agent({
+          connect: { ca: tls.cert, servername: 'localhost', ...(init.cert ?? {}) },
+        });
+        agents.push(agent);
+      }
       const headers: Record<string, string> = { ...init.headers };
       if (init.token !== undefined) headers['authorization'] = `Bearer ${init.token}`;
       const res = await fetch(server.url + path, {

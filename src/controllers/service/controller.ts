@@ -14,12 +14,15 @@
 //   which always asks the provider so drift is repaired).
 // Node changes schedule one debounced sweep that enqueues every load-balancer Service; the queue
 // de-duplicates keys, so N Node changes cost at most one reconcile per Service.
+// Warnings the provider returns with a status become Warning events once per Service: a
+// warning is recorded again only after a sync without it, so a resync at rest writes nothing.
 import { createHash } from 'node:crypto';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type {
   LoadBalancer,
   LoadBalancerIngress,
   LoadBalancerStatus,
+  LoadBalancerWarning,
 } from '../../cloud/provider.ts';
 import { InvalidServiceConfigError } from '../../cloud/provider.ts';
 import type { EventRecorder, EventType } from '../../kube/events.ts';
@@ -29,7 +32,7 @@ import { objectKey } from '../../kube/informer.ts';
 import { ExponentialBackoff, WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
 import { V } from '../../log.ts';
-import { serviceControllerMetrics } from '../../metrics.ts';
+import { serviceControllerMetrics } from './metrics.ts';
 import { SERVICE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
@@ -44,6 +47,7 @@ import {
   serviceFingerprint,
   wantsLoadBalancer,
 } from './predicates.ts';
+import { countServices, reportServices } from '../state-metrics.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
 import { compareNames } from '../../util/compare.ts';
 import { Failover } from './failover/failover.ts';
@@ -62,11 +66,6 @@ export interface ServiceControllerOptions {
   retryMaxMs?: number;
   /** Load-balancer failover on early signals (failover/failover.ts); default off. */
   failover?: FailoverOptions;
-  /**
-   * Only Services in this namespace (default: all). For tests and setups that run several
-   * controllers against one apiserver.
-   */
-  namespace?: string;
 }
 
 /** How one reconcile ended: the `result` field of its log line. */
@@ -132,13 +131,13 @@ export class ServiceController implements Controller {
   private readonly nodes: Informer<V1Node>;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly queue: WorkQueue;
-  private readonly options: Required<Omit<ServiceControllerOptions, 'namespace' | 'failover'>> & {
-    namespace: string | undefined;
-  };
+  private readonly options: Required<Omit<ServiceControllerOptions, 'failover'>>;
   private readonly failover: Failover;
   /** When an eligible Node was seen to become ineligible or deleted (NotReady path latency). */
   private readonly leftAt = new Map<string, number>();
   private readonly synced = new Map<string, Synced>();
+  /** Per Service key, the provider warnings of its last sync (reason + message), each recorded once. */
+  private readonly warned = new Map<string, Set<string>>();
   private readonly fresh: FreshObjects<V1Service>;
   private readonly nodeFingerprints = new Map<string, string>();
   private eligible: V1Node[] | undefined;
@@ -163,7 +162,6 @@ export class ServiceController implements Controller {
       nodeSyncDebounceMs: options.nodeSyncDebounceMs ?? 200,
       retryBaseMs: options.retryBaseMs ?? 5_000,
       retryMaxMs: options.retryMaxMs ?? 300_000,
-      namespace: options.namespace,
     };
     this.queue = new WorkQueue({
       name: SERVICE_CONTROLLER.workqueue ?? SERVICE_CONTROLLER.name,
@@ -172,6 +170,10 @@ export class ServiceController implements Controller {
     this.services = ctx.informers.services();
     this.fresh = new FreshObjects(this.services.transform);
     this.nodes = ctx.informers.nodes();
+    // The provider tells a Node's instance from any other machine by this (a copied owner
+    // record on a machine outside the cluster is never acted on); candidates alone would not
+    // do, since a failed Node is not one but its floating IP must move.
+    balancer.setNodeLister?.(() => this.nodes.list());
     this.slices = ctx.informers.endpointSlices();
     const failover = options.failover ?? NO_FAILOVER;
     this.failover = new Failover(
@@ -232,6 +234,10 @@ export class ServiceController implements Controller {
       throw err;
     }
     this.started = true;
+    reportServices(
+      () => countServices(this.services.list().filter((svc) => this.serves(svc))),
+      signal,
+    );
     const periodic = setInterval(() => {
       this.sweeps += 1;
       this.sweep();
@@ -334,6 +340,7 @@ export class ServiceController implements Controller {
         signal,
       );
       ingress = status.ingress;
+      this.warn(key, svc, status.warnings);
       this.targetsNow(key, current, status);
       current = await this.writeIngress(key, current, ingress, signal);
     } catch (err) {
@@ -398,6 +405,7 @@ export class ServiceController implements Controller {
           ),
         );
       if (status) {
+        this.warn(key, svc, status.warnings);
         this.targetsNow(key, svc, status);
         current = await this.writeIngress(key, current, status.ingress, signal);
       }
@@ -434,7 +442,11 @@ export class ServiceController implements Controller {
     this.event(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
     let current = svc;
     try {
-      await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc, signal);
+      const warnings = await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc, signal);
+      // Each recorded: the Service is going, there is no later sync to repeat them at.
+      this.warned.delete(key);
+      this.warn(key, svc, warnings ?? undefined);
+      this.warned.delete(key);
       this.synced.delete(key);
       this.failover.forget(key);
       if (clearStatus) current = await this.writeIngress(key, current, [], signal);
@@ -567,13 +579,14 @@ export class ServiceController implements Controller {
     return key;
   }
 
+  /** A Service this controller gives a load balancer now: its class, not deleting. */
+  private serves(svc: V1Service): boolean {
+    return (
+      !svc.metadata?.deletionTimestamp && wantsLoadBalancer(svc, this.balancer.loadBalancerClass)
+    );
+  }
+
   private relevant(svc: V1Service): boolean {
-    if (
-      this.options.namespace !== undefined &&
-      svc.metadata?.namespace !== this.options.namespace
-    ) {
-      return false;
-    }
     return (
       wantsLoadBalancer(svc, this.balancer.loadBalancerClass) ||
       hasFinalizer(svc) ||
@@ -658,6 +671,24 @@ export class ServiceController implements Controller {
         'synced load balancers for all Services',
       );
     }
+  }
+
+  /** Records the warnings not recorded at this Service's last sync; forgets the ones gone since. */
+  private warn(key: string, svc: V1Service, warnings: LoadBalancerWarning[] | undefined): void {
+    const before = this.warned.get(key);
+    const now = new Set<string>();
+    for (const w of warnings ?? []) {
+      const id = `${w.reason}\n${w.message}`;
+      now.add(id);
+      if (before?.has(id)) continue;
+      this.log.warn(
+        { service: key, reason: w.reason, message: w.message },
+        'load balancer warning',
+      );
+      this.event(svc, 'Warning', w.reason, w.message);
+    }
+    if (now.size > 0) this.warned.set(key, now);
+    else this.warned.delete(key);
   }
 
   private event(svc: V1Service, type: EventType, reason: string, message: string): void {

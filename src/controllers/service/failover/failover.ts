@@ -12,6 +12,7 @@
 // file schedules the checks, feeds the results in and tells the controller which Nodes changed.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancer } from '../../../cloud/provider.ts';
+import type { FailoverSignal } from '../../../config/failover-signals.ts';
 import type { Informer } from '../../../kube/informer.ts';
 import type { NodeLease } from '../../../kube/informers.ts';
 import { readyStatus } from '../../../kube/well-known.ts';
@@ -25,13 +26,6 @@ import type { FailoverReason } from './metrics.ts';
 import { NodeSignals } from './node-signals.ts';
 import type { NodeOut } from './node-signals.ts';
 import { EndpointHealth } from './probe-state.ts';
-
-export type FailoverSignal = 'health-check' | 'instance-state' | 'lease';
-export const FAILOVER_SIGNALS: readonly FailoverSignal[] = [
-  'health-check',
-  'instance-state',
-  'lease',
-];
 
 export interface FailoverOptions {
   /** Signals in use (--lb-failover); empty: only NotReady moves a load balancer. */
