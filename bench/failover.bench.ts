@@ -63,8 +63,12 @@ try {
       } else if (kill === 'data plane hung') await bed.stopHealth(n);
       else await bed.stopKubelet(n);
     }
+    // Attached to a live Node: not merely detached from the dead one (a move is detach, attach).
     await bed.until(`${affected.length} Services on live Nodes`, () =>
-      affected.every((s) => !dead.has(bed.holder(NS, s) ?? '')),
+      affected.every((s) => {
+        const h = bed.holder(NS, s);
+        return h !== undefined && !dead.has(h);
+      }),
     );
     const ms = performance.now() - t0;
     const calls = bed.sim.requests.byOperation();
@@ -99,7 +103,7 @@ try {
 }
 
 console.log(
-  `\n## Failover: ${SERVICES.length} Services on ${NODES.length} Nodes, the ${KILL} busiest Nodes die (kubelet Lease 40 s / renew 10 s, KCM default grace period, default --lb-failover settings)\n`,
+  `\n## Failover: ${SERVICES.length} Services on ${NODES.length} Nodes, the ${KILL} busiest Nodes die (kubelet Lease 40 s / renew 10 s, KCM default grace period; --lb-failover=health-check,instance-state,lease --lb-instance-poll-period=2s, other failover settings default)\n`,
 );
 console.log(`machine: ${machine()}\n`);
 printTable(Object.keys(rows[0] ?? {}), rows);
