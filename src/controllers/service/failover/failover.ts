@@ -8,8 +8,9 @@
 // - the instance (instance-state): the provider's LoadBalancer.nodesDown about the same Nodes,
 //   every poll period (on Oxide one instance list for the project, whatever the number of Nodes);
 // - the kubelet's Lease (lease) in kube-node-lease, from a watch slimmed to name and renewTime.
-// The decisions are node-signals.ts, probe-state.ts and candidates.ts (pure, unit-tested); this
-// file schedules the checks, feeds the results in and tells the controller which Nodes changed.
+// The decisions are node-signals.ts, probe-state.ts and candidates.ts (pure, unit-tested), the
+// checks run in health-checks.ts; this file chooses what to watch, feeds the signals in and tells
+// the controller which Nodes changed.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { LoadBalancer } from '../../../cloud/provider.ts';
 import type { FailoverSignal } from '../../../config/failover-signals.ts';
@@ -18,14 +19,13 @@ import type { NodeLease } from '../../../kube/informers.ts';
 import { readyStatus } from '../../../kube/well-known.ts';
 import type { Logger } from '../../../log.ts';
 import { V } from '../../../log.ts';
-import { HttpProber } from '../../../net/http-probe.ts';
-import type { ProbeResult } from '../../../net/http-probe.ts';
 import { failoverCandidates } from './candidates.ts';
 import { failoverMetrics } from './metrics.ts';
 import type { FailoverReason } from './metrics.ts';
 import { NodeSignals } from './node-signals.ts';
 import type { NodeOut } from './node-signals.ts';
-import { EndpointHealth } from './probe-state.ts';
+import { endpointKey, HealthChecks } from './health-checks.ts';
+import type { EndpointTarget } from './health-checks.ts';
 
 export interface FailoverOptions {
   /** Signals in use (--lb-failover); empty: only NotReady moves a load balancer. */
@@ -61,22 +61,10 @@ export interface LeaveReason {
 
 /** A spare is checked besides the targets, so a failing target has a known-good place to go. */
 const SPARES = 2;
-/** An endpoint that never answered is checked this much less often (the CCM may not reach it). */
-const UNKNOWN_BACKOFF = 15;
 const TICK_MS = 1_000;
 const FULL_DISRUPTION_FRACTION = 0.55;
 /** kubelet renews its Lease every 10 s (a quarter of its 40 s duration) unless configured otherwise. */
 const KUBELET_RENEW_INTERVAL_MS = 10_000;
-
-interface Endpoint {
-  host: string;
-  port: number;
-  health: EndpointHealth;
-  checks: number;
-  timer: NodeJS.Timeout | undefined;
-  /** The Node it checks. */
-  node: string;
-}
 
 interface ServiceTargets {
   nodes: readonly string[];
@@ -96,9 +84,8 @@ export class Failover {
   private readonly balancer: LoadBalancer;
   private readonly log: Logger;
   private readonly signals: NodeSignals;
-  private readonly prober: HttpProber | undefined;
+  private readonly checks: HealthChecks | undefined;
   private readonly targets = new Map<string, ServiceTargets>();
-  private readonly endpoints = new Map<string, Endpoint>();
   private out = new Map<string, NodeOut>();
   /** Bumped whenever `out` or a health verdict changes: the shared candidate list is rebuilt. */
   private epoch = 0;
@@ -126,7 +113,21 @@ export class Failover {
       fullDisruptionFraction: FULL_DISRUPTION_FRACTION,
     });
     if (options.signals.has('health-check')) {
-      this.prober = new HttpProber({ timeoutMs: options.healthCheckTimeoutMs });
+      this.checks = new HealthChecks(
+        {
+          intervalMs: options.healthCheckIntervalMs,
+          timeoutMs: options.healthCheckTimeoutMs,
+          failures: options.healthCheckFailures,
+          settleMs: options.settleMs,
+        },
+        log,
+        (node, failingChanged) => {
+          // A first pass changes which Nodes pass now (the candidates of a failing target's
+          // Service), a change to or from failing changes who is offered at all.
+          this.epoch++;
+          if (failingChanged) this.host.changed([node]);
+        },
+      );
     }
     // Per event: a Map write when renewTime moved, nothing else (100 events/s at 1000 Nodes).
     leases?.addHandlers({
@@ -158,9 +159,7 @@ export class Failover {
         clearInterval(tick);
         clearInterval(poll);
         this.running = false;
-        for (const e of this.endpoints.values()) clearTimeout(e.timer);
-        this.endpoints.clear();
-        this.prober?.close();
+        this.checks?.stop();
         resolve();
       };
       if (signal.aborted) stop();
@@ -173,12 +172,12 @@ export class Failover {
     if (!this.enabled || eligible.length === 0) return eligible;
     const port = this.portOf(svc);
     const targets = this.targets.get(key)?.nodes ?? [];
-    const verdict = (n: string) => this.endpoints.get(endpointKey(n, port))?.health.verdict;
+    const verdict = (n: string) => this.checks?.health(n, port)?.verdict;
     // A Local Service's spare is known by kube-proxy's own check on that Node; the controller
     // already offers only Nodes with a ready endpoint of the Service.
     const passing = (n: string) =>
-      this.endpoints.get(endpointKey(n, port))?.health.passingNow ??
-      this.endpoints.get(endpointKey(n, this.options.healthCheckPort))?.health.passingNow ??
+      this.checks?.health(n, port)?.passingNow ??
+      this.checks?.health(n, this.options.healthCheckPort)?.passingNow ??
       false;
     const targetFails = targets.some((t) => verdict(t) === 'failing');
     if (!targetFails && port === this.options.healthCheckPort && !isLocal(svc)) {
@@ -229,7 +228,7 @@ export class Failover {
       };
     }
     const port = svc ? this.portOf(svc) : this.options.healthCheckPort;
-    const health = this.endpoints.get(endpointKey(name, port))?.health;
+    const health = this.checks?.health(name, port);
     if (health?.verdict === 'failing') {
       return { label: 'health_check', text: 'health check failed', since: health.failingSince };
     }
@@ -317,82 +316,22 @@ export class Failover {
     }
   }
 
-  /** Starts checks of the endpoints now watched, stops those no longer watched. */
+  /** Checks the endpoints now watched: every target's on its Service's port, the spares'. */
   private syncEndpoints(): void {
     this.endpointsDirty = false;
-    if (!this.prober) return;
-    const want = new Map<string, { node: string; port: number }>();
-    for (const t of this.targets.values()) {
-      for (const n of t.nodes) want.set(endpointKey(n, t.port), { node: n, port: t.port });
-    }
-    for (const name of this.watched()) {
-      const k = endpointKey(name, this.options.healthCheckPort);
-      if (!want.has(k)) want.set(k, { node: name, port: this.options.healthCheckPort });
-    }
-    for (const [k, e] of this.endpoints) {
-      const w = want.get(k);
-      if (!w || internalIp(this.host.node(w.node)) !== e.host) {
-        clearTimeout(e.timer);
-        this.endpoints.delete(k);
-      }
-    }
-    for (const [k, w] of want) {
-      if (this.endpoints.has(k)) continue;
-      const host = internalIp(this.host.node(w.node));
-      if (!host) continue;
-      const e: Endpoint = {
-        host,
-        port: w.port,
-        health: new EndpointHealth(),
-        checks: 0,
-        timer: undefined,
-        node: w.node,
-      };
-      this.endpoints.set(k, e);
-      // Spread the first checks over one interval rather than all at once.
-      this.schedule(k, e, Math.random() * this.options.healthCheckIntervalMs);
-    }
-  }
-
-  private schedule(key: string, e: Endpoint, delayMs: number): void {
-    e.timer = setTimeout(() => void this.check(key, e), delayMs);
-  }
-
-  private async check(key: string, e: Endpoint): Promise<void> {
-    if (!this.prober || this.endpoints.get(key) !== e) return;
-    const started = performance.now();
-    const result: ProbeResult = await this.prober.probe(e.host, e.port);
-    if (this.endpoints.get(key) !== e || !this.running) return;
-    e.checks++;
-    failoverMetrics.healthChecks.inc({
-      result: result.ok ? 'pass' : result.answered ? 'fail' : 'unanswered',
-    });
-    const before = e.health.verdict;
-    e.health.record(result, performance.now(), {
-      failures: this.options.healthCheckFailures,
-      settleMs: this.options.settleMs,
-    });
-    const after = e.health.verdict;
-    if (before !== after && !(before === 'unknown' && after === 'passing')) {
-      this.epoch++;
-      this.log
-        .v(V.steadyState)
-        .info(
-          { node: e.node, endpoint: `${e.host}:${e.port}`, health: after },
-          'load-balancer failover: health check state changed',
-        );
-      this.host.changed([e.node]);
-    } else if (before === 'unknown' && after === 'passing') {
-      this.epoch++;
-    }
-    const interval = this.options.healthCheckIntervalMs;
-    const slow = after === 'unknown' && e.checks >= this.options.healthCheckFailures;
-    const next = slow ? interval * UNKNOWN_BACKOFF : interval;
-    this.schedule(key, e, Math.max(0, started + next - performance.now()));
+    if (!this.checks) return;
+    const want = new Map<string, EndpointTarget>();
+    const add = (node: string, port: number): void => {
+      const k = endpointKey(node, port);
+      if (want.has(k)) return;
+      const host = internalIp(this.host.node(node));
+      if (host) want.set(k, { node, host, port });
+    };
+    for (const t of this.targets.values()) for (const n of t.nodes) add(n, t.port);
+    for (const name of this.watched()) add(name, this.options.healthCheckPort);
+    this.checks.sync(want);
   }
 }
-
-const endpointKey = (node: string, port: number): string => `${node}:${port}`;
 
 const isLocal = (svc: V1Service): boolean => svc.spec?.externalTrafficPolicy === 'Local';
 
