@@ -141,6 +141,18 @@ await until(
   600_000,
   200,
 );
+// Every Node initialized too: a row must not inherit the first CCM's unfinished work.
+const nodes = new Informer<{ metadata?: { name?: string }; spec?: { providerID?: string } }>(kube, {
+  path: '/api/v1/nodes',
+});
+const nodesRunning = nodes.run(stopInformers.signal);
+await nodes.waitForSync();
+await until(
+  `${NODES} Nodes initialized`,
+  () => nodes.list().filter((n) => n.spec?.providerID).length >= NODES,
+  600_000,
+  200,
+);
 await ccm.stop();
 
 const healthChecks = async (): Promise<number> => {
@@ -194,7 +206,7 @@ for (const row of rowNames) {
 
 clearInterval(renewer);
 stopInformers.abort();
-await running;
+await Promise.all([running, nodesRunning]);
 for (const s of servers) s.close();
 await sim.stop();
 await cp.stop();
