@@ -80,6 +80,8 @@ export interface LoadBalancerSpec {
   floatingIps: DesiredFloatingIp[];
   /** Undefined: no rules wanted (and any left over are removed). */
   firewall: FirewallSpec | undefined;
+  /** oxide.computer/project; undefined: the default project. */
+  project: string | undefined;
 }
 
 export interface SpecDefaults {
@@ -126,11 +128,12 @@ export function loadBalancerSpec(
 ): LoadBalancerSpec {
   const annotations = readAnnotations(service.metadata?.annotations);
   const baseName = loadBalancerName(clusterName, service);
+  const project = unwrap(annotations.project);
   const floatingIps = desiredFloatingIps(service, baseName, annotations, defaults);
   // Source ranges are checked only when rules are wanted, after the floating IPs.
   const firewall =
     (unwrap(annotations.firewall) ?? defaults.firewall) ? firewallSpec(service) : undefined;
-  return { ref: serviceRef(clusterName, service), baseName, floatingIps, firewall };
+  return { ref: serviceRef(clusterName, service), baseName, floatingIps, firewall, project };
 }
 
 function desiredFloatingIps(
