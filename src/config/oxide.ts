@@ -196,9 +196,7 @@ function validateProjects(
   const source = flag.length > 0 ? '--oxide-projects' : (raw.project?.source ?? '');
   const projects = flag.length > 0 ? [...flag] : fromSetting;
   if (projects.length === 0) {
-    errors.push(
-      'Oxide project is not set: set OXIDE_PROJECT (or --oxide-projects, or project in --cloud-config)',
-    );
+    errors.push('Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)');
     return [];
   }
   if (flag.length > 0 && raw.project && fromSetting[0] !== flag[0]) {
