@@ -149,10 +149,9 @@ test('the annotation changes from a to b: a’s floating IP goes, b gets one', a
   const svc = service('web-move');
   await lb.ensureLoadBalancer(CLUSTER, svc, all());
   assert.equal(projectOf(fipsOf('web-move')[0]?.instanceId), 'a');
-  const moved: V1Service = {
-    ...svc,
-    metadata: { ...svc.metadata, annotations: { [PROJECT.name]: 'b' } },
-  };
+  const moved = structuredClone(svc);
+  moved.metadata = moved.metadata ?? {};
+  moved.metadata.annotations = { [PROJECT.name]: 'b' };
   await lb.ensureLoadBalancer(CLUSTER, moved, all());
   const now = fipsOf('web-move');
   assert.equal(now.length, 1, JSON.stringify(now.map((f) => [f.name, f.projectId])));
