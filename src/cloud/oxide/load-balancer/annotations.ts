@@ -80,7 +80,7 @@ export const PROJECT: AnnotationDeclaration = {
   description:
     'The project whose floating IPs serve the Service. A floating IP attaches only to an ' +
     'instance of its own project, so the Service is placed only on Nodes whose instance is in ' +
-    'that project (the `oxide.computer/project` label the CCM writes on each Node says which); ' +
+    'that project (the Node label `oxide.computer/project` shows which); ' +
     'when none of them is eligible the Service gets a Warning event `UnAvailableLoadBalancer` ' +
     'naming the project. The value must be one of the configured projects, written as ' +
     'configured; any other is refused with a Warning event and nothing is created. The other ' +
