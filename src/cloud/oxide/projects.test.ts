@@ -149,3 +149,39 @@ test('the Node’s project label is read first: a lookup by id lists only that p
   assert.equal(lists('a'), 0, 'project a is not listed for a Node labelled b');
   assert.equal(sim.requests.count('instance_view'), 0);
 });
+
+/** First pages of a list operation for a project. */
+const firstPages = (operation: string, project: string): number =>
+  sim.requests.entries.filter(
+    (e) =>
+      e.operationId === operation &&
+      e.query.includes(`project=${project}&`) &&
+      !e.query.includes('page_token'),
+  ).length;
+
+test('calls grow only with projects in use: 20 Nodes of b joining cost one list and one NIC walk of b', async () => {
+  const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+  for (const [i, name] of names.entries()) {
+    sim.db.addInstance({ name, project: 'b', nics: [{ primary: true, v4: `172.30.3.${i + 10}` }] });
+  }
+  // Registered by name (kubelet without --provider-id): a name is looked for in every project.
+  const byName = provider(['a', 'b'], 60_000).instances();
+  sim.requests.reset();
+  const joined = await Promise.all(names.map((n) => byName.instanceMetadata(node(n))));
+  assert.ok(joined.every((md) => md.additionalLabels[ADDITIONAL_LABELS.project] === 'b'));
+  assert.equal(firstPages('instance_list', 'b'), 1);
+  assert.equal(firstPages('instance_list', 'a'), 1, 'a is listed once for all 20 names');
+  assert.equal(firstPages('vpc_list', 'b'), 1, 'one NIC walk of b');
+  assert.equal(firstPages('vpc_list', 'a'), 0, 'no NIC walk of a, which has none of them');
+  assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+  // Initialized Nodes (providerID and project label): a is not read at all.
+  const byId = provider(['a', 'b'], 60_000).instances();
+  sim.requests.reset();
+  await Promise.all(
+    names.map((n) => byId.instanceMetadata(node(n, `oxide://${idOf(n, 'b')}`, 'b'))),
+  );
+  assert.equal(firstPages('instance_list', 'b'), 1);
+  assert.equal(firstPages('instance_list', 'a'), 0);
+  assert.equal(firstPages('vpc_list', 'a'), 0);
+  assert.equal(sim.requests.count('project_view'), 0);
+});
