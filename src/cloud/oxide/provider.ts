@@ -1,7 +1,7 @@
 // The Oxide CloudProvider: the configured projects (projects.ts: per project a client scope and
 // an instance inventory) shared by every capability, and one instance lookup (instance-lookup.ts)
-// shared by the two that find a Node's instance (instances, routes). Load balancers and routes
-// are added by their own modules.
+// shared by those that find a Node's instance (instances, routes, and load-balancer placement
+// with several projects). Load balancers and routes are added by their own modules.
 import { PROVIDER_NAME } from '../../names.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import type { InstanceInventory, InstanceInventoryOptions } from '../../oxide/inventory.ts';
