@@ -53,8 +53,9 @@ export function describeOxideFailure(
   const several = (settings.projects?.length ?? 1) > 1;
   switch (err.kind) {
     case 'auth':
-      if (outer instanceof ProjectCheckError && err.status === 403)
-        return `Oxide API at ${settings.host} refused the token access to project ${JSON.stringify(project)} (403); the token needs access to every configured project: ${base}`;
+      // 403: the token was accepted (/v1/me answered), but not for this operation.
+      if (err.status === 403)
+        return `Oxide API at ${settings.host} forbade ${err.operation} to this token (403): it lacks a permission on project ${JSON.stringify(project)} or the silo${several ? ' (the token needs access to every configured project)' : ''}: ${base}`;
       return `Oxide API at ${settings.host} rejected the token (${err.status}); check OXIDE_TOKEN: ${base}`;
     case 'not_found':
       return `Oxide project ${JSON.stringify(project)} not found at ${settings.host} (or not visible to this token)${several ? '; every configured project must exist' : ''}: ${base}`;
@@ -154,6 +155,19 @@ class LeaderWork {
         this.log.info({ controllers: controllers.map((c) => c.name.name) }, 'caches synced');
       })
       .catch(() => undefined);
+    if (controllers.length === 0) {
+      // As upstream's startControllers, which blocks until stopped whatever it started: the
+      // process keeps serving health and metrics (and holding the Lease). Exiting 0 at once
+      // looked like success and, under a Deployment, restarted in a loop.
+      this.log.warn(
+        'no controller runs (--controllers disabled them all, or their flags keep them off): ' +
+          'serving health and metrics only until stopped',
+      );
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
     await Promise.all(runs);
     await informers.stopped();
     this.synced = false;

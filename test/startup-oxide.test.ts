@@ -214,7 +214,7 @@ test('several projects: each is checked, and the one the token cannot read is na
     assert.equal(await forbidden.exited, 1);
     assert.match(
       forbidden.lines().at(-1)?.msg ?? '',
-      /refused the token access to project "other" \(403\); the token needs access to every configured project/,
+      /forbade project_view to this token \(403\): it lacks a permission on project "other" or the silo \(the token needs access to every configured project\)/,
     );
     sim.faults.clear();
     const twice = await both(['k8s', sim.db.project('k8s').id]);
@@ -232,6 +232,24 @@ test('several projects: each is checked, and the one the token cannot read is na
     assert.deepEqual(viewed, ['/v1/projects/k8s', '/v1/projects/other']);
     ok.stop.abort();
     assert.equal(await ok.exited, 0);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('a 403 after /v1/me answered names the operation forbidden, not the token (exit 1)', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  try {
+    // The token works (current_user_view answers) but may not view the project.
+    sim.faults.add({ operation: 'project_view', status: 403 });
+    const forbidden = await start(sim.url, sim.token, sim.project);
+    assert.equal(await forbidden.exited, 1);
+    const last = forbidden.lines().at(-1)?.msg ?? '';
+    assert.match(
+      last,
+      /^Oxide API at http:\/\/127\.0\.0\.1:\d+ forbade project_view to this token \(403\): it lacks a permission on project "k8s"/,
+    );
+    assert.doesNotMatch(last, /rejected the token|check OXIDE_TOKEN/);
   } finally {
     await sim.stop();
   }

@@ -9,7 +9,8 @@
 // must be able to override a cloud-config baked into a ConfigMap. The token value never appears in
 // any message; messages name the source it came from instead.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseYamlQuietly } from '../util/yaml.ts';
+import { cap, quote } from '../util/quote.ts';
 import { credentialsPath, parseCredentials } from './credentials-file.ts';
 
 export interface OxideSettings {
@@ -73,22 +74,17 @@ function readCloudConfig(
     );
     return {};
   };
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    // The YAML library quotes the offending line, which may be the token: report the position only.
-    const where =
-      err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    return ignoredAll(`not valid YAML${where} (an INI file?)`);
-  }
+  // The YAML library quotes the offending line, which may be the token: the position only.
+  const parsed = parseYamlQuietly(text);
+  if ('problem' in parsed) return ignoredAll(`${parsed.problem} (an INI file?)`);
+  const doc = parsed.value;
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) return ignoredAll('not a YAML mapping');
   const out: Partial<Record<CloudConfigKey, string>> = {};
   const ignored: string[] = [];
   for (const [key, value] of Object.entries(doc)) {
     const known = CLOUD_CONFIG_KEYS.find((k) => k === key);
-    if (!known) ignored.push(`unknown key ${JSON.stringify(key)}`);
+    if (!known) ignored.push(`unknown key ${quote(key)}`);
     else if (typeof value !== 'string') ignored.push(`${key} (not a string)`);
     else out[known] = value;
   }
@@ -114,12 +110,11 @@ export function readOxideConfig(
   const profileName = env['OXIDE_PROFILE'];
   if (profileName) {
     const path = credentialsPath(env);
-    profileSource = `profile ${JSON.stringify(profileName)} in ${path}`;
+    profileSource = `profile ${quote(profileName)} in ${path}`;
     const text = readText(path, 'OXIDE_PROFILE', errors);
     if (text !== undefined) {
       const found = parseCredentials(text).get(profileName);
-      if (!found)
-        errors.push(`OXIDE_PROFILE: no profile ${JSON.stringify(profileName)} in ${path}`);
+      if (!found) errors.push(`OXIDE_PROFILE: no profile ${quote(profileName)} in ${path}`);
       else profile = found;
     }
   }
@@ -156,6 +151,10 @@ export function readOxideConfig(
 const NAME = /^[a-z]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** RFC 1035 limits on a host name and on each of its labels. */
+const MAX_HOST_NAME = 253;
+const MAX_LABEL = 63;
+
 /** The host as an origin; like the Go SDK, a bare host name means https. */
 export function normalizeHost(text: string): { host?: string; problem?: string } {
   const withScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text) ? text : `https://${text}`;
@@ -166,10 +165,18 @@ export function normalizeHost(text: string): { host?: string; problem?: string }
     return { problem: 'is not a URL (expected https://rack.example.com)' };
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return { problem: `must use http:// or https://, not ${url.protocol}//` };
+    return { problem: `must use http:// or https://, not ${cap(url.protocol, 40)}//` };
   if (url.username || url.password) return { problem: 'must not contain user information' };
+  // URL takes any length; DNS does not. Refused here, a 20 MB value never reaches a log line.
+  const { hostname } = url;
+  if (hostname.length > MAX_HOST_NAME || hostname.split('.').some((l) => l.length > MAX_LABEL))
+    return {
+      problem:
+        `is not a host name: ${hostname.length} characters (DNS allows ${MAX_HOST_NAME}, ` +
+        `${MAX_LABEL} per label)`,
+    };
   if (url.pathname !== '/' || url.search || url.hash)
-    return { problem: `must not have a path, query or fragment (expected ${url.origin})` };
+    return { problem: `must not have a path, query or fragment (expected ${quote(url.origin)})` };
   return { host: url.origin };
 }
 
@@ -201,8 +208,8 @@ function validateProjects(
   }
   if (flag.length > 0 && raw.project && fromSetting[0] !== flag[0]) {
     errors.push(
-      `--oxide-projects starts with ${JSON.stringify(flag[0])} but ${raw.project.source} names ` +
-        `${JSON.stringify(fromSetting[0] ?? '')}: the default project must be the same in both ` +
+      `--oxide-projects starts with ${quote(flag[0] ?? '')} but ${raw.project.source} names ` +
+        `${quote(fromSetting[0] ?? '')}: the default project must be the same in both ` +
         '(existing floating IPs live there); put it first in --oxide-projects',
     );
   }
@@ -210,10 +217,10 @@ function validateProjects(
   for (const project of projects) {
     if (project.length > 63 || (!NAME.test(project) && !UUID.test(project)))
       errors.push(
-        `Oxide project ${JSON.stringify(project)} from ${source} is neither an Oxide name nor an id`,
+        `Oxide project ${quote(project)} from ${source} is neither an Oxide name nor an id`,
       );
     else if (seen.has(project.toLowerCase()))
-      errors.push(`Oxide project ${JSON.stringify(project)} is listed twice in ${source}`);
+      errors.push(`Oxide project ${quote(project)} is listed twice in ${source}`);
     seen.add(project.toLowerCase());
   }
   return projects;

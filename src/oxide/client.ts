@@ -16,7 +16,7 @@ import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { API_VERSION } from './api-version.ts';
-import { caDispatcher } from './tls.ts';
+import { tlsDispatcher } from './tls.ts';
 import { TracedApi } from './traced-api.ts';
 import type { TlsDispatcher } from './tls.ts';
 
@@ -82,7 +82,7 @@ export class OxideClient {
   private readonly retry: RetryOptions;
   /** One for the whole client: nested and concurrent calls cannot stack retries. */
   private readonly retryBudget: RetryBudget;
-  private readonly tls: TlsDispatcher | undefined;
+  private readonly tls: TlsDispatcher;
   private readonly fence: Fence | undefined;
   private readonly health: Health;
   /** Whether this client made the transport (and so closes it); false for forProject's. */
@@ -117,7 +117,7 @@ export class OxideClient {
     };
     this.retryBudget = new RetryBudget();
     this.fence = options.fence;
-    this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
+    this.tls = tlsDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
     // The SDK's own api-version is the newest document it was generated from; baseParams
     // headers replace it on every request (api-version.ts says why we send an older one).
     this.api = new TracedApi({
@@ -125,7 +125,7 @@ export class OxideClient {
       token: options.token,
       baseParams: {
         headers: { 'api-version': API_VERSION },
-        ...(this.tls ? ({ dispatcher: this.tls.dispatcher } as object) : {}),
+        ...({ dispatcher: this.tls.dispatcher } as object),
       },
     });
     this.api.apiVersion = API_VERSION;
@@ -238,8 +238,8 @@ export class OxideClient {
     }
   }
 
-  /** Releases the custom-CA connection pool, if any (the transport's maker only). */
+  /** Releases the connection pool (the transport's maker only: forProject's share it). */
   async close(): Promise<void> {
-    if (this.ownsTransport) await this.tls?.close();
+    if (this.ownsTransport) await this.tls.close();
   }
 }

@@ -20,17 +20,20 @@ import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { silentLogger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
-import type { LoadBalancer, LoadBalancerStatus } from '../../provider.ts';
+import type { LoadBalancer, LoadBalancerStatus, LoadBalancerWarning } from '../../provider.ts';
 import type { InstanceLookup } from '../instance-lookup.ts';
 import { OxideProjects } from '../projects.ts';
+import { parseProviderID } from '../provider-id.ts';
 import { replaceIn } from './floating-ips.ts';
 import type { NamedFloatingIpPolicy } from './owner.ts';
 import { planDeletion, planFloatingIps } from './ownership.ts';
 import { candidatesOf } from './placement.ts';
+import type { Candidate } from './placement.ts';
 import { NoNodeInProjectError, ProjectLoadBalancers } from './project-scope.ts';
 import type { ProjectLoadBalancer } from './project-scope.ts';
 import { deletionSpec, LOAD_BALANCER_CLASS, loadBalancerSpec } from './spec.ts';
 import type { DeletionSpec, SpecDefaults } from './spec.ts';
+import { outsideClusterWarnings, unknownAnnotationWarning } from './warnings.ts';
 
 export interface OxideLoadBalancerOptions {
   /** The configured projects (the provider's); one project of `client` when omitted. */
@@ -60,6 +63,7 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly defaults: SpecDefaults;
   private readonly log: Logger;
   private readonly scopes: ProjectLoadBalancers;
+  private nodeLister: (() => readonly V1Node[]) | undefined;
 
   constructor(options: OxideLoadBalancerOptions) {
     this.defaults = {
@@ -77,6 +81,27 @@ export class OxideLoadBalancer implements LoadBalancer {
       floatingIpTtlMs: options.floatingIpTtlMs,
       firewallSnapshotTtlMs: options.firewallSnapshotTtlMs,
     });
+  }
+
+  setNodeLister(list: () => readonly V1Node[]): void {
+    this.nodeLister = list;
+  }
+
+  /**
+   * Whether an instance is a Node of the cluster: a candidate, else any Node in the lister's
+   * list (read only when a FIP is found off the candidates, which is rare). Undefined without a
+   * lister: nothing to tell by.
+   */
+  private onNode(candidates: readonly Candidate[]): ((instanceId: string) => boolean) | undefined {
+    const list = this.nodeLister;
+    if (!list) return undefined;
+    const near = new Set(candidates.map((c) => c.instanceId));
+    let all: Set<string> | undefined;
+    return (instanceId) => {
+      if (near.has(instanceId)) return true;
+      all ??= clusterInstances(list());
+      return all.has(instanceId);
+    };
   }
 
   ensureLoadBalancer(
@@ -107,11 +132,19 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
     signal?: AbortSignal,
-  ): Promise<void> {
+  ): Promise<LoadBalancerWarning[]> {
     const spec = deletionSpec(clusterName, service, this.defaults);
+    const warnings: LoadBalancerWarning[] = [];
     for (const scope of this.scopes.all()) {
-      await scope.fips.withView((fips) => this.deleteFrom(scope, fips, spec, signal), true, signal);
+      warnings.push(
+        ...(await scope.fips.withView(
+          (fips) => this.deleteFrom(scope, fips, spec, signal),
+          true,
+          signal,
+        )),
+      );
     }
+    return warnings;
   }
 
   private async sync(
@@ -132,12 +165,17 @@ export class OxideLoadBalancer implements LoadBalancer {
     const { fips: ops, placement, firewall, ingress } = scope;
     ingress.remember(candidates);
     for (const d of spec.floatingIps) await ops.checkPoolFamily(d, signal);
-    if (mode === 'ensure') await this.dropInOtherProjects(scope, clusterName, service, signal);
+    const moved =
+      mode === 'ensure' ? await this.dropInOtherProjects(scope, clusterName, service, signal) : [];
 
     return ops.withView(
       async (fips) => {
         // 2. Ownership: every refusal (another Service's FIP or address) is thrown here.
-        const { planned, stale } = planFloatingIps(spec, fips, scope.planContext);
+        const { planned, stale, held } = planFloatingIps(spec, fips, {
+          ...scope.planContext,
+          // Every eligible Node is the cluster's, whatever its project.
+          onNode: this.onNode(eligible),
+        });
         // 3. Floating IPs: what the Service no longer uses goes, then each it uses exists.
         if (mode === 'ensure') await ops.dropStale(stale, fips, signal);
         const placed: FloatingIp[] = [];
@@ -152,7 +190,12 @@ export class OxideLoadBalancer implements LoadBalancer {
         await firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed, signal);
         // 6. Status.
         ingress.prune(candidates, ops.current(fips));
-        return ingress.of(placed);
+        const warnings = [
+          ...unknownAnnotationWarning(spec.unknownAnnotations),
+          ...outsideClusterWarnings(held),
+          ...moved,
+        ];
+        return { ...ingress.of(placed), ...(warnings.length > 0 ? { warnings } : {}) };
       },
       false,
       signal,
@@ -168,16 +211,20 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
     signal: AbortSignal | undefined,
-  ): Promise<void> {
+  ): Promise<LoadBalancerWarning[]> {
     const spec = deletionSpec(clusterName, service, this.defaults);
+    const warnings: LoadBalancerWarning[] = [];
     for (const scope of this.scopes.all()) {
       if (scope === keep) continue;
-      await scope.fips.withView(
-        (fips) => this.deleteFrom(scope, fips, spec, signal, true),
-        false,
-        signal,
+      warnings.push(
+        ...(await scope.fips.withView(
+          (fips) => this.deleteFrom(scope, fips, spec, signal, true),
+          false,
+          signal,
+        )),
       );
     }
+    return warnings;
   }
 
   /**
@@ -191,12 +238,28 @@ export class OxideLoadBalancer implements LoadBalancer {
     spec: DeletionSpec,
     signal: AbortSignal | undefined,
     ifOwned = false,
-  ): Promise<void> {
-    const { owned, named, ruleNames } = planDeletion(spec, fips);
-    if (ifOwned && owned.length === 0 && !named) return;
+  ): Promise<LoadBalancerWarning[]> {
+    const { owned, named, held, ruleNames } = planDeletion(spec, fips, {
+      onNode: this.onNode([]),
+    });
+    if (ifOwned && owned.length === 0 && !named) return outsideClusterWarnings(held);
     const attached = named ? [...owned, named] : owned;
     await scope.firewall.remove(ruleNames, spec.firewall, attached, signal);
     for (const fip of owned) await scope.fips.releaseOwned(fip, spec.ref, signal);
     if (named?.instanceId) await scope.fips.detachUserOwned(named, signal);
+    return outsideClusterWarnings(held);
   }
+}
+
+/** The instance ids of Nodes with an Oxide providerID (others cannot hold a FIP of ours). */
+function clusterInstances(nodes: readonly V1Node[]): Set<string> {
+  const ids = new Set<string>();
+  for (const node of nodes) {
+    try {
+      ids.add(parseProviderID(node.spec?.providerID ?? ''));
+    } catch {
+      // Not initialized yet, or another provider's: no instance of ours to protect.
+    }
+  }
+  return ids;
 }

@@ -118,7 +118,7 @@ test('two configured projects: each Node’s route on its own project’s VPC ro
   const listed = async () =>
     (await routes.listRoutes('kubernetes'))
       .map((r) => [r.targetNode, r.destinationCIDR, r.blackhole])
-      .sort();
+      .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
   assert.deepEqual(await listed(), [
     ['own', '10.244.1.0/24', false],
     ['theirs', '10.244.2.0/24', false],
