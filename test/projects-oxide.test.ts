@@ -1,10 +1,11 @@
 // Nodes in two Oxide projects of one silo (--oxide-projects a,b), the whole chain: the node,
-// node-lifecycle and service controllers in-process with the real Oxide provider, against a
+// node-lifecycle, service and route controllers in-process with the real Oxide provider, against a
 // dedicated kube-apiserver and the simulator, whose silo also holds a third project (c) that is
 // not configured. Issue 19's proof: every Node initialized with its instance's providerID and
 // addresses, whichever project holds it; a LoadBalancer Service per project served by Nodes of
 // that project; deleting an instance in b deletes only its Node; a Service annotated with the
-// unconfigured project gets a clear Warning and nothing is created.
+// unconfigured project gets a clear Warning and nothing is created. And routes: each Node's pod
+// CIDR on the cluster router of its own project's VPC (a VPC does not span projects).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CoreV1EventList, V1Node, V1Service } from '@kubernetes/client-node';
@@ -12,6 +13,7 @@ import type { FloatingIp, Instance } from '@oxide/api';
 import type { Simulator } from '../sim/server.ts';
 import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
+import { RouteController } from '../src/controllers/route/controller.ts';
 import { ServiceController } from '../src/controllers/service/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
@@ -29,11 +31,11 @@ let sim: Simulator;
 
 /** Instances per project, with the v4 address of each one's primary NIC. */
 const INSTANCES = [
-  { name: 'a1', project: 'a', v4: '172.30.0.11' },
-  { name: 'a2', project: 'a', v4: '172.30.0.12' },
-  { name: 'b1', project: 'b', v4: '172.30.1.11' },
-  { name: 'b2', project: 'b', v4: '172.30.1.12' },
-  { name: 'b3', project: 'b', v4: '172.30.1.13' },
+  { name: 'a1', project: 'a', v4: '172.30.0.11', podCIDR: '10.244.1.0/24' },
+  { name: 'a2', project: 'a', v4: '172.30.0.12', podCIDR: '10.244.2.0/24' },
+  { name: 'b1', project: 'b', v4: '172.30.1.11', podCIDR: '10.244.3.0/24' },
+  { name: 'b2', project: 'b', v4: '172.30.1.12', podCIDR: '10.244.4.0/24' },
+  { name: 'b3', project: 'b', v4: '172.30.1.13', podCIDR: '10.244.5.0/24' },
 ] as const;
 
 const instance = (name: string): Instance => {
@@ -62,7 +64,11 @@ before(async () => {
   sim.db.addProject('b');
   sim.db.addProject('c');
   for (const i of INSTANCES) {
-    sim.db.addInstance({ name: i.name, project: i.project, nics: [{ primary: true, v4: i.v4 }] });
+    sim.db.addInstance({
+      name: i.name,
+      project: i.project,
+      nics: [{ primary: true, v4: i.v4, transitIps: [i.podCIDR] }],
+    });
   }
   sim.db.addInstance({ name: 'c1', project: 'c', nics: [{ primary: true, v4: '172.30.2.11' }] });
   const nodes = new NodeController(env.ctx, { workers: 2, statusUpdateFrequencyMs: 1000 });
@@ -74,7 +80,8 @@ before(async () => {
     retryBaseMs: 200,
     retryMaxMs: 1000,
   });
-  env.start(nodes, lifecycle, services);
+  const routes = new RouteController(env.ctx, { clusterCIDRs: ['10.244.0.0/16'], periodMs: 300 });
+  env.start(nodes, lifecycle, services, routes);
   await kube.post('/api/v1/namespaces', {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -135,6 +142,45 @@ test('every Node in either project initialized with its instance’s providerID,
     );
     assert.equal(node.metadata?.labels?.['oxide.computer/project'], i.project, i.name);
     assert.equal(node.metadata?.labels?.['node.kubernetes.io/instance-type'], '2-8', i.name);
+  }
+});
+
+test('routes: each Node’s pod CIDR on the cluster router of its own project’s VPC', async () => {
+  for (const i of INSTANCES) {
+    await kube.patch(`/api/v1/nodes/${i.name}`, 'merge', {
+      spec: { podCIDR: i.podCIDR, podCIDRs: [i.podCIDR] },
+    });
+  }
+  const routerIn = (project: string) => {
+    const vpc = sim.db.vpcs.find(
+      (v) => v.projectId === sim.db.project(project).id && v.name === 'default',
+    );
+    return sim.db.routers.find((r) => r.vpcId === vpc?.id && r.name === `${CLUSTER}-pods`);
+  };
+  const held = (project: string): string[] => {
+    const out: string[] = [];
+    for (const r of sim.db.routes) {
+      if (r.vpcRouterId !== routerIn(project)?.id || r.target.type !== 'instance') continue;
+      if (r.destination.type === 'ip_net') out.push(`${r.target.value} ${r.destination.value}`);
+    }
+    return out.sort((x, y) => x.localeCompare(y));
+  };
+  const want = (project: string): string[] =>
+    INSTANCES.filter((i) => i.project === project).map((i) => `${i.name} ${i.podCIDR}`);
+  await waitFor('every route on its project’s router', () =>
+    ['a', 'b'].every((p) => JSON.stringify(held(p)) === JSON.stringify(want(p))),
+  );
+  for (const i of INSTANCES) {
+    await waitFor(`${i.name} NetworkUnavailable False`, async () => {
+      const n = await getNode(kube, i.name);
+      const c = n.status?.conditions?.find((x) => x.type === 'NetworkUnavailable');
+      return c?.status === 'False' && c.reason === 'RouteCreated';
+    });
+  }
+  // Each router attached to its own project's subnet.
+  for (const p of ['a', 'b']) {
+    const subnet = sim.db.subnets.find((s) => s.customRouterId === routerIn(p)?.id);
+    assert.ok(subnet, `project ${p}'s subnet carries its router`);
   }
 });
 
