@@ -71,6 +71,9 @@ before(async () => {
     });
   }
   sim.db.addInstance({ name: 'c1', project: 'c', nics: [{ primary: true, v4: '172.30.2.11' }] });
+  // One name in both configured projects.
+  sim.db.addInstance({ name: 'twin', project: 'a', nics: [{ primary: true, v4: '172.30.0.99' }] });
+  sim.db.addInstance({ name: 'twin', project: 'b', nics: [{ primary: true, v4: '172.30.1.99' }] });
   const nodes = new NodeController(env.ctx, { workers: 2, statusUpdateFrequencyMs: 1000 });
   const lifecycle = new NodeLifecycleController(env.ctx, { monitorPeriodMs: 300 });
   const services = new ServiceController(env.ctx, {
@@ -143,6 +146,26 @@ test('every Node in either project initialized with its instance’s providerID,
     assert.equal(node.metadata?.labels?.['oxide.computer/project'], i.project, i.name);
     assert.equal(node.metadata?.labels?.['node.kubernetes.io/instance-type'], '2-8', i.name);
   }
+});
+
+test('a Node whose name matches instances in both projects: a Warning naming both, never a guess', async () => {
+  await createKubeletNode(kube, 'twin');
+  const warning = await waitFor('the Warning on the Node', async () => {
+    const list = await kube.get<CoreV1EventList>('/api/v1/namespaces/default/events', {
+      query: { fieldSelector: 'involvedObject.name=twin' },
+    });
+    return list.items.find((e) => e.type === 'Warning')?.message;
+  });
+  const [inA, inB] = ['a', 'b'].map(
+    (p) =>
+      sim.db.instances.find((i) => i.name === 'twin' && i.projectId === sim.db.project(p).id)?.id,
+  );
+  assert.match(warning, /Node twin is ambiguous/);
+  assert.ok(warning.includes(`${inA} in project a`) && warning.includes(`${inB} in project b`));
+  const node = await getNode(kube, 'twin');
+  assert.ok((node.spec?.taints ?? []).some((t) => t.key === TAINT_UNINITIALIZED));
+  assert.equal(node.spec?.providerID, undefined);
+  await kube.delete('/api/v1/nodes/twin');
 });
 
 test('routes: each Node’s pod CIDR on the cluster router of its own project’s VPC', async () => {
