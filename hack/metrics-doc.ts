@@ -9,6 +9,7 @@ import '../src/app.ts';
 import { describeFamilies, registerProcessMetrics } from '../src/metrics.ts';
 import type { FamilyDescription } from '../src/metrics.ts';
 import { ALL_CONTROLLERS } from '../src/names.ts';
+import { VERSION } from '../src/version.ts';
 import { GO_RUNTIME_PREFIX, UPSTREAM_CCM_FAMILIES } from '../test/harness/upstream-ccm-metrics.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,9 +39,14 @@ function mirrors(f: FamilyDescription): string {
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderMetricsDoc(): string {
+/** Every family the registry exports once every product module is loaded. */
+export function registryFamilies(): FamilyDescription[] {
   registerProcessMetrics();
-  const families = describeFamilies();
+  return describeFamilies();
+}
+
+export function renderMetricsDoc(): string {
+  const families = registryFamilies();
   const ours = new Set(families.map((f) => f.name));
   const mirrored = UPSTREAM_CCM_FAMILIES.filter((u) => u.mirrored);
   const absent = UPSTREAM_CCM_FAMILIES.filter((u) => !u.mirrored);
@@ -67,9 +73,11 @@ export function renderMetricsDoc(): string {
     '  `route`); 1 while it runs on the leader.',
     "- `rest_client_*{host}`: the API server's `host:port`; `code` is the HTTP status or `<error>`",
     '  when no response came. Watches count once, when their response headers arrive, as in client-go.',
-    '- `kubernetes_build_info`: this program\'s version (`git_version="v0.1.0"`), `go_version` is the',
-    '  Node.js version and `compiler="nodejs"`; `oxide_cloud_controller_manager_build_info` adds the',
-    '  Oxide API version the build speaks.',
+    `- \`kubernetes_build_info\`: this program's version (\`git_version="v${VERSION}"\`); in the image`,
+    '  (the bundle, `hack/bundle.ts`) `git_commit` is the commit it was built from, `git_tree_state`',
+    '  `clean` or `dirty` and `build_date` the commit time (the image is reproducible), all three empty',
+    '  when run from source; `go_version` is the Node.js version and `compiler="nodejs"`.',
+    '  `oxide_cloud_controller_manager_build_info` adds the Oxide API version the build speaks.',
     '',
     'Oxide API calls are `oxide_api_requests_total{operation,status}` and',
     '`oxide_api_request_duration_seconds{operation}` (operation = OpenAPI operationId, status 0 = no',

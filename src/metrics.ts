@@ -245,10 +245,16 @@ export const leaderMetrics = {
 const [major = '0', minor = '0'] = VERSION.split('.');
 const platform = `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`;
 
-/** Set at build time by hack/bundle.ts (esbuild define); empty when run from source. */
+/**
+ * Set at build time by hack/bundle.ts (esbuild define): the commit, clean or dirty, and the build
+ * date (the commit time, for reproducible images). A run from source does not know which commit
+ * it runs, so all three are empty rather than guessed.
+ */
 declare const __OCCM_GIT_COMMIT__: string | undefined;
+declare const __OCCM_GIT_TREE_STATE__: string | undefined;
 declare const __OCCM_BUILD_DATE__: string | undefined;
 const gitCommit = typeof __OCCM_GIT_COMMIT__ === 'string' ? __OCCM_GIT_COMMIT__ : '';
+const gitTreeState = typeof __OCCM_GIT_TREE_STATE__ === 'string' ? __OCCM_GIT_TREE_STATE__ : '';
 const buildDate = typeof __OCCM_BUILD_DATE__ === 'string' ? __OCCM_BUILD_DATE__ : '';
 
 export const buildInfoMetrics = {
@@ -283,7 +289,7 @@ buildInfoMetrics.kubernetes.set(
     minor,
     git_version: `v${VERSION}`,
     git_commit: gitCommit,
-    git_tree_state: gitCommit ? 'clean' : '',
+    git_tree_state: gitTreeState,
     build_date: buildDate,
     go_version: process.version,
     compiler: 'nodejs',

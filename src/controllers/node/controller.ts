@@ -25,6 +25,7 @@ import { nodeMetrics } from '../../metrics.ts';
 import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
+import { countNodes, reportNodes } from '../state-metrics.ts';
 import { desiredNodeAddresses } from './addresses.ts';
 import { desiredLabels } from './labels.ts';
 
@@ -69,6 +70,7 @@ export class NodeController implements Controller {
   async run(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => this.queue.shutDown(), { once: true });
     await this.nodes.waitForSync(signal);
+    reportNodes(() => countNodes(this.nodes.list()), signal);
     await Promise.all([
       runWorkers(
         this.queue,

@@ -46,6 +46,7 @@ import {
   serviceFingerprint,
   wantsLoadBalancer,
 } from './predicates.ts';
+import { countServices, reportServices } from '../state-metrics.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
 import { compareNames } from '../../util/compare.ts';
 
@@ -206,6 +207,10 @@ export class ServiceController implements Controller {
       throw err;
     }
     this.started = true;
+    reportServices(
+      () => countServices(this.services.list().filter((svc) => this.serves(svc))),
+      signal,
+    );
     const periodic = setInterval(() => {
       this.sweeps += 1;
       this.sweep();
@@ -487,6 +492,16 @@ export class ServiceController implements Controller {
     const key = hash.digest('base64');
     this.nodesKeys.set(nodes, key);
     return key;
+  }
+
+  /** A Service this controller gives a load balancer now: its namespace, its class, not deleting. */
+  private serves(svc: V1Service): boolean {
+    return (
+      (this.options.namespace === undefined ||
+        svc.metadata?.namespace === this.options.namespace) &&
+      !svc.metadata?.deletionTimestamp &&
+      wantsLoadBalancer(svc, this.balancer.loadBalancerClass)
+    );
   }
 
   private relevant(svc: V1Service): boolean {
