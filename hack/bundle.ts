@@ -30,7 +30,7 @@ const banner = [
   'const require = __occmCreateRequire(import.meta.url);',
 ].join('\n');
 
-// What kubernetes_build_info reports (src/metrics.ts): the commit, whether the work tree had
+// What kubernetes_build_info reports (src/metrics-registry.ts): the commit, whether the work tree had
 // uncommitted changes, and the build date, which is SOURCE_DATE_EPOCH (default: the commit's
 // time) so two builds of one commit stay byte-identical, as hack/build-image.sh stamps the image.
 // Outside a git checkout all three stay empty, as in a run from source.

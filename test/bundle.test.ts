@@ -81,7 +81,7 @@ test('kubernetes_build_info: the bundle carries its commit and the commit time; 
   const entry = join(dir, 'build-info.ts');
   writeFileSync(
     entry,
-    `import { registry } from ${JSON.stringify(join(repoRoot, 'src', 'metrics.ts'))};\n` +
+    `import { registry } from ${JSON.stringify(join(repoRoot, 'src', 'metrics-registry.ts'))};\n` +
       `console.log(await registry.getSingleMetricAsString('kubernetes_build_info'));\n`,
   );
   const outfile = join(dir, 'build-info.mjs');

@@ -8,7 +8,7 @@ import { NodeLifecycleController } from '../src/controllers/node-lifecycle/contr
 import { NodeController } from '../src/controllers/node/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
-import { registry } from '../src/metrics.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { kubectl } from './harness/delivery.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';

@@ -12,7 +12,7 @@ import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../src/controllers/service/pred
 import { KubeClient, isNotFound } from '../src/kube/client.ts';
 import type { PatchType, RequestOptions } from '../src/kube/client.ts';
 import { LABEL_EXCLUDE_FROM_LB } from '../src/kube/well-known.ts';
-import { registry } from '../src/metrics.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { SERVICE_CONTROLLER } from '../src/names.ts';
 import { FakeCloud } from './fake/cloud.ts';
 import { testContext, waitFor as pollUntil } from './harness/context.ts';
@@ -114,7 +114,7 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
   const nodePrefix = uniqueName('lbn');
   const cloud = new TargetingCloud(kube, nodePrefix);
   // The controller's requests go through the counting client; events through the shared one.
-  const ctx = testContext(client, cloud, 'test', kube);
+  const ctx = testContext(client, cloud, 'test', kube, { namespace: ns });
   const { informers } = ctx;
   const controller = new ServiceController(ctx, {
     workers: 2,
@@ -122,7 +122,6 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
     nodeSyncDebounceMs: 20,
     retryBaseMs: 200,
     retryMaxMs: 1_000,
-    namespace: ns,
     ...options,
   });
   const abort = new AbortController();

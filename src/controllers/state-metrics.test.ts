@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { TAINT_UNINITIALIZED } from '../kube/well-known.ts';
-import { registry } from '../metrics.ts';
+import { registry } from '../metrics-registry.ts';
 import { countNodes, countServices, reportNodes, reportServices } from './state-metrics.ts';
 
 const node = (tainted: boolean): V1Node => ({

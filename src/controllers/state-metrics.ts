@@ -4,8 +4,8 @@
 // between scrapes. Only the leader runs controllers, so a standby reports no series.
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { TAINT_UNINITIALIZED, hasTaint } from '../kube/well-known.ts';
-import { registry } from '../metrics.ts';
 
 type Counter = () => Record<string, number>;
 
@@ -14,7 +14,7 @@ function stateGauge(name: string, help: string, sources: Set<Counter>): Gauge {
     name,
     help,
     labelNames: ['state'],
-    registers: [registry],
+    registers: [],
     collect(): void {
       this.reset();
       for (const count of sources) {
@@ -39,6 +39,11 @@ export const stateMetrics = {
     serviceSources,
   ),
 };
+
+/** The gauges above, into the process's registry (called once, at the composition root). */
+export function registerStateMetrics(registry: Registry): void {
+  for (const metric of Object.values(stateMetrics)) registry.registerMetric(metric);
+}
 
 /** Both states are always reported, so `state="uninitialized"` reads 0, not absent, when none is. */
 export function countNodes(nodes: readonly V1Node[]): Record<string, number> {

@@ -7,8 +7,8 @@
 // gives another project's client on the same transport (SDK, TLS pool, retry budget, fence,
 // readiness), so a cluster spanning projects has one connection pool and one health.
 import type { Api, ApiResult } from '@oxide/api';
-import { linked } from '../abort.ts';
-import { oxideMetrics } from '../metrics.ts';
+import { linked } from '../util/abort.ts';
+import { oxideMetrics } from './metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import type { OxideError } from './errors.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';

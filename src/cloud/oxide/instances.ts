@@ -55,7 +55,10 @@ export class OxideInstances implements Instances {
     this.prefetchNics(node);
     const { instance, project } = await this.locate(node, signal);
     const [nics, externalIps] = await Promise.all([
-      project.inventory.nics(instance.id, signal),
+      // A Node's addresses are read at initialization, then by every periodic resync: each read
+      // comes from a newer NIC walk of its project than the last one did (shared by the whole
+      // pass), so an address change shows at the next resync and never waits for the view's TTL.
+      project.inventory.nics(instance.id, signal, { advance: true }),
       project.inventory.externalIps(instance.id, signal),
     ]);
     return instanceMetadata(instance, nics, externalIps, {
@@ -63,11 +66,6 @@ export class OxideInstances implements Instances {
       zone: this.zone,
       project: project.name,
     });
-  }
-
-  /** A resync pass reads NICs from one fresh walk of each project's subnets, shared by the pass. */
-  resyncStarted(): void {
-    for (const p of this.projects.all) p.inventory.expireNics();
   }
 
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */

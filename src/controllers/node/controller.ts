@@ -21,7 +21,7 @@ import {
 } from '../../kube/well-known.ts';
 import { WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
-import { nodeMetrics } from '../../metrics.ts';
+import { nodeMetrics } from './metrics.ts';
 import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
@@ -109,7 +109,6 @@ export class NodeController implements Controller {
     for (;;) {
       await sleep(this.options.statusUpdateFrequencyMs, signal);
       if (signal.aborted) return;
-      this.instances.resyncStarted?.();
       for (const node of this.nodes.list()) {
         const name = node.metadata?.name ?? '';
         if (!hasTaint(node, TAINT_UNINITIALIZED) && node.spec?.providerID) {
