@@ -101,6 +101,7 @@ const EMPTY_NODES = '[]';
 /** How long a Node's leaving is remembered for the NotReady path's failover latency. */
 const LEFT_AT_KEPT_MS = 600_000;
 
+/** Failover off (only NotReady moves a load balancer); the thresholds are then unused. */
 const NO_FAILOVER: FailoverOptions = {
   signals: new Set(),
   healthCheckPort: 10256,
@@ -602,8 +603,7 @@ export class ServiceController implements Controller {
     // An ineligible Node appearing or disappearing changes no candidate set.
     if ((prev ?? '') === (fingerprint ?? '')) return;
     if (prev && !fingerprint) this.leftAt.set(name, performance.now());
-    else if (fingerprint) this.leftAt.delete(name);
-    if (fingerprint === undefined && !prev) this.leftAt.delete(name);
+    else this.leftAt.delete(name);
     this.eligible = undefined;
     this.failover.nodesChanged();
     if (!this.started || this.sweepTimer) return;
