@@ -165,7 +165,8 @@ test("nodesDown: each Node's instance is read from its labelled project's list, 
   const lb = cloud.loadBalancer();
   const labelled = (name: string, project: string): V1Node => {
     const n = node(name);
-    return { ...n, metadata: { ...n.metadata, labels: { 'oxide.computer/project': project } } };
+    n.metadata = { name, labels: { 'oxide.computer/project': project } };
+    return n;
   };
   sim.db.setRunState('b2', 'failed');
   try {

@@ -1,8 +1,11 @@
 // The health checks of the endpoints failover watches (a Node's kube-proxy /healthz, or a
-// Service's healthCheckNodePort on a Node): one timer per endpoint, every interval, the results
-// counted by probe-state.ts. Endpoints come and go with the targets (sync); one that has never
-// answered is checked 15 times less often once it has had its chance (the CCM may not reach
-// Node addresses at all, and then each check is a timeout for nothing).
+// Service's healthCheckNodePort on a Node), the results counted by probe-state.ts. One timer for
+// all of them: every interval one round sends every check at once, so 200 endpoints cost one
+// timer wake-up and a burst of answers per interval rather than a wake-up per check (per-endpoint
+// timers measured several times the CPU at rest on a loaded machine, bench/failover-cost.bench.ts).
+// An endpoint new to the set is checked at once. Endpoints come and go with the targets (sync);
+// one that has never answered is checked 15 times less often once it has had its chance (the CCM
+// may not reach Node addresses at all, and then each check is a timeout for nothing).
 import type { Logger } from '../../../log.ts';
 import { V } from '../../../log.ts';
 import { HttpProber } from '../../../net/http-probe.ts';
@@ -26,7 +29,7 @@ export interface EndpointTarget {
 interface Endpoint extends EndpointTarget {
   health: EndpointHealth;
   checks: number;
-  timer: NodeJS.Timeout | undefined;
+  inFlight: boolean;
 }
 
 const UNKNOWN_BACKOFF = 15;
@@ -41,6 +44,8 @@ export class HealthChecks {
   /** A Node's endpoint changed verdict; `failing`: it went to failing or came back from it. */
   private readonly onChange: (node: string, failingChanged: boolean) => void;
   private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private rounds = 0;
 
   constructor(
     settings: HealthCheckSettings,
@@ -62,35 +67,39 @@ export class HealthChecks {
     if (this.stopped) return;
     for (const [k, e] of this.endpoints) {
       const w = want.get(k);
-      if (!w || w.host !== e.host) {
-        clearTimeout(e.timer);
-        this.endpoints.delete(k);
-      }
+      if (!w || w.host !== e.host) this.endpoints.delete(k);
     }
     for (const [k, w] of want) {
       if (this.endpoints.has(k)) continue;
-      const e: Endpoint = { ...w, health: new EndpointHealth(), checks: 0, timer: undefined };
+      const e: Endpoint = { ...w, health: new EndpointHealth(), checks: 0, inFlight: false };
       this.endpoints.set(k, e);
-      // Spread the first checks over one interval rather than all at once.
-      this.schedule(k, e, Math.random() * this.settings.intervalMs);
+      void this.check(k, e);
     }
+    this.timer ??= setInterval(() => this.round(), this.settings.intervalMs);
   }
 
   stop(): void {
     this.stopped = true;
-    for (const e of this.endpoints.values()) clearTimeout(e.timer);
+    clearInterval(this.timer);
     this.endpoints.clear();
     this.prober.close();
   }
 
-  private schedule(key: string, e: Endpoint, delayMs: number): void {
-    e.timer = setTimeout(() => void this.check(key, e), delayMs);
+  /** Every endpoint not still waiting on its last check; the never-answered ones 1 round in 15. */
+  private round(): void {
+    this.rounds++;
+    for (const [k, e] of this.endpoints) {
+      if (e.inFlight) continue;
+      const slow = e.health.verdict === 'unknown' && e.checks >= this.settings.failures;
+      if (slow && this.rounds % UNKNOWN_BACKOFF !== 0) continue;
+      void this.check(k, e);
+    }
   }
 
   private async check(key: string, e: Endpoint): Promise<void> {
-    if (this.endpoints.get(key) !== e) return;
-    const started = performance.now();
+    e.inFlight = true;
     const result = await this.prober.probe(e.host, e.port);
+    e.inFlight = false;
     if (this.endpoints.get(key) !== e || this.stopped) return;
     e.checks++;
     failoverMetrics.healthChecks.inc({
@@ -111,9 +120,5 @@ export class HealthChecks {
       }
       this.onChange(e.node, failingChanged);
     }
-    const interval = this.settings.intervalMs;
-    const slow = after === 'unknown' && e.checks >= this.settings.failures;
-    const next = slow ? interval * UNKNOWN_BACKOFF : interval;
-    this.schedule(key, e, Math.max(0, started + next - performance.now()));
   }
 }
