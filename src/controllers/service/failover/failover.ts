@@ -236,11 +236,13 @@ export class Failover {
     if (node && readyStatus(node) !== 'True') {
       return { label: 'not_ready', text: 'Node not Ready', since: undefined };
     }
-    return {
-      label: 'other',
-      text: node ? 'Node no longer eligible' : 'Node deleted',
-      since: undefined,
-    };
+    let text = 'Node deleted';
+    if (node) {
+      text = this.host.eligible().some((n) => nameOf(n) === name)
+        ? 'no ready endpoint of the Service on the Node'
+        : 'Node no longer eligible';
+    }
+    return { label: 'other', text, since: undefined };
   }
 
   /** Endpoints (Node × port) are their health; a Service names its port. */
