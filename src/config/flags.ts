@@ -390,7 +390,7 @@ export const FLAGS: readonly FlagSpec[] = [
     type: 'duration',
     key: 'lbInstancePollPeriodMs',
     min: 1,
-    help: 'How often the instances of load balancer target Nodes are checked: one project-wide instance list per period, only while some load balancer has a target. 2s moves a load balancer off a stopped instance in about a second, at about 5x the CPU at rest of the default (ours, not upstream).',
+    help: "How often the instances of load balancer target Nodes are checked: one project-wide instance list per period, only while some load balancer has a target; a failed health check of such a Node asks at once. The list is most of what failover costs at rest, hence the long default: where health checks reach the Nodes they bring a stopped instance's list within seconds, and 2s does it without them at several times the CPU (ours, not upstream).",
   },
   {
     name: 'lb-failover-settle-time',

@@ -138,7 +138,7 @@ export const defaultOptions = (): CcmOptions => ({
   lbHealthCheckTimeoutMs: 2_000,
   lbHealthCheckFailures: 2,
   lbLeaseStaleAfterMs: 25_000,
-  lbInstancePollPeriodMs: 10_000,
+  lbInstancePollPeriodMs: 60_000,
   lbFailoverSettleTimeMs: 20_000,
   verbosity: 0,
   loggingFormat: 'text',

@@ -433,13 +433,11 @@ function newCcm(p: CcmParams, extraArgs: readonly string[]): CcmProcess {
     extraArgs: [
       `--cluster-name=${CLUSTER}`,
       `--lb-health-check-port=${p.healthPort}`,
-      // Every signal, the instance poll at its most aggressive documented setting (its default
-      // is 10 s); every other failover setting at its default. A list flag appends when
-      // repeated, so a caller's own --lb-failover replaces this one.
+      // Every signal (the Lease is opt-in), every failover setting at its default. A list flag
+      // appends when repeated, so a caller's own --lb-failover replaces this one.
       ...(extraArgs.some((a) => a.startsWith('--lb-failover='))
         ? []
         : ['--lb-failover=health-check,instance-state,lease']),
-      '--lb-instance-poll-period=2s',
       '--concurrent-service-syncs=10',
       '-v=2',
       ...extraArgs,

@@ -109,7 +109,7 @@ const NO_FAILOVER: FailoverOptions = {
   healthCheckTimeoutMs: 2_000,
   healthCheckFailures: 2,
   leaseStaleAfterMs: 25_000,
-  instancePollMs: 10_000,
+  instancePollMs: 60_000,
   settleMs: 20_000,
 };
 

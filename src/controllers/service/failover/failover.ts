@@ -6,7 +6,9 @@
 //   externalTrafficPolicy Cluster, the Service's healthCheckNodePort for Local. Only those
 //   endpoints, never every Node;
 // - the instance (instance-state): the provider's LoadBalancer.nodesDown about the same Nodes,
-//   every poll period (on Oxide one instance list for the project, whatever the number of Nodes);
+//   at once when a health check of one of them fails, else every poll period (on Oxide one
+//   instance list for the project, whatever the number of Nodes; the list is most of what
+//   failover costs at rest, so the period is long);
 // - the kubelet's Lease (lease) in kube-node-lease, from a watch slimmed to name and renewTime.
 // The decisions are node-signals.ts, probe-state.ts and candidates.ts (pure, unit-tested), the
 // checks run in health-checks.ts; this file chooses what to watch, feeds the signals in and tells
@@ -127,6 +129,9 @@ export class Failover {
           this.epoch++;
           if (failingChanged) this.host.changed([node]);
         },
+        // The first failed check of a Node that answered before: ask the cloud now whether its
+        // instance still runs, rather than wait for the next poll or the remaining failures.
+        options.signals.has('instance-state') ? () => void this.pollInstances() : undefined,
       );
     }
     // Per event: a Map write when renewTime moved, nothing else (100 events/s at 1000 Nodes).
@@ -301,6 +306,7 @@ export class Failover {
 
   private async pollInstances(): Promise<void> {
     if (this.polling || !this.balancer.nodesDown || this.targets.size === 0) return;
+    if (!this.running) return;
     this.polling = true;
     try {
       const names = [...this.watched()];

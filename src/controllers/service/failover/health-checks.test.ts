@@ -40,10 +40,12 @@ test('one round per interval checks every endpoint; a stopped one fails after th
   const deadPort = dead.port;
   dead.server.close(); // refuses from now on: never answered
   const changes: [string, boolean][] = [];
+  const failed: string[] = [];
   const checks = new HealthChecks(
     { intervalMs: 40, timeoutMs: 500, failures: 2, settleMs: 200 },
     silentLogger,
     (node, failingChanged) => changes.push([node, failingChanged]),
+    (node) => failed.push(node),
   );
   try {
     const want = new Map<string, EndpointTarget>([
@@ -64,6 +66,10 @@ test('one round per interval checks every endpoint; a stopped one fails after th
     );
     assert.equal(checks.health('b', b.port)?.verdict, 'passing');
     assert.equal(checks.health('x', deadPort)?.verdict, 'unknown');
+    // The first failed check of a that answered before was told at once (the instance is asked
+    // then); x, which never answered, never.
+    assert.equal(failed[0], 'a');
+    assert.ok(!failed.includes('x'));
     // Rounds keep coming for b.
     const before = b.requests();
     await new Promise((r) => setTimeout(r, 1_000));

@@ -43,6 +43,8 @@ export class HealthChecks {
   private readonly endpoints = new Map<string, Endpoint>();
   /** A Node's endpoint changed verdict; `failing`: it went to failing or came back from it. */
   private readonly onChange: (node: string, failingChanged: boolean) => void;
+  /** A check of an endpoint that answered before failed (the first sign, before the verdict). */
+  private readonly onFailedCheck: ((node: string) => void) | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private rounds = 0;
@@ -51,10 +53,12 @@ export class HealthChecks {
     settings: HealthCheckSettings,
     log: Logger,
     onChange: (node: string, failingChanged: boolean) => void,
+    onFailedCheck?: (node: string) => void,
   ) {
     this.settings = settings;
     this.log = log;
     this.onChange = onChange;
+    this.onFailedCheck = onFailedCheck;
     this.prober = new HttpProber({ timeoutMs: settings.timeoutMs });
   }
 
@@ -106,6 +110,7 @@ export class HealthChecks {
       result: result.ok ? 'pass' : result.answered ? 'fail' : 'unanswered',
     });
     const before = e.health.verdict;
+    if (!result.ok && before !== 'unknown') this.onFailedCheck?.(e.node);
     e.health.record(result, performance.now(), this.settings);
     const after = e.health.verdict;
     if (before !== after) {
