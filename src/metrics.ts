@@ -354,6 +354,24 @@ export const oxideMetrics = {
   }),
 };
 
+/**
+ * The project-wide NIC walk of the instance inventory (src/oxide/inventory.ts): when Oxide
+ * refuses it, NIC lookups fall back to one list per instance (docs/troubleshooting.md).
+ */
+export const inventoryMetrics = {
+  nicWalkFallback: new Gauge({
+    name: 'oxide_ccm_nic_walk_fallback',
+    help: "1 while NIC lookups read each instance's own list because the walk of the project's VPC subnets (vpc_list, vpc_subnet_list, vpc_subnet_list_network_interfaces) failed; 0 while the walk answers",
+    registers: [registry],
+  }),
+  nicWalkFailures: new Counter({
+    name: 'oxide_ccm_nic_walk_failures_total',
+    help: "Failed walks of the project's VPC subnets for NICs, by the failing operation and HTTP status (0 = no response)",
+    labelNames: ['operation', 'status'],
+    registers: [registry],
+  }),
+};
+
 // ---- process (prometheus/client_golang's process collector, plus Node.js runtime) --------------
 
 let processMetrics = false;

@@ -5,14 +5,24 @@
 // 1000 per-instance calls. A view is dropped when its TTL ends, so memory at idle does not hold
 // the project. Absence from a view is never proof: instances are confirmed with a view by id,
 // NICs with the per-instance list.
+//
+// When the walk fails (an Oxide that refuses vpc_list or a subnet's NIC list, e.g. 403 for a
+// token without VPC read access), NIC lookups fall back to each instance's own list, cached like
+// the walk. The failed walk is tried again once per `walkRetryMs` (the address refresh period),
+// not on every lookup, and each change of state is logged once and shown in
+// oxide_ccm_nic_walk_fallback.
 import type { ExternalIp, Instance, InstanceNetworkInterface } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 import { listInstanceExternalIps, listInstances } from './instances.ts';
 import { listInstanceNics, listSubnetNics } from './network-interfaces.ts';
 import { listSubnets } from './subnets.ts';
 import { listVpcs } from './vpcs.ts';
+import type { Logger } from '../log.ts';
+import { silentLogger } from '../log.ts';
+import { inventoryMetrics } from '../metrics.ts';
 import { Semaphore } from '../util/async.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
+import { isOxideError } from './errors.ts';
 
 export interface InstanceInventoryOptions {
   /** How long an instance snapshot answers lookups; default 2 s. */
@@ -25,6 +35,25 @@ export interface InstanceInventoryOptions {
   nicTtlMs?: number;
   /** Concurrent per-instance requests (NICs, external IPs); default 16. */
   concurrency?: number;
+  /**
+   * After a failed NIC walk, how long per-instance NIC lists answer before the walk is tried
+   * again; default 5 min (--node-status-update-frequency's default, which the program passes).
+   */
+  walkRetryMs?: number;
+  /** Where the walk's fallback is reported (once per change of state). */
+  log?: Logger;
+}
+
+/** Why the project-wide NIC walk is not used, for the log line and the metric. */
+interface WalkFailure {
+  operation: string;
+  /** HTTP status; 0 when no response came. */
+  status: number;
+  message: string;
+  /** The error itself: every caller that shared one failed walk sees it, counted once. */
+  error: unknown;
+  /** performance.now() of the failure: the walk is not tried again before walkRetryMs from it. */
+  at: number;
 }
 
 export class InstanceSnapshot {
@@ -102,10 +131,20 @@ export class InstanceInventory {
   // does not hold the project.
   private readonly instances: TtlCache<'project', InstanceSnapshot>;
   private readonly nicView: TtlCache<'project', NicSnapshot>;
+  /** Per-instance NIC lists: what answers while the walk fails, and for instances it misses. */
+  private readonly instanceNics: TtlCache<string, InstanceNetworkInterface[]>;
+  private readonly walkRetryMs: number;
+  private readonly log: Logger;
+  /** Set while NIC lookups fall back to per-instance lists. */
+  private walkFailure: WalkFailure | undefined;
+  /** performance.now() of the last expireNics(): per-instance lists older than this are not used. */
+  private nicsExpiredAt = -Infinity;
 
   constructor(client: OxideClient, options: InstanceInventoryOptions = {}) {
     this.client = client;
     this.perInstance = new Semaphore(options.concurrency ?? 16);
+    this.walkRetryMs = options.walkRetryMs ?? 300_000;
+    this.log = options.log ?? silentLogger;
     this.ttlMs = options.ttlMs ?? 2_000;
     this.instances = new TtlCache({ name: 'instances', ttlMs: this.ttlMs, dropAtExpiry: true });
     this.nicTtlMs = options.nicTtlMs ?? 60_000;
@@ -114,6 +153,12 @@ export class InstanceInventory {
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
+    this.instanceNics = new TtlCache({
+      name: 'instance_network_interfaces',
+      ttlMs: this.nicTtlMs,
+      dropAtExpiry: true,
+    });
+    inventoryMetrics.nicWalkFallback.set(0);
   }
 
   /**
@@ -141,26 +186,30 @@ export class InstanceInventory {
   /**
    * Every NIC of the instance, in the API's order: from the project's NIC view; when the
    * instance is not in it, from a view started after this call; when not there either (no NIC
-   * in a subnet of the project's VPCs, or the walk failed), from the instance's own list.
+   * in a subnet of the project's VPCs), or while the walk fails, from the instance's own list.
    */
   async nics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
     const asked = performance.now();
-    try {
-      // As snapshot(): a walk in flight for longer than the TTL is not joined.
-      let view = await this.nicView.get('project', this.loadNics, {
-        notBefore: asked - this.nicTtlMs,
-        signal,
-      });
-      let found = view.of(instanceId);
-      if (!found && view.startedAt < asked) {
-        view = await this.nicView.get('project', this.loadNics, { notBefore: asked, signal });
-        found = view.of(instanceId);
+    if (this.walkAllowed(asked)) {
+      try {
+        // As snapshot(): a walk in flight for longer than the TTL is not joined.
+        let view = await this.walk({ notBefore: asked - this.nicTtlMs, signal });
+        let found = view.of(instanceId);
+        if (!found && view.startedAt < asked) {
+          view = await this.walk({ notBefore: asked, signal });
+          found = view.of(instanceId);
+        }
+        if (found) return found;
+      } catch {
+        // The per-instance list below decides; it reports its own errors (an abort included).
+        // The walk's own failure was recorded by walk().
       }
-      if (found) return found;
-    } catch {
-      // The per-instance list below decides; it reports its own errors (an abort included).
     }
-    return this.perInstance.run(() => listInstanceNics(this.client, instanceId, signal));
+    return this.instanceNics.get(
+      instanceId,
+      () => this.perInstance.run(() => listInstanceNics(this.client, instanceId, signal)),
+      { notBefore: Math.max(asked - this.nicTtlMs, this.nicsExpiredAt), signal },
+    );
   }
 
   /**
@@ -168,14 +217,78 @@ export class InstanceInventory {
    * instance is asked for, so a caller starts it alongside the instance lookup.
    */
   prefetchNics(): void {
-    this.nicView
-      .get('project', this.loadNics, { notBefore: performance.now() - this.nicTtlMs })
-      .catch(() => undefined);
+    const now = performance.now();
+    if (!this.walkAllowed(now)) return;
+    this.walk({ notBefore: now - this.nicTtlMs }).catch(() => undefined);
   }
 
-  /** NIC lookups from now on read a view taken from now on (one walk, shared). */
+  /** Whether NIC lookups at `now` may use (or start) the walk: not while a recent one failed. */
+  private walkAllowed(now: number): boolean {
+    const failure = this.walkFailure;
+    return failure === undefined || now - failure.at >= this.walkRetryMs;
+  }
+
+  /** The shared walk; a failure starts (or extends) the fallback, a success ends it. */
+  private async walk(options: { notBefore: number; signal?: AbortSignal | undefined }): Promise<NicSnapshot> {
+    let view: NicSnapshot;
+    try {
+      view = await this.nicView.get('project', this.loadNics, options);
+    } catch (err) {
+      if (!options.signal?.aborted) this.walkFailed(err);
+      throw err;
+    }
+    this.walkSucceeded(view);
+    return view;
+  }
+
+  private walkFailed(err: unknown): void {
+    const previous = this.walkFailure;
+    if (previous?.error === err) return;
+    const failure: WalkFailure = {
+      operation: isOxideError(err) ? err.operation : 'network_interface_walk',
+      status: isOxideError(err) ? err.status : 0,
+      message: err instanceof Error ? err.message : String(err),
+      error: err,
+      at: performance.now(),
+    };
+    this.walkFailure = failure;
+    inventoryMetrics.nicWalkFailures.inc({
+      operation: failure.operation,
+      status: String(failure.status),
+    });
+    if (previous?.operation === failure.operation && previous.status === failure.status) return;
+    inventoryMetrics.nicWalkFallback.set(1);
+    this.log.warn(
+      {
+        operation: failure.operation,
+        status: failure.status,
+        err: failure.message,
+        retryInSeconds: Math.round(this.walkRetryMs / 1000),
+      },
+      "cannot list the project's NICs (vpc_list, vpc_subnet_list, vpc_subnet_list_network_interfaces); reading each instance's NICs instead (one more Oxide call per Node), see docs/troubleshooting.md",
+    );
+  }
+
+  private walkSucceeded(view: NicSnapshot): void {
+    const previous = this.walkFailure;
+    // A view from before the failure (joined from the cache) says nothing about the walk now.
+    if (previous === undefined || view.startedAt < previous.at) return;
+    this.walkFailure = undefined;
+    inventoryMetrics.nicWalkFallback.set(0);
+    this.log.info(
+      { previousOperation: previous.operation, previousStatus: previous.status },
+      "listing the project's NICs again; per-instance NIC lists no longer needed",
+    );
+  }
+
+  /**
+   * NIC lookups from now on read a view taken from now on (one walk, shared), or per-instance
+   * lists taken from now on while the walk fails; a failed walk is tried again if the last try is
+   * older than walkRetryMs.
+   */
   expireNics(): void {
     this.nicView.invalidate('project');
+    this.nicsExpiredAt = performance.now();
   }
 
   externalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {

@@ -12,6 +12,9 @@ import { AmbiguousInstanceError } from './instances.ts';
 import { OxideCloudProvider } from './provider.ts';
 import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
 import { viewCurrentUser, viewProject } from '../../oxide/projects.ts';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../log.ts';
+import { registry } from '../../metrics.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -379,6 +382,71 @@ describe('inventory', () => {
     assert.equal(sim.requests.count('vpc_subnet_list_network_interfaces'), 2);
     // Ephemeral and SNAT addresses exist only per instance.
     assert.equal(sim.requests.count('instance_external_ip_list'), 100);
+  });
+
+  it('a refused NIC walk: per-instance lists, at most 2 calls per Node, retried once per period, logged once', async () => {
+    for (let i = 0; i < 50; i++) {
+      sim.db.addInstance({ name: `fb-${i}`, hostname: `fb-${i}`, nics: [{ v4: 'auto' }] });
+    }
+    const lines: Record<string, unknown>[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+    });
+    const log = createLogger({ format: 'json', errorStream: stream });
+    const p = new OxideCloudProvider({
+      client: client(counting),
+      inventory: { ttlMs: 2_000, walkRetryMs: 60_000, log },
+    });
+    const instances = p.instances();
+    const fallback = async (): Promise<number> =>
+      (await registry.getSingleMetric('oxide_ccm_nic_walk_fallback')?.get())?.values[0]?.value ?? -1;
+    sim.faults.add({ operation: 'vpc_list', status: 403 });
+    try {
+      sim.requests.reset();
+      const first = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => instances.instanceMetadata(node(`fb-${i}`))),
+      );
+      assert.equal(new Set(first.map((m) => m.providerID)).size, 50);
+      assert.ok(first.every((m) => m.nodeAddresses.some((a) => a.type === 'InternalIP')));
+      assert.equal(sim.requests.count('vpc_list'), 1, 'the refused walk is tried once');
+      assert.equal(sim.requests.count('instance_network_interface_list'), 50);
+      const calls = sim.requests.count();
+      assert.ok(calls <= 2 * 50 + 3, `${calls} Oxide calls for 50 Nodes`);
+      assert.equal(await fallback(), 1);
+      // Later lookups in the same period read the per-instance lists (cached as the walk would
+      // be) and do not try the walk again.
+      sim.requests.reset();
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => instances.instanceMetadata(node(`fb-${i}`))),
+      );
+      assert.equal(sim.requests.count('vpc_list'), 0);
+      assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+      // A refresh starts: per-instance lists are read again, the walk is still held back.
+      p.inventory.expireNics();
+      sim.requests.reset();
+      await instances.instanceMetadata(node('fb-0'));
+      assert.equal(sim.requests.count('vpc_list'), 0);
+      assert.equal(sim.requests.count('instance_network_interface_list'), 1);
+      const warnings = lines.filter((l) => String(l['msg']).startsWith("cannot list the project's NICs"));
+      assert.equal(warnings.length, 1, 'one warning for the change of state');
+      assert.equal(warnings[0]?.['operation'], 'vpc_list');
+      assert.equal(warnings[0]?.['status'], 403);
+    } finally {
+      sim.faults.clear();
+    }
+    // The walk works again: once the retry period is over it is used, and the change is logged.
+    const healed = new OxideCloudProvider({
+      client: client(counting),
+      inventory: { ttlMs: 2_000, walkRetryMs: 0, log },
+    });
+    sim.faults.add({ operation: 'vpc_list', status: 403, times: 1 });
+    sim.requests.reset();
+    await healed.instances().instanceMetadata(node('fb-1'));
+    assert.equal(sim.requests.count('vpc_list'), 2, 'refused, then tried again');
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    assert.equal(await fallback(), 0);
+    assert.ok(lines.some((l) => String(l['msg']).startsWith("listing the project's NICs again")));
   });
 
   it('a burst of lookups for missing Nodes shares one fresh list before the views by name', async () => {
