@@ -229,7 +229,10 @@ export class InstanceInventory {
   }
 
   /** The shared walk; a failure starts (or extends) the fallback, a success ends it. */
-  private async walk(options: { notBefore: number; signal?: AbortSignal | undefined }): Promise<NicSnapshot> {
+  private async walk(options: {
+    notBefore: number;
+    signal?: AbortSignal | undefined;
+  }): Promise<NicSnapshot> {
     let view: NicSnapshot;
     try {
       view = await this.nicView.get('project', this.loadNics, options);

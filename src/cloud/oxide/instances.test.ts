@@ -400,7 +400,8 @@ describe('inventory', () => {
     });
     const instances = p.instances();
     const fallback = async (): Promise<number> =>
-      (await registry.getSingleMetric('oxide_ccm_nic_walk_fallback')?.get())?.values[0]?.value ?? -1;
+      (await registry.getSingleMetric('oxide_ccm_nic_walk_fallback')?.get())?.values[0]?.value ??
+      -1;
     sim.faults.add({ operation: 'vpc_list', status: 403 });
     try {
       sim.requests.reset();
@@ -428,7 +429,9 @@ describe('inventory', () => {
       await instances.instanceMetadata(node('fb-0'));
       assert.equal(sim.requests.count('vpc_list'), 0);
       assert.equal(sim.requests.count('instance_network_interface_list'), 1);
-      const warnings = lines.filter((l) => String(l['msg']).startsWith("cannot list the project's NICs"));
+      const warnings = lines.filter((l) =>
+        String(l['msg']).startsWith("cannot list the project's NICs"),
+      );
       assert.equal(warnings.length, 1, 'one warning for the change of state');
       assert.equal(warnings[0]?.['operation'], 'vpc_list');
       assert.equal(warnings[0]?.['status'], 403);

@@ -87,7 +87,10 @@ test('the same addresses in another order are no change; any other difference is
   assert.equal(nodeAddressesChanged(cloud, [...cloud.slice(0, 4), fip]), true);
   assert.equal(nodeAddressesChanged(undefined, cloud), true);
   assert.equal(
-    nodeAddressesChanged(cloud, cloud.map((a) => (a.type === 'Hostname' ? { ...a, type: 'InternalIP' } : a))),
+    nodeAddressesChanged(
+      cloud,
+      cloud.map((a) => (a.type === 'Hostname' ? { ...a, type: 'InternalIP' } : a)),
+    ),
     true,
   );
 });

@@ -219,7 +219,8 @@ test('a resync that finds the same addresses in another order writes nothing and
   // The floating IP and the ephemeral one come back the other way round from now on.
   const swapped = [addresses[0]!, addresses[1]!, addresses[3]!, addresses[2]!];
   cloud.instancesByNode.set(name, instance(name, { nodeAddresses: swapped }));
-  const calls = (): number => cloud.callsOf('instanceMetadata').filter((c) => c.target === name).length;
+  const calls = (): number =>
+    cloud.callsOf('instanceMetadata').filter((c) => c.target === name).length;
   const seen = calls();
   await waitFor('two resyncs read the swapped order', () => calls() >= seen + 2, 20_000);
   const nodeRequests = controllerKube.requests.filter((r) => r.includes(`/nodes/${name}`));

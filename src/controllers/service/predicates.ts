@@ -66,7 +66,8 @@ export function isEligibleNode(node: V1Node): boolean {
 export function nodeFingerprint(node: V1Node): string {
   if (!isEligibleNode(node)) return '';
   const internal: string[] = [];
-  for (const a of node.status?.addresses ?? []) if (a.type === 'InternalIP') internal.push(a.address);
+  for (const a of node.status?.addresses ?? [])
+    if (a.type === 'InternalIP') internal.push(a.address);
   return JSON.stringify([node.spec?.providerID, internal]);
 }
 
