@@ -1,10 +1,17 @@
 // Shared, short-lived views of the project: one paginated instance_list serves every Node lookup
-// within its TTL, and one walk of the project's VPC subnets (vpc_list, vpc_subnet_list,
-// vpc_subnet_list_network_interfaces) serves every NIC lookup within its TTL. Concurrent refreshes
+// within its TTL, one walk of the project's VPC subnets (vpc_list, vpc_subnet_list,
+// vpc_subnet_list_network_interfaces) serves every NIC lookup within its TTL, and one
+// floating_ip_list serves every instance's floating IPs. Concurrent refreshes
 // share one walk (single-flight), so a burst of 1000 joining Nodes costs a few lists instead of
 // 1000 per-instance calls. A view is dropped when its TTL ends, so memory at idle does not hold
 // the project. Absence from a view is never proof: instances are confirmed with a view by id,
 // NICs with the per-instance list.
+//
+// An instance's ephemeral (and SNAT) IPs have no project-wide list: they are read with the
+// instance's own external-IP list when its Node is first looked up, and again about once an hour
+// (each instance at its own time, so an address refresh re-reads about a twelfth of them); its
+// floating IPs, which the load balancer moves, come from the project's list at every refresh. So
+// a refresh costs list pages, not a call per Node (docs/architecture.md, "Oxide calls").
 //
 // When the walk fails (an Oxide that refuses vpc_list or a subnet's NIC list, e.g. 403 for a
 // token without VPC read access), NIC lookups fall back to each instance's own list, cached like
@@ -13,6 +20,7 @@
 // oxide_ccm_nic_walk_fallback.
 import type { ExternalIp, Instance, InstanceNetworkInterface } from '@oxide/api';
 import type { OxideClient } from './client.ts';
+import { listFloatingIps } from './floating-ips.ts';
 import { listInstanceExternalIps, listInstances } from './instances.ts';
 import { listInstanceNics, listSubnetNics } from './network-interfaces.ts';
 import { listSubnets } from './subnets.ts';
@@ -33,6 +41,12 @@ export interface InstanceInventoryOptions {
    * a NIC added to or removed from a stopped instance shows in the Node's addresses.
    */
   nicTtlMs?: number;
+  /**
+   * How long an instance's own external-IP list (its ephemeral and SNAT IPs) answers, on
+   * average; each entry lives a random 75–125 % of it so re-reads spread over refreshes.
+   * Default 1 hour. Its floating IPs are read from the project's list at every refresh instead.
+   */
+  instanceIpTtlMs?: number;
   /** Concurrent per-instance requests (NICs, external IPs); default 16. */
   concurrency?: number;
   /**
@@ -43,6 +57,8 @@ export interface InstanceInventoryOptions {
   /** Where the walk's fallback is reported (once per change of state). */
   log?: Logger;
 }
+
+type FloatingByInstance = Map<string, ExternalIp[]>;
 
 /** Why the project-wide NIC walk is not used, for the log line and the metric. */
 interface WalkFailure {
@@ -131,13 +147,18 @@ export class InstanceInventory {
   // does not hold the project.
   private readonly instances: TtlCache<'project', InstanceSnapshot>;
   private readonly nicView: TtlCache<'project', NicSnapshot>;
+  /** Per instance: its non-floating external IPs, each entry with its own (jittered) TTL. */
+  private readonly instanceIps: TtlCache<string, { ips: ExternalIp[]; ttlMs: number }>;
+  private readonly instanceIpTtlMs: number;
+  /** The project's floating IPs by instance id, one list per refresh (or per NIC TTL). */
+  private readonly floatingView: TtlCache<'project', FloatingByInstance>;
   /** Per-instance NIC lists: what answers while the walk fails, and for instances it misses. */
   private readonly instanceNics: TtlCache<string, InstanceNetworkInterface[]>;
   private readonly walkRetryMs: number;
   private readonly log: Logger;
   /** Set while NIC lookups fall back to per-instance lists. */
   private walkFailure: WalkFailure | undefined;
-  /** performance.now() of the last expireNics(): per-instance lists older than this are not used. */
+  /** performance.now() of the last expireViews(): per-instance NIC lists older than this are not used. */
   private nicsExpiredAt = -Infinity;
 
   constructor(client: OxideClient, options: InstanceInventoryOptions = {}) {
@@ -155,6 +176,17 @@ export class InstanceInventory {
     });
     this.instanceNics = new TtlCache({
       name: 'instance_network_interfaces',
+      ttlMs: this.nicTtlMs,
+      dropAtExpiry: true,
+    });
+    this.instanceIpTtlMs = options.instanceIpTtlMs ?? 3_600_000;
+    this.instanceIps = new TtlCache({
+      name: 'instance_external_ips',
+      ttlMs: (v) => v.ttlMs,
+      dropAtExpiry: true,
+    });
+    this.floatingView = new TtlCache({
+      name: 'floating_ips_by_instance',
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
@@ -285,18 +317,53 @@ export class InstanceInventory {
   }
 
   /**
-   * NIC lookups from now on read a view taken from now on (one walk, shared), or per-instance
-   * lists taken from now on while the walk fails; a failed walk is tried again if the last try is
-   * older than walkRetryMs.
+   * The start of an address refresh: NIC and floating-IP lookups from now on read views taken from
+   * now on (one walk and one list, shared), or per-instance NIC lists taken from now on while the
+   * walk fails; a failed walk is tried again if the last try is older than walkRetryMs.
    */
-  expireNics(): void {
+  expireViews(): void {
     this.nicView.invalidate('project');
+    this.floatingView.invalidate('project');
     this.nicsExpiredAt = performance.now();
   }
 
-  externalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {
-    return this.perInstance.run(() => listInstanceExternalIps(this.client, instanceId, signal));
+  /**
+   * Every external IP of the instance the Node's addresses show (ephemeral, floating; SNAT too,
+   * for the caller to skip). The first lookup of an instance reads its own list, in the API's
+   * order; later ones combine its cached ephemeral and SNAT IPs with its floating IPs from the
+   * project's list.
+   */
+  async externalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {
+    let full: ExternalIp[] | undefined;
+    const own = await this.instanceIps.get(
+      instanceId,
+      async () => {
+        full = await this.perInstance.run(() =>
+          listInstanceExternalIps(this.client, instanceId, signal),
+        );
+        const jitter = 0.75 + Math.random() * 0.5;
+        return { ips: full.filter((ip) => ip.kind !== 'floating'), ttlMs: this.instanceIpTtlMs * jitter };
+      },
+      { signal },
+    );
+    if (full) return full;
+    const floating = (await this.floatingView.get('project', this.loadFloating, { signal })).get(
+      instanceId,
+    );
+    return floating ? [...own.ips, ...floating] : own.ips;
   }
+
+  private readonly loadFloating = async (): Promise<FloatingByInstance> => {
+    const byInstance: FloatingByInstance = new Map();
+    for (const fip of await listFloatingIps(this.client)) {
+      if (!fip.instanceId) continue;
+      const ip: ExternalIp = { ...fip, kind: 'floating' };
+      const list = byInstance.get(fip.instanceId);
+      if (list) list.push(ip);
+      else byInstance.set(fip.instanceId, [ip]);
+    }
+    return byInstance;
+  };
 
   private readonly loadInstances = async (): Promise<InstanceSnapshot> => {
     const startedAt = performance.now();

@@ -384,6 +384,42 @@ describe('inventory', () => {
     assert.equal(sim.requests.count('instance_external_ip_list'), 100);
   });
 
+  it('an address refresh costs list pages, not a call per Node; a floating IP shows at the next refresh', async () => {
+    for (let i = 0; i < 100; i++) {
+      sim.db.addInstance({
+        name: `rf-${i}`,
+        hostname: `rf-${i}`,
+        nics: [{ v4: 'auto' }],
+        ...(i === 0 ? { ephemeralIp: 'auto' } : {}),
+      });
+    }
+    const p = new OxideCloudProvider({
+      client: client(counting),
+      inventory: { ttlMs: 2_000, instanceIpTtlMs: 60_000 },
+    });
+    const instances = p.instances();
+    const all = (): Promise<Awaited<ReturnType<typeof instances.instanceMetadata>>[]> =>
+      Promise.all(Array.from({ length: 100 }, (_, i) => instances.instanceMetadata(node(`rf-${i}`))));
+    const externals = (m: { nodeAddresses: { type: string; address: string }[] }): string[] =>
+      m.nodeAddresses.filter((a) => a.type === 'ExternalIP').map((a) => a.address);
+    const first = await all();
+    const ephemeral = externals(first[0]!);
+    assert.equal(ephemeral.length, 1, 'the ephemeral IP from the instance list');
+    const fip = sim.db.createFloatingIp({ name: 'rf-fip', instance: 'rf-1' });
+    // A refresh: every Node again, after the views expired.
+    p.inventory.expireViews();
+    sim.requests.reset();
+    const refreshed = await all();
+    assert.equal(sim.requests.count('instance_external_ip_list'), 0);
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    const fipLists = sim.requests.entries.filter((e) => e.operationId === 'floating_ip_list');
+    assert.equal(fipLists.filter((e) => !e.query.includes('page_token')).length, 1, 'one list');
+    assert.ok(sim.requests.count() <= 10, `${sim.requests.count()} calls for 100 Nodes`);
+    assert.deepEqual(externals(refreshed[0]!), ephemeral, 'the ephemeral IP, cached');
+    assert.deepEqual(externals(refreshed[1]!), [fip.ip], 'the new floating IP, from the list');
+    assert.deepEqual(externals(refreshed[2]!), []);
+  });
+
   it('a refused NIC walk: per-instance lists, at most 2 calls per Node, retried once per period, logged once', async () => {
     for (let i = 0; i < 50; i++) {
       sim.db.addInstance({ name: `fb-${i}`, hostname: `fb-${i}`, nics: [{ v4: 'auto' }] });
@@ -424,7 +460,7 @@ describe('inventory', () => {
       assert.equal(sim.requests.count('vpc_list'), 0);
       assert.equal(sim.requests.count('instance_network_interface_list'), 0);
       // A refresh starts: per-instance lists are read again, the walk is still held back.
-      p.inventory.expireNics();
+      p.inventory.expireViews();
       sim.requests.reset();
       await instances.instanceMetadata(node('fb-0'));
       assert.equal(sim.requests.count('vpc_list'), 0);

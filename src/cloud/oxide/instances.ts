@@ -100,7 +100,7 @@ export class OxideInstances implements Instances {
 
   /** A resync pass reads NICs from one fresh walk of the project's subnets, shared by the pass. */
   resyncStarted(): void {
-    this.inventory.expireNics();
+    this.inventory.expireViews();
   }
 
   /**
