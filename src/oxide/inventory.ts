@@ -342,7 +342,10 @@ export class InstanceInventory {
           listInstanceExternalIps(this.client, instanceId, signal),
         );
         const jitter = 0.75 + Math.random() * 0.5;
-        return { ips: full.filter((ip) => ip.kind !== 'floating'), ttlMs: this.instanceIpTtlMs * jitter };
+        return {
+          ips: full.filter((ip) => ip.kind !== 'floating'),
+          ttlMs: this.instanceIpTtlMs * jitter,
+        };
       },
       { signal },
     );

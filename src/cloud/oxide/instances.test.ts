@@ -399,7 +399,9 @@ describe('inventory', () => {
     });
     const instances = p.instances();
     const all = (): Promise<Awaited<ReturnType<typeof instances.instanceMetadata>>[]> =>
-      Promise.all(Array.from({ length: 100 }, (_, i) => instances.instanceMetadata(node(`rf-${i}`))));
+      Promise.all(
+        Array.from({ length: 100 }, (_, i) => instances.instanceMetadata(node(`rf-${i}`))),
+      );
     const externals = (m: { nodeAddresses: { type: string; address: string }[] }): string[] =>
       m.nodeAddresses.filter((a) => a.type === 'ExternalIP').map((a) => a.address);
     const first = await all();
