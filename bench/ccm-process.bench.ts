@@ -6,6 +6,8 @@
 // the CCM's user agent). Each run is a fresh CCM process on a fresh apiserver.
 //
 // Runs (each bounded; BENCH_BUDGET_S, default 2400, skips the runs that would start after it):
+//   floor         no CCM: a bare Node.js with the image's flags and ENV, idle; then one that has
+//                 used TLS and HTTP/2 through undici (bench/floor-child.mjs): the memory floor
 //   nodes100      default flags, 100 Nodes join
 //   nodes1000     --kube-api-qps 500 --kube-api-burst 1000, 1000 Nodes join; 3000 LoadBalancer
 //                 Services created and deleted (CHURN, in batches), live heap before/after
@@ -28,7 +30,7 @@
 // BENCH_NODE_FLAGS="--max-semi-space-size=1 --optimize-for-size --cpu-prof --cpu-prof-dir=/tmp/prof").
 // Targets (issues 10 and 23) are declared below and judged by bench/targets.ts.
 // Run: node_modules/.bin/node bench/ccm-process.bench.ts
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +45,7 @@ import type { AuditedWrite } from '../test/harness/controlplane.ts';
 import { createKubeletNode } from '../test/harness/nodes.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { repoRoot } from '../test/harness/testbin.ts';
-import { CcmUnderBench, imageEnv } from './ccm-process.ts';
+import { CcmUnderBench, imageEnv, imageNodeFlags } from './ccm-process.ts';
 import type { ProcMemory } from './ccm-process.ts';
 import { summarizeHeapSnapshot } from './heap-summary.ts';
 import type { HeapSummary } from './heap-summary.ts';
@@ -511,6 +513,50 @@ const runs: {
   run: (rig: Rig) => Promise<void>;
 }[] = [
   {
+    name: 'floor',
+    estimateMs: 90_000,
+    targets: [],
+    async run(rig) {
+      const { kubeconfig, token, server } = await rig.cp.start();
+      void kubeconfig;
+      rig.sim = await startSimulator({ seed: { project: 'k8s' } });
+      for (const mode of ['bare', 'tls']) {
+        const child = spawn(
+          join(repoRoot, 'node_modules', '.bin', 'node'),
+          [
+            ...imageNodeFlags(ccmTree),
+            join(repoRoot, 'bench', 'floor-child.mjs'),
+            mode,
+            join(repoRoot, 'node_modules', 'undici', 'index.js'),
+            server,
+            token,
+            rig.sim.url,
+          ],
+          { env: { ...process.env, ...imageEnv(ccmTree) }, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        try {
+          await new Promise<void>((resolve, reject) => {
+            child.stdout.on('data', (d: Buffer) => {
+              if (d.toString().includes('ready')) resolve();
+            });
+            child.once('exit', (code) => reject(new Error(`floor child exited with ${code}`)));
+          });
+          await new Promise((r) => setTimeout(r, IDLE_MS));
+          const mem = procMemory(child.pid ?? 0);
+          rssRows(
+            mode === 'bare'
+              ? 'floor: bare Node.js, image flags and ENV, idle 30 s'
+              : 'floor: same + undici, one TLS/HTTP2 request and one HTTP request, idle 30 s',
+            'image',
+            mem,
+          );
+        } finally {
+          child.kill('SIGKILL');
+        }
+      }
+    },
+  },
+  {
     name: 'nodes100',
     estimateMs: 60_000,
     targets: [],
@@ -905,6 +951,20 @@ const runs: {
   },
 ];
 
+/** VmRSS, RssAnon, RssFile, VmHWM of any process, MiB. */
+function procMemory(pid: number): ProcMemory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mib = (field: string): number =>
+    Math.round((Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024) * 10) /
+    10;
+  return {
+    hwmMiB: mib('VmHWM'),
+    rssMiB: mib('VmRSS'),
+    anonMiB: mib('RssAnon'),
+    fileMiB: mib('RssFile'),
+  };
+}
+
 /** workqueue_adds_total of the node controller's queue ("Nodes"): a refresh adds every Node. */
 async function nodeQueueAdds(rig: Rig): Promise<number> {
   const text = await rig.ccm.get('/metrics');
@@ -935,7 +995,7 @@ for (const r of runs) {
   const started = performance.now();
   try {
     await r.run(rig);
-    nodeFlags = rig.ccm.nodeFlags;
+    if (r.name !== 'floor') nodeFlags = rig.ccm.nodeFlags;
   } catch (err) {
     const why = `${r.name} failed: ${String(err).slice(0, 300)}`;
     skipped.push(`${why}; CCM log:\n${rig.ccm?.logTail(5) ?? ''}`);
@@ -968,12 +1028,13 @@ printTable(
   speedRows,
 );
 printTable(['Oxide calls'], callRows);
-printTable(
-  [
-    `Idle: ${IDLE_NODES} Nodes + ${IDLE_SERVICES} LB Services, nothing changing for ${IDLE_MINUTES} min after the first address refresh; kubelet Leases renewed every 10 s by this process; writes from the apiserver's audit log (the CCM's user agent), re-syncs and drops from the CCM's log`,
-  ],
-  idleRows,
-);
-printTable(['Live heap by kind (heap snapshot, self sizes)'], heapRows);
+if (idleRows.length > 0)
+  printTable(
+    [
+      `Idle: ${IDLE_NODES} Nodes + ${IDLE_SERVICES} LB Services, nothing changing for ${IDLE_MINUTES} min after the first address refresh; kubelet Leases renewed every 10 s by this process; writes from the apiserver's audit log (the CCM's user agent), re-syncs and drops from the CCM's log`,
+    ],
+    idleRows,
+  );
+if (heapRows.length > 0) printTable(['Live heap by kind (heap snapshot, self sizes)'], heapRows);
 if (skipped.length > 0) console.log(`Not run: ${skipped.join('; ')}`);
 card.print([`Machine: ${machine()}`]);
