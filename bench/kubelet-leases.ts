@@ -25,6 +25,8 @@ export class KubeletLeases {
 
   /** Creates every Lease (held by its Node, as kubelet does), then renews them spread over the period. */
   async start(): Promise<void> {
+    // kube-apiserver creates kube-node-lease itself only when something asks for it (kubelet does).
+    await this.kube.post('/api/v1/namespaces', { metadata: { name: NS } }).catch(() => undefined);
     await mapConcurrent(this.names, 50, (name) =>
       this.kube
         .post(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases`, {

@@ -8,8 +8,8 @@
 // NICs with the per-instance list.
 //
 // An instance's ephemeral (and SNAT) IPs have no project-wide list: they are read with the
-// instance's own external-IP list when its Node is first looked up, and again about once an hour
-// (each instance at its own time, so an address refresh re-reads about a twelfth of them); its
+// instance's own external-IP list when its Node is first looked up, and again about every two
+// hours (each instance at its own time, so an address refresh re-reads about a 24th of them); its
 // floating IPs, which the load balancer moves, come from the project's list at every refresh. So
 // a refresh costs list pages, not a call per Node (docs/architecture.md, "Oxide calls").
 //
@@ -44,7 +44,7 @@ export interface InstanceInventoryOptions {
   /**
    * How long an instance's own external-IP list (its ephemeral and SNAT IPs) answers, on
    * average; each entry lives a random 75–125 % of it so re-reads spread over refreshes.
-   * Default 1 hour. Its floating IPs are read from the project's list at every refresh instead.
+   * Default 2 hours. Its floating IPs are read from the project's list at every refresh instead.
    */
   instanceIpTtlMs?: number;
   /** Concurrent per-instance requests (NICs, external IPs); default 16. */
@@ -179,7 +179,7 @@ export class InstanceInventory {
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
-    this.instanceIpTtlMs = options.instanceIpTtlMs ?? 3_600_000;
+    this.instanceIpTtlMs = options.instanceIpTtlMs ?? 7_200_000;
     this.instanceIps = new TtlCache({
       name: 'instance_external_ips',
       ttlMs: (v) => v.ttlMs,
