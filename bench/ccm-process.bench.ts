@@ -501,9 +501,9 @@ function writesByKind(writes: readonly AuditedWrite[]): Record<string, number> {
 const countOf = (writes: readonly AuditedWrite[], resources: readonly string[]): number =>
   writes.filter((w) => resources.includes(w.resource.split('/')[0] ?? '')).length;
 
-/** Lines of the CCM's text log whose message is `msg` and that match `also`. */
+/** Lines of the CCM's text log whose message starts with `msg` and that match `also`. */
 const logLines = (log: string, msg: string, also?: RegExp): number =>
-  log.split('\n').filter((l) => l.includes(`"${msg}"`) && (also === undefined || also.test(l)))
+  log.split('\n').filter((l) => l.includes(`"${msg}`) && (also === undefined || also.test(l)))
     .length;
 
 const runs: {
