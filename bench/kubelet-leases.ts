@@ -6,6 +6,9 @@ import type { KubeClient } from '../src/kube/client.ts';
 import { mapConcurrent } from '../src/util/async.ts';
 
 const NS = 'kube-node-lease';
+
+/** A Lease's renewTime is a MicroTime: six fractional digits, as kubelet writes it. */
+const microTime = (d = new Date()): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const LEASE_SECONDS = 40;
 
 export class KubeletLeases {
@@ -34,7 +37,7 @@ export class KubeletLeases {
           spec: {
             holderIdentity: name,
             leaseDurationSeconds: LEASE_SECONDS,
-            renewTime: new Date().toISOString(),
+            renewTime: microTime(),
           },
         })
         .catch(() => undefined),
@@ -45,7 +48,7 @@ export class KubeletLeases {
     this.timer = setInterval(() => {
       const slot = this.slot++ % slots;
       const batch = this.names.filter((_, i) => i % slots === slot);
-      const renewTime = new Date().toISOString();
+      const renewTime = microTime();
       void mapConcurrent(batch, 50, (name) =>
         this.kube
           .patch(`/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`, 'merge', {
