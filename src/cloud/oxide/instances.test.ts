@@ -422,6 +422,31 @@ describe('inventory', () => {
     assert.deepEqual(externals(refreshed[2]!), []);
   });
 
+  it('lookups of identity share one list for identityTtlMs; a run-state lookup takes a fresh one', async () => {
+    for (let i = 0; i < 5; i++) {
+      sim.db.addInstance({ name: `id-${i}`, hostname: `id-${i}`, nics: [{ v4: 'auto' }] });
+    }
+    const p = new OxideCloudProvider({
+      client: client(counting),
+      inventory: { ttlMs: 20, identityTtlMs: 60_000 },
+    });
+    const instances = p.instances();
+    const scans = (): number =>
+      sim.requests.entries.filter(
+        (e) => e.operationId === 'instance_list' && !e.query.includes('page_token'),
+      ).length;
+    sim.requests.reset();
+    // Nodes joining slowly (a low --kube-api-qps): each lookup comes after the state TTL.
+    for (let i = 0; i < 5; i++) {
+      await instances.instanceMetadata(node(`id-${i}`));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.equal(scans(), 1, 'one list for five Nodes met over 150 ms');
+    // Whether an instance is shut down is its state: older than ttlMs will not do.
+    await instances.instanceShutdown(node('id-0'));
+    assert.equal(scans(), 2);
+  });
+
   it('a refused NIC walk: per-instance lists, at most 2 calls per Node, retried once per period, logged once', async () => {
     for (let i = 0; i < 50; i++) {
       sim.db.addInstance({ name: `fb-${i}`, hostname: `fb-${i}`, nics: [{ v4: 'auto' }] });

@@ -86,7 +86,8 @@ export class OxideInstances implements Instances {
   async instanceMetadata(node: V1Node, signal?: AbortSignal): Promise<InstanceMetadata> {
     // The project's NIC walk overlaps the instance lookup: the first Node waits for one, not both.
     this.inventory.prefetchNics();
-    const instance = await this.find(node, signal);
+    // Identity, hostname and size only: a snapshot up to identityTtlMs old will do.
+    const instance = await this.find(node, signal, 'identity');
     const [nics, externalIps] = await Promise.all([
       this.inventory.nics(instance.id, signal),
       this.inventory.externalIps(instance.id, signal),
@@ -107,21 +108,37 @@ export class OxideInstances implements Instances {
    * The instance from the shared inventory, or undefined when it is not there or the list
    * failed: a view by id decides then, so a failing list endpoint does not block id lookups.
    */
-  private async cachedById(id: string, signal?: AbortSignal): Promise<Instance | undefined> {
+  private async cachedById(
+    id: string,
+    signal?: AbortSignal,
+    need: 'state' | 'identity' = 'state',
+  ): Promise<Instance | undefined> {
     try {
-      return (await this.inventory.snapshot(signal)).byId(id);
+      const snapshot =
+        need === 'identity'
+          ? await this.inventory.identities(signal)
+          : await this.inventory.snapshot(signal);
+      return snapshot.byId(id);
     } catch {
       signal?.throwIfAborted();
       return undefined;
     }
   }
 
-  /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
-  async find(node: V1Node, signal?: AbortSignal): Promise<Instance> {
+  /**
+   * The Node's instance; InstanceNotFoundError only after a 404 from a direct view. `need`:
+   * 'state' when its run state is read (a snapshot no older than the inventory's TTL),
+   * 'identity' when only which instance it is, its hostname and size matter.
+   */
+  async find(
+    node: V1Node,
+    signal?: AbortSignal,
+    need: 'state' | 'identity' = 'state',
+  ): Promise<Instance> {
     const providerID = node.spec?.providerID;
-    if (!providerID) return this.findByNodeName(nodeName(node), signal);
+    if (!providerID) return this.findByNodeName(nodeName(node), signal, need);
     const id = parseProviderID(providerID);
-    const cached = await this.cachedById(id, signal);
+    const cached = await this.cachedById(id, signal, need);
     if (cached) return cached;
     try {
       return await this.viewById(id, providerID, signal);
@@ -159,11 +176,20 @@ export class OxideInstances implements Instances {
    * case; no match there is checked against a list started after this call, then a view by
    * name, before the instance is declared missing.
    */
-  private async findByNodeName(name: string, signal?: AbortSignal): Promise<Instance> {
+  private async findByNodeName(
+    name: string,
+    signal?: AbortSignal,
+    need: 'state' | 'identity' = 'state',
+  ): Promise<Instance> {
     // Lists that started after this moment reflect everything true when the caller asked; a
     // burst of lookups shares them instead of each starting its own.
     const asked = performance.now();
-    let snapshot = await this.inventory.snapshot(signal);
+    // A name maps to an instance for as long as the instance lives: for identity an older
+    // snapshot answers when it has the name, a fresher one is taken when it does not.
+    let snapshot =
+      need === 'identity'
+        ? await this.inventory.identities(signal)
+        : await this.inventory.snapshot(signal);
     for (;;) {
       const candidates = snapshot.matching(name);
       if (candidates.length === 1 && candidates[0]) return candidates[0];
