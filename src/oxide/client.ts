@@ -4,7 +4,7 @@
 // taking the client, one file per resource (instances.ts, floating-ips.ts, vpcs.ts, ...), named
 // after the operation and passing its OpenAPI operationId to `call`/`listAll`.
 import type { Api, ApiResult } from '@oxide/api';
-import { linked } from '../abort.ts';
+import { linked, timeoutSignal } from '../abort.ts';
 import { oxideMetrics } from '../metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import type { OxideError } from './errors.ts';
@@ -156,8 +156,8 @@ export class OxideClient {
 
   private async attempt<T>(operation: string, fn: ApiCall<T>, outer?: AbortSignal): Promise<T> {
     this.fence?.assertLeading();
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+    const timeout = timeoutSignal(this.timeoutMs);
+    const signal = outer ? AbortSignal.any([outer, timeout.signal]) : timeout.signal;
     const started = performance.now();
     let status = 0;
     try {
@@ -172,10 +172,17 @@ export class OxideClient {
       throw error;
     } catch (err) {
       if (outer?.aborted) throw outer.reason;
-      const error = errorFromThrown(operation, err, timeout.aborted, this.timeoutMs, this.token);
+      const error = errorFromThrown(
+        operation,
+        err,
+        timeout.signal.aborted,
+        this.timeoutMs,
+        this.token,
+      );
       this.note(error);
       throw error;
     } finally {
+      timeout.done();
       oxideMetrics.requests.inc({ operation, status: String(status) });
       oxideMetrics.duration.observe({ operation }, (performance.now() - started) / 1000);
     }
