@@ -405,6 +405,28 @@ class Rig {
     );
   }
 
+  /**
+   * Waits until neither an Oxide call nor a CCM write to the apiserver has come for quietMs: a
+   * refresh that needs few Oxide calls may still be writing Nodes behind the QPS limiter.
+   */
+  async ccmQuiet(quietMs: number, timeoutMs: number): Promise<void> {
+    let last = '';
+    let since = performance.now();
+    await until(
+      'the CCM to go quiet',
+      () => {
+        const now = `${this.sim.requests.count()}/${this.ccmWrites().length}`;
+        if (now !== last) {
+          last = now;
+          since = performance.now();
+        }
+        return performance.now() - since >= quietMs;
+      },
+      timeoutMs,
+      500,
+    );
+  }
+
   /** The CCM's writes as the apiserver audited them (its user agent), from `since` (epoch ms). */
   ccmWrites(since = 0): AuditedWrite[] {
     return this.cp
@@ -754,7 +776,7 @@ const runs: {
         REFRESH_MS + 60_000,
         1000,
       );
-      await rig.oxideQuiet(5000, 300_000);
+      await rig.ccmQuiet(10_000, 300_000);
       const settleWrites = rig.ccmWrites(settleStart);
       const settleText = rig.logFrom(settleLog);
       const settleOxide = rig.sim.requests.byOperation();
@@ -802,7 +824,7 @@ const runs: {
         IDLE_MINUTES * 60_000 + 2 * REFRESH_MS,
         1000,
       );
-      await rig.oxideQuiet(5000, 300_000);
+      await rig.ccmQuiet(10_000, 300_000);
       clearTimeout(fiveMin);
       const windowS = (performance.now() - windowStartedAt) / 1000;
       const cpu = rig.ccm.cpuSeconds() - cpuStart;
