@@ -79,7 +79,7 @@ export function renderMetricsDoc(): string {
     '',
     'The shared caches in front of Oxide count lookups in `oxide_ccm_cache_requests_total{cache,status}`:',
     '`cache` is `instances` (the project instance list), `network_interfaces` (the project NIC walk),',
-    '`instance_network_interfaces` (one instance\'s NICs, read while the walk fails or misses it),',
+    "`instance_network_interfaces` (one instance's NICs, read while the walk fails or misses it),",
     '`floating_ips` (the project floating-IP list) or `ip_pools` (pool lookups); `status` is `hit`',
     '(answered without a new request, joining one already in flight included) or `miss`.',
     '',

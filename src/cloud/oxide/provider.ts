@@ -1,14 +1,16 @@
-// The Oxide CloudProvider: one client and one instance inventory shared by every capability.
-// Load balancers and routes are added by their own modules.
+// The Oxide CloudProvider: one client and one instance inventory shared by every capability, and
+// one instance lookup (instance-lookup.ts) shared by the two that find a Node's instance
+// (instances, routes). Load balancers and routes are added by their own modules.
 import { PROVIDER_NAME } from '../../names.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { InstanceInventory } from '../../oxide/inventory.ts';
 import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
+import { InstanceLookup } from './instance-lookup.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
 import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
-import { OxideRoutes } from './routes.ts';
+import { OxideRoutes } from './routes/routes.ts';
 
 export interface OxideCloudProviderOptions {
   client: OxideClient;
@@ -35,9 +37,11 @@ export class OxideCloudProvider implements CloudProvider {
   constructor(options: OxideCloudProviderOptions) {
     this.client = options.client;
     this.inventory = new InstanceInventory(options.client, options.inventory);
+    const lookup = new InstanceLookup(this.client, this.inventory);
     this.instancesImpl = new OxideInstances({
       client: this.client,
       inventory: this.inventory,
+      lookup,
       ...(options.region !== undefined ? { region: options.region } : {}),
       ...(options.zone !== undefined ? { zone: options.zone } : {}),
     });
@@ -50,6 +54,7 @@ export class OxideCloudProvider implements CloudProvider {
     this.routesImpl = new OxideRoutes({
       client: this.client,
       inventory: this.inventory,
+      lookup,
       ...(options.routesVpc !== undefined ? { vpc: options.routesVpc } : {}),
     });
   }
