@@ -9,6 +9,7 @@ import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
 import type { ControllerContext } from './controllers/controller.ts';
+import { controllerRunning } from './controllers/metrics.ts';
 import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
 import { KubeEventRecorder } from './kube/events.ts';
@@ -16,7 +17,7 @@ import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
-import { controllerRunning } from './metrics.ts';
+import { registry } from './metrics-registry.ts';
 import type { ControllerName } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
@@ -205,6 +206,7 @@ function serve(
         oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
         informerSync: () => (standby() ? undefined : work.informerHealth()),
       },
+      metrics: registry,
     },
     (kubeconfig) => delegationClient(options, kubeconfig),
     log,

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { generate } from 'selfsigned';
 import { startSimulator } from '../../sim/server.ts';
-import { registry } from '../metrics.ts';
+import { oxideMetrics } from './metrics.ts';
 import { createLogger, setProcessLogger } from '../log.ts';
 import { OxideClient } from './client.ts';
 import { OxideError } from './errors.ts';
@@ -152,7 +152,7 @@ describe('custom CA', () => {
 
 describe('metrics', () => {
   async function count(operation: string, status: string): Promise<number> {
-    const metric = await registry.getSingleMetric('oxide_api_requests_total')?.get();
+    const metric = await oxideMetrics.requests.get();
     const value = metric?.values.find(
       (v) => v.labels['operation'] === operation && v.labels['status'] === status,
     );

@@ -4,8 +4,8 @@
 // taking the client, one file per resource (instances.ts, floating-ips.ts, vpcs.ts, ...), named
 // after the operation and passing its OpenAPI operationId to `call`/`listAll`.
 import type { Api, ApiResult } from '@oxide/api';
-import { linked, timeoutSignal } from '../abort.ts';
-import { oxideMetrics } from '../metrics.ts';
+import { linked, timeoutSignal } from '../util/abort.ts';
+import { oxideMetrics } from './metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import type { OxideError } from './errors.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';

@@ -11,7 +11,7 @@
 // instance's own external-IP list when its Node is first looked up, and again about every two
 // hours (each instance at its own time, so an address refresh re-reads about a 24th of them); its
 // floating IPs, which the load balancer moves, come from the project's list at every refresh. So
-// a refresh costs list pages, not a call per Node (docs/architecture.md, "Oxide calls").
+// a refresh costs list pages, not a call per Node (docs/architecture.md, "Provider").
 //
 // When the walk fails (an Oxide that refuses vpc_list or a subnet's NIC list, e.g. 403 for a
 // token without VPC read access), NIC lookups fall back to each instance's own list, cached like
@@ -27,10 +27,10 @@ import { listSubnets } from './subnets.ts';
 import { listVpcs } from './vpcs.ts';
 import type { Logger } from '../log.ts';
 import { silentLogger } from '../log.ts';
-import { inventoryMetrics } from '../metrics.ts';
 import { Semaphore } from '../util/async.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
 import { isOxideError } from './errors.ts';
+import { countCacheLookups, inventoryMetrics } from './metrics.ts';
 
 export interface InstanceInventoryOptions {
   /** How long an instance snapshot answers lookups of state (run state); default 2 s. */
@@ -64,7 +64,12 @@ export interface InstanceInventoryOptions {
   log?: Logger;
 }
 
-type FloatingByInstance = Map<string, ExternalIp[]>;
+/** The project's floating IPs by the instance they are attached to. */
+class FloatingSnapshot {
+  readonly byInstance = new Map<string, ExternalIp[]>();
+  /** Instances this view answered an `advance` lookup for, as NicSnapshot.advanced. */
+  readonly advanced = new Set<string>();
+}
 
 /** Why the project-wide NIC walk is not used, for the log line and the metric. */
 interface WalkFailure {
@@ -124,6 +129,8 @@ export class InstanceSnapshot {
 /** Every NIC of the project by instance id, each instance's NICs in the API's (name) order. */
 export class NicSnapshot {
   readonly startedAt: number;
+  /** Instances this view answered an `advance` lookup for: it has nothing newer for them. */
+  readonly advanced = new Set<string>();
   private readonly byInstance = new Map<string, InstanceNetworkInterface[]>();
 
   constructor(nics: readonly InstanceNetworkInterface[], startedAt: number) {
@@ -144,6 +151,16 @@ export class NicSnapshot {
   }
 }
 
+export interface NicLookupOptions {
+  /**
+   * Never answer this instance twice from one view: a lookup for an instance the cached view
+   * already answered this way waits for a newer walk, which every such lookup joins (a pass over
+   * all Nodes re-reads their addresses from one walk that started after the pass did). The same
+   * holds for its floating IPs (externalIps) and, while the walk fails, its own NIC list.
+   */
+  advance?: boolean;
+}
+
 export class InstanceInventory {
   private readonly client: OxideClient;
   private readonly perInstance: Semaphore;
@@ -158,15 +175,13 @@ export class InstanceInventory {
   private readonly instanceIps: TtlCache<string, { ips: ExternalIp[]; ttlMs: number }>;
   private readonly instanceIpTtlMs: number;
   /** The project's floating IPs by instance id, one list per refresh (or per NIC TTL). */
-  private readonly floatingView: TtlCache<'project', FloatingByInstance>;
+  private readonly floatingView: TtlCache<'project', FloatingSnapshot>;
   /** Per-instance NIC lists: what answers while the walk fails, and for instances it misses. */
   private readonly instanceNics: TtlCache<string, InstanceNetworkInterface[]>;
   private readonly walkRetryMs: number;
   private readonly log: Logger;
   /** Set while NIC lookups fall back to per-instance lists. */
   private walkFailure: WalkFailure | undefined;
-  /** performance.now() of the last expireViews(): per-instance NIC lists older than this are not used. */
-  private nicsExpiredAt = -Infinity;
 
   constructor(client: OxideClient, options: InstanceInventoryOptions = {}) {
     this.client = client;
@@ -177,29 +192,29 @@ export class InstanceInventory {
     this.identityTtlMs = options.identityTtlMs ?? options.ttlMs ?? 30_000;
     // Kept for the longer of the two; state lookups ask for a younger one (notBefore).
     this.instances = new TtlCache({
-      name: 'instances',
+      onLookup: countCacheLookups('instances'),
       ttlMs: Math.max(this.ttlMs, this.identityTtlMs),
       dropAtExpiry: true,
     });
     this.nicTtlMs = options.nicTtlMs ?? 60_000;
     this.nicView = new TtlCache({
-      name: 'network_interfaces',
+      onLookup: countCacheLookups('network_interfaces'),
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
     this.instanceNics = new TtlCache({
-      name: 'instance_network_interfaces',
+      onLookup: countCacheLookups('instance_network_interfaces'),
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
     this.instanceIpTtlMs = options.instanceIpTtlMs ?? 7_200_000;
     this.instanceIps = new TtlCache({
-      name: 'instance_external_ips',
+      onLookup: countCacheLookups('instance_external_ips'),
       ttlMs: (v) => v.ttlMs,
       dropAtExpiry: true,
     });
     this.floatingView = new TtlCache({
-      name: 'floating_ips_by_instance',
+      onLookup: countCacheLookups('floating_ips_by_instance'),
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
@@ -243,27 +258,42 @@ export class InstanceInventory {
    * instance is not in it, from a view started after this call; when not there either (no NIC
    * in a subnet of the project's VPCs), or while the walk fails, from the instance's own list.
    */
-  async nics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
+  async nics(
+    instanceId: string,
+    signal?: AbortSignal,
+    options: NicLookupOptions = {},
+  ): Promise<InstanceNetworkInterface[]> {
     const asked = performance.now();
     if (this.walkAllowed(asked)) {
       try {
         // As snapshot(): a walk in flight for longer than the TTL is not joined.
-        let view = await this.walk({ notBefore: asked - this.nicTtlMs, signal });
+        const current = (): Promise<NicSnapshot> =>
+          this.walk({ notBefore: asked - this.nicTtlMs, signal });
+        let view = await current();
+        // The value only, not a walk in flight: that one started after this view and is joined.
+        for (let i = 0; options.advance && view.advanced.has(instanceId) && i < 3; i++) {
+          if (this.nicView.peek('project') === view) this.nicView.delete('project');
+          view = await current();
+        }
         let found = view.of(instanceId);
         if (!found && view.startedAt < asked) {
           view = await this.walk({ notBefore: asked, signal });
           found = view.of(instanceId);
         }
-        if (found) return found;
+        if (found) {
+          if (options.advance) view.advanced.add(instanceId);
+          return found;
+        }
       } catch {
         // The per-instance list below decides; it reports its own errors (an abort included).
         // The walk's own failure was recorded by walk().
       }
     }
+    // Cached as the walk would be; an `advance` lookup (a Node's addresses) reads it afresh.
     return this.instanceNics.get(
       instanceId,
       () => this.perInstance.run(() => listInstanceNics(this.client, instanceId, signal)),
-      { notBefore: Math.max(asked - this.nicTtlMs, this.nicsExpiredAt), signal },
+      { notBefore: asked - this.nicTtlMs, fresh: options.advance === true, signal },
     );
   }
 
@@ -340,17 +370,6 @@ export class InstanceInventory {
   }
 
   /**
-   * The start of an address refresh: NIC and floating-IP lookups from now on read views taken from
-   * now on (one walk and one list, shared), or per-instance NIC lists taken from now on while the
-   * walk fails; a failed walk is tried again if the last try is older than walkRetryMs.
-   */
-  expireViews(): void {
-    this.nicView.invalidate('project');
-    this.floatingView.invalidate('project');
-    this.nicsExpiredAt = performance.now();
-  }
-
-  /**
    * Every external IP of the instance the Node's addresses show (ephemeral, floating; SNAT too,
    * for the caller to skip). The first lookup of an instance reads its own list, in the API's
    * order; later ones combine its cached ephemeral and SNAT IPs with its floating IPs from the
@@ -373,22 +392,30 @@ export class InstanceInventory {
       { signal },
     );
     if (full) return full;
-    const floating = (await this.floatingView.get('project', this.loadFloating, { signal })).get(
-      instanceId,
-    );
+    // As nics({ advance: true }): each read of an instance's addresses comes from a newer list
+    // than the last one did, shared by the whole pass over the Nodes.
+    const current = (): Promise<FloatingSnapshot> =>
+      this.floatingView.get('project', this.loadFloating, { signal });
+    let view = await current();
+    for (let i = 0; view.advanced.has(instanceId) && i < 3; i++) {
+      if (this.floatingView.peek('project') === view) this.floatingView.delete('project');
+      view = await current();
+    }
+    view.advanced.add(instanceId);
+    const floating = view.byInstance.get(instanceId);
     return floating ? [...own.ips, ...floating] : own.ips;
   }
 
-  private readonly loadFloating = async (): Promise<FloatingByInstance> => {
-    const byInstance: FloatingByInstance = new Map();
+  private readonly loadFloating = async (): Promise<FloatingSnapshot> => {
+    const view = new FloatingSnapshot();
     for (const fip of await listFloatingIps(this.client)) {
       if (!fip.instanceId) continue;
       const ip: ExternalIp = { ...fip, kind: 'floating' };
-      const list = byInstance.get(fip.instanceId);
+      const list = view.byInstance.get(fip.instanceId);
       if (list) list.push(ip);
-      else byInstance.set(fip.instanceId, [ip]);
+      else view.byInstance.set(fip.instanceId, [ip]);
     }
-    return byInstance;
+    return view;
   };
 
   private readonly loadInstances = async (): Promise<InstanceSnapshot> => {

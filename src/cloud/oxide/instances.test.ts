@@ -8,13 +8,14 @@ import { OxideClient } from '../../oxide/client.ts';
 import type { OxideClientOptions } from '../../oxide/client.ts';
 import { OxideError } from '../../oxide/errors.ts';
 import { InstanceNotFoundError } from '../provider.ts';
+import type { InstanceMetadata } from '../provider.ts';
 import { AmbiguousInstanceError } from './instance-lookup.ts';
 import { OxideCloudProvider } from './provider.ts';
 import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
 import { viewCurrentUser, viewProject } from '../../oxide/projects.ts';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../log.ts';
-import { registry } from '../../metrics.ts';
+import { inventoryMetrics } from '../../oxide/metrics.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -408,8 +409,7 @@ describe('inventory', () => {
     const ephemeral = externals(first[0]!);
     assert.equal(ephemeral.length, 1, 'the ephemeral IP from the instance list');
     const fip = sim.db.createFloatingIp({ name: 'rf-fip', instance: 'rf-1' });
-    // A refresh: every Node again, after the views expired.
-    p.inventory.expireViews();
+    // A refresh: every Node again.
     sim.requests.reset();
     const refreshed = await all();
     assert.equal(sim.requests.count('instance_external_ip_list'), 0);
@@ -463,8 +463,7 @@ describe('inventory', () => {
     });
     const instances = p.instances();
     const fallback = async (): Promise<number> =>
-      (await registry.getSingleMetric('oxide_ccm_nic_walk_fallback')?.get())?.values[0]?.value ??
-      -1;
+      (await inventoryMetrics.nicWalkFallback.get()).values[0]?.value ?? -1;
     sim.faults.add({ operation: 'vpc_list', status: 403 });
     try {
       sim.requests.reset();
@@ -478,20 +477,18 @@ describe('inventory', () => {
       const calls = sim.requests.count();
       assert.ok(calls <= 2 * 50 + 3, `${calls} Oxide calls for 50 Nodes`);
       assert.equal(await fallback(), 1);
-      // Later lookups in the same period read the per-instance lists (cached as the walk would
-      // be) and do not try the walk again.
+      // A resync pass in the same period reads each Node's own list again and does not try the
+      // walk again; other lookups (a load balancer's target) answer from those lists.
       sim.requests.reset();
       await Promise.all(
         Array.from({ length: 50 }, (_, i) => instances.instanceMetadata(node(`fb-${i}`))),
       );
       assert.equal(sim.requests.count('vpc_list'), 0);
-      assert.equal(sim.requests.count('instance_network_interface_list'), 0);
-      // A refresh starts: per-instance lists are read again, the walk is still held back.
-      p.inventory.expireViews();
+      assert.equal(sim.requests.count('instance_network_interface_list'), 50);
       sim.requests.reset();
-      await instances.instanceMetadata(node('fb-0'));
-      assert.equal(sim.requests.count('vpc_list'), 0);
-      assert.equal(sim.requests.count('instance_network_interface_list'), 1);
+      const id = sim.db.findInstance('fb-0').id;
+      assert.ok((await p.inventory.nics(id)).length > 0);
+      assert.equal(sim.requests.count(), 0, 'cached as the walk would be');
       const warnings = lines.filter((l) =>
         String(l['msg']).startsWith("cannot list the project's NICs"),
       );
@@ -513,6 +510,33 @@ describe('inventory', () => {
     assert.equal(sim.requests.count('instance_network_interface_list'), 0);
     assert.equal(await fallback(), 0);
     assert.ok(lines.some((l) => String(l['msg']).startsWith("listing the project's NICs again")));
+  });
+
+  it('metadata read again (a resync pass) comes from one newer NIC walk, shared; a first read from the cached one', async () => {
+    for (let i = 0; i <= 20; i++) {
+      sim.db.addInstance({ name: `again-${i}`, hostname: `again-${i}`, nics: [{ v4: 'auto' }] });
+    }
+    const instances = provider(counting, 2_000).instances();
+    const pass = (): Promise<InstanceMetadata[]> =>
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) => instances.instanceMetadata(node(`again-${i}`))),
+      );
+    await pass();
+    // A Node's first read: the walk the others started answers it (NIC views live 60 s).
+    sim.requests.reset();
+    await instances.instanceMetadata(node('again-20'));
+    assert.equal(sim.requests.count('vpc_list'), 0);
+
+    sim.db.setNicIps('again-7', { v4: '172.30.3.77' });
+    sim.requests.reset();
+    const again = await pass();
+    // One walk (vpc_list once) for the 20 re-reads, though the first walk's view is still cached.
+    assert.equal(sim.requests.count('vpc_list'), 1);
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    assert.ok(
+      again[7]?.nodeAddresses.some((a) => a.address === '172.30.3.77'),
+      JSON.stringify(again[7]?.nodeAddresses),
+    );
   });
 
   it('a burst of lookups for missing Nodes shares one fresh list before the views by name', async () => {

@@ -58,7 +58,10 @@ export class OxideInstances implements Instances {
     // Identity, hostname and size only: a snapshot up to identityTtlMs old will do.
     const instance = await this.find(node, signal, 'identity');
     const [nics, externalIps] = await Promise.all([
-      this.inventory.nics(instance.id, signal),
+      // A Node's addresses are read at initialization, then by every periodic resync: each read
+      // comes from a newer NIC walk (and floating-IP list) than the last one did (shared by the
+      // whole pass), so an address change shows at the next resync and never waits for a TTL.
+      this.inventory.nics(instance.id, signal, { advance: true }),
       this.inventory.externalIps(instance.id, signal),
     ]);
     return instanceMetadata(instance, nics, externalIps, {
@@ -66,11 +69,6 @@ export class OxideInstances implements Instances {
       zone: this.zone,
       project: this.client.project,
     });
-  }
-
-  /** A resync pass reads NICs and floating IPs from one fresh walk and list, shared by the pass. */
-  resyncStarted(): void {
-    this.inventory.expireViews();
   }
 
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
