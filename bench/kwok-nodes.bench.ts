@@ -5,8 +5,8 @@
 // every 10 s (the pre-Lease kubelet period: the most status churn a CCM's Node informer will
 // see), with 30 images per Node in status.images so the Node objects weigh what real ones do;
 // then KWOK_SERVICES LoadBalancer Services (default 1000). Phases: join (every Node registered as
-// kubelet --cloud-provider=external does, until every one is initialized, Ready and without
-// node.kubernetes.io/not-ready), services (all with ingress), and steady: KWOK_MINUTES (default
+// kubelet --cloud-provider=external does, until the CCM initialized every one), services (all with
+// ingress), and steady: KWOK_MINUTES (default
 // 10; 30 for the long run) of status churn with nothing to do, RSS sampled every 30 s, so growth
 // that does not level off shows. Measures the CCM's RSS (/proc: VmRSS, RssAnon, RssFile, VmHWM),
 // CPU, Oxide calls and Node updates observed. Targets (issue 23) judged by bench/targets.ts.
@@ -77,6 +77,11 @@ const BIG_POOLS = [
   },
 ];
 
+/** The CCM's part of a join: the Node has its addresses and no uninitialized taint. */
+const initialized = (n: V1Node): boolean =>
+  !(n.spec?.taints ?? []).some((t) => t.key === TAINT_UNINITIALIZED) &&
+  (n.status?.addresses ?? []).some((a) => a.type === 'InternalIP');
+
 const usable = (n: V1Node): boolean =>
   n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true &&
   !(n.spec?.taints ?? []).some(
@@ -133,8 +138,10 @@ async function run(): Promise<{ rows: Record<string, Cell>[]; samples: Record<st
   const services = new Informer<V1Service>(kube, { path: '/api/v1/services' });
   let updates = 0;
   const ready = new Set<string>();
+  const inited = new Set<string>();
   const observe = (n: V1Node): void => {
     if (usable(n)) ready.add(n.metadata?.name ?? '');
+    if (initialized(n)) inited.add(n.metadata?.name ?? '');
   };
   observer.addHandlers({
     add: observe,
@@ -155,12 +162,15 @@ async function run(): Promise<{ rows: Record<string, Cell>[]; samples: Record<st
     const cpu0 = ccm.cpuSeconds();
     const started = performance.now();
     await inParallel(names, 100, (name) => registerKwokNode(kube, name));
-    await until(`${NODES} Nodes usable`, () => ready.size === NODES, JOIN_TIMEOUT_MS, 100);
+    // The CCM's part decides: every Node initialized. Ready and the not-ready taint's removal are
+    // kwok's and kube-controller-manager's, which a loaded machine slows far more than the CCM.
+    await until(`${NODES} Nodes initialized`, () => inited.size === NODES, JOIN_TIMEOUT_MS, 100);
     const joinMs = performance.now() - started;
+    const usableAtJoin = ready.size;
     const joinOps = sim.requests.byOperation();
     const joined = ccm.memory();
     rows.push({
-      phase: `join, ${NODES} Nodes`,
+      phase: `join, ${NODES} Nodes (initialized; ${usableAtJoin} also Ready without not-ready then)`,
       'time (s)': seconds(joinMs),
       'CPU (s)': Math.round((ccm.cpuSeconds() - cpu0) * 10) / 10,
       'Node updates': updates,
@@ -275,7 +285,7 @@ if (result) {
     [
       `kwok Nodes: the CCM as deployed (bundle, image flags and ENV; --kube-api-qps 500 --kube-api-burst 1000, no leader election) in a real cluster (kube-controller-manager --cloud-provider=external, kube-scheduler, kwok v0.8.0 as kubelet: Lease 40 s renewed every 10 s, status re-posted every ${STATUS_REPORT_MS / 1000} s, ${IMAGES_PER_NODE} images per Node), ${NODES} Nodes, ${SERVICES} LB Services, simulator latency ${OXIDE_LATENCY_MS} ms/request.`,
       `Machine: ${machine()}`,
-      `"join": first registration to the last Node initialized (CCM), Ready (kwok) and without not-ready (KCM). "steady": ${MINUTES} min of heartbeats and status churn. RSS of the CCM process from /proc (peak = VmHWM since start). "Node updates": update events on a Node watch (the churn every Node informer absorbs).`,
+      `"join": first registration to the last Node initialized by the CCM (how many kwok and kube-controller-manager had made usable by then is in the phase). "steady": ${MINUTES} min of heartbeats and status churn. RSS of the CCM process from /proc (peak = VmHWM since start). "Node updates": update events on a Node watch (the churn every Node informer absorbs).`,
     ],
     result.rows,
   );
