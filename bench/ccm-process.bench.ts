@@ -5,7 +5,7 @@
 // snapshot (SIGUSR2, after a full GC), its apiserver writes from the apiserver's audit log (by
 // the CCM's user agent). Each run is a fresh CCM process on a fresh apiserver.
 //
-// Runs (each bounded; BENCH_BUDGET_S, default 2400, skips the runs that would start after it):
+// Runs (each bounded; BENCH_BUDGET_S, default 2700, skips the runs that would start after it):
 //   floor         no CCM: a bare Node.js with the image's flags and ENV, idle; then one that has
 //                 used TLS and HTTP/2 through undici (bench/floor-child.mjs): the memory floor
 //   nodes100      default flags, 100 Nodes join
@@ -64,7 +64,7 @@ import type { Cell } from './lib.ts';
 import { Scorecard } from './targets.ts';
 
 const LATENCY_MS = 50;
-const BUDGET_MS = Number(process.env['BENCH_BUDGET_S'] ?? 2400) * 1000;
+const BUDGET_MS = Number(process.env['BENCH_BUDGET_S'] ?? 2700) * 1000;
 const ccmTree = process.env['CCM_TREE'] ?? repoRoot;
 const ccmTreeNote = process.env['CCM_TREE'] ? ` (tree ${process.env['CCM_TREE']})` : '';
 const ONLY = process.env['BENCH_RUNS']?.split(',').filter(Boolean);
