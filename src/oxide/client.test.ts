@@ -227,3 +227,31 @@ describe('readiness', () => {
     await client.close();
   });
 });
+
+describe('another project on the same transport', () => {
+  it('forProject: its own project selector, one readiness and one connection pool for all', async () => {
+    sim.db.addProject('second');
+    const client = new OxideClient({
+      host: sim.url,
+      token: sim.token,
+      project: 'k8s',
+      maxRetries: 0,
+    });
+    const second = client.forProject('second');
+    assert.equal(client.forProject('k8s'), client);
+    assert.equal(client.forProject('second'), second, 'one client per project');
+    assert.equal((await viewProject(second)).name, 'second');
+    assert.equal((await viewProject(client)).name, 'k8s');
+    // A failure seen through one project's client is the transport's: readiness sees it on both.
+    const later = (ms: number): number => performance.now() + ms;
+    sim.faults.add({ operation: 'project_view', status: 503, times: 1 });
+    await assert.rejects(viewProject(second));
+    assert.match(client.unreachable(later(31_000)) ?? '', /HTTP 503/);
+    await viewProject(client);
+    assert.equal(second.unreachable(later(60_000)), undefined);
+    // Closing a project's client leaves the shared pool to its maker.
+    await second.close();
+    assert.equal((await viewProject(client)).name, 'k8s');
+    await client.close();
+  });
+});

@@ -348,6 +348,7 @@ export class InstanceInventory {
     inventoryMetrics.nicWalkFallback.set(1);
     this.log.warn(
       {
+        project: this.client.project,
         operation: failure.operation,
         status: failure.status,
         err: failure.message,
@@ -364,7 +365,11 @@ export class InstanceInventory {
     this.walkFailure = undefined;
     inventoryMetrics.nicWalkFallback.set(0);
     this.log.info(
-      { previousOperation: previous.operation, previousStatus: previous.status },
+      {
+        project: this.client.project,
+        previousOperation: previous.operation,
+        previousStatus: previous.status,
+      },
       "listing the project's NICs again; per-instance NIC lists no longer needed",
     );
   }

@@ -28,6 +28,11 @@ export interface OxideEnvOptions {
   clientOptions?: Omit<OxideClientOptions, 'host' | 'token' | 'project'>;
   /** Instance inventory cache lifetime; default the product's. */
   inventoryTtlMs?: number;
+  /**
+   * Every configured project (--oxide-projects), the seed's first; default the seed's alone.
+   * The test adds the others to the simulator (sim.db.addProject) before Nodes use them.
+   */
+  projects?: string[];
   clusterName?: string;
   /** Scope of the shared informers (a namespace); default the product's, every namespace. */
   informers?: SharedInformersOptions;
@@ -62,6 +67,7 @@ export async function startOxideEnv(options: OxideEnvOptions): Promise<OxideEnv>
   });
   const cloud = new OxideCloudProvider({
     client,
+    ...(options.projects ? { projects: options.projects } : {}),
     inventory: options.inventoryTtlMs === undefined ? undefined : { ttlMs: options.inventoryTtlMs },
   });
   const ctx = testContext(
