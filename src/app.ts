@@ -4,6 +4,8 @@
 // signals and process.exit.
 import { hostname } from 'node:os';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
+import type { ClusterIdentity } from './cloud/oxide/cluster.ts';
+import { SharedNameWatch } from './cloud/oxide/shared-name.ts';
 import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer/owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
@@ -11,6 +13,7 @@ import type { OxideSettings } from './config/oxide.ts';
 import type { ControllerContext } from './controllers/controller.ts';
 import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
+import { ClusterIdReader } from './kube/cluster-id.ts';
 import { KubeEventRecorder } from './kube/events.ts';
 import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
@@ -25,6 +28,7 @@ import type { StartupBackoff } from './oxide/startup.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
 import { serveSecurePort } from './server/secure-port.ts';
 import { userAgent } from './version.ts';
+import { sleep } from './util/async.ts';
 
 export interface AppConfig {
   options: CcmOptions;
@@ -32,6 +36,8 @@ export interface AppConfig {
   oxide: OxideSettings;
   /** How the start-up Oxide check backs off while the API is down (tests shorten it). */
   oxideStartupBackoff?: StartupBackoff;
+  /** How often a start refused for a shared cluster name looks again (ms; tests shorten it). */
+  sharedNameRecheckMs?: number;
 }
 
 /** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
@@ -79,20 +85,12 @@ class LeaderWork {
   /** Controllers whose run() threw: /healthz fails so the kubelet restarts the process. */
   readonly failed: string[] = [];
   private readonly kube: KubeClient;
-  private readonly cloud: CloudProvider;
   private readonly config: AppConfig;
   private readonly log: Logger;
   private readonly fence: Fence | undefined;
 
-  constructor(
-    kube: KubeClient,
-    cloud: CloudProvider,
-    config: AppConfig,
-    log: Logger,
-    fence: Fence | undefined,
-  ) {
+  constructor(kube: KubeClient, config: AppConfig, log: Logger, fence: Fence | undefined) {
     this.kube = kube;
-    this.cloud = cloud;
     this.config = config;
     this.log = log;
     this.fence = fence;
@@ -104,7 +102,7 @@ class LeaderWork {
     return this.informers.health();
   }
 
-  async run(signal: AbortSignal): Promise<void> {
+  async run(signal: AbortSignal, cloud: CloudProvider): Promise<void> {
     // Named loggers: the klog header's source says which part logged (docs/operations.md#logs).
     const informers = new SharedInformers(this.kube, this.log.named('informers'));
     this.informers = informers;
@@ -114,7 +112,7 @@ class LeaderWork {
     const events = loadKube(this.config.options, this.fence);
     const contextFor = (): ControllerContext => ({
       kube: loadKube(this.config.options, this.fence),
-      cloud: this.cloud,
+      cloud,
       informers,
       recorder: (component, kind) =>
         new KubeEventRecorder(events, component, host, this.log.named('events'), { kind }),
@@ -167,6 +165,7 @@ function serve(
   work: LeaderWork,
   oxide: OxideClient,
   startup: OxideStartup,
+  cluster: () => string | undefined,
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
@@ -188,6 +187,9 @@ function serve(
         // answer from the Oxide API for 31s: …").
         oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
         informerSync: () => (standby() ? undefined : work.informerHealth()),
+        // The cluster identity not read yet, or another cluster under this --cluster-name in
+        // the project (cloud/oxide/shared-name.ts): on standbys too, it is the same cluster.
+        cluster,
       },
     },
     (kubeconfig) => delegationClient(options, kubeconfig),
@@ -219,18 +221,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       );
       return EXIT_FAILURE;
     }
-    const cloud = new OxideCloudProvider({
-      client,
-      loadBalancerFirewall: options.oxideLoadBalancerFirewall,
-      // validateOptions refused anything else.
-      ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
-        ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
-        : {}),
-      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
-      ...(oxide.region ? { region: oxide.region } : {}),
-      ...(oxide.zone ? { zone: oxide.zone } : {}),
-    });
-    const work = new LeaderWork(kube, cloud, config, log, fence);
+    const work = new LeaderWork(kube, config, log, fence);
     const elector = options.leaderElect
       ? new LeaderElector({
           kube,
@@ -250,9 +241,24 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       (err) => describeOxideFailure(err, oxide, 'Oxide startup check'),
       config.oxideStartupBackoff,
     );
+    const identity = new ClusterIdReader(kube, log);
+    let sharedName: SharedNameWatch | undefined;
+    let refused: string | undefined;
+    const clusterCheck = (): string | undefined =>
+      (options.clusterId === '' ? identity.notReady : undefined) ??
+      refused ??
+      sharedName?.problem();
     // Serving comes first, so that /healthz and /readyz answer while the Oxide API is down.
     try {
-      server = await serve(options, elector, work, client, startup, log.named('server'));
+      server = await serve(
+        options,
+        elector,
+        work,
+        client,
+        startup,
+        clusterCheck,
+        log.named('server'),
+      );
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,
@@ -268,11 +274,45 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       'Oxide API reachable, token and project valid',
     );
 
+    const id = options.clusterId || (await identity.read(signal));
+    if (id === undefined) return 0;
+    const cluster: ClusterIdentity = { name: options.clusterName, id };
+    log.info({ clusterName: cluster.name, clusterId: cluster.id }, 'cluster identity');
+    sharedName = new SharedNameWatch(cluster, oxide.project, log);
+    // Never a silent tug of war: while the project's records show another cluster under this
+    // name, this one does not start (nothing of either is touched) and says why.
+    const recheckMs = config.sharedNameRecheckMs ?? 30_000;
+    for (;;) {
+      try {
+        refused = await sharedName.check(client, signal);
+      } catch (err) {
+        if (signal.aborted) return 0;
+        refused = `cannot check the project's records for another cluster of this name (retrying): ${err instanceof Error ? err.message : String(err)}`;
+        log.warn(refused);
+      }
+      if (refused === undefined) break;
+      await sleep(recheckMs, signal);
+      if (signal.aborted) return 0;
+    }
+    const cloud = new OxideCloudProvider({
+      client,
+      cluster,
+      sharedName,
+      loadBalancerFirewall: options.oxideLoadBalancerFirewall,
+      // validateOptions refused anything else.
+      ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
+        ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
+        : {}),
+      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
+      ...(oxide.region ? { region: oxide.region } : {}),
+      ...(oxide.zone ? { zone: oxide.zone } : {}),
+    });
+
     if (!elector) {
-      await work.run(signal);
+      await work.run(signal, cloud);
       return 0;
     }
-    const outcome = await elector.run(signal, { onStartedLeading: (s) => work.run(s) });
+    const outcome = await elector.run(signal, { onStartedLeading: (s) => work.run(s, cloud) });
     return outcome === 'lost' ? EXIT_FAILURE : 0;
   } finally {
     await server?.close();

@@ -30,7 +30,10 @@ before(async () => {
 
 /** The route provider as one cluster's CCM has it (it caches its router per VPC). */
 function routesOf(): Routes {
-  const r = new OxideCloudProvider({ client }).routes();
+  const r = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+  }).routes();
   assert.ok(r);
   return r;
 }

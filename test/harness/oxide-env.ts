@@ -58,6 +58,7 @@ export async function startOxideEnv(options: OxideEnvOptions): Promise<OxideEnv>
     ...options.clientOptions,
   });
   const cloud = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
     client,
     inventory: options.inventoryTtlMs === undefined ? undefined : { ttlMs: options.inventoryTtlMs },
   });

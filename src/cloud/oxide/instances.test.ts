@@ -36,7 +36,11 @@ function client(overrides: Partial<OxideClientOptions> = {}): OxideClient {
 
 /** A provider whose inventory never serves stale state, so each test sees the sim as it is. */
 function provider(overrides: Partial<OxideClientOptions> = {}, ttlMs = 0) {
-  return new OxideCloudProvider({ client: client(overrides), inventory: { ttlMs } });
+  return new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client: client(overrides),
+    inventory: { ttlMs },
+  });
 }
 
 /** The v6 address the simulator allocated (VPC prefixes are random ULAs, as in Nexus). */

@@ -5,13 +5,19 @@ import type { OxideClient } from '../../oxide/client.ts';
 import { InstanceInventory } from '../../oxide/inventory.ts';
 import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
+import type { ClusterIdentity } from './cluster.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
 import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
 import { OxideRoutes } from './routes.ts';
+import type { SharedNameWatch } from './shared-name.ts';
 
 export interface OxideCloudProviderOptions {
   client: OxideClient;
+  /** This cluster (cluster.ts): its identity goes into every ownership record. */
+  cluster: ClusterIdentity;
+  /** Told when records show another cluster under this cluster's name (shared-name.ts). */
+  sharedName?: SharedNameWatch;
   /** Written to topology.kubernetes.io/region when set; Oxide itself has no regions. */
   region?: string;
   /** Written to topology.kubernetes.io/zone when set; Oxide itself has no zones. */
@@ -43,6 +49,8 @@ export class OxideCloudProvider implements CloudProvider {
     });
     this.loadBalancerImpl = new OxideLoadBalancer({
       client: this.client,
+      cluster: options.cluster,
+      ...(options.sharedName ? { sharedName: options.sharedName } : {}),
       inventory: this.inventory,
       firewall: options.loadBalancerFirewall ?? false,
       ...(options.namedFloatingIps ? { namedFloatingIps: options.namedFloatingIps } : {}),

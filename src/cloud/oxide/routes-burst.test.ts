@@ -29,7 +29,10 @@ after(async () => {
 });
 
 test('routes for Nodes joining together share one router creation and one subnet attachment', async () => {
-  const routes = new OxideCloudProvider({ client }).routes();
+  const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+  }).routes();
   assert.ok(routes);
   sim.requests.reset();
   await Promise.all(

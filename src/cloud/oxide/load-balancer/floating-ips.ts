@@ -24,7 +24,7 @@ import { IpPoolCache } from '../../../oxide/ip-pools.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import { FLOATING_IP_POOL } from './annotations.ts';
 import type { Planned } from './ownership.ts';
-import { FloatingIpConflictError, ownedDescription, relationOf } from './owner.ts';
+import { FloatingIpConflictError, needsRecord, ownedDescription, relationOf } from './owner.ts';
 import type { ServiceRef } from './owner.ts';
 import { canonicalIp, familyOf } from './spec.ts';
 import { StaleViewError, staleView } from './stale-view.ts';
@@ -157,8 +157,8 @@ export class FloatingIps {
   }
 
   /**
-   * Writes this Service's UID into a Go CCM FIP's (or an orphan's) description, then reads it
-   * back: Oxide has no conditional update, so of two claimants from two processes (leader
+   * Writes this Service's record into a Go CCM FIP's (or an orphan's) description, or into its
+   * own FIP's whose record an earlier version wrote (one write, on upgrade), then reads it back: Oxide has no conditional update, so of two claimants from two processes (leader
    * election excludes that, but a split brain must not share a FIP) only the last writer goes
    * on; within this process claims of one FIP run one at a time and the second sees the first.
    * A lost claim is a stale view: the retry sees the FIP as another's and takes the alternative
@@ -193,8 +193,8 @@ export class FloatingIps {
       );
     const current = await this.viewForClaim(fip.id, signal);
     const before = relationOf(current.description, ref);
-    if (before === 'mine') return current;
-    if (before !== 'unclaimed' && before !== 'orphan') throw lost();
+    if (before === 'mine' && !needsRecord(current.description, ref)) return current;
+    if (before !== 'mine' && before !== 'unclaimed' && before !== 'orphan') throw lost();
     await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref), signal);
     const after = await this.viewForClaim(fip.id, signal);
     this.view.put(after);

@@ -20,6 +20,8 @@ import { silentLogger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
 import { InstanceInventory } from '../../../oxide/inventory.ts';
 import type { LoadBalancer, LoadBalancerStatus } from '../../provider.ts';
+import type { ClusterIdentity } from '../cluster.ts';
+import type { SharedNameWatch } from '../shared-name.ts';
 import { LoadBalancerFirewall } from './firewall.ts';
 import { FloatingIps, replaceIn } from './floating-ips.ts';
 import type { NamedFloatingIpPolicy } from './owner.ts';
@@ -33,6 +35,13 @@ import { PrimaryNics } from './target-nics.ts';
 
 export interface OxideLoadBalancerOptions {
   client: OxideClient;
+  /**
+   * This cluster: its identity goes into every record and decides which records are its own
+   * (cluster.ts). The name here is the --cluster-name; calls pass it too, as upstream's do.
+   */
+  cluster: ClusterIdentity;
+  /** Told when the project's records show another cluster under this cluster's name. */
+  sharedName?: SharedNameWatch;
   /** Default of annotation oxide.computer/firewall. */
   firewall?: boolean;
   /** Which FIPs oxide.computer/floating-ip-name may name (--oxide-lb-named-floating-ips). */
@@ -54,6 +63,7 @@ type Mode = 'ensure' | 'update';
 export class OxideLoadBalancer implements LoadBalancer {
   readonly loadBalancerClass = LOAD_BALANCER_CLASS;
   private readonly defaults: SpecDefaults;
+  private readonly clusterId: string;
   private readonly log: Logger;
   private readonly planContext: PlanContext;
   private readonly fips: FloatingIps;
@@ -67,15 +77,26 @@ export class OxideLoadBalancer implements LoadBalancer {
       firewall: options.firewall ?? false,
       namedFloatingIps: options.namedFloatingIps ?? 'marked',
     };
+    this.clusterId = options.cluster.id;
     this.log = options.logger ?? silentLogger;
-    this.planContext = { project: client.project, log: this.log };
+    const { sharedName } = options;
+    this.planContext = {
+      project: client.project,
+      log: this.log,
+      sharedName: sharedName && ((other) => sharedName.seen('floating IPs', other)),
+    };
     const nics = new PrimaryNics(options.inventory ?? new InstanceInventory(client));
     this.fips = new FloatingIps(client, this.log, {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,
     });
     this.placement = new Placement(client, this.log, nics, this.fips);
-    this.firewall = new LoadBalancerFirewall(client, nics, options.firewallSnapshotTtlMs);
+    this.firewall = new LoadBalancerFirewall(
+      client,
+      nics,
+      options.cluster,
+      options.firewallSnapshotTtlMs,
+    );
   }
 
   ensureLoadBalancer(
@@ -106,8 +127,12 @@ export class OxideLoadBalancer implements LoadBalancer {
     service: V1Service,
     signal?: AbortSignal,
   ): Promise<void> {
-    const spec = deletionSpec(clusterName, service, this.defaults);
+    const spec = deletionSpec(this.cluster(clusterName), service, this.defaults);
     return this.fips.withView((fips) => this.deleteFrom(fips, spec, signal), true, signal);
+  }
+
+  private cluster(name: string): ClusterIdentity {
+    return { name, id: this.clusterId };
   }
 
   private async sync(
@@ -118,7 +143,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     signal: AbortSignal | undefined,
   ): Promise<LoadBalancerStatus> {
     // 1. Spec.
-    const spec = loadBalancerSpec(clusterName, service, this.defaults);
+    const spec = loadBalancerSpec(this.cluster(clusterName), service, this.defaults);
     const candidates = candidatesOf(nodes, this.log);
     this.ingress.remember(candidates);
     for (const d of spec.floatingIps) await this.fips.checkPoolFamily(d, signal);
@@ -158,7 +183,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     spec: DeletionSpec,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const { owned, named, ruleNames } = planDeletion(spec, fips);
+    const { owned, named, ruleNames } = planDeletion(spec, fips, this.planContext);
     const attached = named ? [...owned, named] : owned;
     await this.firewall.remove(ruleNames, spec.firewall, attached, signal);
     for (const fip of owned) await this.fips.releaseOwned(fip, spec.ref, signal);

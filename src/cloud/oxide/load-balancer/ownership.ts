@@ -10,6 +10,8 @@ import {
   USER_FIP_MARK,
   markedFor,
   mayClaimUnclaimed,
+  needsRecord,
+  otherIdentityNamed,
   relationOf,
   roleNames,
   roleOf,
@@ -24,7 +26,10 @@ export interface Planned {
   d: DesiredFloatingIp;
   /** The existing FIP the Service uses; undefined: create one named `createName`. */
   fip: FloatingIp | undefined;
-  /** Claim it before use: a Go CCM FIP of the Service's name, or an orphan of its name. */
+  /**
+   * Write the Service's record into it before use: a Go CCM FIP of the Service's name, an orphan
+   * of its name, or its own FIP whose record an earlier version wrote (once, on upgrade).
+   */
   claim: boolean;
   createName: string;
 }
@@ -39,6 +44,32 @@ export interface PlanContext {
   /** The Oxide project, named in refusals. */
   project: string;
   log: Logger;
+  /**
+   * Told, at each plan, which other cluster identity records of the project name under this
+   * cluster's name (undefined: none): two clusters share the --cluster-name (ClusterConflict).
+   */
+  sharedName?: ((otherId: string | undefined) => void) | undefined;
+}
+
+/**
+ * Relations of every FIP to the Service, and whether the cluster name is shared with another
+ * cluster (then records without an identity are nobody's to take: owner.ts relationOf).
+ */
+function relations(
+  fips: readonly FloatingIp[],
+  ref: ServiceRef,
+  ctx: Pick<PlanContext, 'sharedName'>,
+): { rel: (f: FloatingIp) => Relation; shared: boolean } {
+  const other = otherIdentityNamed(
+    fips.map((f) => f.description),
+    ref.cluster,
+  );
+  ctx.sharedName?.(other);
+  const shared = other !== undefined;
+  const relation = new Map<string, Relation>(
+    fips.map((f) => [f.id, relationOf(f.description, ref, shared)]),
+  );
+  return { rel: (f) => relation.get(f.id) ?? 'other', shared };
 }
 
 /**
@@ -51,14 +82,11 @@ export function planFloatingIps(
   ctx: PlanContext,
 ): Plan {
   const { ref } = spec;
-  const relation = new Map<string, Relation>(
-    fips.map((f) => [f.id, relationOf(f.description, ref)]),
-  );
-  const rel = (f: FloatingIp): Relation => relation.get(f.id) ?? 'other';
+  const { rel, shared } = relations(fips, ref, ctx);
   const own = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
   const used = new Set<string>();
   const planned = spec.floatingIps.map((d): Planned => {
-    if (!d.owned) return planNamed(d, ref, fips, rel, ctx);
+    if (!d.owned) return planNamed(d, ref, fips, rel, shared, ctx);
     const names = roleNames(spec.baseName, d.role, ref.uid);
     // Its own FIP of this role, whatever its name: a UID match before an orphan, plain first.
     const rank = (f: FloatingIp) => (rel(f) === 'mine' ? 0 : 2) + (f.name === names.plain ? 0 : 1);
@@ -67,7 +95,8 @@ export function planFloatingIps(
       .sort((a, b) => rank(a) - rank(b))[0];
     let result: Planned;
     if (pick) {
-      result = { d, fip: pick, claim: rel(pick) === 'orphan', createName: pick.name };
+      const claim = rel(pick) === 'orphan' || needsRecord(pick.description, ref);
+      result = { d, fip: pick, claim, createName: pick.name };
     } else {
       const atPlain = fips.find((f) => f.name === names.plain);
       if (!atPlain) {
@@ -124,6 +153,7 @@ function planNamed(
   ref: ServiceRef,
   fips: readonly FloatingIp[],
   rel: (f: FloatingIp) => Relation,
+  shared: boolean,
   ctx: PlanContext,
 ): Planned {
   const fip = fips.find((f) => f.name === d.name || f.id === d.name);
@@ -134,7 +164,7 @@ function planNamed(
     'description';
   // The user may have just made it: the retry on a fresh list tells.
   if (!fip) throw staleView(new Error(message));
-  if (rel(fip) !== 'user' || !markedFor(fip.description, ref)) {
+  if (rel(fip) !== 'user' || !markedFor(fip.description, ref, shared)) {
     ctx.log.info(
       { service: ref.key, floatingIp: fip.name, relation: rel(fip) },
       'refused floating IP named by annotation',
@@ -158,16 +188,20 @@ export interface DeletionPlan {
  * Only what the Service owns. Another Service's FIP is never detached or deleted, whatever this
  * Service's annotations say.
  */
-export function planDeletion(spec: DeletionSpec, fips: readonly FloatingIp[]): DeletionPlan {
+export function planDeletion(
+  spec: DeletionSpec,
+  fips: readonly FloatingIp[],
+  ctx: Pick<PlanContext, 'sharedName'> = {},
+): DeletionPlan {
   const { ref, baseName: base } = spec;
   const roles: Role[] = ['primary', 'v4', 'v6'];
   const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
+  const { rel, shared } = relations(fips, ref, ctx);
   const owned = fips.filter((f) => {
-    const rel = relationOf(f.description, ref);
-    if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
-    return rel === 'mine' || rel === 'orphan';
+    if (rel(f) === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
+    return rel(f) === 'mine' || rel(f) === 'orphan';
   });
-  const named = namedFip(fips, ref, spec.floatingIpName);
+  const named = namedFip(fips, ref, spec.floatingIpName, rel, shared);
 
   // Rules are named after the primary FIP: its alternative name is this Service's alone, the
   // plain one only when no one else's FIP holds it.
@@ -184,12 +218,14 @@ function namedFip(
   fips: readonly FloatingIp[],
   ref: ServiceRef,
   name: string | undefined,
+  rel: (f: FloatingIp) => Relation,
+  shared: boolean,
 ): FloatingIp | undefined {
   if (name === undefined) return undefined;
   return fips.find(
     (f) =>
       (f.name === name || f.id === name) &&
-      relationOf(f.description, ref) === 'user' &&
-      markedFor(f.description, ref),
+      rel(f) === 'user' &&
+      markedFor(f.description, ref, shared),
   );
 }

@@ -5,6 +5,7 @@ import { InvalidServiceConfigError } from '../../provider.ts';
 import { deletionSpec, loadBalancerSpec, SOURCE_RANGES_ANNOTATION } from './spec.ts';
 
 const DEFAULTS = { firewall: false, namedFloatingIps: 'marked' } as const;
+const C = { name: 'c', id: 'cluster-a' };
 
 function service(annotations: Record<string, string>, sourceRanges?: string[]): V1Service {
   return {
@@ -26,14 +27,14 @@ function service(annotations: Record<string, string>, sourceRanges?: string[]): 
 
 test('one read gives the owner, the floating IPs and the firewall rules wanted', () => {
   const spec = loadBalancerSpec(
-    'c',
+    C,
     service({
       'oxide.computer/firewall': 'true',
       [SOURCE_RANGES_ANNOTATION]: ' 203.0.113.0/24, ',
     }),
     DEFAULTS,
   );
-  assert.deepEqual(spec.ref, { uid: 'u-1', key: 'c/ns/web', created: undefined });
+  assert.deepEqual(spec.ref, { uid: 'u-1', key: 'c/ns/web', cluster: C, created: undefined });
   assert.equal(spec.baseName, 'c-ns-web');
   assert.deepEqual(spec.floatingIps, [
     {
@@ -52,9 +53,9 @@ test('one read gives the owner, the floating IPs and the firewall rules wanted',
 
 test('source ranges are read only when rules are wanted', () => {
   const bad = service({}, ['10.0.0.0/33']);
-  assert.equal(loadBalancerSpec('c', bad, DEFAULTS).firewall, undefined);
+  assert.equal(loadBalancerSpec(C, bad, DEFAULTS).firewall, undefined);
   assert.throws(
-    () => loadBalancerSpec('c', bad, { ...DEFAULTS, firewall: true }),
+    () => loadBalancerSpec(C, bad, { ...DEFAULTS, firewall: true }),
     (err: Error) =>
       err instanceof InvalidServiceConfigError &&
       /spec\.loadBalancerSourceRanges/.test(err.message),
@@ -67,9 +68,9 @@ test('deletion reads an invalid annotation as unset, so the Service can still go
     'oxide.computer/floating-ip-name': 'ends-with-',
     'oxide.computer/floating-ip': 'not-an-ip',
   });
-  assert.throws(() => loadBalancerSpec('c', svc, DEFAULTS), InvalidServiceConfigError);
-  assert.deepEqual(deletionSpec('c', svc, { firewall: true }), {
-    ref: { uid: 'u-1', key: 'c/ns/web', created: undefined },
+  assert.throws(() => loadBalancerSpec(C, svc, DEFAULTS), InvalidServiceConfigError);
+  assert.deepEqual(deletionSpec(C, svc, { firewall: true }), {
+    ref: { uid: 'u-1', key: 'c/ns/web', cluster: C, created: undefined },
     baseName: 'c-ns-web',
     firewall: true,
     floatingIpName: undefined,
@@ -78,6 +79,6 @@ test('deletion reads an invalid annotation as unset, so the Service can still go
     'oxide.computer/firewall': 'false',
     'oxide.computer/floating-ip-name': 'mine',
   });
-  assert.deepEqual(deletionSpec('c', named, { firewall: true }).firewall, false);
-  assert.equal(deletionSpec('c', named, { firewall: true }).floatingIpName, 'mine');
+  assert.deepEqual(deletionSpec(C, named, { firewall: true }).firewall, false);
+  assert.equal(deletionSpec(C, named, { firewall: true }).floatingIpName, 'mine');
 });

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../../provider.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 import {
   FLOATING_IP,
   FLOATING_IP_NAME,
@@ -120,17 +121,17 @@ function dualStackFamilies(service: V1Service): [IpVersion, IpVersion] | undefin
 
 /** Throws InvalidServiceConfigError naming the annotation or field at fault. */
 export function loadBalancerSpec(
-  clusterName: string,
+  cluster: ClusterIdentity,
   service: V1Service,
   defaults: SpecDefaults,
 ): LoadBalancerSpec {
   const annotations = readAnnotations(service.metadata?.annotations);
-  const baseName = loadBalancerName(clusterName, service);
+  const baseName = loadBalancerName(cluster.name, service);
   const floatingIps = desiredFloatingIps(service, baseName, annotations, defaults);
   // Source ranges are checked only when rules are wanted, after the floating IPs.
   const firewall =
     (unwrap(annotations.firewall) ?? defaults.firewall) ? firewallSpec(service) : undefined;
-  return { ref: serviceRef(clusterName, service), baseName, floatingIps, firewall };
+  return { ref: serviceRef(cluster, service), baseName, floatingIps, firewall };
 }
 
 function desiredFloatingIps(
@@ -246,14 +247,14 @@ export interface DeletionSpec {
 }
 
 export function deletionSpec(
-  clusterName: string,
+  cluster: ClusterIdentity,
   service: V1Service,
   defaults: Pick<SpecDefaults, 'firewall'>,
 ): DeletionSpec {
   const annotations = readAnnotations(service.metadata?.annotations);
   return {
-    ref: serviceRef(clusterName, service),
-    baseName: loadBalancerName(clusterName, service),
+    ref: serviceRef(cluster, service),
+    baseName: loadBalancerName(cluster.name, service),
     firewall: valueOrUnset(annotations.firewall) ?? defaults.firewall,
     floatingIpName: valueOrUnset(annotations.floatingIpName),
   };

@@ -15,17 +15,21 @@ import type { OxideClient } from '../../../oxide/client.ts';
 import { replaceFirewallRules, viewFirewallRules } from '../../../oxide/firewall.ts';
 import { foreignRules, mergeRules, ownedRules, sameRules } from './firewall-rules.ts';
 import { compareNames } from '../../../util/compare.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 
 /** Oxide's limit per VPC. */
 export const MAX_FIREWALL_RULES = 1024;
 
 export interface FirewallManagerOptions {
-  ttlMs?: number;
+  /** Whose rules these are: another cluster's rules are never replaced (firewall-rules.ts). */
+  cluster: ClusterIdentity;
+  ttlMs?: number | undefined;
   maxAttempts?: number;
 }
 
 export class FirewallManager {
   private readonly client: OxideClient;
+  private readonly cluster: ClusterIdentity;
   private readonly ttlMs: number;
   private readonly maxAttempts: number;
   /**
@@ -37,8 +41,9 @@ export class FirewallManager {
   private readonly snapshots = new Map<string, { at: number; rules: VpcFirewallRule[] }>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(client: OxideClient, options: FirewallManagerOptions = {}) {
+  constructor(client: OxideClient, options: FirewallManagerOptions) {
     this.client = client;
+    this.cluster = options.cluster;
     this.ttlMs = options.ttlMs ?? 60_000;
     this.maxAttempts = options.maxAttempts ?? 3;
   }
@@ -51,7 +56,7 @@ export class FirewallManager {
   /** Whether the cached snapshot (no request) shows rules of `ruleBase` in the VPC. */
   mayOwnRules(vpcId: string, ruleBase: string): boolean {
     const snap = this.snapshots.get(vpcId);
-    return snap === undefined || ownedRules(snap.rules, ruleBase).length > 0;
+    return snap === undefined || ownedRules(snap.rules, ruleBase, this.cluster).length > 0;
   }
 
   /**
@@ -68,7 +73,7 @@ export class FirewallManager {
     if (
       snap &&
       performance.now() - snap.at < this.ttlMs &&
-      !mergeRules(snap.rules, ruleBase, desired)
+      !mergeRules(snap.rules, ruleBase, desired, this.cluster)
     ) {
       return false;
     }
@@ -84,7 +89,7 @@ export class FirewallManager {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const at = performance.now();
       const current = await viewFirewallRules(this.client, vpcId, signal);
-      const merged = mergeRules(current, ruleBase, desired);
+      const merged = mergeRules(current, ruleBase, desired, this.cluster);
       if (!merged) {
         this.snapshots.set(vpcId, { at, rules: current });
         return attempt > 1;
@@ -100,8 +105,11 @@ export class FirewallManager {
       this.snapshots.set(vpcId, { at: verifiedAt, rules: after });
       const sortedDesired = [...desired].sort((a, b) => compareNames(a.name, b.name));
       if (
-        sameRules(ownedRules(after, ruleBase), sortedDesired) &&
-        sameRules(foreignRules(after, ruleBase), foreignRules(current, ruleBase))
+        sameRules(ownedRules(after, ruleBase, this.cluster), sortedDesired) &&
+        sameRules(
+          foreignRules(after, ruleBase, this.cluster),
+          foreignRules(current, ruleBase, this.cluster),
+        )
       ) {
         return true;
       }

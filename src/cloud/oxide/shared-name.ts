@@ -1,0 +1,71 @@
+// Two clusters under one --cluster-name in one Oxide project: found from the records themselves
+// (a record naming this cluster's name with another cluster's identity; cluster.ts), since the
+// default name is "kubernetes" and an operator who runs two clusters may well leave it. Nothing
+// of the other cluster is touched either way (the ownership rules see its identity); this is so
+// that it is never silent. At start the CCM refuses to run while such a record exists (app.ts:
+// one error line, /readyz failing, re-checked until it is gone); found later (the other cluster
+// wrote its first record after this one started), it logs one error line and fails /readyz with
+// the reason while both keep running, each on its own objects (docs/clusters.md).
+import type { Logger } from '../../log.ts';
+import type { OxideClient } from '../../oxide/client.ts';
+import { listFloatingIps } from '../../oxide/floating-ips.ts';
+import type { ClusterIdentity } from './cluster.ts';
+import { otherIdentityNamed } from './load-balancer/owner.ts';
+
+export class SharedNameWatch {
+  private readonly cluster: ClusterIdentity;
+  private readonly project: string;
+  private readonly log: Logger;
+  /** Per kind of record (floating IPs, routers): the other identity seen last, if any. */
+  private readonly others = new Map<string, string>();
+
+  constructor(cluster: ClusterIdentity, project: string, log: Logger) {
+    this.cluster = cluster;
+    this.project = project;
+    this.log = log;
+  }
+
+  /** What the latest look at records of `kind` found: another identity under this name, or none. */
+  seen(kind: string, otherId: string | undefined): void {
+    const before = this.others.get(kind);
+    if (otherId === before) return;
+    if (otherId === undefined) {
+      this.others.delete(kind);
+      this.log.info({ records: kind }, 'no other cluster uses this cluster name any more');
+      return;
+    }
+    this.others.set(kind, otherId);
+    this.log.error(this.describe(kind, otherId));
+  }
+
+  /** For /readyz: undefined while no record shows another cluster under this name. */
+  problem(): string | undefined {
+    const [first] = this.others;
+    return first && this.describe(first[0], first[1]);
+  }
+
+  /**
+   * Looks at the project's records now (one floating-IP list) and returns the problem, if any.
+   * The start-up check: routes add their router's record when they run.
+   */
+  async check(client: OxideClient, signal?: AbortSignal): Promise<string | undefined> {
+    const fips = await listFloatingIps(client, signal);
+    this.seen(
+      'floating IPs',
+      otherIdentityNamed(
+        fips.map((f) => f.description),
+        this.cluster,
+      ),
+    );
+    return this.problem();
+  }
+
+  private describe(kind: string, otherId: string): string {
+    return (
+      `another cluster (cluster-id=${otherId}) uses --cluster-name ${JSON.stringify(this.cluster.name)} ` +
+      `in Oxide project ${JSON.stringify(this.project)} (its ${kind}; this cluster is ` +
+      `cluster-id=${this.cluster.id}): give each cluster its own --cluster-name ` +
+      "(docs/clusters.md); neither touches the other's objects meanwhile"
+    );
+  }
+}
