@@ -4,6 +4,7 @@
 // signals and process.exit.
 import { hostname } from 'node:os';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
+import { UNKNOWN_CLUSTER_ID } from './cloud/oxide/cluster.ts';
 import type { ClusterIdentity } from './cloud/oxide/cluster.ts';
 import { SharedNameWatch } from './cloud/oxide/shared-name.ts';
 import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer/owner.ts';
@@ -274,7 +275,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       'Oxide API reachable, token and project valid',
     );
 
-    const id = options.clusterId || (await identity.read(signal));
+    const id = options.clusterId || (await identity.read(signal, UNKNOWN_CLUSTER_ID));
     if (id === undefined) return 0;
     const cluster: ClusterIdentity = { name: options.clusterName, id };
     log.info({ clusterName: cluster.name, clusterId: cluster.id }, 'cluster identity');

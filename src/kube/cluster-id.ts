@@ -2,7 +2,9 @@
 // apiserver makes it at the cluster's birth; every namespace has one and kube-system is never
 // deleted), so two clusters never share it unless one is a restore of the other's etcd. Read
 // once at start, retried with capped backoff while the apiserver does not answer; /readyz says
-// why until then.
+// why until then. Forbidden (the Go CCM's ClusterRole, when only the image was swapped) is an
+// answer, not an outage: the CCM runs without an identity, as v0.8 did, and says so
+// (cloud/oxide/cluster.ts UNKNOWN_CLUSTER_ID).
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { sleep } from '../util/async.ts';
@@ -30,8 +32,10 @@ export class ClusterIdReader {
     this.backoff = backoff;
   }
 
-  /** The UID, or undefined when the signal ended the wait. */
-  async read(signal: AbortSignal): Promise<string | undefined> {
+  /**
+   * The UID; `unknown` when RBAC forbids reading it; undefined when the signal ended the wait.
+   */
+  async read(signal: AbortSignal, unknown: string): Promise<string | undefined> {
     let delay = this.backoff.initialMs;
     let last: string | undefined;
     while (!signal.aborted) {
@@ -46,6 +50,14 @@ export class ClusterIdReader {
       } catch (err) {
         if (signal.aborted) break;
         const reason = describe(err);
+        if (err instanceof KubeApiError && err.status === 403) {
+          this.notReady = undefined;
+          this.log.warn(
+            `${reason}. Running without a cluster identity: the Oxide objects it creates are ` +
+              'marked as by v0.8, and none naming an identity is taken over (docs/clusters.md)',
+          );
+          return unknown;
+        }
         this.notReady = `cannot read the cluster identity (retrying): ${reason}`;
         if (reason !== last) this.log.error(this.notReady);
         last = reason;

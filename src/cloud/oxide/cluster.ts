@@ -9,9 +9,15 @@
 export interface ClusterIdentity {
   /** --cluster-name: in generated names and records, for people. Not unique. */
   name: string;
-  /** The kube-system namespace's UID, or --cluster-id: decides. */
+  /**
+   * The kube-system namespace's UID, or --cluster-id: decides. Empty (UNKNOWN_CLUSTER_ID) only
+   * when RBAC does not let the CCM read it (the Go CCM's ClusterRole, image swapped alone): then
+   * records are written without an identity, as v0.8 did, and no record naming one is taken.
+   */
   id: string;
 }
+
+export const UNKNOWN_CLUSTER_ID = '';
 
 /** The token of a record that names the cluster identity. */
 export const CLUSTER_ID_TOKEN = 'cluster-id=';
@@ -40,8 +46,12 @@ export type Membership =
 export function membershipOf(description: string, cluster: ClusterIdentity): Membership {
   const id = clusterIdIn(description);
   if (id === undefined) return 'legacy';
-  return id === cluster.id ? 'this' : 'other';
+  return id === cluster.id && id !== UNKNOWN_CLUSTER_ID ? 'this' : 'other';
 }
+
+/** ` cluster-id=<id>` for a record, or nothing while the identity is unknown. */
+export const identityToken = (cluster: ClusterIdentity): string =>
+  cluster.id === UNKNOWN_CLUSTER_ID ? '' : ` ${CLUSTER_ID_TOKEN}${cluster.id}`;
 
 /**
  * The longest --cluster-name: the route controller's router is `<cluster-name>-pods`, and Oxide

@@ -9,6 +9,7 @@
 import type { Logger } from '../../log.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { listFloatingIps } from '../../oxide/floating-ips.ts';
+import { UNKNOWN_CLUSTER_ID } from './cluster.ts';
 import type { ClusterIdentity } from './cluster.ts';
 import { otherIdentityNamed } from './load-balancer/owner.ts';
 
@@ -61,6 +62,14 @@ export class SharedNameWatch {
   }
 
   private describe(kind: string, otherId: string): string {
+    if (this.cluster.id === UNKNOWN_CLUSTER_ID) {
+      return (
+        `records in Oxide project ${JSON.stringify(this.project)} (its ${kind}) name a cluster ` +
+        `identity (cluster-id=${otherId}) under --cluster-name ${JSON.stringify(this.cluster.name)}, ` +
+        "and this cluster's identity is unknown (it cannot read namespace kube-system): grant " +
+        'get on namespaces/kube-system (the chart and manifest do) or set --cluster-id'
+      );
+    }
     return (
       `another cluster (cluster-id=${otherId}) uses --cluster-name ${JSON.stringify(this.cluster.name)} ` +
       `in Oxide project ${JSON.stringify(this.project)} (its ${kind}; this cluster is ` +

@@ -16,7 +16,7 @@ import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
 import { toRuleUpdate } from '../../../oxide/firewall.ts';
 import type { FirewallSpec } from './spec.ts';
 import { compareNames } from '../../../util/compare.ts';
-import { CLUSTER_ID_TOKEN, clusterIdIn, membershipOf } from '../cluster.ts';
+import { CLUSTER_ID_TOKEN, clusterIdIn, identityToken, membershipOf } from '../cluster.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 
 export const FIREWALL_RULE_PREFIX = 'k8s-lb-';
@@ -59,7 +59,7 @@ export function desiredFirewallRules(
       name: `${base}-${protocol}`,
       description:
         `Managed by oxide-cloud-controller-manager: Service ${spec.service} ` +
-        `(${loadBalancerName}). ${CLUSTER_ID_TOKEN}${cluster.id}`,
+        `(${loadBalancerName}).${identityToken(cluster)}`,
       action: 'allow',
       direction: 'inbound',
       priority: FIREWALL_RULE_PRIORITY,

@@ -26,6 +26,7 @@ const B: ServiceRef = {
   key: 'kubernetes/p6-a/b',
   cluster: CLUSTER,
 };
+const NAME_OF = (ref: ServiceRef) => ref.key.split('/')[0]!;
 /** The record v0.8 wrote: owner, no cluster identity. */
 const legacy = (ref: ServiceRef) =>
   `${FLOATING_IP_DESCRIPTION} service-uid=${ref.uid} service=${ref.key}`;
@@ -95,6 +96,17 @@ test('clusters: a record without identity is adopted only while no other cluster
   // Another identity under another cluster name does not make the name shared.
   const elsewhere = ownedDescription({ ...B, key: 'prod/p6-a/b', cluster: OTHER });
   assert.equal(otherIdentityNamed([elsewhere], CLUSTER), undefined);
+});
+
+test('clusters: without its identity (RBAC forbids reading it), records as v0.8, none naming one taken', () => {
+  const unknown: ServiceRef = { ...A, cluster: { name: NAME_OF(A), id: '' } };
+  assert.equal(ownedDescription(unknown), legacy(A), 'no cluster-id token');
+  assert.equal(relationOf(legacy(A), unknown), 'mine');
+  assert.equal(relationOf(ownedDescription(A), unknown), 'mine', 'its UID, under any identity');
+  assert.ok(!needsRecord(ownedDescription(A), unknown), 'an identity is never stripped');
+  assert.equal(relationOf(ownedDescription({ ...A, uid: 'older' }), unknown), 'other');
+  assert.equal(relationOf(legacy({ ...A, uid: 'older' }), unknown), 'orphan');
+  assert.equal(otherIdentityNamed([ownedDescription(A)], unknown.cluster), CLUSTER.id);
 });
 
 test('names: plain is the Go name; the alternative is distinct, stable and never a Kubernetes name', () => {

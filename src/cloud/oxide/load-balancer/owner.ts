@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../../provider.ts';
-import { CLUSTER_ID_TOKEN, clusterIdIn, membershipOf } from '../cluster.ts';
+import { UNKNOWN_CLUSTER_ID, clusterIdIn, identityToken, membershipOf } from '../cluster.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { IpVersion } from './annotations.ts';
 
@@ -67,8 +67,8 @@ export function mayClaimUnclaimed(fipCreated: Date | string, ref: ServiceRef): b
  */
 export function ownedDescription(ref: ServiceRef): string {
   return (
-    `${FLOATING_IP_DESCRIPTION} ${OWNER_UID}${ref.uid} ${OWNER_SERVICE}${ref.key} ` +
-    `${CLUSTER_ID_TOKEN}${ref.cluster.id}`
+    `${FLOATING_IP_DESCRIPTION} ${OWNER_UID}${ref.uid} ${OWNER_SERVICE}${ref.key}` +
+    identityToken(ref.cluster)
   );
 }
 
@@ -146,6 +146,8 @@ export function relationOf(description: string, ref: ServiceRef, shared = false)
       return 'other';
     case 'service': {
       const membership = membershipOf(description, ref.cluster);
+      // Without its own identity, a cluster still knows its Service UIDs (unique everywhere).
+      if (owner.uid === ref.uid && ref.cluster.id === UNKNOWN_CLUSTER_ID) return 'mine';
       if (membership === 'other') return 'other';
       // A Service UID is unique across clusters: a legacy record with it is this Service's.
       if (owner.uid === ref.uid) return 'mine';
@@ -157,7 +159,9 @@ export function relationOf(description: string, ref: ServiceRef, shared = false)
 
 /** Whether a FIP this Service owns still needs its record written (an earlier version's). */
 export const needsRecord = (description: string, ref: ServiceRef): boolean =>
-  description.trim() !== ownedDescription(ref);
+  description.trim() !== ownedDescription(ref) &&
+  // Without its identity, the CCM never strips one from a record of its own.
+  !(ref.cluster.id === UNKNOWN_CLUSTER_ID && clusterIdIn(description) !== undefined);
 
 /** A FIP's place in a Service: its primary, or its second family's (dual-stack). */
 export type Role = 'primary' | 'v4' | 'v6';
