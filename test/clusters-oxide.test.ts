@@ -13,6 +13,7 @@ import type { VpcFirewallRule } from '@oxide/api';
 import { startSimulator } from '../sim/server.ts';
 import type { Simulator } from '../sim/server.ts';
 import { clusterIdIn } from '../src/cloud/oxide/cluster.ts';
+import { firewallRuleBase } from '../src/cloud/oxide/load-balancer/firewall-rules.ts';
 import { ownerOf } from '../src/cloud/oxide/load-balancer/owner.ts';
 import { waitFor } from './harness/context.ts';
 import {
@@ -52,6 +53,11 @@ after(async () => {
   await b?.controlPlane.stop();
   await sim?.stop();
 });
+
+/** What an earlier test that failed left running. */
+async function stopAll(): Promise<void> {
+  for (const ccm of running.splice(0)) await ccm.stop();
+}
 
 async function start(cluster: Cluster, clusterName?: string): Promise<RunningCcm> {
   const ccm = await runCcm(sim, cluster, clusterName ? { clusterName } : {});
@@ -114,6 +120,7 @@ test('both with the default --cluster-name: the second refuses to start, says wh
 });
 
 test('distinct names, same/web in both: each its own floating IP, neither writes to the other', async () => {
+  await stopAll();
   const ccmA = await start(a);
   const ccmB = await start(b, 'beta');
   const ipB = await waitFor(
@@ -155,6 +162,7 @@ function assertNoCrossWrites(): void {
 }
 
 test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each CCM restarted): nothing of the other's touched`, async () => {
+  await stopAll();
   const byId = new Map([
     [a.uid, a],
     [b.uid, b],
@@ -262,6 +270,27 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each
       remove(b, 0, 2),
     ]);
     await Promise.all([served(a, 2, CHURN), served(b, 2, CHURN)]);
+    // Lost updates of the other's rules are repaired: every firewalled Service has its rule.
+    const ruled = (cluster: Cluster, clusterName: string) =>
+      names
+        .slice(2)
+        .filter((_, i) => i % 2 === 0)
+        .every((name) => {
+          const base = firewallRuleBase(`${clusterName}-churn-${name}`);
+          return [...sim.db.rules.values()]
+            .flat()
+            .some((r) => r.name === `${base}-tcp` && clusterIdIn(r.description) === cluster.uid);
+        });
+    const repairStart = Date.now();
+    await waitFor(
+      'every firewalled Service has its rule',
+      () => ruled(a, 'alpha') && ruled(b, 'alpha2'),
+      120_000,
+      500,
+    );
+    console.log(
+      `firewall rules complete ${Date.now() - repairStart} ms after every Service was served`,
+    );
     await Promise.all([remove(a, 2, CHURN), remove(b, 2, CHURN)]);
     await waitFor(
       'every floating IP and firewall rule gone',
