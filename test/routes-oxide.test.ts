@@ -205,6 +205,38 @@ test("a Node on a subnet with someone else's custom router: FailedToCreateRoute,
   await deleteNode(kube, name);
 });
 
+test("a Node whose providerID names another project's instance: no route anywhere, FailedToCreateRoute says why", async () => {
+  const name = uniqueName('route-evil');
+  sim.db.addProject('other-project');
+  const theirs = sim.db.addInstance({
+    name: uniqueName('theirs'),
+    project: 'other-project',
+    nics: [{ primary: true, v4: '172.30.0.40', transitIps: ['10.244.6.0/24'] }],
+  });
+  const routesBefore = sim.db.routes.length;
+  const routersBefore = sim.db.routers.length;
+  await createKubeletNode(kube, name, { providerID: `oxide://${theirs.id}` });
+  await kube.patch(`/api/v1/nodes/${name}`, 'merge', {
+    spec: { podCIDR: '10.244.6.0/24', podCIDRs: ['10.244.6.0/24'] },
+  });
+  const failed = await waitFor('FailedToCreateRoute naming the project', async () =>
+    (await warnings(name)).find((w) => w.startsWith('FailedToCreateRoute')),
+  );
+  assert.match(failed, new RegExp(`instance ${theirs.id} .*is not in project`));
+  const cond = await waitFor('NetworkUnavailable True', async () => {
+    const c = await networkUnavailable(name);
+    return c?.status === 'True' ? c : undefined;
+  });
+  assert.equal(cond.reason, 'NoRouteCreated');
+  assert.equal(sim.db.routes.length, routesBefore, 'no route created');
+  assert.equal(sim.db.routers.length, routersBefore, 'no router created');
+  assert.deepEqual(
+    sim.db.routes.filter((r) => r.target.type === 'instance' && r.target.value === theirs.name),
+    [],
+  );
+  await deleteNode(kube, name);
+});
+
 test('routes in a non-default VPC: a restarted provider still lists them, so stale ones are deleted', async () => {
   const vpc = sim.db.addVpc('blue', '172.29.0.0/22');
   const name = uniqueName('route-blue');

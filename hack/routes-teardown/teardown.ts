@@ -11,11 +11,8 @@ import {
 } from '../../src/oxide/routers.ts';
 import { detachSubnetRouter, listSubnets } from '../../src/oxide/subnets.ts';
 import { viewVpcByName } from '../../src/oxide/vpcs.ts';
-import {
-  parseRouteDescription,
-  routerDescription,
-  routerName,
-} from '../../src/cloud/oxide/routes-names.ts';
+import { routerDescription, routerName } from '../../src/cloud/oxide/routes/names.ts';
+import { isOurRouter, ourRoute, subnetAttachment } from '../../src/cloud/oxide/routes/ownership.ts';
 
 export interface TeardownOptions {
   clusterName: string;
@@ -50,7 +47,9 @@ export async function teardownRoutes(
   for (const vpcName of options.vpcs) {
     const vpc = await viewVpcByName(client, vpcName);
     const router = (await listRouters(client, vpc.id)).find(
-      (r) => r.name === name && r.description === routerDescription(options.clusterName),
+      (r) =>
+        isOurRouter(r, options.clusterName) &&
+        r.description === routerDescription(options.clusterName),
     );
     if (!router) {
       log(`vpc ${vpcName}: no router ${name} of cluster ${options.clusterName}`);
@@ -58,7 +57,7 @@ export async function teardownRoutes(
     }
     let foreign = 0;
     for (const route of await listRouterRoutes(client, router.id)) {
-      if (parseRouteDescription(route.description)?.clusterName !== options.clusterName) {
+      if (!ourRoute(route, options.clusterName)) {
         foreign += 1;
         log(`vpc ${vpcName}: keeping route ${route.name} (not made by this cluster's CCM)`);
         continue;
@@ -75,7 +74,7 @@ export async function teardownRoutes(
       continue;
     }
     for (const subnet of await listSubnets(client, vpc.id)) {
-      if (subnet.customRouterId !== router.id) continue;
+      if (subnetAttachment(subnet, router) !== 'ours') continue;
       log(`vpc ${vpcName}: detach router ${name} from subnet ${subnet.name}`);
       if (act) await detachSubnetRouter(client, subnet.id);
       result.subnetsDetached.push(subnet.name);

@@ -7,7 +7,7 @@ import { startSimulator } from '../../../sim/server.ts';
 import type { Simulator } from '../../../sim/server.ts';
 import { OxideClient } from '../../oxide/client.ts';
 import { InstanceNotFoundError } from '../provider.ts';
-import { ForeignInstanceError } from './instances.ts';
+import { ForeignInstanceError } from './instance-lookup.ts';
 import { OxideCloudProvider } from './provider.ts';
 
 let sim: Simulator;

@@ -8,7 +8,7 @@ import { OxideClient } from '../../oxide/client.ts';
 import type { OxideClientOptions } from '../../oxide/client.ts';
 import { OxideError } from '../../oxide/errors.ts';
 import { InstanceNotFoundError } from '../provider.ts';
-import { AmbiguousInstanceError } from './instances.ts';
+import { AmbiguousInstanceError } from './instance-lookup.ts';
 import { OxideCloudProvider } from './provider.ts';
 import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
 import { viewCurrentUser, viewProject } from '../../oxide/projects.ts';

@@ -1,15 +1,17 @@
-// The Oxide CloudProvider: one client and one instance inventory shared by every capability.
-// Load balancers and routes are added by their own modules.
+// The Oxide CloudProvider: one client and one instance inventory shared by every capability, and
+// one instance lookup (instance-lookup.ts) shared by the two that find a Node's instance
+// (instances, routes). Load balancers and routes are added by their own modules.
 import { PROVIDER_NAME } from '../../names.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { InstanceInventory } from '../../oxide/inventory.ts';
 import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
 import type { ClusterIdentity } from './cluster.ts';
+import { InstanceLookup } from './instance-lookup.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
 import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
-import { OxideRoutes } from './routes.ts';
+import { OxideRoutes } from './routes/routes.ts';
 import type { SharedNameWatch } from './shared-name.ts';
 
 export interface OxideCloudProviderOptions {
@@ -41,9 +43,11 @@ export class OxideCloudProvider implements CloudProvider {
   constructor(options: OxideCloudProviderOptions) {
     this.client = options.client;
     this.inventory = new InstanceInventory(options.client, options.inventory);
+    const lookup = new InstanceLookup(this.client, this.inventory);
     this.instancesImpl = new OxideInstances({
       client: this.client,
       inventory: this.inventory,
+      lookup,
       ...(options.region !== undefined ? { region: options.region } : {}),
       ...(options.zone !== undefined ? { zone: options.zone } : {}),
     });
@@ -58,6 +62,7 @@ export class OxideCloudProvider implements CloudProvider {
     this.routesImpl = new OxideRoutes({
       client: this.client,
       inventory: this.inventory,
+      lookup,
       ...(options.routesVpc !== undefined ? { vpc: options.routesVpc } : {}),
     });
   }

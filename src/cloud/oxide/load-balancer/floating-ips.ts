@@ -21,6 +21,7 @@ import {
   viewFloatingIp,
 } from '../../../oxide/floating-ips.ts';
 import { IpPoolCache } from '../../../oxide/ip-pools.ts';
+import { TtlCache } from '../../../util/ttl-cache.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import { FLOATING_IP_POOL } from './annotations.ts';
 import type { Planned } from './ownership.ts';
@@ -51,8 +52,8 @@ export class FloatingIps {
   private readonly log: Logger;
   private readonly pools: IpPoolCache;
   private readonly view: FloatingIpView;
-  /** The claim under way per FIP id; a second claim of the same FIP waits for it. */
-  private readonly claims = new Map<string, Promise<FloatingIp>>();
+  /** The claim under way per FIP id, shared by whoever claims it meanwhile; nothing kept after. */
+  private readonly claims = new TtlCache<string, FloatingIp>({ ttlMs: 0 });
 
   constructor(client: OxideClient, log: Logger, options: FloatingIpsOptions = {}) {
     this.client = client;
@@ -158,57 +159,49 @@ export class FloatingIps {
 
   /**
    * Writes this Service's record into a Go CCM FIP's (or an orphan's) description, or into its
-   * own FIP's whose record an earlier version wrote (one write, on upgrade), then reads it back: Oxide has no conditional update, so of two claimants from two processes (leader
+   * own FIP's whose record an earlier version wrote (one write, on upgrade), then reads it back:
+   * Oxide has no conditional update, so of two claimants from two processes (leader
    * election excludes that, but a split brain must not share a FIP) only the last writer goes
-   * on; within this process claims of one FIP run one at a time and the second sees the first.
-   * A lost claim is a stale view: the retry sees the FIP as another's and takes the alternative
-   * name.
+   * on. Within this process concurrent claims of one FIP share one claim (the first caller's;
+   * it runs unbound by any caller's signal, the client's fence still ends it), and each caller
+   * judges the FIP it ends with: the others see it as another Service's. A lost claim is a stale
+   * view: the retry sees the FIP as another's and takes the alternative name.
    */
   private async claim(
     fip: FloatingIp,
     ref: ServiceRef,
     signal: AbortSignal | undefined,
   ): Promise<FloatingIp> {
-    const prior = this.claims.get(fip.id);
-    const run = (async () => {
-      if (prior) await prior.catch(() => undefined);
-      return this.claimOnce(fip, ref, signal);
-    })();
-    this.claims.set(fip.id, run);
-    try {
-      return await run;
-    } finally {
-      if (this.claims.get(fip.id) === run) this.claims.delete(fip.id);
-    }
-  }
-
-  private async claimOnce(
-    fip: FloatingIp,
-    ref: ServiceRef,
-    signal: AbortSignal | undefined,
-  ): Promise<FloatingIp> {
-    const lost = () =>
-      staleView(
+    const after = await this.claims.get(fip.id, () => this.claimOnce(fip, ref), { signal });
+    if (relationOf(after.description, ref) !== 'mine') {
+      throw staleView(
         new FloatingIpConflictError(`floating IP ${fip.name} was claimed by another Service`),
       );
-    const current = await this.viewForClaim(fip.id, signal);
-    const before = relationOf(current.description, ref);
-    if (before === 'mine' && !needsRecord(current.description, ref)) return current;
-    if (before !== 'mine' && before !== 'unclaimed' && before !== 'orphan') throw lost();
-    await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref), signal);
-    const after = await this.viewForClaim(fip.id, signal);
-    this.view.put(after);
-    if (relationOf(after.description, ref) !== 'mine') throw lost();
-    this.log.info(
-      { floatingIp: after.name, ip: after.ip, service: ref.key, was: before },
-      'claimed floating IP',
-    );
+    }
     return after;
   }
 
-  private async viewForClaim(id: string, signal: AbortSignal | undefined): Promise<FloatingIp> {
+  /** The FIP as it stands after claiming it for `ref` where it may be claimed; never throws a lost claim. */
+  private async claimOnce(fip: FloatingIp, ref: ServiceRef): Promise<FloatingIp> {
+    const current = await this.viewForClaim(fip.id);
+    const before = relationOf(current.description, ref);
+    const upgrade = before === 'mine' && needsRecord(current.description, ref);
+    if (before !== 'unclaimed' && before !== 'orphan' && !upgrade) return current;
+    await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref));
+    const after = await this.viewForClaim(fip.id);
+    this.view.put(after);
+    if (relationOf(after.description, ref) === 'mine') {
+      this.log.info(
+        { floatingIp: after.name, ip: after.ip, service: ref.key, was: before },
+        'claimed floating IP',
+      );
+    }
+    return after;
+  }
+
+  private async viewForClaim(id: string): Promise<FloatingIp> {
     try {
-      return await viewFloatingIp(this.client, id, signal);
+      return await viewFloatingIp(this.client, id);
     } catch (err) {
       if (isNotFound(err)) throw staleView(err);
       throw err;

@@ -3,10 +3,11 @@
 // router creates, 15 of them "already exists", and 7 subnet updates).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startSimulator } from '../../../sim/server.ts';
-import type { Simulator } from '../../../sim/server.ts';
-import { OxideClient } from '../../oxide/client.ts';
-import { OxideCloudProvider } from './provider.ts';
+import { startSimulator } from '../../../../sim/server.ts';
+import type { Simulator } from '../../../../sim/server.ts';
+import { OxideClient } from '../../../oxide/client.ts';
+import { detachSubnetRouter } from '../../../oxide/subnets.ts';
+import { OxideCloudProvider } from '../provider.ts';
 
 const NODES = 20;
 let sim: Simulator;
@@ -51,4 +52,31 @@ test('routes for Nodes joining together share one router creation and one subnet
   assert.equal(sim.requests.count('vpc_router_route_create'), NODES);
   const listed = await routes.listRoutes('burst');
   assert.equal(listed.length, NODES);
+});
+
+test('a listing and Nodes joining at once: one router creation, and the listing creates none', async () => {
+  // The subnet takes one custom router: free it of the previous test's.
+  for (const subnet of sim.db.subnets) {
+    if (subnet.customRouterId) await detachSubnetRouter(client, subnet.id);
+  }
+  const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+  }).routes();
+  assert.ok(routes);
+  sim.requests.reset();
+  const create = (i: number) =>
+    routes.createRoute('joined', `burst-${i}`, {
+      name: `burst-${i}`,
+      targetNode: `burst-${i}`,
+      destinationCIDR: `10.244.${i}.0/24`,
+      blackhole: false,
+    });
+  const [listed] = await Promise.all([
+    routes.listRoutes('joined'),
+    ...Array.from({ length: 5 }, (_, i) => create(i)),
+  ]);
+  assert.deepEqual(listed, [], 'listed before any router existed');
+  assert.equal(sim.requests.count('vpc_router_create'), 1);
+  assert.equal((await routes.listRoutes('joined')).length, 5);
 });

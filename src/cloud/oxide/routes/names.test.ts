@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRouteDescription, routeDescription, routeName, routerName } from './routes-names.ts';
+import { parseRouteDescription, routeDescription, routeName, routerName } from './names.ts';
 
 const OXIDE_NAME = /^[a-z]([a-zA-Z0-9-]*[a-zA-Z0-9]+)?$/;
 
