@@ -63,6 +63,8 @@ export class OxideCloudProvider implements CloudProvider {
       client: this.client,
       inventory: this.inventory,
       lookup,
+      cluster: options.cluster,
+      sharedName: options.sharedName,
       ...(options.routesVpc !== undefined ? { vpc: options.routesVpc } : {}),
     });
   }

@@ -17,6 +17,8 @@ import type { InstanceInventory } from '../../../oxide/inventory.ts';
 import type { Route, RouteWarning, Routes } from '../../provider.ts';
 import { InstanceLookup } from '../instance-lookup.ts';
 import { SubnetAttachments } from './attachment.ts';
+import type { ClusterIdentity } from '../cluster.ts';
+import type { SharedNameWatch } from '../shared-name.ts';
 import { Routers } from './routers.ts';
 import { listOurRoutes, removeRoute, writeRoute } from './table.ts';
 import { RouteTargets } from './targets.ts';
@@ -30,6 +32,10 @@ export interface OxideRoutesOptions {
   lookup?: InstanceLookup;
   /** VPC (name) holding the routes; default: the VPCs of the target instances' primary NICs. */
   vpc?: string;
+  /** This cluster: its identity is in its routers' records (ownership.ts). */
+  cluster: ClusterIdentity;
+  /** Told when a router of this cluster's name names another cluster (shared-name.ts). */
+  sharedName?: SharedNameWatch | undefined;
 }
 
 export class OxideRoutes implements Routes {
@@ -52,7 +58,7 @@ export class OxideRoutes implements Routes {
       options.lookup ?? new InstanceLookup(client, inventory),
       inventory,
     );
-    this.routers = new Routers(client);
+    this.routers = new Routers(client, options.cluster.id, options.sharedName);
     this.vpcs = new RouteVpcs(client, this.routers, options.vpc);
     this.attachments = new SubnetAttachments(client);
   }
