@@ -22,6 +22,7 @@ import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { controllerRunning } from './metrics.ts';
 import type { ControllerName } from './names.ts';
+import { ROUTE_CONTROLLER } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
 import { OxideStartup } from './oxide/startup.ts';
@@ -283,9 +284,18 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     // Never a silent tug of war: while the project's records show another cluster under this
     // name, this one does not start (nothing of either is touched) and says why.
     const recheckMs = config.sharedNameRecheckMs ?? 30_000;
+    // The routers are looked at only where the route controller will run.
+    const routesOn =
+      config.controllers.some((c) => c.name === ROUTE_CONTROLLER.name) &&
+      options.allocateNodeCidrs &&
+      options.configureCloudRoutes;
     for (;;) {
       try {
-        refused = await sharedName.check(client, signal);
+        refused = await sharedName.check(
+          client,
+          routesOn ? { vpc: options.oxideRoutesVpc } : undefined,
+          signal,
+        );
       } catch (err) {
         if (signal.aborted) return 0;
         refused = `cannot check the project's records for another cluster of this name (retrying): ${err instanceof Error ? err.message : String(err)}`;

@@ -9,9 +9,12 @@
 import type { Logger } from '../../log.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import { listFloatingIps } from '../../oxide/floating-ips.ts';
+import { listRouters } from '../../oxide/routers.ts';
+import { listVpcs, viewVpcByName } from '../../oxide/vpcs.ts';
 import { UNKNOWN_CLUSTER_ID } from './cluster.ts';
 import type { ClusterIdentity } from './cluster.ts';
 import { otherIdentityNamed } from './load-balancer/owner.ts';
+import { routerIdentity, routerOwnership } from './routes/ownership.ts';
 
 export class SharedNameWatch {
   private readonly cluster: ClusterIdentity;
@@ -46,10 +49,16 @@ export class SharedNameWatch {
   }
 
   /**
-   * Looks at the project's records now (one floating-IP list) and returns the problem, if any.
-   * The start-up check: routes add their router's record when they run.
+   * Looks at the project's records now and returns the problem, if any: one floating-IP list,
+   * and with `routes` the routers of the VPC named (--oxide-routes-vpc) or of every VPC of the
+   * project (one list each), since a cluster with routes and no LoadBalancer yet has only a
+   * router to show. The start-up check; the route steps report their router as they find it.
    */
-  async check(client: OxideClient, signal?: AbortSignal): Promise<string | undefined> {
+  async check(
+    client: OxideClient,
+    routes: { vpc?: string | undefined } | undefined,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const fips = await listFloatingIps(client, signal);
     this.seen(
       'floating IPs',
@@ -58,6 +67,17 @@ export class SharedNameWatch {
         this.cluster,
       ),
     );
+    if (routes) {
+      const vpcs = routes.vpc
+        ? [await viewVpcByName(client, routes.vpc, signal)]
+        : await listVpcs(client, { boundedCollection: true }, signal);
+      for (const vpc of vpcs) {
+        const named = (await listRouters(client, vpc.id, signal)).find(
+          (r) => routerOwnership(r, this.cluster) === 'another',
+        );
+        this.seen(`router in VPC ${vpc.id}`, named && routerIdentity(named));
+      }
+    }
     return this.problem();
   }
 
