@@ -4,9 +4,10 @@
 //   /readyz saying why, and writes nothing;
 // - with distinct names and a Service same/web in both: each gets its own floating IP;
 // - churn in both (LoadBalancer Services created and deleted, the firewall annotation on half,
-//   each CCM restarted in the middle): no write by either on the other's floating IPs or
-//   firewall rules, no floating IP ever on the other's instances, none left over, none twice.
-//   Scaled for `make test`; OXIDE_CCM_CLUSTERS_CHURN=500 runs the issue's size.
+//   pod-CIDR routes for every Node, each CCM restarted in the middle): no write by either on the
+//   other's floating IPs, firewall rules, router or routes, no floating IP ever on the other's
+//   instances, none left over, none twice. Scaled for `make test`;
+//   OXIDE_CCM_CLUSTERS_CHURN=500 OXIDE_CCM_CLUSTERS_NODES=50 runs the issue's size.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { VpcFirewallRule } from '@oxide/api';
@@ -25,8 +26,14 @@ import {
 } from './harness/two-clusters.ts';
 import type { Cluster, RunningCcm } from './harness/two-clusters.ts';
 
-const NODES = { a: ['a-n1', 'a-n2', 'a-n3'], b: ['b-n1', 'b-n2', 'b-n3'] };
 const CHURN = Number(process.env['OXIDE_CCM_CLUSTERS_CHURN'] ?? 16);
+const NODE_COUNT = Number(process.env['OXIDE_CCM_CLUSTERS_NODES'] ?? 3);
+const NODES = {
+  a: Array.from({ length: NODE_COUNT }, (_, i) => `a-n${i}`),
+  b: Array.from({ length: NODE_COUNT }, (_, i) => `b-n${i}`),
+};
+/** Pod CIDRs: one /24 per Node, a /16 per cluster. */
+const CLUSTER_CIDR = { a: '10.244.0.0/16', b: '10.245.0.0/16' };
 
 let sim: Simulator;
 let a: Cluster;
@@ -34,17 +41,25 @@ let b: Cluster;
 const running: RunningCcm[] = [];
 
 before(async () => {
-  sim = await startSimulator({
-    seed: {
-      project: 'k8s',
-      instances: [...NODES.a, ...NODES.b].map((name, i) => ({
-        name,
-        nics: [{ primary: true, v4: `172.30.0.${i + 10}` }],
-      })),
-    },
-  });
+  sim = await startSimulator({ seed: { project: 'k8s' } });
+  // One VPC; each cluster's Nodes on a subnet of their own (a subnet takes one custom router).
+  sim.db.addSubnet({ name: 'sub-b', ipv4Block: '172.31.0.0/22' });
+  for (const name of NODES.a) sim.db.addInstance({ name, nics: [{ primary: true }] });
+  for (const name of NODES.b)
+    sim.db.addInstance({ name, nics: [{ primary: true, subnet: 'sub-b' }] });
   a = await startCluster(sim, 'cluster-a', NODES.a);
   b = await startCluster(sim, 'cluster-b', NODES.b);
+  for (const [cluster, nodes, cidr] of [
+    [a, NODES.a, '10.244'],
+    [b, NODES.b, '10.245'],
+  ] as const) {
+    for (const [i, name] of nodes.entries()) {
+      const podCIDR = `${cidr}.${i}.0/24`;
+      await cluster.kube.patch(`/api/v1/nodes/${name}`, 'merge', {
+        spec: { podCIDR, podCIDRs: [podCIDR] },
+      });
+    }
+  }
 });
 
 after(async () => {
@@ -61,6 +76,24 @@ async function stopAll(): Promise<void> {
 
 async function start(cluster: Cluster, clusterName?: string): Promise<RunningCcm> {
   const ccm = await runCcm(sim, cluster, clusterName ? { clusterName } : {});
+  running.push(ccm);
+  return ccm;
+}
+
+/** The service and route controllers, routes for the cluster's pod CIDRs. */
+async function startWithRoutes(cluster: Cluster, clusterName: string): Promise<RunningCcm> {
+  const ccm = await runCcm(
+    sim,
+    cluster,
+    {
+      clusterName,
+      allocateNodeCidrs: true,
+      configureCloudRoutes: true,
+      clusterCidr: cluster === a ? CLUSTER_CIDR.a : CLUSTER_CIDR.b,
+      routeReconciliationPeriodMs: 2_000,
+    },
+    ['service', 'route'],
+  );
   running.push(ccm);
   return ccm;
 }
@@ -146,22 +179,31 @@ test('distinct names, same/web in both: each its own floating IP, neither writes
   await stop(ccmB);
 });
 
-/** Every write to an existing floating IP was by the principal that created it. */
+/**
+ * Every write to an existing floating IP, router, or route of a router was by the principal that
+ * created the floating IP or router.
+ */
 function assertNoCrossWrites(): void {
   const creators = sim.requests.creators();
   const cross = sim.requests.entries.filter((e) => {
-    const id = /^\/v1\/floating-ips\/([^/]+)/.exec(e.path)?.[1];
-    if (e.method === 'GET' || id === undefined || !creators.has(id)) return false;
+    if (e.method === 'GET') return false;
+    const id =
+      /^\/v1\/floating-ips\/([^/]+)/.exec(e.path)?.[1] ??
+      /^\/v1\/vpc-routers\/([^/]+)/.exec(e.path)?.[1] ??
+      (e.path.startsWith('/v1/vpc-router-routes')
+        ? /router=([^&]+)/.exec(e.query)?.[1]
+        : undefined);
+    if (id === undefined || !creators.has(id)) return false;
     return creators.get(id) !== e.principal;
   });
   assert.deepEqual(
-    cross.map((e) => `${e.principal} ${e.method} ${e.path}`),
+    cross.map((e) => `${e.principal} ${e.method} ${e.path}${e.query}`),
     [],
-    "writes on the other cluster's floating IPs",
+    "writes on the other cluster's floating IPs, router or routes",
   );
 }
 
-test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each CCM restarted): nothing of the other's touched`, async () => {
+test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, routes for ${NODE_COUNT} Nodes each, each CCM restarted): nothing of the other's touched`, async () => {
   await stopAll();
   const byId = new Map([
     [a.uid, a],
@@ -204,6 +246,7 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each
     return originalSet(vpc, next);
   };
   // Sampled while it runs: no floating IP on the other's instances, none twice for one Service.
+  const intervals: ReturnType<typeof setInterval>[] = [];
   const sampler = setInterval(() => {
     const owners = new Map<string, string>();
     for (const f of sim.db.floatingIps) {
@@ -225,7 +268,30 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each
   }, 100);
   sim.requests.reset();
   try {
-    let ccms = [await start(a, 'alpha'), await start(b, 'alpha2')];
+    const routeViolations = setInterval(() => {
+      const routerA = sim.db.routers.find((r) => r.name === 'alpha-pods');
+      const routerB = sim.db.routers.find((r) => r.name === 'alpha2-pods');
+      for (const s of sim.db.subnets) {
+        if (!s.customRouterId) continue;
+        if (s.name === 'default' && s.customRouterId !== routerA?.id)
+          violations.push("default: not A's router");
+        if (s.name === 'sub-b' && s.customRouterId !== routerB?.id)
+          violations.push("sub-b: not B's router");
+      }
+      for (const r of sim.db.routes) {
+        const own =
+          r.vpcRouterId === routerA?.id ? a : r.vpcRouterId === routerB?.id ? b : undefined;
+        const t = r.target;
+        const target =
+          t.type === 'instance'
+            ? sim.db.instances.find((i) => i.name === t.value || i.id === t.value)
+            : undefined;
+        if (own && target && !own.instances.has(target.id))
+          violations.push(`route ${r.name} to the other's instance`);
+      }
+    }, 200);
+    intervals.push(routeViolations);
+    let ccms = [await startWithRoutes(a, 'alpha'), await startWithRoutes(b, 'alpha2')];
     const names = Array.from({ length: CHURN }, (_, i) => `svc-${i}`);
     const create = (cluster: Cluster, from: number, to: number) =>
       Promise.all(
@@ -262,7 +328,7 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each
     // Both CCMs restart while the first half is being served.
     await new Promise((r) => setTimeout(r, 1_000));
     for (const ccm of ccms) await stop(ccm);
-    ccms = [await start(a, 'alpha'), await start(b, 'alpha2')];
+    ccms = [await startWithRoutes(a, 'alpha'), await startWithRoutes(b, 'alpha2')];
     await Promise.all([
       create(a, half, CHURN),
       create(b, half, CHURN),
@@ -270,6 +336,31 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each
       remove(b, 0, 2),
     ]);
     await Promise.all([served(a, 2, CHURN), served(b, 2, CHURN)]);
+    // Each cluster's router holds a route per Node, on its own subnet, and nothing of the other.
+    const routed = (clusterName: string, nodes: readonly string[], subnet: string) => {
+      const router = sim.db.routers.find((r) => r.name === `${clusterName}-pods`);
+      if (!router) return false;
+      const routes = sim.db.routes.filter((r) => r.vpcRouterId === router.id);
+      const attached = sim.db.subnets.find((s) => s.name === subnet)?.customRouterId === router.id;
+      return (
+        attached && nodes.every((n) => routes.some((r) => r.description.includes(` node=${n} `)))
+      );
+    };
+    await waitFor(
+      'routes for every Node of both',
+      () => routed('alpha', NODES.a, 'default') && routed('alpha2', NODES.b, 'sub-b'),
+      60_000 + NODE_COUNT * 1_000,
+      500,
+    );
+    for (const [name, uid] of [
+      ['alpha-pods', a.uid],
+      ['alpha2-pods', b.uid],
+    ]) {
+      assert.equal(
+        clusterIdIn(sim.db.routers.find((r) => r.name === name)?.description ?? ''),
+        uid,
+      );
+    }
     // Lost updates of the other's rules are repaired: every firewalled Service has its rule.
     const ruled = (cluster: Cluster, clusterName: string) =>
       names
@@ -303,6 +394,7 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, each
     for (const ccm of ccms) await stop(ccm);
   } finally {
     clearInterval(sampler);
+    for (const i of intervals) clearInterval(i);
     sim.db.rules.set = originalSet;
   }
   assert.deepEqual(violations, []);
