@@ -44,7 +44,11 @@ export type Membership =
   | 'legacy';
 
 export function membershipOf(description: string, cluster: ClusterIdentity): Membership {
-  const id = clusterIdIn(description);
+  return membershipOfId(clusterIdIn(description), cluster);
+}
+
+/** membershipOf from the identity a record names (undefined: none). */
+export function membershipOfId(id: string | undefined, cluster: ClusterIdentity): Membership {
   if (id === undefined) return 'legacy';
   return id === cluster.id && id !== UNKNOWN_CLUSTER_ID ? 'this' : 'other';
 }

@@ -13,7 +13,7 @@ import { listRouters } from '../../oxide/routers.ts';
 import { listVpcs, viewVpcByName } from '../../oxide/vpcs.ts';
 import { UNKNOWN_CLUSTER_ID } from './cluster.ts';
 import type { ClusterIdentity } from './cluster.ts';
-import { otherIdentityNamed } from './load-balancer/owner.ts';
+import { otherIdentityNamed, ownerOf } from './load-balancer/owner.ts';
 import { routerIdentity, routerOwnership } from './routes/ownership.ts';
 
 export class SharedNameWatch {
@@ -63,7 +63,7 @@ export class SharedNameWatch {
     this.seen(
       'floating IPs',
       otherIdentityNamed(
-        fips.map((f) => f.description),
+        fips.map((f) => ownerOf(f.description)),
         this.cluster,
       ),
     );

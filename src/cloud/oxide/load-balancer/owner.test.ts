@@ -90,12 +90,14 @@ test('clusters: a record without identity is adopted only while no other cluster
   assert.equal(relationOf(older, A, true), 'other', 'another cluster of this name could own it');
   assert.equal(relationOf(FLOATING_IP_DESCRIPTION, A, true), 'other');
 
-  const project = [legacy(A), ownedDescription({ ...B, cluster: OTHER }), 'a user FIP'];
+  const project = [legacy(A), ownedDescription({ ...B, cluster: OTHER }), 'a user FIP'].map(
+    ownerOf,
+  );
   assert.equal(otherIdentityNamed(project, CLUSTER), OTHER.id);
   assert.equal(otherIdentityNamed(project, OTHER), undefined, 'no other identity under its name');
   // Another identity under another cluster name does not make the name shared.
   const elsewhere = ownedDescription({ ...B, key: 'prod/p6-a/b', cluster: OTHER });
-  assert.equal(otherIdentityNamed([elsewhere], CLUSTER), undefined);
+  assert.equal(otherIdentityNamed([ownerOf(elsewhere)], CLUSTER), undefined);
 });
 
 test('clusters: without its identity (RBAC forbids reading it), records as v0.8, none naming one taken', () => {
@@ -106,7 +108,7 @@ test('clusters: without its identity (RBAC forbids reading it), records as v0.8,
   assert.ok(!needsRecord(ownedDescription(A), unknown), 'an identity is never stripped');
   assert.equal(relationOf(ownedDescription({ ...A, uid: 'older' }), unknown), 'other');
   assert.equal(relationOf(legacy({ ...A, uid: 'older' }), unknown), 'orphan');
-  assert.equal(otherIdentityNamed([ownedDescription(A)], unknown.cluster), CLUSTER.id);
+  assert.equal(otherIdentityNamed([ownerOf(ownedDescription(A))], unknown.cluster), CLUSTER.id);
 });
 
 test('names: plain is the Go name; the alternative is distinct, stable and never a Kubernetes name', () => {

@@ -6,7 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../../provider.ts';
-import { UNKNOWN_CLUSTER_ID, clusterIdIn, identityToken, membershipOf } from '../cluster.ts';
+import {
+  CLUSTER_ID_TOKEN,
+  UNKNOWN_CLUSTER_ID,
+  clusterIdIn,
+  identityToken,
+  membershipOf,
+  membershipOfId,
+} from '../cluster.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { IpVersion } from './annotations.ts';
 
@@ -92,7 +99,8 @@ export function ownerOf(description: string): Owner {
   const uid = tokens[0]?.startsWith(OWNER_UID) ? tokens[0].slice(OWNER_UID.length) : '';
   const key = tokens[1]?.startsWith(OWNER_SERVICE) ? tokens[1].slice(OWNER_SERVICE.length) : '';
   if (uid === '') return { kind: 'unknown' };
-  return { kind: 'service', uid, key, clusterId: clusterIdIn(text) };
+  const id = tokens.find((t) => t.startsWith(CLUSTER_ID_TOKEN));
+  return { kind: 'service', uid, key, clusterId: id?.slice(CLUSTER_ID_TOKEN.length) };
 }
 
 /** The cluster name of a record's `service=<cluster-name>/<namespace>/<name>`. */
@@ -104,11 +112,10 @@ const clusterNameOfKey = (key: string): string => key.slice(0, key.indexOf('/'))
  * (written before identities) may be either's, so it is nobody's to take over (relationOf).
  */
 export function otherIdentityNamed(
-  descriptions: Iterable<string>,
+  owners: Iterable<Owner>,
   cluster: ClusterIdentity,
 ): string | undefined {
-  for (const description of descriptions) {
-    const owner = ownerOf(description);
+  for (const owner of owners) {
     if (owner.kind !== 'service' || owner.clusterId === undefined) continue;
     if (owner.clusterId !== cluster.id && clusterNameOfKey(owner.key) === cluster.name) {
       return owner.clusterId;
@@ -136,7 +143,11 @@ export function otherIdentityNamed(
 export type Relation = 'mine' | 'orphan' | 'unclaimed' | 'other' | 'user';
 
 export function relationOf(description: string, ref: ServiceRef, shared = false): Relation {
-  const owner = ownerOf(description);
+  return relationOfOwner(ownerOf(description), ref, shared);
+}
+
+/** relationOf from a record already read (ownerOf), for a list read once for many Services. */
+export function relationOfOwner(owner: Owner, ref: ServiceRef, shared = false): Relation {
   switch (owner.kind) {
     case 'user':
       return 'user';
@@ -145,7 +156,7 @@ export function relationOf(description: string, ref: ServiceRef, shared = false)
     case 'unknown':
       return 'other';
     case 'service': {
-      const membership = membershipOf(description, ref.cluster);
+      const membership = membershipOfId(owner.clusterId, ref.cluster);
       // Without its own identity, a cluster still knows its Service UIDs (unique everywhere).
       if (owner.uid === ref.uid && ref.cluster.id === UNKNOWN_CLUSTER_ID) return 'mine';
       if (membership === 'other') return 'other';

@@ -12,11 +12,12 @@ import {
   mayClaimUnclaimed,
   needsRecord,
   otherIdentityNamed,
-  relationOf,
+  ownerOf,
+  relationOfOwner,
   roleNames,
   roleOf,
 } from './owner.ts';
-import type { Relation, Role, ServiceRef } from './owner.ts';
+import type { Owner, Relation, Role, ServiceRef } from './owner.ts';
 import { canonicalIp } from './spec.ts';
 import type { DeletionSpec, DesiredFloatingIp, LoadBalancerSpec } from './spec.ts';
 import { staleView } from './stale-view.ts';
@@ -60,16 +61,29 @@ function relations(
   ref: ServiceRef,
   ctx: Pick<PlanContext, 'sharedName'>,
 ): { rel: (f: FloatingIp) => Relation; shared: boolean } {
-  const other = otherIdentityNamed(
-    fips.map((f) => f.description),
-    ref.cluster,
-  );
+  const owners = fips.map(recordOf);
+  const other = otherIdentityNamed(owners, ref.cluster);
   ctx.sharedName?.(other);
   const shared = other !== undefined;
   const relation = new Map<string, Relation>(
-    fips.map((f) => [f.id, relationOf(f.description, ref, shared)]),
+    fips.map((f, i) => [f.id, relationOfOwner(owners[i]!, ref, shared)]),
   );
   return { rel: (f) => relation.get(f.id) ?? 'other', shared };
+}
+
+/**
+ * Each FIP's record, read once per FIP object: the view hands every reconcile the same objects
+ * until it lists again (or a write replaces one), so a pass over N Services reads each record
+ * once, not N times.
+ */
+const records = new WeakMap<FloatingIp, Owner>();
+function recordOf(fip: FloatingIp): Owner {
+  let owner = records.get(fip);
+  if (owner === undefined) {
+    owner = ownerOf(fip.description);
+    records.set(fip, owner);
+  }
+  return owner;
 }
 
 /**
