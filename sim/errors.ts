@@ -1,5 +1,5 @@
 // Error bodies as Nexus renders them: `{ error_code, message, request_id }`, with the status per
-// error_code from omicron's `Error` → `HttpError` mapping (see ../shared/oxide/README.md).
+// error_code from omicron's `Error` → `HttpError` mapping (ObjectAlreadyExists is 400, not 409).
 // Dropshot's own errors (routing, body parsing, versioning) carry no error_code.
 
 export class ApiError extends Error {

@@ -1,15 +1,19 @@
-// Test support: the Oxide OpenAPI document (../shared/oxide, present for developers and CI, never
-// needed at run time) turned into ajv validators for request and response bodies.
-import { existsSync, readFileSync } from 'node:fs';
+// Test support: the Oxide OpenAPI documents (sim/openapi/, copied from Oxide's published API
+// description; provenance in sim/openapi/README.md; never needed at run time) turned into ajv
+// validators for request and response bodies.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import formatsModule from 'ajv-formats';
 
-export const SPEC_PATH = fileURLToPath(
-  new URL('../../shared/oxide/nexus-2026073100.0.0.json', import.meta.url),
-);
-export const SPEC_MISSING = `${SPEC_PATH} is absent: spec checks need ../shared/oxide`;
+/** The published document of one Oxide API version, kept in the repository. */
+export function specPath(version: string): string {
+  return fileURLToPath(new URL(`openapi/nexus-${version}.json`, import.meta.url));
+}
+
+/** The release-22 document, the one `@oxide/api` 0.9.0 and this simulator follow. */
+export const SPEC_PATH = specPath('2026073100.0.0');
 
 type Json = Record<string, unknown>;
 
@@ -31,9 +35,9 @@ export interface SpecOperation {
   responses: Record<string, unknown>;
 }
 
-export function loadSpec(): SpecDoc | undefined {
-  if (!existsSync(SPEC_PATH)) return undefined;
-  return JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as SpecDoc;
+/** Throws when the document is absent: a checkout without it is broken, not a reason to skip. */
+export function loadSpec(path: string = SPEC_PATH): SpecDoc {
+  return JSON.parse(readFileSync(path, 'utf8')) as SpecDoc;
 }
 
 function jsonSchema(content: unknown): unknown {

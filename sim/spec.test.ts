@@ -1,9 +1,9 @@
 // Every implemented operation, called over raw HTTP, checked against the Oxide OpenAPI document
 // with ajv: the snake_case response body against the documented schema of its status, and each
-// request body the test sends against the request schema. Skips only without ../shared/oxide.
+// request body the test sends against the request schema (the document is in sim/openapi/).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSpec, SPEC_MISSING, SpecValidator } from './openapi.ts';
+import { loadSpec, SpecValidator } from './openapi.ts';
 import { ROUTES } from './routes.ts';
 import { SIM_API_VERSION, type Simulator, startSimulator } from './server.ts';
 
@@ -13,7 +13,6 @@ let validator: SpecValidator;
 const succeeded = new Set<string>();
 
 before(async () => {
-  if (!spec) return;
   validator = new SpecValidator(spec);
   sim = await startSimulator({
     seed: {
@@ -76,227 +75,223 @@ async function call(c: Call): Promise<unknown> {
 const project = { project: 'k8s' };
 const inVpc = { project: 'k8s', vpc: 'default' };
 
-test(
-  'responses and request bodies match the OpenAPI document',
-  { skip: !spec && SPEC_MISSING },
-  async () => {
-    await call({ op: 'ping', status: 200, token: 'none' });
-    await call({ op: 'current_user_view', status: 200 });
-    await call({ op: 'project_list', status: 200 });
-    await call({ op: 'project_view', path: { project: 'k8s' }, status: 200 });
+test('responses and request bodies match the OpenAPI document', async () => {
+  await call({ op: 'ping', status: 200, token: 'none' });
+  await call({ op: 'current_user_view', status: 200 });
+  await call({ op: 'project_list', status: 200 });
+  await call({ op: 'project_view', path: { project: 'k8s' }, status: 200 });
 
-    const instances = (await call({
-      op: 'instance_list',
-      query: { ...project, limit: '2' },
-      status: 200,
-    })) as { items: { id: string }[]; next_page: string };
-    await call({
-      op: 'instance_list',
-      query: { ...project, page_token: instances.next_page },
-      status: 200,
-    });
-    const cp = instances.items[0]?.id as string;
-    await call({ op: 'instance_view', path: { instance: cp }, status: 200 });
-    await call({
-      op: 'instance_view',
-      path: { instance: 'worker-0' },
-      query: project,
-      status: 200,
-    });
-    await call({
-      op: 'instance_stop',
-      path: { instance: 'worker-0' },
-      query: project,
-      status: 202,
-    });
-    await call({
-      op: 'instance_start',
-      path: { instance: 'worker-1' },
-      query: project,
-      status: 202,
-    });
-    await call({
-      op: 'instance_external_ip_list',
-      path: { instance: 'worker-2' },
-      query: project,
-      status: 200,
-    });
+  const instances = (await call({
+    op: 'instance_list',
+    query: { ...project, limit: '2' },
+    status: 200,
+  })) as { items: { id: string }[]; next_page: string };
+  await call({
+    op: 'instance_list',
+    query: { ...project, page_token: instances.next_page },
+    status: 200,
+  });
+  const cp = instances.items[0]?.id as string;
+  await call({ op: 'instance_view', path: { instance: cp }, status: 200 });
+  await call({
+    op: 'instance_view',
+    path: { instance: 'worker-0' },
+    query: project,
+    status: 200,
+  });
+  await call({
+    op: 'instance_stop',
+    path: { instance: 'worker-0' },
+    query: project,
+    status: 202,
+  });
+  await call({
+    op: 'instance_start',
+    path: { instance: 'worker-1' },
+    query: project,
+    status: 202,
+  });
+  await call({
+    op: 'instance_external_ip_list',
+    path: { instance: 'worker-2' },
+    query: project,
+    status: 200,
+  });
 
-    const nics = (await call({
-      op: 'instance_network_interface_list',
-      query: { ...project, instance: 'worker-0' },
-      status: 200,
-    })) as { items: { id: string }[] };
-    const nic = nics.items[0]?.id as string;
-    await call({ op: 'instance_network_interface_view', path: { interface: nic }, status: 200 });
-    await call({
-      op: 'instance_network_interface_update',
-      path: { interface: nic },
-      body: { transit_ips: ['10.244.1.0/24', 'fd00:244::/64'] },
-      status: 200,
-    });
-    await call({
-      op: 'vpc_subnet_list_network_interfaces',
-      path: { subnet: 'default' },
-      query: inVpc,
-      status: 200,
-    });
+  const nics = (await call({
+    op: 'instance_network_interface_list',
+    query: { ...project, instance: 'worker-0' },
+    status: 200,
+  })) as { items: { id: string }[] };
+  const nic = nics.items[0]?.id as string;
+  await call({ op: 'instance_network_interface_view', path: { interface: nic }, status: 200 });
+  await call({
+    op: 'instance_network_interface_update',
+    path: { interface: nic },
+    body: { transit_ips: ['10.244.1.0/24', 'fd00:244::/64'] },
+    status: 200,
+  });
+  await call({
+    op: 'vpc_subnet_list_network_interfaces',
+    path: { subnet: 'default' },
+    query: inVpc,
+    status: 200,
+  });
 
-    await call({
-      op: 'floating_ip_create',
-      query: project,
-      body: {
-        name: 'lb-0',
-        description: 'x',
-        address_allocator: { type: 'auto', pool_selector: { type: 'auto', ip_version: 'v4' } },
-      },
-      status: 201,
-    });
-    await call({
-      op: 'floating_ip_create',
-      query: project,
-      body: {
-        name: 'lb-1',
-        description: '',
-        address_allocator: { type: 'explicit', ip: '2001:db8:100::77' },
-      },
-      status: 201,
-    });
-    await call({ op: 'floating_ip_list', query: project, status: 200 });
-    await call({
-      op: 'floating_ip_view',
-      path: { floating_ip: 'lb-0' },
-      query: project,
-      status: 200,
-    });
-    await call({
-      op: 'floating_ip_update',
-      path: { floating_ip: 'lb-0' },
-      query: project,
-      body: { description: 'ingress' },
-      status: 200,
-    });
-    await call({
-      op: 'floating_ip_attach',
-      path: { floating_ip: 'lb-0' },
-      query: project,
-      body: { kind: 'instance', parent: 'cp-0' },
-      status: 202,
-    });
-    await call({ op: 'instance_external_ip_list', path: { instance: cp }, status: 200 });
-    await call({
-      op: 'floating_ip_detach',
-      path: { floating_ip: 'lb-0' },
-      query: project,
-      status: 202,
-    });
-    await call({
-      op: 'floating_ip_delete',
-      path: { floating_ip: 'lb-0' },
-      query: project,
-      status: 204,
-    });
+  await call({
+    op: 'floating_ip_create',
+    query: project,
+    body: {
+      name: 'lb-0',
+      description: 'x',
+      address_allocator: { type: 'auto', pool_selector: { type: 'auto', ip_version: 'v4' } },
+    },
+    status: 201,
+  });
+  await call({
+    op: 'floating_ip_create',
+    query: project,
+    body: {
+      name: 'lb-1',
+      description: '',
+      address_allocator: { type: 'explicit', ip: '2001:db8:100::77' },
+    },
+    status: 201,
+  });
+  await call({ op: 'floating_ip_list', query: project, status: 200 });
+  await call({
+    op: 'floating_ip_view',
+    path: { floating_ip: 'lb-0' },
+    query: project,
+    status: 200,
+  });
+  await call({
+    op: 'floating_ip_update',
+    path: { floating_ip: 'lb-0' },
+    query: project,
+    body: { description: 'ingress' },
+    status: 200,
+  });
+  await call({
+    op: 'floating_ip_attach',
+    path: { floating_ip: 'lb-0' },
+    query: project,
+    body: { kind: 'instance', parent: 'cp-0' },
+    status: 202,
+  });
+  await call({ op: 'instance_external_ip_list', path: { instance: cp }, status: 200 });
+  await call({
+    op: 'floating_ip_detach',
+    path: { floating_ip: 'lb-0' },
+    query: project,
+    status: 202,
+  });
+  await call({
+    op: 'floating_ip_delete',
+    path: { floating_ip: 'lb-0' },
+    query: project,
+    status: 204,
+  });
 
-    const pools = (await call({ op: 'ip_pool_list', status: 200 })) as {
-      items: { id: string }[];
-    };
-    await call({ op: 'ip_pool_view', path: { pool: pools.items[0]?.id as string }, status: 200 });
+  const pools = (await call({ op: 'ip_pool_list', status: 200 })) as {
+    items: { id: string }[];
+  };
+  await call({ op: 'ip_pool_view', path: { pool: pools.items[0]?.id as string }, status: 200 });
 
-    await call({ op: 'vpc_list', query: project, status: 200 });
-    await call({ op: 'vpc_view', path: { vpc: 'default' }, query: project, status: 200 });
-    await call({ op: 'vpc_subnet_list', query: inVpc, status: 200 });
-    await call({ op: 'vpc_subnet_view', path: { subnet: 'default' }, query: inVpc, status: 200 });
-    await call({ op: 'vpc_firewall_rules_view', query: inVpc, status: 200 });
-    await call({
-      op: 'vpc_firewall_rules_update',
-      query: inVpc,
-      body: {
-        rules: [
-          {
-            name: 'k8s-lb-http',
-            description: 'service',
-            status: 'enabled',
-            direction: 'inbound',
-            action: 'allow',
-            priority: 100,
-            targets: [{ type: 'instance', value: 'worker-0' }],
-            filters: {
-              hosts: [{ type: 'ip_net', value: '0.0.0.0/0' }],
-              ports: ['80', '30000-32767'],
-              protocols: [{ type: 'tcp' }, { type: 'icmp', value: null }],
-            },
+  await call({ op: 'vpc_list', query: project, status: 200 });
+  await call({ op: 'vpc_view', path: { vpc: 'default' }, query: project, status: 200 });
+  await call({ op: 'vpc_subnet_list', query: inVpc, status: 200 });
+  await call({ op: 'vpc_subnet_view', path: { subnet: 'default' }, query: inVpc, status: 200 });
+  await call({ op: 'vpc_firewall_rules_view', query: inVpc, status: 200 });
+  await call({
+    op: 'vpc_firewall_rules_update',
+    query: inVpc,
+    body: {
+      rules: [
+        {
+          name: 'k8s-lb-http',
+          description: 'service',
+          status: 'enabled',
+          direction: 'inbound',
+          action: 'allow',
+          priority: 100,
+          targets: [{ type: 'instance', value: 'worker-0' }],
+          filters: {
+            hosts: [{ type: 'ip_net', value: '0.0.0.0/0' }],
+            ports: ['80', '30000-32767'],
+            protocols: [{ type: 'tcp' }, { type: 'icmp', value: null }],
           },
-        ],
-      },
-      status: 200,
-    });
+        },
+      ],
+    },
+    status: 200,
+  });
 
-    await call({ op: 'vpc_router_list', query: inVpc, status: 200 });
-    await call({ op: 'vpc_router_view', path: { router: 'system' }, query: inVpc, status: 200 });
-    await call({
-      op: 'vpc_router_create',
-      query: inVpc,
-      body: { name: 'pods', description: '' },
-      status: 201,
-    });
-    await call({
-      op: 'vpc_router_update',
-      path: { router: 'pods' },
-      query: inVpc,
-      body: { description: 'pod routes' },
-      status: 200,
-    });
-    await call({
-      op: 'vpc_subnet_update',
-      path: { subnet: 'default' },
-      query: inVpc,
-      body: { custom_router: 'pods' },
-      status: 200,
-    });
-    const inRouter = { ...inVpc, router: 'pods' };
-    await call({
-      op: 'vpc_router_route_create',
-      query: inRouter,
-      body: {
-        name: 'w0',
-        description: '',
-        destination: { type: 'ip_net', value: '10.244.1.0/24' },
-        target: { type: 'instance', value: 'worker-0' },
-      },
-      status: 201,
-    });
-    await call({ op: 'vpc_router_route_list', query: inRouter, status: 200 });
-    await call({
-      op: 'vpc_router_route_view',
-      path: { route: 'w0' },
-      query: inRouter,
-      status: 200,
-    });
-    await call({
-      op: 'vpc_router_route_update',
-      path: { route: 'w0' },
-      query: inRouter,
-      body: {
-        destination: { type: 'ip_net', value: '10.244.2.0/24' },
-        target: { type: 'ip', value: '172.30.0.6' },
-      },
-      status: 200,
-    });
-    await call({ op: 'vpc_router_route_list', query: { ...inVpc, router: 'system' }, status: 200 });
-    await call({
-      op: 'vpc_router_route_delete',
-      path: { route: 'w0' },
-      query: inRouter,
-      status: 204,
-    });
-    await call({ op: 'vpc_router_delete', path: { router: 'pods' }, query: inVpc, status: 204 });
+  await call({ op: 'vpc_router_list', query: inVpc, status: 200 });
+  await call({ op: 'vpc_router_view', path: { router: 'system' }, query: inVpc, status: 200 });
+  await call({
+    op: 'vpc_router_create',
+    query: inVpc,
+    body: { name: 'pods', description: '' },
+    status: 201,
+  });
+  await call({
+    op: 'vpc_router_update',
+    path: { router: 'pods' },
+    query: inVpc,
+    body: { description: 'pod routes' },
+    status: 200,
+  });
+  await call({
+    op: 'vpc_subnet_update',
+    path: { subnet: 'default' },
+    query: inVpc,
+    body: { custom_router: 'pods' },
+    status: 200,
+  });
+  const inRouter = { ...inVpc, router: 'pods' };
+  await call({
+    op: 'vpc_router_route_create',
+    query: inRouter,
+    body: {
+      name: 'w0',
+      description: '',
+      destination: { type: 'ip_net', value: '10.244.1.0/24' },
+      target: { type: 'instance', value: 'worker-0' },
+    },
+    status: 201,
+  });
+  await call({ op: 'vpc_router_route_list', query: inRouter, status: 200 });
+  await call({
+    op: 'vpc_router_route_view',
+    path: { route: 'w0' },
+    query: inRouter,
+    status: 200,
+  });
+  await call({
+    op: 'vpc_router_route_update',
+    path: { route: 'w0' },
+    query: inRouter,
+    body: {
+      destination: { type: 'ip_net', value: '10.244.2.0/24' },
+      target: { type: 'ip', value: '172.30.0.6' },
+    },
+    status: 200,
+  });
+  await call({ op: 'vpc_router_route_list', query: { ...inVpc, router: 'system' }, status: 200 });
+  await call({
+    op: 'vpc_router_route_delete',
+    path: { route: 'w0' },
+    query: inRouter,
+    status: 204,
+  });
+  await call({ op: 'vpc_router_delete', path: { router: 'pods' }, query: inVpc, status: 204 });
 
-    const missing = ROUTES.map((r) => r.operationId).filter((op) => !succeeded.has(op));
-    assert.deepEqual(missing, [], 'every served operation was exercised');
-  },
-);
+  const missing = ROUTES.map((r) => r.operationId).filter((op) => !succeeded.has(op));
+  assert.deepEqual(missing, [], 'every served operation was exercised');
+});
 
-test('error responses match the Error schema', { skip: !spec && SPEC_MISSING }, async () => {
+test('error responses match the Error schema', async () => {
   const errors: Call[] = [
     { op: 'current_user_view', status: 401, token: 'wrong' },
     { op: 'instance_view', path: { instance: 'nope' }, query: project, status: 404 },

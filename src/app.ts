@@ -51,6 +51,9 @@ export function describeOxideFailure(err: unknown, settings: OxideSettings, what
   if (!isOxideError(err)) return `${what} failed: ${base}`;
   switch (err.kind) {
     case 'auth':
+      // 403: the token was accepted (/v1/me answered), but not for this operation.
+      if (err.status === 403)
+        return `Oxide API at ${settings.host} forbade ${err.operation} to this token (403): it lacks a permission on project ${JSON.stringify(settings.project)} or the silo: ${base}`;
       return `Oxide API at ${settings.host} rejected the token (${err.status}); check OXIDE_TOKEN: ${base}`;
     case 'not_found':
       return `Oxide project ${JSON.stringify(settings.project)} not found at ${settings.host} (or not visible to this token): ${base}`;
@@ -142,6 +145,19 @@ class LeaderWork {
         this.log.info({ controllers: controllers.map((c) => c.name.name) }, 'caches synced');
       })
       .catch(() => undefined);
+    if (controllers.length === 0) {
+      // As upstream's startControllers, which blocks until stopped whatever it started: the
+      // process keeps serving health and metrics (and holding the Lease). Exiting 0 at once
+      // looked like success and, under a Deployment, restarted in a loop.
+      this.log.warn(
+        'no controller runs (--controllers disabled them all, or their flags keep them off): ' +
+          'serving health and metrics only until stopped',
+      );
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
     await Promise.all(runs);
     await informers.stopped();
     this.synced = false;

@@ -177,3 +177,21 @@ test('strict JSON parser rejects duplicate keys (what the old logs had)', () => 
   assert.throws(() => parseJsonStrict('{"controller":"a","controller":"a"}'), /duplicate key/);
   assert.throws(() => parseKlogText('I1203 09:31:32.123456 1 x:0] "m" a=1 a=2'), /duplicate key/);
 });
+
+test('no value makes a line unbounded: message and string values cut, secrets scrubbed first', () => {
+  for (const format of ['text', 'json'] as const) {
+    const token = 'oxide-token-SECRET-1234';
+    const c = capture(format, { secrets: [token] });
+    const host = `https://${'a'.repeat(20_000_000)}.example`;
+    // A token placed across the cut: scrubbed before cutting, so no prefix of it survives.
+    const straddling = `${'b'.repeat(4090)}${token}`;
+    c.log.info({ host, nested: { list: [host] }, straddling }, `bad ${host}`);
+    c.log.error({ err: new Error(`cannot reach ${host}`) }, 'failed');
+    const lines = c.err().trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    for (const line of lines) assert.ok(line.length < 5 * 4096, `${line.length} characters`);
+    assert.ok(c.err().includes('(cut from 20000016 characters)'), c.err().slice(0, 300));
+    assert.ok(!c.err().includes('oxide-tok'), 'a prefix of the token was left by the cut');
+    parseLogOutput(c.err(), format);
+  }
+});

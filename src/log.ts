@@ -14,7 +14,10 @@
 // names the logger instead (`<name>:0`): the controller's canonical name for controller loggers,
 // else the name given to named() or "ccm". JSON carries the same name under "logger" (zap's
 // name key). Secrets never reach a line: values under token-like keys are replaced, and every
-// registered secret string (the Oxide token) is scrubbed from the finished line.
+// registered secret string (the Oxide token) is scrubbed from the finished line. No value makes
+// a line unbounded: the message and every string value are cut to 4096 characters (util/quote.ts,
+// length noted), after secrets are scrubbed from them, so a cut never leaves a token's prefix.
+import { cap } from './util/quote.ts';
 
 export type LogFields = Readonly<Record<string, unknown>>;
 export type LoggingFormat = 'text' | 'json';
@@ -74,6 +77,8 @@ export interface LoggerOptions {
 }
 
 const REDACTED = '[REDACTED]';
+/** Characters of one string in a line (the message, or a field's value at any depth). */
+export const LOG_VALUE_LIMIT = 4096;
 /** Keys whose values are never written, at any depth. */
 const SECRET_KEYS = /^(token|oxideToken|oxide-token|authorization|password|secret|bearerToken)$/i;
 /** Keys the line itself uses; a field with one of these names is written with a trailing `_`. */
@@ -104,13 +109,12 @@ class Sink {
 
   write(severity: Severity, level: number, name: string, msg: string, fields: LogFields): void {
     const ms = this.now();
+    const bound = (text: string): string => cap(this.scrub(text), LOG_VALUE_LIMIT);
     let line =
       this.format === 'json'
-        ? jsonLine(ms, severity, level, name, msg, fields)
-        : textLine(ms, severity, this.pid, name, msg, fields);
-    for (const secret of this.secrets) {
-      if (line.includes(secret)) line = line.split(secret).join(REDACTED);
-    }
+        ? jsonLine(ms, severity, level, name, bound(msg), fields, bound)
+        : textLine(ms, severity, this.pid, name, bound(msg), fields, bound);
+    line = this.scrub(line);
     // JSON.stringify leaves these unescaped, but line splitters (Python's, some shippers') break
     // lines at them; \uXXXX is valid in both formats' quoted strings.
     line = line.replace(
@@ -118,6 +122,13 @@ class Sink {
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
     );
     (severity === 'E' ? this.errorStream : this.infoStream).write(line + '\n');
+  }
+
+  private scrub(text: string): string {
+    for (const secret of this.secrets) {
+      if (text.includes(secret)) text = text.split(secret).join(REDACTED);
+    }
+    return text;
   }
 }
 
@@ -223,13 +234,14 @@ function jsonLine(
   name: string,
   msg: string,
   fields: LogFields,
+  bound: (text: string) => string,
 ): string {
   // Header keys first, as zap writes them; "v" only on non-error lines, as zapr does.
   const out: Record<string, unknown> = { ts: Math.round(ms * 1000) / 1000, logger: name, msg };
   if (severity !== 'E') out['v'] = level;
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    out[RESERVED_KEYS.has(key) ? `${key}_` : key] = plain(key, value, 0);
+    out[RESERVED_KEYS.has(key) ? `${key}_` : key] = plain(key, value, 0, bound);
   }
   return JSON.stringify(out);
 }
@@ -241,6 +253,7 @@ function textLine(
   name: string,
   msg: string,
   fields: LogFields,
+  bound: (text: string) => string,
 ): string {
   const d = new Date(Math.floor(ms));
   const micros = Math.floor((ms % 1000) * 1000);
@@ -253,7 +266,7 @@ function textLine(
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     const k = RESERVED_KEYS.has(key) ? `${key}_` : key;
-    line += ` ${k}=${textValue(plain(key, value, 0))}`;
+    line += ` ${k}=${textValue(plain(key, value, 0, bound))}`;
   }
   return line;
 }
@@ -264,23 +277,29 @@ function textValue(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** A JSON-safe copy with secrets redacted and errors as their message. */
-function plain(key: string, value: unknown, depth: number): unknown {
+/** A JSON-safe copy with secrets redacted, strings bounded and errors as their message. */
+function plain(
+  key: string,
+  value: unknown,
+  depth: number,
+  bound: (text: string) => string,
+): unknown {
   if (SECRET_KEYS.test(key)) return REDACTED;
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'string') return bound(value);
+  if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) return value.message;
+  if (value instanceof Error) return bound(value.message);
   if (value instanceof Date) return value.toISOString();
   // Functions and symbols: their description, never their source.
   if (typeof value === 'function') return `[function ${value.name}]`;
   if (typeof value === 'symbol') return value.toString();
   if (value === undefined) return null;
   if (depth >= 8) return '[…]';
-  if (Array.isArray(value)) return value.map((v: unknown) => plain('', v, depth + 1));
+  if (Array.isArray(value)) return value.map((v: unknown) => plain('', v, depth + 1, bound));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (v !== undefined) out[k] = plain(k, v, depth + 1);
+    if (v !== undefined) out[k] = plain(k, v, depth + 1, bound);
   }
   return out;
 }

@@ -4,6 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch } from 'undici';
 import { startSimulator } from '../sim/server.ts';
@@ -11,7 +14,10 @@ import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
 import { VERSION } from '../src/version.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
-import { parseLogOutput } from './harness/klog.ts';
+import { waitFor } from './harness/context.ts';
+import { parseKlogText, parseLogOutput } from './harness/klog.ts';
+import { BROKEN_KUBECONFIGS, brokenKubeconfig } from './harness/kubeconfigs.ts';
+import { makeCa } from './harness/certs.ts';
 import { createKubeletNode, deleteNode, getNode } from './harness/nodes.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
@@ -116,6 +122,70 @@ test('missing Oxide settings exit 1 with one line per setting', async () => {
   ]);
 });
 
+test('a kubeconfig that is not YAML: exit 1 naming the line and column, never a line of it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-kubeconfig-'));
+  // Nothing is contacted: the kubeconfig is read before the secure port and the Oxide check.
+  const env = { OXIDE_HOST: 'https://127.0.0.1:1', OXIDE_TOKEN: 'oxide-t', OXIDE_PROJECT: 'k8s' };
+  try {
+    for (const [name, { secret, lines }] of Object.entries(BROKEN_KUBECONFIGS)) {
+      const path = join(dir, `${Object.keys(BROKEN_KUBECONFIGS).indexOf(name)}.yaml`);
+      writeFileSync(path, brokenKubeconfig(lines));
+      const args = ['--cloud-provider=oxide', `--kubeconfig=${path}`, '--secure-port=0'];
+      let out: string;
+      if (name.includes('unknown tag')) {
+        // YAML with a warning loads; the library would print the warning with its line. The
+        // process then waits for the Oxide API: stop it once it says so.
+        const s = start([...args, '--oxide-request-timeout=1s'], env);
+        await waitFor('the Oxide check to fail', () => /cannot reach/.test(s.output()), 20_000);
+        s.child.kill('SIGTERM');
+        await s.exited;
+        out = s.output();
+      } else {
+        const r = await run(args, env);
+        assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+        out = r.stdout + r.stderr;
+        const last = parseLogOutput(r.stderr, 'text').at(-1)?.msg ?? '';
+        assert.match(
+          last,
+          new RegExp(
+            `^cannot load Kubernetes client configuration: kubeconfig ${path}: not valid YAML at line \\d+, column \\d+ \\([A-Z_]+\\)$`,
+          ),
+          name,
+        );
+      }
+      assert.ok(!out.includes(secret), `${name}: secret printed:\n${out}`);
+      for (const line of lines)
+        assert.ok(!out.includes(line.trim()), `${name}: a line of the file printed:\n${out}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 20 MB Oxide host (OXIDE_HOST_FILE): exit 1 with one short line, never echoed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ccm-host-'));
+  const file = join(dir, 'host');
+  writeFileSync(file, `https://${'a'.repeat(20_000_000)}.example`);
+  try {
+    const { kubeconfig } = await testKube();
+    const r = await run(
+      ['--cloud-provider=oxide', '--secure-port=0', `--kubeconfig=${kubeconfig}`],
+      {
+        OXIDE_HOST_FILE: file,
+        OXIDE_TOKEN: 'oxide-token-x',
+        OXIDE_PROJECT: 'k8s',
+      },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: Oxide host from OXIDE_HOST_FILE ${file} is not a host name: 20000008 characters (DNS allows 253, 63 per label)\n`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('against the simulator: wrong token and unknown project exit 1; unreachable host runs not ready', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   try {
@@ -198,6 +268,68 @@ test('against the simulator: wrong token and unknown project exit 1; unreachable
     }
   } finally {
     await sim.stop();
+  }
+});
+
+test('an apiserver certificate the kubeconfig CA does not sign: the log names the certificate, not just "fetch failed"', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-wrong-ca-'));
+  const { client } = await testKube();
+  try {
+    const wrongCa = await makeCa('not-the-cluster-ca');
+    const path = join(dir, 'kubeconfig');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'c',
+            cluster: {
+              server: client.config.server,
+              'certificate-authority-data': Buffer.from(wrongCa.cert).toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'u', user: { token: client.config.token ?? '' } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'c',
+      }),
+    );
+    const ccm = start(
+      [
+        '--cloud-provider=oxide',
+        `--kubeconfig=${path}`,
+        '--secure-port=0',
+        '--controllers=',
+        '--leader-elect-resource-namespace=default',
+        `--leader-elect-resource-name=${uniqueName('wrong-ca')}`,
+      ],
+      { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+    );
+    try {
+      await waitFor(
+        'the Lease read to fail',
+        () =>
+          parseLogOutput(ccm.output(), 'text').find(
+            (l) => l.msg === 'error retrieving leader lease',
+          ),
+        30_000,
+      );
+      // Which certificate, issued by whom, for which names: enough to see the CA is wrong.
+      assert.match(
+        ccm.output(),
+        /err="KubeConnectionError: GET \/apis\/coordination\.k8s\.io\/v1\/namespaces\/default\/leases\/[a-z0-9-]+: fetch failed: server certificate not trusted \([A-Z_]+\): subject CN=[^;]+; issuer CN=[^;]+; names [^;]*IP Address:127\.0\.0\.1/,
+      );
+      assert.ok(!ccm.output().includes(client.config.token ?? '-'), 'token printed');
+    } finally {
+      ccm.child.kill('SIGTERM');
+      await ccm.exited;
+    }
+  } finally {
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -441,6 +573,55 @@ test('--leader-elect=false: ready without a Lease, SIGTERM exits 0', async () =>
     assert.equal(result?.code, 0, s.output());
     assert.doesNotMatch(result.stderr, /acquire leader lease/);
     parseLogOutput(result.stderr, 'text');
+  } finally {
+    s.child.kill('SIGKILL');
+    await s.exited;
+    await sim.stop();
+  }
+});
+
+test('every controller disabled: stays up serving health, as upstream; "-*" is refused (exit 2)', async () => {
+  // Upstream's validation takes "-*" as the unknown controller "*"; naming each one is the way.
+  const star = await run(['--cloud-provider=oxide', '--controllers=-*']);
+  assert.equal(star.code, 2);
+  assert.match(star.stderr, /--controllers: unknown controller "\*"/);
+
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  const { kubeconfig } = await testKube();
+  const port = await freePort();
+  const s = start(
+    [
+      '--cloud-provider=oxide',
+      `--kubeconfig=${kubeconfig}`,
+      '--controllers=-cloud-node,-cloud-node-lifecycle,-service,-route',
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      '--metrics-plain-http',
+    ],
+    { OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: sim.project },
+  );
+  try {
+    let ready = '';
+    for (let i = 0; i < 100 && !(ready === 'ok' && /no controller runs/.test(s.output())); i++) {
+      await sleep(200);
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.text())
+        .catch(() => '');
+    }
+    assert.equal(ready, 'ok', s.output());
+    const warning = s
+      .output()
+      .split('\n')
+      .find((l) => l.includes('no controller runs'));
+    assert.equal(warning === undefined ? undefined : parseKlogText(warning).severity, 'W');
+    parseLogOutput(s.output(), 'text');
+    // Still running after it said so (it used to exit 0 here), and still healthy.
+    assert.equal(s.child.exitCode, null, s.output());
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    s.child.kill('SIGTERM');
+    const result = await Promise.race([s.exited, sleep(8000).then(() => undefined)]);
+    assert.equal(result?.code, 0, s.output());
   } finally {
     s.child.kill('SIGKILL');
     await s.exited;

@@ -317,6 +317,24 @@ test('a CA added to the published ConfigMap is trusted without a restart (the ga
     const res = await port.get('/metrics', { cert });
     return res.status === 200;
   });
+  // A client keeps its connection open across the rotation that removes the CA again.
+  const kept = new Agent({
+    connect: { ca: tls.cert, servername: 'localhost', ...cert },
+    pipelining: 0,
+    keepAliveTimeout: 60_000,
+  });
+  try {
+    assert.equal((await port.get('/metrics', { agent: kept })).status, 200);
+    await admin.patch(path, 'merge', { data: { 'client-ca-file': cm.data['client-ca-file'] } });
+    await waitFor('the removed CA to be refused on a new connection', async () => {
+      const res = await port.get('/metrics', { cert });
+      return res.status === 401;
+    });
+    // The open connection was verified while the CA was trusted: it is not trusted any longer.
+    assert.equal((await port.get('/metrics', { agent: kept })).status, 401);
+  } finally {
+    await kept.close();
+  }
 });
 
 test('the program: --authentication-kubeconfig is the client used, a failed lookup stops the start unless tolerated', async () => {
@@ -366,7 +384,14 @@ test('the program: --authentication-kubeconfig is the client used, a failed look
     // Tolerated: it serves, and TokenReviews go out as the junk identity, so even the admin
     // token is refused, while --authorization-kubeconfig (default: --kubeconfig) still works.
     const port2 = await freePort();
-    const tolerant = run(['--authentication-tolerate-lookup-failure'], port2);
+    const tolerant = run(
+      [
+        '--authentication-tolerate-lookup-failure',
+        '--tls-min-version=VersionTLS13',
+        '--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+      ],
+      port2,
+    );
     try {
       const insecure = new Agent({ connect: { rejectUnauthorized: false } });
       const get = async (headers: Record<string, string> = {}) =>
@@ -381,6 +406,13 @@ test('the program: --authentication-kubeconfig is the client used, a failed look
       const adminToken = admin.config.token ?? '';
       assert.equal(await get({ authorization: `Bearer ${adminToken}` }), 401, tolerant.output());
       await insecure.close();
+      // --tls-min-version=VersionTLS13: a TLS 1.2 client gets no handshake.
+      const tls12 = new Agent({ connect: { rejectUnauthorized: false, maxVersion: 'TLSv1.2' } });
+      await assert.rejects(
+        fetch(`https://127.0.0.1:${port2}/healthz`, { dispatcher: tls12 }),
+        (err: Error) => /protocol version|unsupported protocol/i.test(String(err.cause)),
+      );
+      await tls12.close();
     } finally {
       tolerant.child.kill('SIGTERM');
       await tolerant.exited;

@@ -191,6 +191,24 @@ test('401 and a missing project stop the start at once (exit 1): retrying cannot
   }
 });
 
+test('a 403 after /v1/me answered names the operation forbidden, not the token (exit 1)', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  try {
+    // The token works (current_user_view answers) but may not view the project.
+    sim.faults.add({ operation: 'project_view', status: 403 });
+    const forbidden = await start(sim.url, sim.token, sim.project);
+    assert.equal(await forbidden.exited, 1);
+    const last = forbidden.lines().at(-1)?.msg ?? '';
+    assert.match(
+      last,
+      /^Oxide API at http:\/\/127\.0\.0\.1:\d+ forbade project_view to this token \(403\): it lacks a permission on project "k8s"/,
+    );
+    assert.doesNotMatch(last, /rejected the token|check OXIDE_TOKEN/);
+  } finally {
+    await sim.stop();
+  }
+});
+
 test('secure port held by another process (the old CCM on this node): runs, serves once free', async () => {
   const sim = await startSimulator({ seed: { project: 'k8s' } });
   const port = await freePort();

@@ -65,8 +65,22 @@ export interface LoadBalancerIngress {
   ipMode?: 'VIP' | 'Proxy';
 }
 
+/**
+ * Something the Service's author should know that did not stop the load balancer (an annotation
+ * nobody reads, a floating IP left alone): a Warning event on the Service.
+ */
+export interface LoadBalancerWarning {
+  reason: string;
+  message: string;
+}
+
 export interface LoadBalancerStatus {
   ingress: LoadBalancerIngress[];
+  /**
+   * Everything worth a warning as of this call, all of it each time: the controller records
+   * each warning once, and again only after a call without it (quiet at rest).
+   */
+  warnings?: LoadBalancerWarning[];
 }
 
 export interface LoadBalancer {
@@ -76,6 +90,13 @@ export interface LoadBalancer {
    * into this one. The service controller leaves every other class to its own controller.
    */
   readonly loadBalancerClass?: string;
+  /**
+   * Every Node of the cluster, candidates or not (optional): the service controller hands over a
+   * reader of its Node cache before its first call. The Oxide provider never detaches a floating
+   * IP whose owner record was copied from an instance that is not one of them; without a reader
+   * it cannot tell and does not check.
+   */
+  setNodeLister?(list: () => readonly V1Node[]): void;
   /**
    * Creates or updates the load balancer; the result goes to Service `status.loadBalancer`.
    * `nodes` are the healthy candidates (Ready, schedulable, initialized, not shut down, not
@@ -102,12 +123,15 @@ export interface LoadBalancer {
     nodes: V1Node[],
     signal?: AbortSignal,
   ): Promise<LoadBalancerStatus | void>;
-  /** Deletes everything the Service owns; succeeds when it is already gone. */
+  /**
+   * Deletes everything the Service owns; succeeds when it is already gone. May return warnings
+   * about what it left alone.
+   */
   ensureLoadBalancerDeleted(
     clusterName: string,
     service: V1Service,
     signal?: AbortSignal,
-  ): Promise<void>;
+  ): Promise<LoadBalancerWarning[] | void>;
 }
 
 export interface Route {

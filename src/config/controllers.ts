@@ -3,6 +3,7 @@
 // (cloud-node, service, ...) are accepted wherever names are.
 import { ALL_CONTROLLERS } from '../names.ts';
 import type { ControllerName } from '../names.ts';
+import { quote } from '../util/quote.ts';
 
 function lookup(name: string): ControllerName | undefined {
   return ALL_CONTROLLERS.find((c) => c.name === name || c.alias === name);
@@ -20,7 +21,7 @@ export function resolveControllers(entries: readonly string[]): ControllerSelect
     const name = entry.startsWith('-') ? entry.slice(1) : entry;
     if (!lookup(name)) {
       const known = ALL_CONTROLLERS.map((c) => `${c.name} (${c.alias})`).join(', ');
-      errors.push(`--controllers: unknown controller ${JSON.stringify(name)}; known: ${known}`);
+      errors.push(`--controllers: unknown controller ${quote(name)}; known: ${known}`);
     }
   }
   const enabled = ALL_CONTROLLERS.filter((controller) => {

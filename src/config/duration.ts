@@ -1,5 +1,7 @@
 // Go's time.ParseDuration, because upstream flags take Go durations (`1m30s`, `500ms`, `2h`) and
 // users copy them from existing manifests. Returns milliseconds (fractional for ns/us).
+import { quote } from '../util/quote.ts';
+
 const UNIT_MS: Readonly<Record<string, number>> = {
   ns: 1e-6,
   us: 1e-3,
@@ -14,7 +16,7 @@ const UNIT_MS: Readonly<Record<string, number>> = {
 /** Parses a Go duration; throws an Error with a one-line message when it is not one. */
 export function parseDuration(text: string): number {
   const bad = (): Error =>
-    new Error(`invalid duration ${JSON.stringify(text)} (examples: 15s, 1m30s, 500ms)`);
+    new Error(`invalid duration ${quote(text)} (examples: 15s, 1m30s, 500ms)`);
   let rest = text;
   let sign = 1;
   if (rest.startsWith('-') || rest.startsWith('+')) {

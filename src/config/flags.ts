@@ -5,6 +5,7 @@ import { parseDuration, formatDuration } from './duration.ts';
 import { defaultOptions } from './options.ts';
 import type { CcmOptions } from './options.ts';
 import { IGNORED_UPSTREAM_FLAGS } from './upstream-flags.ts';
+import { quote } from '../util/quote.ts';
 
 type KeysOfType<T> = {
   [K in keyof CcmOptions]: CcmOptions[K] extends T ? K : never;
@@ -202,6 +203,18 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'PEM private key matching --tls-cert-file.',
   },
   {
+    name: 'tls-min-version',
+    type: 'string',
+    key: 'tlsMinVersion',
+    help: 'Minimum TLS version supported. Possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13. Empty: VersionTLS12.',
+  },
+  {
+    name: 'tls-cipher-suites',
+    type: 'list',
+    key: 'tlsCipherSuites',
+    help: "Comma-separated list of cipher suites for the server, by Go's names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...). If omitted, Go's default cipher suites are used. TLS 1.3 suites are always on, as in Go.",
+  },
+  {
     name: 'metrics-plain-http',
     type: 'bool',
     key: 'metricsPlainHttp',
@@ -386,12 +399,12 @@ function parseNumber(
   let value: number;
   if (spec.type === 'duration') value = parseDuration(text);
   else if (spec.type === 'int') {
-    if (!/^[+-]?\d+$/.test(text)) throw new Error(`invalid integer ${JSON.stringify(text)}`);
+    if (!/^[+-]?\d+$/.test(text)) throw new Error(`invalid integer ${quote(text)}`);
     value = Number(text);
   } else {
     value = Number(text);
     if (text.trim() === '' || !Number.isFinite(value))
-      throw new Error(`invalid number ${JSON.stringify(text)}`);
+      throw new Error(`invalid number ${quote(text)}`);
   }
   if (spec.min !== undefined && value < spec.min) {
     const shown = spec.type === 'duration' ? formatDuration(value) : String(value);
@@ -413,11 +426,11 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
     const arg = argv[i] ?? '';
     if (arg === '--') {
       for (const extra of argv.slice(i + 1))
-        errors.push(`unexpected argument ${JSON.stringify(extra)}: this command takes only flags`);
+        errors.push(`unexpected argument ${quote(extra)}: this command takes only flags`);
       break;
     }
     if (!arg.startsWith('-') || arg === '-') {
-      errors.push(`unexpected argument ${JSON.stringify(arg)}: this command takes only flags`);
+      errors.push(`unexpected argument ${quote(arg)}: this command takes only flags`);
       continue;
     }
     const long = arg.startsWith('--');
@@ -433,7 +446,7 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
       if (spec && name.length > 1 && inline === undefined) inline = name.slice(1);
       else if (spec && name.length > 1) spec = undefined;
       if (!spec) {
-        errors.push(`unknown shorthand flag ${JSON.stringify(arg)}`);
+        errors.push(`unknown shorthand flag ${quote(arg)}`);
         continue;
       }
       name = spec.name;
@@ -463,7 +476,7 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
       const value = spec.key === 'version' && text === 'raw' ? true : parseBool(text);
       if (value === undefined)
         errors.push(
-          `${display}: invalid boolean ${JSON.stringify(text)} (use ${display}=true or ${display}=false)`,
+          `${display}: invalid boolean ${quote(text)} (use ${display}=true or ${display}=false)`,
         );
       else options[spec.key] = value;
       continue;

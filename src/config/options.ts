@@ -31,6 +31,10 @@ export interface CcmOptions {
   bindAddress: string;
   tlsCertFile: string;
   tlsPrivateKeyFile: string;
+  /** --tls-min-version, a Go name (VersionTLS12); empty: upstream's default, TLS 1.2. */
+  tlsMinVersion: string;
+  /** --tls-cipher-suites, Go names; empty: Go's default suites. */
+  tlsCipherSuites: string[];
   metricsPlainHttp: boolean;
   // Delegated authentication and authorization of the secure port (k8s.io/apiserver's
   // DelegatingAuthenticationOptions / DelegatingAuthorizationOptions, with the CCM's defaults).
@@ -93,6 +97,8 @@ export const defaultOptions = (): CcmOptions => ({
   bindAddress: '0.0.0.0',
   tlsCertFile: '',
   tlsPrivateKeyFile: '',
+  tlsMinVersion: '',
+  tlsCipherSuites: [],
   metricsPlainHttp: false,
   authenticationKubeconfig: '',
   authenticationSkipLookup: false,

@@ -148,7 +148,7 @@ test('cloud-config content we cannot use is one warning line, never an error or 
   assert.equal(fromIni.warnings.length, 1);
   assert.match(
     fromIni.warnings[0] ?? '',
-    /^--cloud-config .*cloud\.conf: not (valid YAML at line \d+ \(an INI file\?\)|a YAML mapping); its content is ignored/,
+    /^--cloud-config .*cloud\.conf: not (valid YAML at line \d+, column \d+ \([A-Z_]+\) \(an INI file\?\)|a YAML mapping); its content is ignored/,
   );
   const broken = file('broken.yaml', `host: https://r\ntoken: "${TOKEN}\n  project: [\n`);
   const out = loadOxideConfig(env, broken);
@@ -162,6 +162,20 @@ test('cloud-config content we cannot use is one warning line, never an error or 
   // A file that cannot be read fails, as upstream fails to open it.
   const missing = loadOxideConfig(env, join(dir, 'absent.yaml')).errors;
   assert.equal(missing[0], `--cloud-config: cannot read ${join(dir, 'absent.yaml')} (ENOENT)`);
+});
+
+test('a cloud-config token with an unknown YAML tag: no warning printed with its line', async (t) => {
+  // yaml's parse() prints such a warning itself, code frame (the token's line) included.
+  const warnings: unknown[] = [];
+  const onWarning = (w: unknown): number => warnings.push(w);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const tagged = file('tagged.yaml', `host: https://r\ntoken: !vault ${TOKEN}\nproject: k8s\n`);
+  const out = loadOxideConfig({}, tagged);
+  assert.deepEqual(out.errors, []);
+  // process.emitWarning delivers on the next tick.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(warnings, []);
 });
 
 test('validation: one line per problem, never the token', () => {
@@ -202,4 +216,10 @@ test('host shapes', () => {
   assert.match(normalizeHost('https://rack.example.com?x=1').problem ?? '', /must not have a path/);
   assert.match(normalizeHost('https://user:pw@rack').problem ?? '', /user information/);
   assert.match(normalizeHost('https://exa mple').problem ?? '', /is not a URL/);
+  // A host no DNS can hold is refused with its length, not echoed (it would be a 20 MB line).
+  const huge = normalizeHost(`https://${'a'.repeat(20_000_000)}.example`).problem ?? '';
+  assert.equal(huge, 'is not a host name: 20000008 characters (DNS allows 253, 63 per label)');
+  assert.match(normalizeHost(`${'a'.repeat(64)}.example`).problem ?? '', /63 per label/);
+  assert.equal(normalizeHost(`${'a'.repeat(63)}.example`).problem, undefined);
+  assert.ok((normalizeHost(`https://rack/${'p'.repeat(100_000)}`).problem ?? '').length < 200);
 });

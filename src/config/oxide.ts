@@ -9,7 +9,8 @@
 // must be able to override a cloud-config baked into a ConfigMap. The token value never appears in
 // any message; messages name the source it came from instead.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseYamlQuietly } from '../util/yaml.ts';
+import { cap, quote } from '../util/quote.ts';
 import { credentialsPath, parseCredentials } from './credentials-file.ts';
 
 export interface OxideSettings {
@@ -70,22 +71,17 @@ function readCloudConfig(
     );
     return {};
   };
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    // The YAML library quotes the offending line, which may be the token: report the position only.
-    const where =
-      err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    return ignoredAll(`not valid YAML${where} (an INI file?)`);
-  }
+  // The YAML library quotes the offending line, which may be the token: the position only.
+  const parsed = parseYamlQuietly(text);
+  if ('problem' in parsed) return ignoredAll(`${parsed.problem} (an INI file?)`);
+  const doc = parsed.value;
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) return ignoredAll('not a YAML mapping');
   const out: Partial<Record<CloudConfigKey, string>> = {};
   const ignored: string[] = [];
   for (const [key, value] of Object.entries(doc)) {
     const known = CLOUD_CONFIG_KEYS.find((k) => k === key);
-    if (!known) ignored.push(`unknown key ${JSON.stringify(key)}`);
+    if (!known) ignored.push(`unknown key ${quote(key)}`);
     else if (typeof value !== 'string') ignored.push(`${key} (not a string)`);
     else out[known] = value;
   }
@@ -111,12 +107,11 @@ export function readOxideConfig(
   const profileName = env['OXIDE_PROFILE'];
   if (profileName) {
     const path = credentialsPath(env);
-    profileSource = `profile ${JSON.stringify(profileName)} in ${path}`;
+    profileSource = `profile ${quote(profileName)} in ${path}`;
     const text = readText(path, 'OXIDE_PROFILE', errors);
     if (text !== undefined) {
       const found = parseCredentials(text).get(profileName);
-      if (!found)
-        errors.push(`OXIDE_PROFILE: no profile ${JSON.stringify(profileName)} in ${path}`);
+      if (!found) errors.push(`OXIDE_PROFILE: no profile ${quote(profileName)} in ${path}`);
       else profile = found;
     }
   }
@@ -153,6 +148,10 @@ export function readOxideConfig(
 const NAME = /^[a-z]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** RFC 1035 limits on a host name and on each of its labels. */
+const MAX_HOST_NAME = 253;
+const MAX_LABEL = 63;
+
 /** The host as an origin; like the Go SDK, a bare host name means https. */
 export function normalizeHost(text: string): { host?: string; problem?: string } {
   const withScheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text) ? text : `https://${text}`;
@@ -163,10 +162,18 @@ export function normalizeHost(text: string): { host?: string; problem?: string }
     return { problem: 'is not a URL (expected https://rack.example.com)' };
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return { problem: `must use http:// or https://, not ${url.protocol}//` };
+    return { problem: `must use http:// or https://, not ${cap(url.protocol, 40)}//` };
   if (url.username || url.password) return { problem: 'must not contain user information' };
+  // URL takes any length; DNS does not. Refused here, a 20 MB value never reaches a log line.
+  const { hostname } = url;
+  if (hostname.length > MAX_HOST_NAME || hostname.split('.').some((l) => l.length > MAX_LABEL))
+    return {
+      problem:
+        `is not a host name: ${hostname.length} characters (DNS allows ${MAX_HOST_NAME}, ` +
+        `${MAX_LABEL} per label)`,
+    };
   if (url.pathname !== '/' || url.search || url.hash)
-    return { problem: `must not have a path, query or fragment (expected ${url.origin})` };
+    return { problem: `must not have a path, query or fragment (expected ${quote(url.origin)})` };
   return { host: url.origin };
 }
 
@@ -199,7 +206,7 @@ export function validateOxideConfig(raw: RawOxideConfig): {
     (!NAME.test(raw.project.value) && !UUID.test(raw.project.value))
   )
     errors.push(
-      `Oxide project ${JSON.stringify(raw.project.value)} from ${raw.project.source} is neither an Oxide name nor an id`,
+      `Oxide project ${quote(raw.project.value)} from ${raw.project.source} is neither an Oxide name nor an id`,
     );
   if (raw.ca && !raw.ca.value.includes('-----BEGIN CERTIFICATE-----'))
     errors.push(`CA bundle ${raw.ca.source} contains no PEM certificate`);

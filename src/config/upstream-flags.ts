@@ -31,8 +31,6 @@ export const IGNORED_UPSTREAM_FLAGS: Readonly<Record<string, IgnoredFlagType>> =
   'http2-max-streams-per-connection': 'value',
   'permit-address-sharing': 'bool',
   'permit-port-sharing': 'bool',
-  'tls-cipher-suites': 'value',
-  'tls-min-version': 'value',
   'tls-sni-cert-key': 'value',
   'tls-curve-preferences': 'value',
   'disable-http2-serving': 'bool',

@@ -6,19 +6,25 @@ import {
   isNamedFloatingIpPolicy,
 } from '../cloud/oxide/load-balancer/owner.ts';
 import { LOGGING_FORMATS } from '../log.ts';
+import { tlsPolicy } from '../server/tls-policy.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
 import type { CcmOptions } from './options.ts';
+import { quote } from '../util/quote.ts';
 
 // client-go's leaderelection.JitterFactor: the renew deadline must leave room for one jittered
 // retry, else NewLeaderElector refuses the configuration.
 const JITTER_FACTOR = 1.2;
 
+/**
+ * As Go's net.ParseCIDR, which KCM applies to the same flag: node:net's isIP also takes a zone
+ * id (`fe80::%eth0/64`), which no route destination can carry (Oxide refuses it, every time).
+ */
 function validCidr(text: string): boolean {
   const [ip, bits, extra] = text.split('/');
   if (ip === undefined || bits === undefined || extra !== undefined || !/^\d+$/.test(bits))
     return false;
-  const family = isIP(ip);
+  const family = ip.includes('%') ? 0 : isIP(ip);
   return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
@@ -28,7 +34,7 @@ export function validateOptions(o: CcmOptions): string[] {
     errors.push(`--cloud-provider is required and must be "${PROVIDER_NAME}"`);
   else if (o.cloudProvider !== PROVIDER_NAME)
     errors.push(
-      `--cloud-provider ${JSON.stringify(o.cloudProvider)} is not supported: this cloud-controller-manager only implements "${PROVIDER_NAME}"`,
+      `--cloud-provider ${quote(o.cloudProvider)} is not supported: this cloud-controller-manager only implements "${PROVIDER_NAME}"`,
     );
   const nameProblem = clusterNameProblem(o.clusterName);
   if (nameProblem) errors.push(nameProblem);
@@ -36,7 +42,7 @@ export function validateOptions(o: CcmOptions): string[] {
   if (idProblem) errors.push(idProblem);
   if (!(LOGGING_FORMATS as readonly string[]).includes(o.loggingFormat))
     errors.push(
-      `--logging-format ${JSON.stringify(o.loggingFormat)} is not supported; use ${LOGGING_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}`,
+      `--logging-format ${quote(o.loggingFormat)} is not supported; use ${LOGGING_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}`,
     );
   if (o.leaderElect) {
     const d = formatDuration;
@@ -50,7 +56,7 @@ export function validateOptions(o: CcmOptions): string[] {
       );
     if (o.leaderElectResourceLock !== 'leases')
       errors.push(
-        `--leader-elect-resource-lock ${JSON.stringify(o.leaderElectResourceLock)} is not supported; use "leases"`,
+        `--leader-elect-resource-lock ${quote(o.leaderElectResourceLock)} is not supported; use "leases"`,
       );
     if (o.leaderElectResourceNamespace === '')
       errors.push('--leader-elect-resource-namespace must not be empty');
@@ -59,19 +65,20 @@ export function validateOptions(o: CcmOptions): string[] {
   }
   if (!isNamedFloatingIpPolicy(o.oxideLoadBalancerNamedFloatingIps))
     errors.push(
-      `--oxide-lb-named-floating-ips ${JSON.stringify(o.oxideLoadBalancerNamedFloatingIps)} is not one of ${NAMED_FLOATING_IP_POLICIES.map((p) => JSON.stringify(p)).join(', ')}`,
+      `--oxide-lb-named-floating-ips ${quote(o.oxideLoadBalancerNamedFloatingIps)} is not one of ${NAMED_FLOATING_IP_POLICIES.map((p) => JSON.stringify(p)).join(', ')}`,
     );
   if (o.securePort > 65535) errors.push(`--secure-port ${o.securePort} is not a port (0-65535)`);
   if (isIP(o.bindAddress) === 0)
-    errors.push(`--bind-address ${JSON.stringify(o.bindAddress)} is not an IP address`);
+    errors.push(`--bind-address ${quote(o.bindAddress)} is not an IP address`);
   if ((o.tlsCertFile === '') !== (o.tlsPrivateKeyFile === ''))
     errors.push('--tls-cert-file and --tls-private-key-file must be given together');
+  errors.push(...tlsPolicy(o.tlsMinVersion, o.tlsCipherSuites).errors);
   if (o.metricsPlainHttp && o.tlsCertFile !== '')
     errors.push('--metrics-plain-http cannot be combined with --tls-cert-file');
   for (const path of o.authorizationAlwaysAllowPaths) {
     if (path.slice(0, -1).includes('*'))
       errors.push(
-        `--authorization-always-allow-paths: only a trailing * is allowed, got ${JSON.stringify(path)}`,
+        `--authorization-always-allow-paths: only a trailing * is allowed, got ${quote(path)}`,
       );
   }
   if (o.metricsPlainHttp && (o.clientCaFile !== '' || o.requestheaderClientCaFile !== ''))
@@ -82,7 +89,7 @@ export function validateOptions(o: CcmOptions): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')) {
-    if (!validCidr(cidr)) errors.push(`--cluster-cidr: ${JSON.stringify(cidr)} is not a CIDR`);
+    if (!validCidr(cidr)) errors.push(`--cluster-cidr: ${quote(cidr)} is not a CIDR`);
   }
   return errors;
 }

@@ -4,11 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import type { RestConfig } from './kubeconfig.ts';
 import { registry } from '../metrics.ts';
+import { createLogger, setProcessLogger } from '../log.ts';
 import { KubeClient } from './client.ts';
+import { makeCa, opensslCert } from '../../test/harness/certs.ts';
 
 async function fakeApiserver(): Promise<{
   url: string;
@@ -108,12 +112,70 @@ test('a refused connection counts as code <error>', async () => {
   const api = await fakeApiserver();
   await api.close();
   const kube = client(api.url);
-  await assert.rejects(kube.get('/api/v1/nodes'));
+  // At -v=6 the request's trace line says why no answer came.
+  let trace = '';
+  const stream = new PassThrough();
+  stream.on('data', (d: Buffer) => (trace += d.toString()));
+  setProcessLogger(createLogger({ verbosity: 6, errorStream: stream }));
+  // What fetch keeps in its cause is in the message: not just "fetch failed".
+  await assert.rejects(kube.get('/api/v1/nodes'), {
+    name: 'KubeConnectionError',
+    message: new RegExp(
+      `^GET /api/v1/nodes: fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+$`,
+    ),
+  });
+  setProcessLogger(undefined);
+  assert.match(trace, / status=0 .*err="fetch failed: connect ECONNREFUSED 127\.0\.0\.1:\d+"/);
+  assert.match(kube.unreachable(performance.now() + 60_000) ?? '', /ECONNREFUSED/);
   const host = new URL(api.url).host;
   assert.equal(
     await sample('rest_client_requests_total', { code: '<error>', method: 'GET', host }),
     1,
   );
+});
+
+test('an apiserver certificate the client does not trust: the error names it (subject, issuer, names)', async () => {
+  const [ca, otherCa] = [await makeCa('apiserver-ca'), await makeCa('some-other-ca')];
+  const serving = opensslCert(
+    'kube-apiserver',
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=DNS:kubernetes,IP:127.0.0.1',
+    ],
+    ca,
+  );
+  const server = createHttpsServer(serving, (_req, res) => res.end('{}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const trusting = (caPem: string, tlsServerName?: string): KubeClient =>
+    new KubeClient(
+      { server: url, ca: Buffer.from(caPem), ...(tlsServerName ? { tlsServerName } : {}) },
+      { qps: 100, burst: 100 },
+    );
+  try {
+    const wrongCa = trusting(otherCa.cert);
+    await assert.rejects(wrongCa.get('/version'), (err: Error) => {
+      assert.match(
+        err.message,
+        /^GET \/version: fetch failed: server certificate not trusted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\): subject CN=kube-apiserver; issuer CN=apiserver-ca; names DNS:kubernetes, IP Address:127\.0\.0\.1; valid /,
+      );
+      return true;
+    });
+    // Again on the same client (its TLS session cache): refused again.
+    await assert.rejects(wrongCa.get('/version'), { message: /server certificate not trusted/ });
+    // The right CA, the wrong name: Node's host name check, named as well.
+    await assert.rejects(trusting(ca.cert, 'elsewhere').get('/version'), {
+      message:
+        /server certificate not trusted \(ERR_TLS_CERT_ALTNAME_INVALID\): subject CN=kube-apiserver/,
+    });
+    // And the right CA and name work, over the same connector.
+    assert.deepEqual(await trusting(ca.cert).get('/version'), {});
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('aborting a write whose body HTTP/2 flow control holds back leaves the process running', async () => {

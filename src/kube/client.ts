@@ -9,6 +9,8 @@ import type { Dispatcher } from 'undici';
 import { linked } from '../abort.ts';
 import { traceRequest } from '../log.ts';
 import { restClientMetrics } from '../metrics.ts';
+import { describingConnector } from '../net/tls-connector.ts';
+import { describeError } from '../util/errors.ts';
 import { Credentials, inClusterConfig, loadKubeconfig } from './kubeconfig.ts';
 import type { RestConfig } from './kubeconfig.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -22,6 +24,18 @@ export class KubeApiError extends Error {
     super(message);
     this.status = status;
     this.reason = reason;
+  }
+}
+
+/**
+ * No answer from the apiserver (refused, reset, name not resolved, certificate not trusted): the
+ * message carries the whole cause chain, which fetch's own "fetch failed" leaves out.
+ */
+export class KubeConnectionError extends Error {
+  override readonly name = 'KubeConnectionError';
+
+  constructor(method: string, path: string, cause: unknown) {
+    super(`${method} ${path}: ${describeError(cause)}`, { cause });
   }
 }
 
@@ -110,7 +124,7 @@ export class KubeClient {
   noteFailure(err: unknown): void {
     if (this.failedAt <= this.answeredAt) this.failingSince = performance.now();
     this.failedAt = performance.now();
-    this.lastFailure = err instanceof Error ? err.message : String(err);
+    this.lastFailure = describeError(err);
   }
 
   /** From a kubeconfig file, or the in-cluster service account when file is empty. */
@@ -171,6 +185,7 @@ export class KubeClient {
     const started = performance.now();
     let status = 0;
     let text = '';
+    let failure: string | undefined;
     try {
       let res;
       try {
@@ -186,7 +201,9 @@ export class KubeClient {
       } catch (err) {
         // Our own abort (shutdown, lost leadership) says nothing about the apiserver.
         if (!options.signal?.aborted && !this.fence?.signal.aborted) this.noteFailure(err);
-        throw err;
+        failure = describeError(err);
+        // An abort or the timeout is thrown as it is: callers tell those apart by the reason.
+        throw signal.aborted ? err : new KubeConnectionError(method, path, err);
       }
       if (res.status >= 500) this.noteFailure(new Error(`${method} ${path}: ${res.status}`));
       else this.noteAnswer();
@@ -204,7 +221,7 @@ export class KubeClient {
       }
       return (text ? JSON.parse(text) : undefined) as T;
     } finally {
-      this.observe(method, url, status, started, body, status === 0 ? undefined : text);
+      this.observe(method, url, status, started, body, status === 0 ? undefined : text, failure);
     }
   }
 
@@ -274,7 +291,7 @@ export class KubeClient {
       if (status === 0) this.observe('GET', url, 0, started, undefined, undefined);
       if (signal.aborted) return;
       if (idle.signal.aborted) throw idle.signal.reason as Error;
-      throw err;
+      throw status === 0 ? new KubeConnectionError('WATCH', path, err) : err;
     } finally {
       clearTimeout(timer);
     }
@@ -317,6 +334,8 @@ export class KubeClient {
     started: number,
     requestBody: string | undefined,
     responseBody: string | undefined,
+    /** Why no answer came (status 0), for the -v=6 line. */
+    failure?: string,
   ): void {
     const ms = performance.now() - started;
     const host = url.host;
@@ -342,6 +361,7 @@ export class KubeClient {
       path: url.pathname + url.search,
       status,
       milliseconds: ms,
+      ...(failure === undefined ? {} : { err: failure }),
     });
   }
 }
@@ -366,5 +386,6 @@ function dispatcherFor(config: RestConfig): Dispatcher {
   if (config.proxyUrl !== undefined) {
     return new ProxyAgent({ uri: config.proxyUrl, requestTls: tls, h2Options });
   }
-  return new Agent({ connect: tls, h2Options });
+  // A refused apiserver certificate is named in the error (subject, issuer, names).
+  return new Agent({ connect: describingConnector(tls), h2Options });
 }

@@ -11,10 +11,13 @@
 //   filter); counts keep accumulating meanwhile and the next admitted patch carries them.
 // Writes are sent one at a time from a bounded queue (client-go's broadcaster drops when its
 // 1000-slot channel is full): recording never blocks a controller and never piles up requests.
+// A message is cut to 1024 characters (events.k8s.io's limit on `note`): messages quote what a
+// tenant wrote, and a 100 KB annotation must not become a 100 KB Event in etcd.
 import { createHash } from 'node:crypto';
 import type { KubeClient } from './client.ts';
 import { isNotFound, KubeApiError } from './client.ts';
 import type { Logger } from '../log.ts';
+import { cap } from '../util/quote.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -71,6 +74,9 @@ export const CORRELATOR_DEFAULTS = {
 };
 
 export type CorrelatorOptions = typeof CORRELATOR_DEFAULTS;
+
+/** events.k8s.io/v1 refuses a longer `note`; core/v1 has no limit, so the recorder keeps this one. */
+export const MESSAGE_LIMIT = 1024;
 
 /**
  * Map with least-recently-used eviction beyond `size` entries. Keys are kept as 144-bit digests:
@@ -205,7 +211,10 @@ export class EventCorrelator {
     // Too many different messages: one Event for all of them, keyed without the message.
     return {
       key: aggregateKey,
-      event: { ...event, message: `(combined from similar events): ${message}` },
+      event: {
+        ...event,
+        message: cap(`(combined from similar events): ${message}`, MESSAGE_LIMIT),
+      },
     };
   }
 
@@ -292,7 +301,7 @@ export class KubeEventRecorder implements EventRecorder {
       involvedObject: involved,
       type,
       reason,
-      message,
+      message: cap(message, MESSAGE_LIMIT),
       count: 1,
       firstTimestamp: now,
       lastTimestamp: now,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BROKEN_KUBECONFIGS, brokenKubeconfig } from '../../test/harness/kubeconfigs.ts';
 import { Credentials, inClusterConfig, loadKubeconfig } from './kubeconfig.ts';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'kubeconfig-'));
@@ -68,6 +69,40 @@ test('kubeconfig: token, basic auth, insecure; exec and auth providers are refus
     /auth provider/,
   );
   assert.throws(() => loadKubeconfig(kubeconfig(d, {}, {})), /cluster has no server/);
+});
+
+test('a kubeconfig that is not YAML: the position and error code, never a line of it', async (t) => {
+  const d = dir();
+  // The library would print a warning's code frame (the tag's line) to stderr on its own.
+  const warnings: unknown[] = [];
+  const onWarning = (w: unknown): number => warnings.push(w);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  for (const [name, { secret, lines }] of Object.entries(BROKEN_KUBECONFIGS)) {
+    const path = join(d, 'config');
+    writeFileSync(path, brokenKubeconfig(lines));
+    let message = '';
+    try {
+      const c = loadKubeconfig(path);
+      message = `loaded: token ${c.token === undefined ? 'unset' : 'set'}`;
+    } catch (err) {
+      message = err instanceof Error ? err.message : String(err);
+    }
+    assert.ok(!message.includes(secret), `${name}: ${message}`);
+    for (const line of lines)
+      assert.ok(!message.includes(line.trim()), `${name} quotes a line: ${message}`);
+    if (name.startsWith('token with an unknown tag')) continue;
+    assert.match(
+      message,
+      new RegExp(`^kubeconfig ${path}: not valid YAML at line \\d+, column \\d+ \\([A-Z_]+\\)$`),
+      name,
+    );
+  }
+  // process.emitWarning delivers on the next tick.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(warnings, []);
+  writeFileSync(join(d, 'list'), '- a\n- b\n');
+  assert.throws(() => loadKubeconfig(join(d, 'list')), /: not a YAML mapping$/);
 });
 
 test('in-cluster: service host and port, mounted CA; the token file is read again after a minute', () => {

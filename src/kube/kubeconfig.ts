@@ -7,7 +7,7 @@
 // and auth providers are refused with a clear error, never silently ignored.
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYamlQuietly } from '../util/yaml.ts';
 
 export interface RestConfig {
   /** https://host:port, without a trailing slash. */
@@ -72,10 +72,16 @@ interface KubeconfigFile {
 
 /** clientcmd for one file: its current context (or the named one); relative paths from the file's directory. */
 export function loadKubeconfig(path: string, context?: string): RestConfig {
-  const doc = (parseYaml(readFileSync(path, 'utf8')) ?? {}) as KubeconfigFile;
   const fail = (what: string): never => {
     throw new Error(`kubeconfig ${path}: ${what}`);
   };
+  // A token, client key or password sits on the lines a YAML error would quote: position only.
+  const parsed = parseYamlQuietly(readFileSync(path, 'utf8'));
+  if ('problem' in parsed) fail(parsed.problem);
+  const value = 'value' in parsed ? parsed.value : undefined;
+  if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value)))
+    fail('not a YAML mapping');
+  const doc = (value ?? {}) as KubeconfigFile;
   const contextName = context ?? doc['current-context'] ?? fail('no current-context');
   const ctx =
     doc.contexts?.find((c) => c.name === contextName)?.context ??

@@ -9,9 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { generate } from 'selfsigned';
 import { startSimulator } from '../../sim/server.ts';
 import { registry } from '../metrics.ts';
+import { createLogger, setProcessLogger } from '../log.ts';
 import { OxideClient } from './client.ts';
 import { OxideError } from './errors.ts';
 import { viewCurrentUser, viewProject } from './projects.ts';
@@ -73,8 +75,44 @@ describe('custom CA', () => {
       assert.ok(err instanceof OxideError);
       assert.equal(err.kind, 'unavailable');
       assert.ok(!err.message.includes(sim.token));
+      // Which certificate was refused, not just "fetch failed".
+      assert.match(
+        err.message,
+        /^oxide current_user_view: request failed: fetch failed: server certificate not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\): subject CN=127\.0\.0\.1; issuer CN=127\.0\.0\.1; names IP Address:127\.0\.0\.1; valid /,
+      );
       return true;
     });
+    await client.close();
+  });
+
+  it('no answer: the cause (ECONNREFUSED), not just "fetch failed"', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const client = new OxideClient({
+      host: `http://127.0.0.1:${port}`,
+      token: sim.token,
+      project: 'k8s',
+      maxRetries: 0,
+    });
+    let trace = '';
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => (trace += d.toString()));
+    setProcessLogger(createLogger({ verbosity: 6, errorStream: stream }));
+    try {
+      await assert.rejects(viewCurrentUser(client), {
+        message: `oxide current_user_view: request failed: fetch failed: connect ECONNREFUSED 127.0.0.1:${port}`,
+      });
+    } finally {
+      setProcessLogger(undefined);
+    }
+    // The -v=6 trace line too.
+    assert.match(
+      trace,
+      /oxide-client:0\] "request" .*status=0 .*err="fetch failed: connect ECONNREFUSED/,
+    );
+    await client.close();
   });
 
   it('with the CA as PEM text', async () => {

@@ -13,7 +13,7 @@ import type { Page } from './paginate.ts';
 import { DEFAULT_RETRY, RetryBudget, withRetry } from './retry.ts';
 import type { RetryOptions } from './retry.ts';
 import { API_VERSION } from './api-version.ts';
-import { caDispatcher } from './tls.ts';
+import { tlsDispatcher } from './tls.ts';
 import { TracedApi } from './traced-api.ts';
 import type { TlsDispatcher } from './tls.ts';
 
@@ -70,7 +70,7 @@ export class OxideClient {
   private readonly retry: RetryOptions;
   /** One for the whole client: nested and concurrent calls cannot stack retries. */
   private readonly retryBudget = new RetryBudget();
-  private readonly tls: TlsDispatcher | undefined;
+  private readonly tls: TlsDispatcher;
   private readonly fence: Fence | undefined;
   /** Monotonic times of the last usable answer and of the last failure, for readiness. */
   private answeredAt = performance.now();
@@ -90,7 +90,7 @@ export class OxideClient {
       maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
     };
     this.fence = options.fence;
-    this.tls = caDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
+    this.tls = tlsDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
     // The SDK's own api-version is the newest document it was generated from; baseParams
     // headers replace it on every request (api-version.ts says why we send an older one).
     this.api = new TracedApi({
@@ -98,7 +98,7 @@ export class OxideClient {
       token: options.token,
       baseParams: {
         headers: { 'api-version': API_VERSION },
-        ...(this.tls ? ({ dispatcher: this.tls.dispatcher } as object) : {}),
+        ...({ dispatcher: this.tls.dispatcher } as object),
       },
     });
     this.api.apiVersion = API_VERSION;
@@ -195,8 +195,8 @@ export class OxideClient {
     }
   }
 
-  /** Releases the custom-CA connection pool, if any. */
+  /** Releases the connection pool. */
   async close(): Promise<void> {
-    await this.tls?.close();
+    await this.tls.close();
   }
 }

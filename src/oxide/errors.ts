@@ -3,6 +3,7 @@
 // carry the operation, the server's message and its request id: never headers, never the token.
 import type { ApiResult } from '@oxide/api';
 import { requiredRelease } from './api-version.ts';
+import { describeError } from '../util/errors.ts';
 
 export type OxideErrorKind =
   /** 404 with error_code ObjectNotFound: the only answer that proves a resource is absent. */
@@ -150,11 +151,9 @@ export function errorFromThrown(
   if (timedOut) {
     reason = `no response within ${timeoutMs} ms`;
   } else {
-    const cause = err instanceof Error ? err.cause : undefined;
-    const code =
-      cause && typeof cause === 'object' && 'code' in cause ? String(cause.code) : undefined;
-    const text = err instanceof Error ? err.message : String(err);
-    reason = `request failed: ${text}${code ? ` (${code})` : ''}`;
+    // fetch's "fetch failed" alone says nothing: the causes say ECONNREFUSED, ENOTFOUND, or
+    // which certificate was not trusted.
+    reason = `request failed: ${describeError(err)}`;
   }
   return new OxideError(`oxide ${operation}: ${scrub(reason, secret)}`, {
     kind: 'unavailable',

@@ -4,6 +4,7 @@
 import { Api } from '@oxide/api';
 import type { ApiResult } from '@oxide/api';
 import { traceRequest } from '../log.ts';
+import { describeError } from '../util/errors.ts';
 
 type RequestParams = Parameters<Api['request']>[0];
 
@@ -17,7 +18,8 @@ export class TracedApi extends Api {
       status = result.response.status;
       return result;
     } catch (e) {
-      err = e instanceof Error ? e.message : String(e);
+      // With its causes: fetch's own message is only "fetch failed".
+      err = describeError(e);
       throw e;
     } finally {
       const url = new URL((params.host ?? this.host) + params.path, 'http://unknown');

@@ -43,7 +43,6 @@ test('request header: user, uid, every group value, extras with unescaped keys; 
   const ca = await makeCa('front-proxy-ca');
   const proxy = await makeClientCert(ca, 'front-proxy-client');
   const config: RequestHeaderConfig = {
-    roots: [new X509Certificate(ca.cert)],
     allowedNames: ['front-proxy-client'],
     usernameHeaders: ['X-Remote-User', 'X-Other-User'],
     uidHeaders: ['X-Remote-Uid'],
@@ -51,7 +50,8 @@ test('request header: user, uid, every group value, extras with unescaped keys; 
     extraHeaderPrefixes: ['X-Remote-Extra-'],
   };
   const auth = new RequestHeaderAuthenticator(() => config);
-  const peer = { leaf: new X509Certificate(proxy.cert), intermediates: [] };
+  // As the TLS layer hands it over: verified, ending in the request-header bundle.
+  const peer = { leaf: new X509Certificate(proxy.cert), untrusted: () => undefined, stale: false };
   assert.deepEqual(
     await auth.authenticate({
       peer,

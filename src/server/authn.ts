@@ -6,12 +6,12 @@
 // (401); if none has an opinion (no credentials at all), it is anonymous, and authorization
 // decides what system:anonymous may see (the health paths, by default).
 import { createHash } from 'node:crypto';
-import type { X509Certificate } from 'node:crypto';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeApiError } from '../kube/client.ts';
 import { delegatedMetrics, observeReview } from './delegated-metrics.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
-import { subjectNames, verifyClientCertificate } from './x509.ts';
+import { subjectNames } from './client-certs.ts';
+import type { PeerCertificate } from './client-certs.ts';
 
 export interface UserInfo {
   name: string;
@@ -33,8 +33,8 @@ export const ANONYMOUS: Readonly<UserInfo> = Object.freeze({
 export interface AuthRequest {
   /** Lower-case names, every value of repeated headers (IncomingMessage.headersDistinct). */
   headers: Record<string, string[] | undefined>;
-  /** The client certificate (TLS only), with the intermediates the client sent. */
-  peer?: { leaf: X509Certificate; intermediates: X509Certificate[] };
+  /** The client certificate (TLS only), with the TLS layer's verdict per CA bundle. */
+  peer?: PeerCertificate;
 }
 
 /**
@@ -75,25 +75,20 @@ export async function authenticate(
   return { user: { ...ANONYMOUS, groups: [...ANONYMOUS.groups] } };
 }
 
-/** Certificates from a CA bundle: user = CN, groups = O (upstream's x509 CommonNameUserConversion). */
+/** Certificates from the client CA bundle: user = CN, groups = O (upstream's CommonNameUserConversion). */
 export class ClientCertAuthenticator implements Authenticator {
-  private readonly roots: () => readonly X509Certificate[];
+  private readonly configured: () => boolean;
 
-  /** roots is read per request: the bundle may change (ConfigMap updates). */
-  constructor(roots: () => readonly X509Certificate[]) {
-    this.roots = roots;
+  /** configured is asked per request: the bundle may come and go (ConfigMap updates). */
+  constructor(configured: () => boolean) {
+    this.configured = configured;
   }
 
   authenticate(req: AuthRequest): Promise<AuthOutcome> {
-    const roots = this.roots();
-    if (!req.peer || roots.length === 0) return Promise.resolve(undefined);
-    try {
-      verifyClientCertificate(req.peer.leaf, req.peer.intermediates, roots);
-    } catch (err) {
-      return Promise.resolve({
-        error: `verifying client certificate failed: ${err instanceof Error ? err.message : String(err)}`,
-      });
-    }
+    if (!req.peer || !this.configured()) return Promise.resolve(undefined);
+    const why = req.peer.untrusted('clientCa');
+    if (why !== undefined)
+      return Promise.resolve({ error: `verifying client certificate failed: ${why}` });
     const { commonName, organizations } = subjectNames(req.peer.leaf);
     if (commonName === '')
       return Promise.resolve({ error: 'client certificate has no common name' });
@@ -103,8 +98,8 @@ export class ClientCertAuthenticator implements Authenticator {
   }
 }
 
+/** Set while a request-header CA bundle is configured. */
 export interface RequestHeaderConfig {
-  roots: readonly X509Certificate[];
   /** Empty: any certificate the roots validate may vouch. */
   allowedNames: readonly string[];
   usernameHeaders: readonly string[];
@@ -143,14 +138,12 @@ export class RequestHeaderAuthenticator implements Authenticator {
 
   authenticate(req: AuthRequest): Promise<AuthOutcome> {
     const config = this.config();
-    if (!req.peer || !config || config.roots.length === 0) return Promise.resolve(undefined);
-    try {
-      verifyClientCertificate(req.peer.leaf, req.peer.intermediates, config.roots);
-    } catch (err) {
+    if (!req.peer || !config) return Promise.resolve(undefined);
+    const why = req.peer.untrusted('requestHeader');
+    if (why !== undefined)
       return Promise.resolve({
-        error: `verifying request-header client certificate failed: ${err instanceof Error ? err.message : String(err)}`,
+        error: `verifying request-header client certificate failed: ${why}`,
       });
-    }
     const cn = subjectNames(req.peer.leaf).commonName;
     if (config.allowedNames.length > 0 && !config.allowedNames.includes(cn))
       return Promise.resolve({

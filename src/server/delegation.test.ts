@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RestConfig } from '../kube/kubeconfig.ts';
-import { makeCa, makeClientCert } from '../../test/harness/certs.ts';
+import { makeCa, makeClientCert, opensslCert, tamperSignature } from '../../test/harness/certs.ts';
 import { delegationOptions, guardedPort } from '../../test/harness/delegation.ts';
 import type { GuardedPort } from '../../test/harness/delegation.ts';
 import { freePort } from '../../test/harness/ports.ts';
@@ -150,6 +150,108 @@ test('--client-ca-file: CN is the user, O the groups; unknown, expired or server
   }
 });
 
+test("bad chains are refused by the TLS layer (OpenSSL), as Go's x509.Verify refuses them; good ones pass", async () => {
+  const masters = { organizations: ['system:masters'] };
+  const DAY = 86_400_000;
+  // Roots of the bundle: one that allows no intermediate CA below it, one with name constraints.
+  const [noSubCa, constrainedCa] = [
+    await makeCa('path-length-0-ca', { pathLenConstraint: 0 }),
+    opensslCert('constrained-ca', [
+      'basicConstraints=critical,CA:TRUE',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+      'nameConstraints=critical,permitted;DNS:good.example',
+    ]),
+  ];
+  // And an intermediate CA alone, without its root (see below).
+  const loneIntermediate = await makeClientCert(otherCa, 'lone-intermediate', { isCa: true });
+  writeFileSync(
+    join(dir, 'corpus-ca.crt'),
+    [clientCa.cert, noSubCa.cert, constrainedCa.cert, loneIntermediate.cert].join(''),
+  );
+  const leafExtensions = [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+    'extendedKeyUsage=clientAuth',
+    'subjectAltName=DNS:good.example',
+  ];
+  const chained = (leaf: Pem, ...issuers: Pem[]): Pem => ({
+    key: leaf.key,
+    cert: [leaf.cert, ...issuers.map((i) => i.cert)].map((c) => c.trimEnd()).join('\n') + '\n',
+  });
+  const notCa = await makeClientCert(clientCa, 'not-a-ca', masters);
+  const subCa = await makeClientCert(noSubCa, 'sub-ca', { isCa: true });
+  const subCaLeaf = await makeClientCert(subCa, 'too-deep', masters);
+  const selfSigned = opensslCert('self', leafExtensions);
+  const bad: Record<string, Pem> = {
+    expired: await makeClientCert(clientCa, 'old', {
+      ...masters,
+      notBefore: new Date(Date.now() - 3 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    }),
+    'not yet valid': await makeClientCert(clientCa, 'early', {
+      ...masters,
+      notBefore: new Date(Date.now() + DAY),
+      notAfter: new Date(Date.now() + 3 * DAY),
+    }),
+    'issuer is not a CA (CA:false)': chained(
+      await makeClientCert(notCa, 'under-a-leaf', masters),
+      notCa,
+    ),
+    'path length exceeded': chained(subCaLeaf, subCa),
+    'key usage without digitalSignature': await makeClientCert(clientCa, 'ku', {
+      ...masters,
+      encipherOnly: true,
+    }),
+    'extended key usage without clientAuth': await makeClientCert(clientCa, 'srv', {
+      ...masters,
+      usage: 'serverAuth',
+    }),
+    'unknown critical extension': opensslCert(
+      'critical',
+      [...leafExtensions, '1.3.6.1.4.1.99999.1=critical,ASN1:UTF8String:unknown'],
+      clientCa,
+    ),
+    'bad signature': tamperSignature(await makeClientCert(clientCa, 'forged', masters)),
+    'self-signed leaf': selfSigned,
+    'unknown CA': await makeClientCert(otherCa, 'stranger', masters),
+    'name constraints violated': opensslCert(
+      'evil',
+      [...leafExtensions.slice(0, 3), 'subjectAltName=DNS:evil.example'],
+      constrainedCa,
+    ),
+  };
+  const s = await serve({ clientCaFile: join(dir, 'corpus-ca.crt') });
+  try {
+    for (const [name, cert] of Object.entries(bad)) {
+      const res = await s.get('/metrics', { cert });
+      assert.equal(res.status, 401, name);
+      assert.equal(status(res.body).message, 'Unauthorized', name);
+    }
+    // The same bundle accepts good chains: direct, through an intermediate the client sends,
+    // and under the name constraints.
+    const intermediate = await makeClientCert(clientCa, 'intermediate', { isCa: true });
+    const good: Record<string, Pem> = {
+      direct: await makeClientCert(clientCa, 'alice', masters),
+      'through an intermediate': chained(
+        await makeClientCert(intermediate, 'carol', masters),
+        intermediate,
+      ),
+      'within the name constraints': opensslCert('good', leafExtensions, constrainedCa),
+    };
+    for (const [name, cert] of Object.entries(good)) {
+      const res = await s.get('/metrics', { cert });
+      // CN good is no master: authenticated, then forbidden, which proves the certificate passed.
+      assert.equal(res.status, name === 'within the name constraints' ? 403 : 200, name);
+    }
+    // Where OpenSSL differs from Go: a CA of the bundle that is not self-signed is no anchor
+    // (Node's allowPartialTrustChain does not reach the verification of client certificates).
+    const underLone = await makeClientCert(loneIntermediate, 'dora', masters);
+    assert.equal((await s.get('/metrics', { cert: underLone })).status, 401);
+  } finally {
+    await s.close();
+  }
+});
+
 test('--requestheader-client-ca-file: an allowed front proxy names the user in headers; others are not believed', async () => {
   const s = await serve({
     requestHeader: {
@@ -181,6 +283,26 @@ test('--requestheader-client-ca-file: an allowed front proxy names the user in h
     assert.match(status(forged.body).message, /User "system:anonymous"/);
   } finally {
     await s.close();
+  }
+  // Both bundles: the TLS layer trusts both, yet each certificate counts only for its own.
+  const both = await serve({
+    clientCaFile: join(dir, 'client-ca.crt'),
+    requestHeader: { ...base.requestHeader, clientCaFile: join(dir, 'front-proxy-ca.crt') },
+  });
+  try {
+    const user = await makeClientCert(clientCa, 'frank');
+    const asMaster = { 'x-remote-user': 'dave', 'x-remote-group': 'system:masters' };
+    const asUser = await both.get('/metrics', { cert: user, headers: asMaster });
+    assert.equal(status(asUser.body).message, 'forbidden: User "frank" cannot get path "/metrics"');
+    const proxy = await makeClientCert(proxyCa, 'front-proxy-client');
+    assert.equal((await both.get('/metrics', { cert: proxy, headers: asMaster })).status, 200);
+    const proxyAsUser = await makeClientCert(proxyCa, 'grace', {
+      organizations: ['system:masters'],
+    });
+    // No user header: the proxy vouches for nobody, and the client CA never issued it: 401.
+    assert.equal((await both.get('/metrics', { cert: proxyAsUser })).status, 401);
+  } finally {
+    await both.close();
   }
 });
 

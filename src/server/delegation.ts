@@ -6,9 +6,7 @@
 // --authentication-tolerate-lookup-failure.
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { TLSSocket } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
-import type { DetailedPeerCertificate } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeApiError, isNotFound } from '../kube/client.ts';
 import { Informer } from '../kube/informer.ts';
@@ -19,7 +17,7 @@ import {
   TokenReviewAuthenticator,
   authenticate,
 } from './authn.ts';
-import type { AuthRequest, Authenticator, RequestHeaderConfig } from './authn.ts';
+import type { Authenticator, RequestHeaderConfig } from './authn.ts';
 import {
   GroupAuthorizer,
   PathAuthorizer,
@@ -27,7 +25,7 @@ import {
   authorize,
 } from './authz.ts';
 import type { Authorizer } from './authz.ts';
-import { parseBundle } from './x509.ts';
+import { ClientCertificates, parseBundle } from './client-certs.ts';
 
 export const AUTHENTICATION_CONFIGMAP_NAMESPACE = 'kube-system';
 export const AUTHENTICATION_CONFIGMAP_NAME = 'extension-apiserver-authentication';
@@ -66,6 +64,8 @@ export interface Refusal {
   code: 401 | 403 | 500;
   reason: 'Unauthorized' | 'Forbidden' | 'InternalError';
   message: string;
+  /** The connection's TLS verification is out of date: end it after this answer. */
+  closeConnection?: boolean;
 }
 
 /** What the server asks of its gate. */
@@ -73,6 +73,8 @@ export interface RequestGuard {
   /** Undefined: serve the request; else refuse it so. path is the one the handler will route. */
   check(req: IncomingMessage, path: string): Promise<Refusal | undefined>;
   close(): Promise<void>;
+  /** The CA bundles client certificates are verified against by the TLS layer, if any. */
+  readonly clientCertificates?: ClientCertificates;
 }
 
 interface ConfigMap {
@@ -99,41 +101,15 @@ function readPem(file: string, flag: string): { pem: string; roots: X509Certific
   return { pem, roots: parseBundle(pem, `${flag} ${file}`) };
 }
 
-const peers = new WeakMap<TLSSocket, AuthRequest['peer']>();
-
-/**
- * The client certificate and the intermediates it sent, parsed once per connection. Only
- * getPeerCertificate(true): once getPeerX509Certificate() has been called on a socket, Node no
- * longer returns the intermediates.
- */
-function peerOf(req: IncomingMessage): AuthRequest['peer'] {
-  const socket = req.socket;
-  if (!(socket instanceof TLSSocket)) return undefined;
-  if (peers.has(socket)) return peers.get(socket);
-  const first = socket.getPeerCertificate(true);
-  let peer: AuthRequest['peer'];
-  if (first.raw) {
-    const intermediates: X509Certificate[] = [];
-    const seen = new Set([first.fingerprint256]);
-    let next: DetailedPeerCertificate | undefined = first.issuerCertificate;
-    while (next?.raw && !seen.has(next.fingerprint256) && intermediates.length < 8) {
-      seen.add(next.fingerprint256);
-      intermediates.push(new X509Certificate(next.raw));
-      next = next.issuerCertificate;
-    }
-    peer = { leaf: new X509Certificate(first.raw), intermediates };
-  }
-  peers.set(socket, peer);
-  return peer;
-}
-
 export class Delegation implements RequestGuard {
   private readonly options: DelegationOptions;
   private readonly log: Logger;
   private readonly authenticators: Authenticator[] = [];
   private readonly authorizers: Authorizer[] = [];
   private clientCa: { pem: string; roots: X509Certificate[] } | undefined;
-  private requestHeader: (RequestHeaderConfig & { pem: string }) | undefined;
+  private requestHeader:
+    (RequestHeaderConfig & { pem: string; roots: X509Certificate[] }) | undefined;
+  readonly clientCertificates = new ClientCertificates();
   private readonly stop = new AbortController();
   private watching: Promise<void> | undefined;
 
@@ -191,8 +167,11 @@ export class Delegation implements RequestGuard {
       else await this.lookup(o.authenticationClient);
     }
 
+    this.trustCas();
     this.authenticators.push(new RequestHeaderAuthenticator(() => this.requestHeader));
-    this.authenticators.push(new ClientCertAuthenticator(() => this.clientCa?.roots ?? []));
+    this.authenticators.push(
+      new ClientCertAuthenticator(() => this.clientCertificates.configured('clientCa')),
+    );
     if (o.authenticationClient)
       this.authenticators.push(
         new TokenReviewAuthenticator(o.authenticationClient, o.tokenCacheTtlMs),
@@ -265,8 +244,11 @@ export class Delegation implements RequestGuard {
       }
     } catch (err) {
       this.log.error({ err: String(err) }, `ignoring an unusable ${name}`);
+      // The TLS layer trusts exactly what the authenticators believe configured.
+      this.trustCas();
       return;
     }
+    this.trustCas();
     if (this.cas() !== before)
       this.log.info(
         {
@@ -277,21 +259,33 @@ export class Delegation implements RequestGuard {
       );
   }
 
+  /** The TLS layer verifies against what the flags and the ConfigMap give. */
+  private trustCas(): void {
+    this.clientCertificates.set('clientCa', this.clientCa?.roots ?? []);
+    this.clientCertificates.set('requestHeader', this.requestHeader?.roots ?? []);
+  }
+
   private cas(): string {
     return `${this.clientCa?.pem ?? ''}\n${this.requestHeader?.pem ?? ''}`;
   }
 
   async check(req: IncomingMessage, path: string): Promise<Refusal | undefined> {
+    const peer = this.clientCertificates.peer(req.socket);
     const who = await authenticate(this.authenticators, {
       headers: req.headersDistinct,
-      peer: peerOf(req),
+      ...(peer ? { peer } : {}),
     });
     if ('error' in who) {
       // A rejected credential is the caller's business (-v=4); an apiserver we cannot ask is ours.
       if (who.unavailable)
         this.log.warn({ path, reason: who.error }, 'unable to authenticate the request');
       else this.log.debug({ path, reason: who.error }, 'unable to authenticate the request');
-      return { code: 401, reason: 'Unauthorized', message: 'Unauthorized' };
+      return {
+        code: 401,
+        reason: 'Unauthorized',
+        message: 'Unauthorized',
+        ...(peer?.stale ? { closeConnection: true } : {}),
+      };
     }
     const { user } = who;
     const verb = (req.method ?? 'GET').toLowerCase();

@@ -10,6 +10,7 @@ import type { RetryingServer } from './listen-retry.ts';
 import { startServer } from './server.ts';
 import type { Check } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
+import { tlsPolicy } from './tls-policy.ts';
 
 export interface SecurePortChecks {
   healthChecks: Record<string, Check>;
@@ -28,6 +29,9 @@ export async function serveSecurePort(
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   if (options.securePort === 0) return undefined;
+  // validateOptions refused names that do not map, so only upstream's warnings are left here.
+  const { policy, warnings } = tlsPolicy(options.tlsMinVersion, options.tlsCipherSuites);
+  for (const w of warnings) log.warn(w);
   const tls = options.metricsPlainHttp
     ? undefined
     : options.tlsCertFile
@@ -61,6 +65,7 @@ export async function serveSecurePort(
           bindAddress: options.bindAddress,
           port: options.securePort,
           ...(tls ? { tls } : {}),
+          ...(policy ? { tlsPolicy: policy } : {}),
           healthChecks: checks.healthChecks,
           readyChecks: checks.readyChecks,
           guard,

@@ -4,6 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
+import type { SecureVersion } from 'node:tls';
 import { Agent, fetch } from 'undici';
 import { silentLogger } from '../log.ts';
 import { reconcileMetrics } from '../metrics.ts';
@@ -13,6 +15,7 @@ import type { DelegationOptions } from './delegation.ts';
 import { startServer } from './server.ts';
 import type { ServerOptions } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
+import { tlsPolicy } from './tls-policy.ts';
 
 /** The gate without an apiserver: only always-allowed paths and groups, no lookup. */
 const offlineDelegation: DelegationOptions = delegationOptions();
@@ -129,6 +132,74 @@ test('HTTPS with --tls-cert-file / --tls-private-key-file', async () => {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A TLS handshake with Node's client: the protocol and cipher agreed, or the failure. */
+function handshake(
+  port: number,
+  ca: string,
+  options: { maxVersion?: SecureVersion; ciphers?: string },
+): Promise<{ protocol: string | null; cipher: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', ...options });
+    socket.once('secureConnect', () => {
+      resolve({ protocol: socket.getProtocol(), cipher: socket.getCipher().standardName });
+      socket.end();
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      resolve({ error: err.code ?? err.message }),
+    );
+  });
+}
+
+test('--tls-min-version and --tls-cipher-suites: a TLS 1.2 client or a suite outside the list is refused', async () => {
+  const tls = await selfSignedTls('127.0.0.1');
+  const refused = (r: Awaited<ReturnType<typeof handshake>>): boolean => 'error' in r;
+  // Upstream's defaults: TLS 1.2 and up, Go's default suites (no CBC-SHA256, no RSA key exchange).
+  const defaults = await serve({ tls });
+  try {
+    assert.deepEqual(await handshake(defaults.port, tls.cert, { maxVersion: 'TLSv1.2' }), {
+      protocol: 'TLSv1.2',
+      cipher: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
+    });
+    const latest = await handshake(defaults.port, tls.cert, {});
+    assert.equal('protocol' in latest && latest.protocol, 'TLSv1.3');
+    const cbc256 = { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' } as const;
+    assert.ok(refused(await handshake(defaults.port, tls.cert, cbc256)), 'not a Go default');
+    const tls11 = { maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' } as const;
+    assert.ok(refused(await handshake(defaults.port, tls.cert, tls11)), 'TLS 1.1');
+  } finally {
+    await defaults.close();
+  }
+
+  // Go's insecure suites are accepted with upstream's warning (secure-port.ts logs it).
+  assert.deepEqual(tlsPolicy('', ['TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256']).warnings, [
+    "Use of insecure cipher 'TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256' detected.",
+  ]);
+  const only13 = tlsPolicy('VersionTLS13', []).policy;
+  assert.ok(only13);
+  const tls13 = await serve({ tls, tlsPolicy: only13 });
+  try {
+    assert.ok(refused(await handshake(tls13.port, tls.cert, { maxVersion: 'TLSv1.2' })));
+    const ok = await handshake(tls13.port, tls.cert, {});
+    assert.equal('protocol' in ok && ok.protocol, 'TLSv1.3');
+  } finally {
+    await tls13.close();
+  }
+
+  const listed = tlsPolicy('', ['TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384']).policy;
+  assert.ok(listed);
+  const one = await serve({ tls, tlsPolicy: listed });
+  try {
+    const outside = { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' } as const;
+    assert.ok(refused(await handshake(one.port, tls.cert, outside)));
+    assert.deepEqual(await handshake(one.port, tls.cert, { maxVersion: 'TLSv1.2' }), {
+      protocol: 'TLSv1.2',
+      cipher: 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
+    });
+  } finally {
+    await one.close();
   }
 });
 

@@ -7,10 +7,13 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import { registerProcessMetrics, registry } from '../metrics.ts';
 import type { Logger } from '../log.ts';
 import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
+import { defaultTlsPolicy } from './tls-policy.ts';
+import type { TlsPolicy } from './tls-policy.ts';
 
 /** A named check: undefined when healthy, else the reason (one line, no secrets). */
 export type Check = () => string | undefined;
@@ -21,6 +24,8 @@ export interface ServerOptions {
   port: number;
   /** Undefined: plain HTTP (--metrics-plain-http). */
   tls?: TlsMaterial;
+  /** --tls-min-version and --tls-cipher-suites; default upstream's (TLS 1.2, Go's suites). */
+  tlsPolicy?: TlsPolicy;
   healthChecks: Record<string, Check>;
   readyChecks: Record<string, Check>;
   /** Authenticates and authorizes every request before it is routed. */
@@ -66,6 +71,7 @@ function checkResponse(
 /** Upstream's responsewriters: a v1 Status, as kubectl and Prometheus users know it. */
 function refuse(res: ServerResponse, refusal: Refusal): void {
   res.statusCode = refusal.code;
+  if (refusal.closeConnection) res.setHeader('connection', 'close');
   res.setHeader('content-type', 'application/json');
   res.setHeader('x-content-type-options', 'nosniff');
   res.end(
@@ -132,21 +138,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.end();
     });
   };
-  // Ask for a client certificate but let the guard judge it: each authenticator checks it
-  // against its own CA, and a request without one may still carry a token or be anonymous. No
-  // CA list is offered in the handshake (Go's server offers one): with `ca` set, Node reported
-  // no intermediates of the chain the client sent, and chained client certificates failed.
-  const server: Server = options.tls
-    ? createHttpsServer(
-        {
-          cert: options.tls.cert,
-          key: options.tls.key,
-          requestCert: true,
-          rejectUnauthorized: false,
-        },
-        listener,
-      )
-    : createHttpServer(listener);
+  // Ask for a client certificate and let OpenSSL verify it against the guard's CA bundles, but
+  // refuse nothing in the handshake: a request without a certificate, or with one that failed,
+  // may still carry a token or be anonymous, and the guard judges it (upstream's
+  // tls.RequestClientCert with per-authenticator verification).
+  let server: Server;
+  if (options.tls) {
+    const { cert, key } = options.tls;
+    const policy = options.tlsPolicy ?? defaultTlsPolicy();
+    const certs = options.guard.clientCertificates;
+    const context = (trust: Pick<SecureContextOptions, 'ca'>) => ({
+      cert,
+      key,
+      ...policy,
+      ...trust,
+    });
+    const https = createHttpsServer(
+      {
+        ...context(certs?.contextOptions() ?? { ca: [] }),
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      listener,
+    );
+    certs?.attach(https, context);
+    server = https;
+  } else server = createHttpServer(listener);
   // Probes use short-lived connections; do not let idle keep-alives delay shutdown.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {

@@ -41,7 +41,14 @@ export interface GuardedPort {
   guard: Delegation;
   get(
     path: string,
-    init?: { token?: string; cert?: Pem; headers?: Record<string, string>; method?: string },
+    init?: {
+      token?: string;
+      cert?: Pem;
+      headers?: Record<string, string>;
+      method?: string;
+      /** Reuse this client's connections instead of a new one per request. */
+      agent?: Agent;
+    },
   ): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
 }
@@ -66,10 +73,13 @@ export async function guardedPort(
     server,
     guard,
     async get(path, init = {}) {
-      const agent = new Agent({
-        connect: { ca: tls.cert, servername: 'localhost', ...(init.cert ?? {}) },
-      });
-      agents.push(agent);
+      let agent = init.agent;
+      if (!agent) {
+        agent = new Agent({
+          connect: { ca: tls.cert, servername: 'localhost', ...(init.cert ?? {}) },
+        });
+        agents.push(agent);
+      }
       const headers: Record<string, string> = { ...init.headers };
       if (init.token !== undefined) headers['authorization'] = `Bearer ${init.token}`;
       const res = await fetch(server.url + path, {

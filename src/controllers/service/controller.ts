@@ -14,9 +14,15 @@
 //   which always asks the provider so drift is repaired).
 // Node changes schedule one debounced sweep that enqueues every load-balancer Service; the queue
 // de-duplicates keys, so N Node changes cost at most one reconcile per Service.
+// Warnings the provider returns with a status become Warning events once per Service: a
+// warning is recorded again only after a sync without it, so a resync at rest writes nothing.
 import { createHash } from 'node:crypto';
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
-import type { LoadBalancer, LoadBalancerIngress } from '../../cloud/provider.ts';
+import type {
+  LoadBalancer,
+  LoadBalancerIngress,
+  LoadBalancerWarning,
+} from '../../cloud/provider.ts';
 import { InvalidServiceConfigError } from '../../cloud/provider.ts';
 import type { EventRecorder, EventType } from '../../kube/events.ts';
 import { SERVICE_KIND } from '../../kube/events.ts';
@@ -113,6 +119,8 @@ export class ServiceController implements Controller {
     namespace: string | undefined;
   };
   private readonly synced = new Map<string, Synced>();
+  /** Per Service key, the provider warnings of its last sync (reason + message), each recorded once. */
+  private readonly warned = new Map<string, Set<string>>();
   private readonly fresh: FreshObjects<V1Service>;
   private readonly nodeFingerprints = new Map<string, string>();
   private eligible: V1Node[] | undefined;
@@ -146,6 +154,10 @@ export class ServiceController implements Controller {
     this.services = ctx.informers.services();
     this.fresh = new FreshObjects(this.services.transform);
     this.nodes = ctx.informers.nodes();
+    // The provider tells a Node's instance from any other machine by this (a copied owner
+    // record on a machine outside the cluster is never acted on); candidates alone would not
+    // do, since a failed Node is not one but its floating IP must move.
+    balancer.setNodeLister?.(() => this.nodes.list());
     this.slices = ctx.informers.endpointSlices();
     this.services.addHandlers({
       add: (svc) => {
@@ -293,6 +305,7 @@ export class ServiceController implements Controller {
         signal,
       );
       ingress = status.ingress;
+      this.warn(key, svc, status.warnings);
       current = await this.writeIngress(key, current, ingress, signal);
     } catch (err) {
       if (signal?.aborted) throw err; // stopped, not failed: nothing to tell the Service
@@ -355,7 +368,10 @@ export class ServiceController implements Controller {
             (performance.now() - updateStarted) / 1000,
           ),
         );
-      if (status) current = await this.writeIngress(key, current, status.ingress, signal);
+      if (status) {
+        this.warn(key, svc, status.warnings);
+        current = await this.writeIngress(key, current, status.ingress, signal);
+      }
     } catch (err) {
       if (signal?.aborted) {
         prior.nodes = undefined; // not known to be done: the next leader updates again
@@ -389,7 +405,11 @@ export class ServiceController implements Controller {
     this.event(svc, 'Normal', 'DeletingLoadBalancer', 'Deleting load balancer');
     let current = svc;
     try {
-      await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc, signal);
+      const warnings = await this.balancer.ensureLoadBalancerDeleted(this.clusterName, svc, signal);
+      // Each recorded: the Service is going, there is no later sync to repeat them at.
+      this.warned.delete(key);
+      this.warn(key, svc, warnings ?? undefined);
+      this.warned.delete(key);
       this.synced.delete(key);
       if (clearStatus) current = await this.writeIngress(key, current, [], signal);
       if (this.services.get(key))
@@ -554,6 +574,24 @@ export class ServiceController implements Controller {
         'synced load balancers for all Services',
       );
     }
+  }
+
+  /** Records the warnings not recorded at this Service's last sync; forgets the ones gone since. */
+  private warn(key: string, svc: V1Service, warnings: LoadBalancerWarning[] | undefined): void {
+    const before = this.warned.get(key);
+    const now = new Set<string>();
+    for (const w of warnings ?? []) {
+      const id = `${w.reason}\n${w.message}`;
+      now.add(id);
+      if (before?.has(id)) continue;
+      this.log.warn(
+        { service: key, reason: w.reason, message: w.message },
+        'load balancer warning',
+      );
+      this.event(svc, 'Warning', w.reason, w.message);
+    }
+    if (now.size > 0) this.warned.set(key, now);
+    else this.warned.delete(key);
   }
 
   private event(svc: V1Service, type: EventType, reason: string, message: string): void {

@@ -9,6 +9,7 @@ import {
   readFloatingIpPool,
   readFloatingIpVersion,
   renderAnnotationDocs,
+  unknownAnnotations,
 } from './annotations.ts';
 
 const DOCS = new URL('../../../../docs/annotations.md', import.meta.url);
@@ -48,4 +49,53 @@ test('readers: unset and empty are undefined, valid values typed, invalid ones n
     assert.ok('error' in result, `${name}=${value}`);
     assert.ok(result.error.includes(name), result.error);
   }
+});
+
+test('floating-ip: a zone id is refused; every spelling of an address reads as its canonical text', () => {
+  const read = (value: string) => readFloatingIp({ 'oxide.computer/floating-ip': value });
+  const zoned = read('fe80::1%eth0');
+  assert.ok('error' in zoned && /without a zone id/.test(zoned.error), JSON.stringify(zoned));
+  assert.deepEqual(read('::ffff:192.0.2.10'), { value: '192.0.2.10' });
+  assert.deepEqual(read('::FFFF:C000:020A'), { value: '192.0.2.10' });
+  assert.deepEqual(read('2001:DB8:0:0::0001'), { value: '2001:db8::1' });
+});
+
+test('an invalid value is echoed cut, with its length, however long it is', () => {
+  const huge = 'x'.repeat(100_000);
+  for (const name of [
+    'oxide.computer/floating-ip',
+    'oxide.computer/floating-ip-pool',
+    'oxide.computer/floating-ip-version',
+    'oxide.computer/floating-ip-name',
+    'oxide.computer/firewall',
+  ]) {
+    const decl = ALL_ANNOTATIONS.find((d) => d.name === name);
+    assert.ok(decl);
+    const result = [
+      readFloatingIp,
+      readFloatingIpPool,
+      readFloatingIpVersion,
+      readFloatingIpName,
+      readFirewall,
+    ]
+      .map((read) => read({ [name]: huge }))
+      .find((r) => 'error' in r);
+    assert.ok(result && 'error' in result, name);
+    assert.ok(result.error.length < 400, `${name}: ${result.error.length} characters`);
+    assert.ok(result.error.includes('(100000 characters)'), result.error.slice(-80));
+  }
+});
+
+test('unknown oxide.computer/ keys are reported (typos), others are not', () => {
+  assert.deepEqual(unknownAnnotations(undefined), []);
+  assert.deepEqual(
+    unknownAnnotations({
+      'oxide.computer/floating-ipp': '10.0.0.1',
+      'oxide.computer/firewall': 'true',
+      'oxide.computer/Floating-IP': 'x',
+      'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8',
+      'example.com/oxide.computer/x': 'y',
+    }),
+    ['oxide.computer/Floating-IP', 'oxide.computer/floating-ipp'],
+  );
 });

@@ -2,7 +2,8 @@
 // docs/annotations.md (rendered by `renderAnnotationDocs`, snapshot-checked by a test) both come
 // from these declarations. The first three are the Go CCM v0.7.1's, with its exact names and
 // meaning, so Services written for it keep working.
-import { isIP } from 'node:net';
+import { parseIp } from '../../../net/ip.ts';
+import { quote } from '../../../util/quote.ts';
 
 export interface AnnotationDeclaration {
   readonly name: string;
@@ -14,14 +15,15 @@ export interface AnnotationDeclaration {
 
 export const FLOATING_IP: AnnotationDeclaration = {
   name: 'oxide.computer/floating-ip',
-  type: 'IP address (IPv4 or IPv6)',
+  type: 'IP address (IPv4 or IPv6, no zone id)',
   default: 'unset',
   description:
     'Reserve this exact address for the Service, from the default pool of its IP version. ' +
     'Exclusive with `oxide.computer/floating-ip-pool`, `oxide.computer/floating-ip-version` and ' +
     '`oxide.computer/floating-ip-name`. `spec.loadBalancerIP` means the same (the annotation wins ' +
-    'when both are set and differ, which is an error). An address held by a floating IP the ' +
-    'Service does not own is refused (see Ownership below).',
+    'when both are set and differ, which is an error). Any spelling of an address is the same ' +
+    'address (`::ffff:192.0.2.10` is `192.0.2.10`, `2001:DB8:0::1` is `2001:db8::1`). An address ' +
+    'held by a floating IP the Service does not own is refused (see Ownership below).',
 };
 
 export const FLOATING_IP_POOL: AnnotationDeclaration = {
@@ -95,8 +97,9 @@ function raw(annotations: Annotations, decl: AnnotationDeclaration): string | un
   return value === undefined || value === '' ? undefined : value;
 }
 
+// The value is the tenant's and may be any length: quoted and cut (util/quote.ts).
 const invalid = (decl: AnnotationDeclaration, value: string, why: string) => ({
-  error: `annotation ${decl.name}: invalid value ${JSON.stringify(value)}: ${why}`,
+  error: `annotation ${decl.name}: invalid value ${quote(value)}: ${why}`,
 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -107,11 +110,17 @@ export function isNameOrId(value: string): boolean {
   return UUID.test(value) || (value.length <= 63 && OXIDE_NAME.test(value));
 }
 
+/** The canonical address (net/ip.ts), so every later comparison sees one spelling. */
 export function readFloatingIp(annotations: Annotations): AnnotationResult<string | undefined> {
   const value = raw(annotations, FLOATING_IP);
   if (value === undefined) return { value };
-  return isIP(value) ? { value } : invalid(FLOATING_IP, value, 'not an IPv4 or IPv6 address');
+  const ip = parseIp(value);
+  if (ip) return { value: ip.address };
+  return invalid(FLOATING_IP, value, IP_PROBLEM);
 }
+
+/** Why an address was refused; zone ids (`%eth0`) pass node:net's isIP but not Oxide's API. */
+export const IP_PROBLEM = 'not an IPv4 or IPv6 address (without a zone id)';
 
 export function readFloatingIpPool(annotations: Annotations): AnnotationResult<string | undefined> {
   const value = raw(annotations, FLOATING_IP_POOL);
@@ -157,6 +166,20 @@ export interface LoadBalancerAnnotations {
   version: AnnotationResult<IpVersion | undefined>;
   floatingIpName: AnnotationResult<string | undefined>;
   firewall: AnnotationResult<boolean | undefined>;
+}
+
+/** The annotation prefix the Oxide provider owns: a key under it that it does not read is a typo. */
+export const ANNOTATION_PREFIX = 'oxide.computer/';
+
+/**
+ * Keys under `oxide.computer/` that no declaration names (`oxide.computer/floating-ipp`), sorted;
+ * silently ignoring one would leave a Service without what its author asked for.
+ */
+export function unknownAnnotations(annotations: Annotations): string[] {
+  const known = new Set(ALL_ANNOTATIONS.map((d) => d.name));
+  return Object.keys(annotations ?? {})
+    .filter((k) => k.startsWith(ANNOTATION_PREFIX) && !known.has(k))
+    .sort();
 }
 
 export function readAnnotations(annotations: Annotations): LoadBalancerAnnotations {
@@ -274,6 +297,24 @@ const BEHAVIOUR = [
   '  by the tenant, who may not be allowed to see other namespaces, and generated names would',
   "  reveal another tenant's namespace and Service name. The CCM's log, which operators read,",
   '  says which floating IP refused it and why.',
+  "- **Copied owner records.** A floating IP whose description carries this Service's record but",
+  "  whose name is none of the Service's (someone copied the description onto another floating IP)",
+  '  and that is attached to an instance which is not a Node of this cluster is never detached or',
+  '  deleted, not even with the Service: that instance may serve something outside Kubernetes. A',
+  '  Warning event `FloatingIPOutsideCluster` names the floating IP and the instance, once. The',
+  "  Service's own floating IPs (its record and its name) move from any instance, as the one on a",
+  "  deleted Node's instance must.",
+  '',
+  '## Input',
+  '',
+  '- **Addresses** are read as addresses, not text: `2001:DB8:0::1` is `2001:db8::1` and the',
+  '  IPv4-mapped `::ffff:192.0.2.10` is `192.0.2.10`, for ownership as for creation. A zone id',
+  '  (`fe80::1%eth0`) is no address Oxide takes: invalid input, like any other invalid value.',
+  '- **Invalid values** are quoted in the Warning cut to 120 characters with their length',
+  '  (`"ppp…"… (100000 characters)`); no Event message exceeds 1024 characters.',
+  '- **Unknown keys** under `oxide.computer/` (a typo such as `oxide.computer/floating-ipp`) do',
+  '  not stop the Service, which is served as if they were absent; a Warning event',
+  '  `UnknownAnnotation` names them, once per distinct set of unknown keys (not at every resync).',
   '',
 ];
 

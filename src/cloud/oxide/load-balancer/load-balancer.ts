@@ -19,7 +19,8 @@ import type { Logger } from '../../../log.ts';
 import { silentLogger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
 import { InstanceInventory } from '../../../oxide/inventory.ts';
-import type { LoadBalancer, LoadBalancerStatus } from '../../provider.ts';
+import type { LoadBalancer, LoadBalancerStatus, LoadBalancerWarning } from '../../provider.ts';
+import { parseProviderID } from '../provider-id.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { SharedNameWatch } from '../shared-name.ts';
 import { LoadBalancerFirewall } from './firewall.ts';
@@ -28,10 +29,12 @@ import type { NamedFloatingIpPolicy } from './owner.ts';
 import { planDeletion, planFloatingIps } from './ownership.ts';
 import type { PlanContext } from './ownership.ts';
 import { candidatesOf, Placement } from './placement.ts';
+import type { Candidate } from './placement.ts';
 import { deletionSpec, LOAD_BALANCER_CLASS, loadBalancerSpec } from './spec.ts';
 import type { DeletionSpec, SpecDefaults } from './spec.ts';
 import { IngressStatus } from './status.ts';
 import { PrimaryNics } from './target-nics.ts';
+import { outsideClusterWarnings, unknownAnnotationWarning } from './warnings.ts';
 
 export interface OxideLoadBalancerOptions {
   client: OxideClient;
@@ -70,6 +73,7 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly placement: Placement;
   private readonly firewall: LoadBalancerFirewall;
   private readonly ingress = new IngressStatus();
+  private nodeLister: (() => readonly V1Node[]) | undefined;
 
   constructor(options: OxideLoadBalancerOptions) {
     const { client } = options;
@@ -99,6 +103,27 @@ export class OxideLoadBalancer implements LoadBalancer {
     );
   }
 
+  setNodeLister(list: () => readonly V1Node[]): void {
+    this.nodeLister = list;
+  }
+
+  /**
+   * Whether an instance is a Node of the cluster: a candidate, else any Node in the lister's
+   * list (read only when a FIP is found off the candidates, which is rare). Undefined without a
+   * lister: nothing to tell by.
+   */
+  private onNode(candidates: readonly Candidate[]): ((instanceId: string) => boolean) | undefined {
+    const list = this.nodeLister;
+    if (!list) return undefined;
+    const near = new Set(candidates.map((c) => c.instanceId));
+    let all: Set<string> | undefined;
+    return (instanceId) => {
+      if (near.has(instanceId)) return true;
+      all ??= clusterInstances(list());
+      return all.has(instanceId);
+    };
+  }
+
   ensureLoadBalancer(
     clusterName: string,
     service: V1Service,
@@ -126,7 +151,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     clusterName: string,
     service: V1Service,
     signal?: AbortSignal,
-  ): Promise<void> {
+  ): Promise<LoadBalancerWarning[]> {
     const spec = deletionSpec(this.cluster(clusterName), service, this.defaults);
     return this.fips.withView((fips) => this.deleteFrom(fips, spec, signal), true, signal);
   }
@@ -151,7 +176,10 @@ export class OxideLoadBalancer implements LoadBalancer {
     return this.fips.withView(
       async (fips) => {
         // 2. Ownership: every refusal (another Service's FIP or address) is thrown here.
-        const { planned, stale } = planFloatingIps(spec, fips, this.planContext);
+        const { planned, stale, held } = planFloatingIps(spec, fips, {
+          ...this.planContext,
+          onNode: this.onNode(candidates),
+        });
         // 3. Floating IPs: what the Service no longer uses goes, then each it uses exists.
         if (mode === 'ensure') await this.fips.dropStale(stale, fips, signal);
         const placed: FloatingIp[] = [];
@@ -166,7 +194,11 @@ export class OxideLoadBalancer implements LoadBalancer {
         await this.firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed, signal);
         // 6. Status.
         this.ingress.prune(candidates, this.fips.current(fips));
-        return this.ingress.of(placed);
+        const warnings = [
+          ...unknownAnnotationWarning(spec.unknownAnnotations),
+          ...outsideClusterWarnings(held),
+        ];
+        return { ...this.ingress.of(placed), ...(warnings.length > 0 ? { warnings } : {}) };
       },
       false,
       signal,
@@ -182,11 +214,28 @@ export class OxideLoadBalancer implements LoadBalancer {
     fips: readonly FloatingIp[],
     spec: DeletionSpec,
     signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const { owned, named, ruleNames } = planDeletion(spec, fips, this.planContext);
+  ): Promise<LoadBalancerWarning[]> {
+    const { owned, named, held, ruleNames } = planDeletion(spec, fips, {
+      ...this.planContext,
+      onNode: this.onNode([]),
+    });
     const attached = named ? [...owned, named] : owned;
     await this.firewall.remove(ruleNames, spec.firewall, attached, signal);
     for (const fip of owned) await this.fips.releaseOwned(fip, spec.ref, signal);
     if (named?.instanceId) await this.fips.detachUserOwned(named, signal);
+    return outsideClusterWarnings(held);
   }
+}
+
+/** The instance ids of Nodes with an Oxide providerID (others cannot hold a FIP of ours). */
+function clusterInstances(nodes: readonly V1Node[]): Set<string> {
+  const ids = new Set<string>();
+  for (const node of nodes) {
+    try {
+      ids.add(parseProviderID(node.spec?.providerID ?? ''));
+    } catch {
+      // Not initialized yet, or another provider's: no instance of ours to protect.
+    }
+  }
+  return ids;
 }

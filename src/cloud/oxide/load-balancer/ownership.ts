@@ -2,6 +2,11 @@
 // alone by the rules in owner.ts, before anything is written. Everything the Service may not
 // have (another Service's FIP or address, a user's FIP not marked for it) is refused here, so a
 // refusal never leaves half a change behind. Pure apart from logging what only operators read.
+// Owner records can be copied: a FIP whose description names the Service but whose name is none
+// of the Service's (`held`) is never detached from an instance that is not a Node of this
+// cluster, since that instance may serve something outside Kubernetes; it is left attached and
+// reported. The Service's own FIPs (its record and its name) move from wherever they are, as a
+// FIP on the instance of a deleted Node must.
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { FLOATING_IP, FLOATING_IP_NAME } from './annotations.ts';
@@ -39,6 +44,8 @@ export interface Plan {
   planned: Planned[];
   /** FIPs the Service owns and no longer uses. */
   stale: FloatingIp[];
+  /** FIPs with the Service's record but not its name, attached outside the cluster: left alone. */
+  held: FloatingIp[];
 }
 
 export interface PlanContext {
@@ -47,9 +54,11 @@ export interface PlanContext {
   log: Logger;
   /**
    * Told, at each plan, which other cluster identity records of the project name under this
-   * cluster's name (undefined: none): two clusters share the --cluster-name (ClusterConflict).
+   * cluster's name (undefined: none): two clusters share the --cluster-name (shared-name.ts).
    */
   sharedName?: ((otherId: string | undefined) => void) | undefined;
+  /** Whether an instance is a Node of this cluster; absent: every instance may be. */
+  onNode?: ((instanceId: string) => boolean) | undefined;
 }
 
 /**
@@ -87,6 +96,24 @@ function recordOf(fip: FloatingIp): Owner {
 }
 
 /**
+ * A FIP with the Service's owner record (`mine` or `orphan`) but none of its names, attached to
+ * an instance that is not a Node of this cluster: a copied description, never acted on.
+ */
+function heldOutside(
+  f: FloatingIp,
+  names: ReadonlySet<string>,
+  ctx: Pick<PlanContext, 'onNode'>,
+): boolean {
+  return Boolean(f.instanceId && ctx.onNode && !names.has(f.name) && !ctx.onNode(f.instanceId));
+}
+
+/** Every name a FIP of this Service may have: plain and alternative, for each role. */
+function serviceNames(base: string, uid: string): Set<string> {
+  const roles: Role[] = ['primary', 'v4', 'v6'];
+  return new Set(roles.flatMap((r) => Object.values(roleNames(base, r, uid))));
+}
+
+/**
  * Which existing FIP (or new name) serves each desired FIP, by ownership. Throws
  * FloatingIpConflictError when the Service asks for what is not its own; writes nothing.
  */
@@ -97,7 +124,10 @@ export function planFloatingIps(
 ): Plan {
   const { ref } = spec;
   const { rel, shared } = relations(fips, ref, ctx);
-  const own = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
+  const names = serviceNames(spec.baseName, ref.uid);
+  const recorded = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
+  const held = recorded.filter((f) => heldOutside(f, names, ctx));
+  const own = recorded.filter((f) => !held.includes(f));
   const used = new Set<string>();
   const planned = spec.floatingIps.map((d): Planned => {
     if (!d.owned) return planNamed(d, ref, fips, rel, shared, ctx);
@@ -134,7 +164,7 @@ export function planFloatingIps(
     checkAddress(d, result.fip, fips, rel, ctx);
     return result;
   });
-  return { planned, stale: own.filter((f) => !used.has(f.id)) };
+  return { planned, stale: own.filter((f) => !used.has(f.id)), held };
 }
 
 /** An address asked for (annotation or spec.loadBalancerIP) that another FIP holds is refused. */
@@ -194,6 +224,8 @@ export interface DeletionPlan {
   owned: FloatingIp[];
   /** A user's FIP marked for it: detached, never deleted. */
   named: FloatingIp | undefined;
+  /** With its record but not its name, attached outside the cluster: neither detached nor deleted. */
+  held: FloatingIp[];
   /** The names its firewall rules may be named after (see firewallRuleBase). */
   ruleNames: Set<string>;
 }
@@ -205,15 +237,19 @@ export interface DeletionPlan {
 export function planDeletion(
   spec: DeletionSpec,
   fips: readonly FloatingIp[],
-  ctx: Pick<PlanContext, 'sharedName'> = {},
+  ctx: Pick<PlanContext, 'sharedName' | 'onNode'> = {},
 ): DeletionPlan {
   const { ref, baseName: base } = spec;
   const roles: Role[] = ['primary', 'v4', 'v6'];
   const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
   const { rel, shared } = relations(fips, ref, ctx);
+  const names = serviceNames(base, ref.uid);
+  const held: FloatingIp[] = [];
   const owned = fips.filter((f) => {
     if (rel(f) === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
-    return rel(f) === 'mine' || rel(f) === 'orphan';
+    if (rel(f) !== 'mine' && rel(f) !== 'orphan') return false;
+    if (heldOutside(f, names, ctx)) held.push(f);
+    return !held.includes(f);
   });
   const named = namedFip(fips, ref, spec.floatingIpName, rel, shared);
 
@@ -224,7 +260,7 @@ export function planDeletion(
   if (named) ruleNames.add(named.name);
   const atBase = fips.find((f) => f.name === base);
   if (!atBase || owned.includes(atBase)) ruleNames.add(base);
-  return { owned, named, ruleNames };
+  return { owned, named, held, ruleNames };
 }
 
 /** The FIP the annotation names, when it is a user's FIP marked for this Service. */

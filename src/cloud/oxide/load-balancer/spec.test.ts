@@ -82,3 +82,43 @@ test('deletion reads an invalid annotation as unset, so the Service can still go
   assert.deepEqual(deletionSpec(C, named, { firewall: true }).firewall, false);
   assert.equal(deletionSpec(C, named, { firewall: true }).floatingIpName, 'mine');
 });
+
+test('spec.loadBalancerIP and the annotation are compared as addresses, not as text', () => {
+  const svc = (annotation: string, specIp: string): V1Service => {
+    const s = service({ 'oxide.computer/floating-ip': annotation });
+    if (s.spec) s.spec.loadBalancerIP = specIp;
+    return s;
+  };
+  const ip = (s: V1Service) => loadBalancerSpec(C, s, DEFAULTS).floatingIps[0]?.allocation;
+  assert.deepEqual(ip(svc('::ffff:192.0.2.10', '192.0.2.10')), {
+    type: 'explicit',
+    ip: '192.0.2.10',
+  });
+  assert.deepEqual(ip(svc('2001:DB8::0:1', '2001:db8:0::1')), {
+    type: 'explicit',
+    ip: '2001:db8::1',
+  });
+  assert.throws(() => ip(svc('192.0.2.10', '192.0.2.11')), /differ/);
+  // A zone id in spec.loadBalancerIP is invalid input, not a crash ("Invalid URL") retried forever.
+  assert.throws(
+    () => ip(svc('', 'fe80::1%eth0')),
+    (err: Error) =>
+      err instanceof InvalidServiceConfigError && /spec\.loadBalancerIP.*zone id/.test(err.message),
+  );
+});
+
+test('source ranges: zone ids and mapped IPv4 are not CIDRs; a long one is echoed cut', () => {
+  const spec = (ranges: string[]) =>
+    loadBalancerSpec(C, service({}, ranges), { ...DEFAULTS, firewall: true });
+  for (const bad of ['fe80::%eth0/64', '::ffff:10.0.0.0/104']) {
+    assert.throws(() => spec([bad]), InvalidServiceConfigError, bad);
+  }
+  assert.deepEqual(spec(['2001:db8::/32', '10.0.0.0/8']).firewall?.sourceRanges, [
+    '2001:db8::/32',
+    '10.0.0.0/8',
+  ]);
+  assert.throws(
+    () => spec([`10.0.0.0/8${'0'.repeat(50_000)}`]),
+    (err: Error) => err.message.length < 300 && err.message.includes('(50010 characters)'),
+  );
+});

@@ -3,8 +3,9 @@
 // allocated, and the firewall rules it wants. The annotations are read here and nowhere else.
 // Every configuration problem is found here, before anything is created or deleted; which
 // existing FIPs are the Service's is decided by ownership (ownership.ts), not here.
-import { isIP } from 'node:net';
 import type { V1Service } from '@kubernetes/client-node';
+import { parseIp } from '../../../net/ip.ts';
+import { quote } from '../../../util/quote.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import {
@@ -12,9 +13,10 @@ import {
   FLOATING_IP_NAME,
   FLOATING_IP_POOL,
   FLOATING_IP_VERSION,
+  IP_PROBLEM,
 } from './annotations.ts';
 import type { AnnotationResult, IpVersion, LoadBalancerAnnotations } from './annotations.ts';
-import { readAnnotations } from './annotations.ts';
+import { readAnnotations, unknownAnnotations } from './annotations.ts';
 import { secondFamilyName, serviceRef } from './owner.ts';
 import type { NamedFloatingIpPolicy, Role, ServiceRef } from './owner.ts';
 
@@ -81,6 +83,8 @@ export interface LoadBalancerSpec {
   floatingIps: DesiredFloatingIp[];
   /** Undefined: no rules wanted (and any left over are removed). */
   firewall: FirewallSpec | undefined;
+  /** `oxide.computer/` annotation keys nothing reads (typos), sorted. */
+  unknownAnnotations: string[];
 }
 
 export interface SpecDefaults {
@@ -90,12 +94,14 @@ export interface SpecDefaults {
   namedFloatingIps: NamedFloatingIpPolicy;
 }
 
-export const familyOf = (ip: string): IpVersion => (isIP(ip) === 6 ? 'v6' : 'v4');
+export const familyOf = (ip: string): IpVersion => (parseIp(ip)?.family === 6 ? 'v6' : 'v4');
 
-/** Canonical text of an address, so `2001:DB8:0::1` equals `2001:db8::1`. */
+/**
+ * Canonical text of an address (net/ip.ts), so `2001:DB8:0::1` equals `2001:db8::1` and
+ * `::ffff:192.0.2.1` equals `192.0.2.1`; text that is no address is returned as it is.
+ */
 export function canonicalIp(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
-  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  return parseIp(ip)?.address ?? ip;
 }
 
 function unwrap<T>(result: AnnotationResult<T>): T {
@@ -131,7 +137,13 @@ export function loadBalancerSpec(
   // Source ranges are checked only when rules are wanted, after the floating IPs.
   const firewall =
     (unwrap(annotations.firewall) ?? defaults.firewall) ? firewallSpec(service) : undefined;
-  return { ref: serviceRef(cluster, service), baseName, floatingIps, firewall };
+  return {
+    ref: serviceRef(cluster, service),
+    baseName,
+    floatingIps,
+    firewall,
+    unknownAnnotations: unknownAnnotations(service.metadata?.annotations),
+  };
 }
 
 function desiredFloatingIps(
@@ -147,13 +159,15 @@ function desiredFloatingIps(
   // Every annotation value is checked before any combination.
   unwrap(annotations.firewall);
 
-  const specIp = service.spec?.loadBalancerIP?.trim() || undefined;
-  if (specIp !== undefined && !isIP(specIp)) {
+  const specText = service.spec?.loadBalancerIP?.trim() || undefined;
+  const specIp = specText === undefined ? undefined : parseIp(specText)?.address;
+  if (specText !== undefined && specIp === undefined) {
     throw new InvalidServiceConfigError(
-      `spec.loadBalancerIP: invalid value ${JSON.stringify(specIp)}: not an IPv4 or IPv6 address`,
+      `spec.loadBalancerIP: invalid value ${quote(specText)}: ${IP_PROBLEM}`,
     );
   }
-  if (specIp && annotatedIp && canonicalIp(specIp) !== canonicalIp(annotatedIp)) {
+  // Both are canonical (readFloatingIp, parseIp): equal text is the same address.
+  if (specIp && annotatedIp && specIp !== annotatedIp) {
     throw new InvalidServiceConfigError(
       `annotation ${FLOATING_IP.name} (${annotatedIp}) and spec.loadBalancerIP (${specIp}) differ`,
     );
@@ -289,8 +303,11 @@ function isCidr(text: string): boolean {
   ) {
     return false;
   }
-  const family = isIP(address);
-  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+  // parseIp refuses zone ids (node:net's isIP takes them; Oxide's rules do not). A mapped IPv4
+  // (`::ffff:10.0.0.0/104`) is refused too: its prefix counts IPv6 bits.
+  const ip = parseIp(address);
+  if (ip === undefined || (ip.family === 4) === address.includes(':')) return false;
+  return Number(prefix) <= (ip.family === 4 ? 32 : 128);
 }
 
 /** The allowed source CIDRs (empty: everywhere); throws InvalidServiceConfigError on a bad one. */
@@ -305,7 +322,7 @@ function sourceRanges(service: V1Service): string[] {
       const field = fromSpec.length
         ? 'spec.loadBalancerSourceRanges'
         : `annotation ${SOURCE_RANGES_ANNOTATION}`;
-      throw new InvalidServiceConfigError(`${field}: ${JSON.stringify(r)} is not a CIDR`);
+      throw new InvalidServiceConfigError(`${field}: ${quote(r)} is not a CIDR`);
     }
   }
   return ranges;
