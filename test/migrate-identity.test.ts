@@ -1,7 +1,8 @@
 // Upgrading from v0.8 (records without the cluster identity) changes no Service and costs at most
-// one record write per Oxide object: each floating IP's description gets the identity once, and
-// each firewalled Service's rules once (one write of the VPC's rule set per Service); a restart
-// afterwards writes nothing. The v0.8 world is made by the provider without an identity, which
+// one record write per Oxide object: each floating IP's description gets the identity once, each
+// firewalled Service's rules once (one write of the VPC's rule set per Service), the route
+// controller's router once; routes and subnet attachments not at all. A restart afterwards writes
+// nothing. The v0.8 world is made by the provider without an identity, which
 // writes exactly v0.8's records (cloud/oxide/cluster.ts UNKNOWN_CLUSTER_ID; the unit tests pin
 // the text).
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { test } from 'node:test';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { startSimulator } from '../sim/server.ts';
 import { OxideLoadBalancer } from '../src/cloud/oxide/load-balancer/load-balancer.ts';
+import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { UNKNOWN_CLUSTER_ID, clusterIdIn } from '../src/cloud/oxide/cluster.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { reconcileMetrics } from '../src/metrics.ts';
@@ -65,6 +67,26 @@ test('v0.8 records: zero Service changes, one write per floating IP and per fire
         status: { loadBalancer: status },
       });
     }
+    // v0.8's routes: a route per Node on the `kubernetes-pods` router, attached to the subnet.
+    const v08routes = new OxideCloudProvider({
+      client: oxide,
+      cluster: { name: 'kubernetes', id: UNKNOWN_CLUSTER_ID },
+    }).routes();
+    assert.ok(v08routes);
+    for (const [i, node] of ['n1', 'n2'].entries()) {
+      const cidr = `10.244.${i}.0/24`;
+      await kube.patch(`/api/v1/nodes/${node}`, 'merge', {
+        spec: { podCIDR: cidr, podCIDRs: [cidr] },
+      });
+      await v08routes.createRoute('kubernetes', '', {
+        name: '',
+        targetNode: node,
+        destinationCIDR: cidr,
+        blackhole: false,
+      });
+    }
+    const router = () => sim.db.routers.find((r) => r.name === 'kubernetes-pods');
+    assert.equal(clusterIdIn(router()?.description ?? ''), undefined);
     assert.ok(sim.db.floatingIps.every((f) => clusterIdIn(f.description) === undefined));
     const rules = () =>
       [...sim.db.rules.values()].flat().filter((r) => r.name.startsWith('k8s-lb-'));
@@ -79,7 +101,13 @@ test('v0.8 records: zero Service changes, one write per floating IP and per fire
 
     // The upgrade.
     const counted = await reconciled();
-    let ccm = await runCcm(sim, cluster);
+    const options = {
+      allocateNodeCidrs: true,
+      configureCloudRoutes: true,
+      clusterCidr: '10.244.0.0/16',
+      routeReconciliationPeriodMs: 1_000,
+    };
+    let ccm = await runCcm(sim, cluster, options, ['service', 'route']);
     await waitFor(
       'every Service reconciled',
       async () => (await reconciled()) - counted >= SERVICES.length,
@@ -90,6 +118,13 @@ test('v0.8 records: zero Service changes, one write per floating IP and per fire
       () => rules().every((r) => clusterIdIn(r.description) === cluster.uid),
       30_000,
     );
+    await waitFor(
+      'router upgraded',
+      () => clusterIdIn(router()?.description ?? '') === cluster.uid,
+      30_000,
+    );
+    // Two more route reconciliations: a route write would have happened by now.
+    await new Promise((r) => setTimeout(r, 2_500));
     const writes = sim.requests.entries.filter((e) => e.method !== 'GET');
     console.log(
       `upgrade from v0.8: Oxide writes ${JSON.stringify(writes.map((w) => w.operationId))}`,
@@ -101,8 +136,9 @@ test('v0.8 records: zero Service changes, one write per floating IP and per fire
         ...SERVICES.filter((s) => s.firewall).map(
           () => 'vpc_firewall_rules_update /v1/vpc-firewall-rules',
         ),
+        `vpc_router_update /v1/vpc-routers/${router()?.id}`,
       ].sort(),
-      'one record write per floating IP and per firewalled Service, nothing else',
+      'one record write per floating IP, per firewalled Service and per router, nothing else',
     );
     assert.deepEqual(
       sim.db.floatingIps.map((f) => [f.id, f.name, f.ip, f.instanceId, clusterIdIn(f.description)]),
@@ -123,11 +159,16 @@ test('v0.8 records: zero Service changes, one write per floating IP and per fire
     assert.equal(await ccm.stop(), 0);
     sim.requests.reset();
     const again = await reconciled();
-    ccm = await runCcm(sim, cluster);
+    ccm = await runCcm(sim, cluster, options, ['service', 'route']);
     await waitFor(
       'every Service reconciled again',
       async () => (await reconciled()) - again >= SERVICES.length,
       60_000,
+    );
+    await waitFor(
+      'routes listed twice',
+      () => sim.requests.count('vpc_router_route_list') >= 2,
+      30_000,
     );
     assert.deepEqual(
       sim.requests.entries.filter((e) => e.method !== 'GET').map((e) => e.operationId),
