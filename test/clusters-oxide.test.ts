@@ -347,7 +347,18 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, rout
       remove(a, 0, 2),
       remove(b, 0, 2),
     ]);
-    await Promise.all([served(a, 2, CHURN), served(b, 2, CHURN)]);
+    await Promise.all([served(a, 2, CHURN), served(b, 2, CHURN)]).catch((err: unknown) => {
+      // What the CCMs were failing at: the last error lines of each.
+      for (const ccm of ccms) {
+        const errors = ccm
+          .logs()
+          .split('\n')
+          .filter((l) => /^[EW]/.test(l));
+        console.log(`${errors.length} E/W lines; last:\n${errors.slice(-10).join('\n')}`);
+      }
+      console.log(JSON.stringify(sim.requests.byOperation()));
+      throw err;
+    });
     // Each cluster's router holds a route per Node, on its own subnet, and nothing of the other.
     const routed = (clusterName: string, nodes: readonly string[], subnet: string) => {
       const router = sim.db.routers.find((r) => r.name === `${clusterName}-pods`);
