@@ -42,7 +42,21 @@ let b: Cluster;
 const running: RunningCcm[] = [];
 
 before(async () => {
-  sim = await startSimulator({ seed: { project: 'k8s' } });
+  // A default pool for a thousand floating IPs (the simulator's default /24 holds 241): the
+  // shared address space of RFC 6598, which nothing on loopback ever contacts.
+  sim = await startSimulator({
+    seed: {
+      project: 'k8s',
+      pools: [
+        {
+          name: 'default-v4',
+          version: 'v4',
+          isDefault: true,
+          ranges: [{ first: '100.64.0.10', last: '100.64.15.250' }],
+        },
+      ],
+    },
+  });
   // One VPC; each cluster's Nodes on a subnet of their own (a subnet takes one custom router).
   sim.db.addSubnet({ name: 'sub-b', ipv4Block: '172.31.0.0/22' });
   for (const name of NODES.a) sim.db.addInstance({ name, nics: [{ primary: true }] });
