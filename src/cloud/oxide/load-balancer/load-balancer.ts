@@ -12,7 +12,8 @@
 // created (3) before it can be placed (4).
 // Ownership, never the name, decides what a Service may use, detach or delete: a FIP is the
 // Service's when its description carries the Service's UID (written at creation, or once when a
-// Go CCM FIP of the Service's generated name is claimed; owner.ts).
+// Go CCM FIP of the Service's generated name is claimed; owner.ts) and no other cluster's
+// identity (cluster.ts).
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';

@@ -1,8 +1,10 @@
 // Who owns a floating IP, decided only from what a tenant cannot write: the FIP's description in
 // Oxide (only the CCM and the project's Oxide users can set it) and the Service's UID (assigned
-// by the apiserver). Names are not ownership: `p6/a-b` and `p6-a/b` both map to
-// `kubernetes-p6-a-b`, and a tenant may name any FIP by annotation. Pure functions; the load
-// balancer applies them. The rules are written out in docs/annotations.md ("Ownership").
+// by the apiserver), and between clusters sharing the project the cluster identity in the record
+// (cluster.ts). Names are not ownership: `p6/a-b` and `p6-a/b` both map to `kubernetes-p6-a-b`,
+// two clusters may both have `p6/a-b` under one --cluster-name, and a tenant may name any FIP by
+// annotation. Pure functions; the load balancer applies them. The rules are written out in
+// docs/annotations.md ("Ownership") and docs/clusters.md.
 import { createHash } from 'node:crypto';
 import type { V1Service } from '@kubernetes/client-node';
 import { InvalidServiceConfigError } from '../../provider.ts';
