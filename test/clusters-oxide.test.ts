@@ -420,13 +420,21 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, rout
       `firewall rules complete ${Date.now() - repairStart} ms after every Service was served`,
     );
     await Promise.all([remove(a, 2, CHURN), remove(b, 2, CHURN)]);
+    const left = () => ({
+      fips: sim.db.floatingIps.length,
+      rules: [...sim.db.rules.values()].flat().filter((r) => r.name.startsWith('k8s-lb-')).length,
+    });
+    const deleting = Date.now();
     await waitFor(
       'every floating IP and firewall rule gone',
-      () =>
-        sim.db.floatingIps.length === 0 &&
-        [...sim.db.rules.values()].flat().every((r) => !r.name.startsWith('k8s-lb-')),
-      60_000 + CHURN * 1_000,
+      () => left().fips === 0 && left().rules === 0,
+      60_000 + CHURN * 2_000,
       500,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify(left())} left`);
+    });
+    console.log(
+      `every Service's floating IP and rules gone ${Date.now() - deleting} ms after the deletes`,
     );
     for (const ccm of ccms) await stop(ccm);
   } finally {
