@@ -70,12 +70,15 @@ CHART := charts/oxide-cloud-controller-manager
 MANIFEST := manifests/oxide-cloud-controller-manager.yaml
 HELM = $(shell bash hack/testbin.sh | tail -n1)/helm
 
-.PHONY: deps-image build image-repro push image-smoke manifest helm-template helm-lint helm-package release-bump
+.PHONY: deps-image build image-repro push image-smoke manifest helm-template helm-lint helm-package release-bump verify-release image-release-test
+
+# RELEASE=true make push also signs (COSIGN_KEY), attests the SBOMs and pushes the chart here.
+CHART_REPO ?= oci://$(patsubst %/,%,$(dir $(IMAGE_REPO)))/charts
 
 bundle: deps ## Bundle the CCM into dist/oxide-cloud-controller-manager.mjs (esbuild)
 	$(NODE) hack/bundle.ts
 
-deps-image: deps ## Fetch the image's pinned inputs into ~/.cache/oxide-ccm (and buildah via apt if no engine)
+deps-image: deps ## Fetch the image's pinned inputs into ~/.cache/oxide-ccm (and a private buildah if no engine); installs nothing on the host
 	bash hack/image-deps.sh
 
 build: bundle ## Build the linux/amd64+arm64 image (manifest list) offline from the fetched inputs
@@ -84,8 +87,14 @@ build: bundle ## Build the linux/amd64+arm64 image (manifest list) offline from 
 image-repro: deps ## Build HEAD twice in fresh clones and storage; compare the image digests
 	bash hack/image-repro.sh
 
-push: ## Push the manifest list and both images built by `make build` (same RELEASE setting)
-	bash hack/push-image.sh $(IMAGE)
+push: ## Push the manifest list and both images built by `make build`; RELEASE=true also signs (COSIGN_KEY), attests the SBOMs, pushes the chart to CHART_REPO
+	VERSION=$(VERSION) CHART_REPO=$(CHART_REPO) bash hack/push-image.sh $(IMAGE)
+
+verify-release: deps ## Verify a pushed release from the registry alone: signatures, digests, SBOM attestations, chart (COSIGN_PUB=cosign.pub)
+	bash hack/verify-release.sh $(IMAGE_REPO):$(VERSION) $(CHART_REPO)
+
+image-release-test: deps testbin ## The release path end to end against a registry on loopback: deps-image leaves the host alone, build, push, sign, verify
+	bash hack/image-release-test.sh
 
 image-smoke: deps testbin ## Smoke-test the built image: --version, --help, start against the simulator
 	bash hack/image-smoke.sh $(IMAGE)

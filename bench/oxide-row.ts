@@ -33,6 +33,8 @@ export async function startOxideRow(
   rate: KubeRate,
   instances: InstanceSeed[],
   clusterName?: string,
+  /** Only this namespace's Services and EndpointSlices reach the controllers. */
+  namespace?: string,
 ): Promise<OxideRow> {
   const kube = CountingKubeClient.loadCounting(kubeconfig, { qps: rate.qps, burst: rate.burst });
   const admin = KubeClient.load(kubeconfig, { qps: 5000, burst: 5000 });
@@ -41,6 +43,7 @@ export async function startOxideRow(
     seed: { project: 'k8s', instances },
     latencyMs: OXIDE_LATENCY_MS,
     clusterName,
+    ...(namespace === undefined ? {} : { informers: { namespace } }),
   });
   return {
     kube,

@@ -8,6 +8,7 @@ import { Agent, fetch } from 'undici';
 import { KubeClient } from '../src/kube/client.ts';
 import { silentLogger } from '../src/log.ts';
 import { Delegation } from '../src/server/delegation.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { startServer } from '../src/server/server.ts';
 import { selfSignedTls } from '../src/server/tls.ts';
 import {
@@ -84,6 +85,7 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Reco
     healthChecks: {},
     readyChecks: {},
     guard,
+    metrics: registry,
     log: silentLogger,
   });
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });

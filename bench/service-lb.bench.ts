@@ -98,6 +98,8 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
     kubeconfig,
     s,
     nodeNames.map((name) => ({ name, nics: [{ primary: true, v4: 'auto' }] })),
+    undefined,
+    ns,
   );
   const { sim, cloud, ctx } = env;
   const restoreTimers = captureResyncTimer();
@@ -120,7 +122,6 @@ async function run(kubeconfig: string, s: Scenario, index: number): Promise<Resu
     const controller = new CountingServiceController(ctx, {
       workers: s.workers,
       nodeSyncPeriodMs: RESYNC_PERIOD_MS,
-      namespace: ns,
     });
     env.start(services, nodes, controller);
     await Promise.all([ctx.informers.waitForSync(env.signal), services.waitForSync()]);

@@ -7,7 +7,10 @@
 #     ~/.cache/oxide-ccm/image), unpacked with dpkg-deb, with their dpkg status entries
 #     (var/lib/dpkg/status.d/<pkg>) and copyright files; docs, man pages, locales and glibc's
 #     gconv modules (node uses ICU, never iconv) are left out,
-#   - bin/node and LICENSE of the pinned npm package node-linux-<arch>, unmodified,
+#   - bin/node and LICENSE of the pinned npm package node-linux-<arch>; node with its symbol
+#     tables and debug sections stripped (the pinned binutils-multiarch's `strip --strip-all`,
+#     deterministic: the SBOM records the npm binary's sha256 and the shipped one's, so anyone can
+#     redo the step from the npm package and compare),
 #   - the launcher (launcher/, /usr/bin/oxide-cloud-controller-manager), cross-compiled with the
 #     pinned Go, CGO off; hack/node-flags; the bundle and its licence texts (`make bundle`),
 #   - a CycloneDX SBOM (hack/image-sbom.ts), also copied to dist/<name>-<version>-<arch>.cdx.json.
@@ -103,12 +106,28 @@ stage_debian() {
   printf 'hosts: files dns\n' >"$dir/etc/nsswitch.conf"
 }
 
+# The pinned strip (make deps-image unpacks binutils-multiarch): what it is, and running it.
+STRIP_ROOT="$CACHE/binutils/root"
+STRIP_VERSION=$(awk '$1 == "tool-deb" && $2 == "binutils-multiarch" { print $3; exit }' "$LOCK")
+run_strip() {
+  local bin libs=''
+  bin=$(ls "$STRIP_ROOT"/usr/bin/*-strip 2>/dev/null | head -n1)
+  [ -n "$bin" ] || { engine_log "no strip in $STRIP_ROOT: run make deps-image"; exit 1; }
+  for d in "$STRIP_ROOT"/usr/lib/*-linux-gnu; do libs="$libs${libs:+:}$d"; done
+  LD_LIBRARY_PATH="$libs" "$bin" "$@"
+}
+
+# node's .symtab, .strtab and .debug_* sections (about 18 MB of 127) are read by debuggers and
+# profilers, never when it runs; .dynsym, which the loader needs, stays.
 stage_node() {
   local arch=$1 dir=$2 name version tgz
   read -r _ name version _ _ < <(awk -v a="$arch" '$1 == "npm" && $4 == a' "$LOCK")
   tgz=$(cached npm "$name" "$version")
   mkdir -p "$dir/usr/bin" "$dir/usr/share/doc/nodejs"
-  tar -xzf "$tgz" -O package/bin/node >"$dir/usr/bin/node"
+  tar -xzf "$tgz" -O package/bin/node >"$dir/../node.npm"
+  sha256sum "$dir/../node.npm" | cut -d' ' -f1 >"$dir/../node.npm.sha256"
+  run_strip --strip-all -o "$dir/usr/bin/node" "$dir/../node.npm"
+  rm "$dir/../node.npm"
   tar -xzf "$tgz" -O package/LICENSE >"$dir/usr/share/doc/nodejs/LICENSE"
   chmod 0755 "$dir/usr/bin/node"
 }
@@ -128,6 +147,43 @@ stage_app() {
       "$(printf '=%.0s' {1..78})" "$GO_VERSION" "$NAME" "$(printf '=%.0s' {1..78})"
     cat "$(go env GOROOT)/LICENSE"
   } >"$doc/THIRD-PARTY-LICENSES.txt"
+}
+
+# libc6 ships libraries that only a program linked against them, or an LD_PRELOAD tool, loads:
+# libmvec, libthread_db (debuggers), libmemusage, libc_malloc_debug, libpcprofile (preload tools),
+# libnsl, libnss_compat, libnss_hesiod, libBrokenLocale, libanl, libutil, librt, libresolv (glibc
+# 2.34+ has the last three in libc.so.6). Keep what node and the launcher load, transitively, and
+# the NSS modules nsswitch.conf names; leave out the rest (about 1.6 MB).
+prune_libs() {
+  local arch=$1 root=$2 want lib dir name keep queue next
+  want=" $(basename "$(readelf -lW "$root/node/usr/bin/node" | sed -n 's/.*program interpreter: \(.*\)]/\1/p')") "
+  queue=$(readelf -dW "$root/node/usr/bin/node" "$root/app/usr/bin/$NAME" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')
+  while [ -n "$queue" ]; do
+    next=''
+    for lib in $queue; do
+      [[ "$want" == *" $lib "* ]] && continue
+      want="$want$lib "
+      for dir in "lib/$(triplet "$arch")" "usr/lib/$(triplet "$arch")"; do
+        [ -e "$root/debian/$dir/$lib" ] &&
+          next="$next $(readelf -dW "$root/debian/$dir/$lib" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p')"
+      done
+    done
+    queue=$next
+  done
+  for dir in "lib/$(triplet "$arch")" "usr/lib/$(triplet "$arch")"; do
+    for lib in "$root/debian/$dir"/lib*.so*; do
+      [ -e "$lib" ] || continue
+      name=$(basename "$lib")
+      keep=0
+      case "$name" in libnss_files.so.* | libnss_dns.so.*) keep=1 ;; esac
+      [[ "$want" == *" $name "* ]] && keep=1
+      # libstdc++.so.6 is a link to libstdc++.so.6.0.30: keep the file a kept link points to.
+      for lib2 in $want; do
+        [ "$(readlink "$root/debian/$dir/$lib2" 2>/dev/null)" = "$name" ] && keep=1
+      done
+      [ "$keep" = 1 ] || rm "$lib"
+    done
+  done
 }
 
 # The loader and every library node and the launcher ask for must be in the image: checked on
@@ -153,10 +209,14 @@ for arch in $ARCHES; do
   stage_debian "$arch" "$dir/debian"
   stage_node "$arch" "$dir/node"
   stage_app "$arch" "$dir/app"
+  prune_libs "$arch" "$dir"
   check_links "$arch" "$dir"
   sbom="$dir/app/usr/share/doc/$NAME/sbom.cdx.json"
   node_modules/.bin/node hack/image-sbom.ts --root "$dir" --arch "$arch" --version "$VERSION" \
-    --revision "$REVISION" --image "${IMAGE%:*}" --out "$sbom" >&2
+    --revision "$REVISION" --image "${IMAGE%:*}" --out "$sbom" \
+    --node-npm-sha256 "$(cat "$dir/node.npm.sha256")" \
+    --node-strip "binutils-multiarch $STRIP_VERSION: strip --strip-all" >&2
+  rm "$dir/node.npm.sha256"
   cp "$sbom" "dist/$NAME-$VERSION-$arch.cdx.json"
   # Owner and group come from the engine (root); modes must not depend on the host's umask.
   chmod -R u+rwX,go+rX,go-w "$dir"

@@ -6,6 +6,7 @@
 // (name, version, licence, integrity; the SBOM's npm components) and
 // <outfile>.THIRD-PARTY-LICENSES.txt (every bundled package's licence texts, in full).
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,32 @@ const banner = [
   'const require = __occmCreateRequire(import.meta.url);',
 ].join('\n');
 
+// What kubernetes_build_info reports (src/metrics-registry.ts): the commit, whether the work tree had
+// uncommitted changes, and the build date, which is SOURCE_DATE_EPOCH (default: the commit's
+// time) so two builds of one commit stay byte-identical, as hack/build-image.sh stamps the image.
+// Outside a git checkout all three stay empty, as in a run from source.
+function git(...args: string[]): string {
+  try {
+    return execFileSync('git', args, {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return '';
+  }
+}
+const gitCommit = git('rev-parse', 'HEAD');
+const treeState = gitCommit
+  ? git('status', '--porcelain', '--untracked-files=no')
+    ? 'dirty'
+    : 'clean'
+  : '';
+const epoch = process.env['SOURCE_DATE_EPOCH'] || git('log', '-1', '--format=%ct');
+const buildDate = epoch
+  ? new Date(Number(epoch) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  : '';
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: [values.entry],
@@ -43,6 +70,11 @@ const result = await build({
   sourcemap: false,
   legalComments: 'eof',
   banner: { js: banner },
+  define: {
+    __OCCM_GIT_COMMIT__: JSON.stringify(gitCommit),
+    __OCCM_GIT_TREE_STATE__: JSON.stringify(treeState),
+    __OCCM_BUILD_DATE__: JSON.stringify(buildDate),
+  },
   metafile: true,
   logLevel: 'warning',
 });

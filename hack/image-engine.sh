@@ -4,6 +4,8 @@
 # nor user namespaces, so it works inside CI containers. Set ENGINE to force one.
 
 BUILDAH_STORAGE_DRIVER="${BUILDAH_STORAGE_DRIVER:-vfs}"
+# Where `make deps-image` unpacks the pinned buildah when the host has no engine (hack/image-deps.sh).
+BUILDAH_PRIVATE_ROOT="${OXIDE_CCM_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/oxide-ccm}/image/buildah/root"
 
 engine_log() { printf 'image: %s\n' "$*" >&2; }
 
@@ -12,16 +14,54 @@ engine_detect() {
   if command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1; then echo podman; return; fi
   if command -v buildah >/dev/null 2>&1; then echo buildah; return; fi
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; return; fi
-  # Never installed behind the user's back: `make deps-image` says what is missing.
-  engine_log "no container engine: install podman, buildah or docker (with a running daemon);"
-  engine_log "on Debian as root: apt-get install buildah"
+  if [ -x "$BUILDAH_PRIVATE_ROOT/usr/bin/buildah" ]; then echo buildah; return; fi
+  # Never installed: `make deps-image` unpacks a pinned buildah into its cache instead.
+  engine_log "no container engine: run make deps-image (it unpacks a pinned buildah into its cache),"
+  engine_log "or install podman, buildah or docker (with a running daemon)"
   return 1
+}
+
+# The library directories of the unpacked buildah, for LD_LIBRARY_PATH.
+buildah_private_libs() {
+  local root=$1 d out=''
+  for d in "$root"/usr/lib/*-linux-gnu "$root"/lib/*-linux-gnu; do [ -d "$d" ] && out="$out${out:+:}$d"; done
+  printf '%s' "$out"
+}
+
+# The unpacked buildah. Its signature policy is ours (accept any image, as Debian's
+# containers-common ships), since /etc/containers may not exist: buildah reads it when it commits
+# a build and when it pushes.
+buildah_private() {
+  local root=$BUILDAH_PRIVATE_ROOT policy
+  policy="$root/../policy.json"
+  [ -f "$policy" ] || printf '{"default": [{"type": "insecureAcceptAnything"}]}\n' >"$policy"
+  local args=("$@") i
+  for i in "${!args[@]}"; do
+    case "${args[$i]}" in
+      build | bud | from | push | pull | commit)
+        args=("${args[@]:0:$((i + 1))}" --signature-policy "$policy" "${args[@]:$((i + 1))}")
+        break
+        ;;
+      manifest)
+        if [ "${args[$((i + 1))]:-}" = push ]; then
+          args=("${args[@]:0:$((i + 2))}" --signature-policy "$policy" "${args[@]:$((i + 2))}")
+        fi
+        break
+        ;;
+    esac
+  done
+  LD_LIBRARY_PATH="$(buildah_private_libs "$root")" "$root/usr/bin/buildah" "${args[@]}"
+}
+
+# The host's buildah, else the unpacked one.
+buildah_cmd() {
+  if command -v buildah >/dev/null 2>&1; then buildah "$@"; else buildah_private "$@"; fi
 }
 
 # buildah with the storage this project uses, so build, push and smoke see the same images.
 # BUILDAH_ROOT selects a separate store (hack/image-repro.sh builds in fresh ones).
 engine_buildah() {
-  buildah --storage-driver "$BUILDAH_STORAGE_DRIVER" \
+  buildah_cmd --storage-driver "$BUILDAH_STORAGE_DRIVER" \
     ${BUILDAH_ROOT:+--root "$BUILDAH_ROOT/storage" --runroot "$BUILDAH_ROOT/run"} "$@"
 }
 
@@ -71,8 +111,8 @@ engine_cli() {
 engine_push() {
   local engine=$1 image=$2
   case "$engine" in
-    buildah) engine_buildah manifest push --all --format oci "$image" "docker://$image" ;;
-    podman) podman manifest push --all --format oci "$image" "docker://$image" ;;
+    buildah) engine_buildah manifest push --all --format oci ${ENGINE_PUSH_ARGS[@]+"${ENGINE_PUSH_ARGS[@]}"} "$image" "docker://$image" ;;
+    podman) podman manifest push --all --format oci ${ENGINE_PUSH_ARGS[@]+"${ENGINE_PUSH_ARGS[@]}"} "$image" "docker://$image" ;;
     docker)
       engine_log "docker: push the OCI archive, e.g. skopeo copy --all oci-archive:dist/image-root.oci.tar docker://$image"
       return 1

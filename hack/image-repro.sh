@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . hack/image-engine.sh
 
-command -v buildah >/dev/null || { engine_log "image-repro needs buildah"; exit 1; }
+[ "$(engine_detect)" = buildah ] || { engine_log "image-repro needs buildah (make deps-image unpacks one)"; exit 1; }
 rev=$(git rev-parse HEAD)
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/occm-repro.XXXXXX")
 cleanup() {

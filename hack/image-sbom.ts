@@ -23,11 +23,16 @@ const { values } = parseArgs({
     packages: { type: 'string', default: 'dist/oxide-cloud-controller-manager.mjs.packages.json' },
     lock: { type: 'string', default: 'hack/image-inputs.lock' },
     out: { type: 'string' },
+    // How /usr/bin/node was made from the npm package's bin/node (hack/build-image.sh).
+    'node-npm-sha256': { type: 'string' },
+    'node-strip': { type: 'string' },
   },
 });
 const { root, arch, out } = values;
-if (!root || !arch || !out) {
-  console.error('usage: image-sbom.ts --root DIR --arch amd64|arm64 --out FILE [--version V]');
+if (!root || !arch || !out || !values['node-npm-sha256'] || !values['node-strip']) {
+  console.error(
+    'usage: image-sbom.ts --root DIR --arch amd64|arm64 --out FILE --node-npm-sha256 HEX --node-strip HOW [--version V]',
+  );
   process.exit(2);
 }
 
@@ -123,7 +128,11 @@ components.push({
   ],
   properties: [
     { name: 'path', value: '/usr/bin/node' },
+    // The shipped file, and how it derives from the package's bin/node (whose hash is the npm
+    // package's, above): redo the strip on the npm binary and compare.
     { name: 'sha256', value: sha256(join(root, 'node', 'usr', 'bin', 'node')) },
+    { name: 'npm-bin-node-sha256', value: values['node-npm-sha256'] },
+    { name: 'derived-by', value: values['node-strip'] },
   ],
 });
 

@@ -183,6 +183,25 @@ try {
     throw new Error(`${String(err)}\n--- output ---\n${running.out}`);
   });
   check(true, `Node initialized as the service account: ${node.spec?.providerID}`);
+
+  // /metrics as an operator's Prometheus sees it (the admin identity: system:masters). The build
+  // is the commit's (hack/bundle.ts stamped it), and the dashboard's Node count is there.
+  const metrics = await until('/metrics', 20_000, async () => {
+    const res = await fetch(`https://127.0.0.1:${port}/metrics`, {
+      dispatcher: insecure,
+      headers: { authorization: `Bearer ${info.token}` },
+    });
+    const text = res.status === 200 ? await res.text() : '';
+    return /^oxide_ccm_nodes\{state="initialized"\} 1$/m.test(text) ? text : undefined;
+  });
+  const build = /^kubernetes_build_info\{(.*)\} 1$/m.exec(metrics)?.[1] ?? '';
+  check(
+    /git_commit="[0-9a-f]{40}"/.test(build) &&
+      /git_tree_state="(clean|dirty)"/.test(build) &&
+      /build_date="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"/.test(build),
+    `/metrics: kubernetes_build_info {${build}}; oxide_ccm_nodes{state="initialized"} 1`,
+    metrics,
+  );
   console.log(`rss: ${rssMiB(ccm.pid)}`);
 
   const signalled = Date.now();

@@ -5,7 +5,7 @@
 # lock, and the plain manifest's image tag (re-rendered from the chart). test/chart.test.ts fails
 # if any of them disagree. CHANGELOG.md: the "Unreleased" section becomes "[X.Y.Z] - <today>"
 # under a new empty "Unreleased" (skipped if X.Y.Z already has an entry; refused if there is
-# nothing to release).
+# nothing to release). test/release-bump.test.ts runs it on a copy of these files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +56,7 @@ Next (docs/operations.md, "Releasing"):
   git commit -m "Release v$new" -- $files
   git tag v$new
   RELEASE=true make deps-image build image-smoke
-  RELEASE=true make push
+  COSIGN_KEY=cosign.key RELEASE=true make push
+  COSIGN_PUB=cosign.pub make verify-release
   git push origin main v$new
 NEXT

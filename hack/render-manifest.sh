@@ -13,5 +13,10 @@ cat <<'HEADER'
 # Applied over the Go CCM's manifest (v0.7.1), it updates the same objects in place (same names,
 # labels and Deployment selector): see docs/migrating-from-go-ccm.md.
 HEADER
-"$helm" template oxide-cloud-controller-manager charts/oxide-cloud-controller-manager \
-  --namespace kube-system "$@"
+# helm.sh/chart and app.kubernetes.io/managed-by: Helm would claim objects Helm does not manage
+# (kubectl applies this file), so the plain manifest leaves them out. A failed render (a value the
+# schema or the templates refuse) fails this script.
+out=$("$helm" template oxide-cloud-controller-manager charts/oxide-cloud-controller-manager \
+  --namespace kube-system "$@")
+printf '%s\n' "$out" | grep -vE '^ +(helm\.sh/chart|app\.kubernetes\.io/managed-by): '
+

@@ -2,9 +2,10 @@
 // pod-CIDR routes, the `<cluster>-pods` router and its subnet attachments that the CCM's route
 // controller made, for a cluster being torn down or whose route controller was turned off
 // (docs/routes.md). Oxide credentials as the CCM reads them: OXIDE_HOST/OXIDE_TOKEN/OXIDE_PROJECT,
-// OXIDE_PROFILE, or --cloud-config FILE. Stop the CCM's route controller first, or it recreates
-// what this removes. --cluster-id: the cluster's identity (its kube-system UID, in the router's
-// record; docs/clusters.md); without it only a router written before identities is removed.
+// OXIDE_PROFILE, or --cloud-config FILE; every project of a comma-separated OXIDE_PROJECT in turn
+// (routes are per project). Stop the CCM's route controller first, or it recreates what this
+// removes. --cluster-id: the cluster's identity (its kube-system UID, in the router's record;
+// docs/clusters.md); without it only a router written before identities is removed.
 import { parseArgs } from 'node:util';
 import { loadOxideConfig } from '../src/config/oxide.ts';
 import { OxideClient } from '../src/oxide/client.ts';
@@ -33,18 +34,20 @@ const client = new OxideClient({
   ...(settings.ca ? { ca: settings.ca } : {}),
 });
 try {
-  const result = await teardownRoutes(client, {
-    clusterName: values['cluster-name'],
-    clusterId: values['cluster-id'],
-    vpcs: values.vpc,
-    dryRun: values['dry-run'],
-    log: (line) => console.log(line),
-  });
-  console.log(
-    `${values['dry-run'] ? 'would remove' : 'removed'}: ${result.routesDeleted.length} route(s), ` +
-      `${result.subnetsDetached.length} subnet attachment(s), ${result.routersDeleted.length} router(s)` +
-      (result.routersKept.length > 0 ? `; kept ${result.routersKept.join(', ')}` : ''),
-  );
+  for (const project of settings.projects ?? [settings.project]) {
+    const result = await teardownRoutes(client.forProject(project), {
+      clusterName: values['cluster-name'],
+      clusterId: values['cluster-id'],
+      vpcs: values.vpc,
+      dryRun: values['dry-run'],
+      log: (line) => console.log(line),
+    });
+    console.log(
+      `project ${project}: ${values['dry-run'] ? 'would remove' : 'removed'}: ${result.routesDeleted.length} route(s), ` +
+        `${result.subnetsDetached.length} subnet attachment(s), ${result.routersDeleted.length} router(s)` +
+        (result.routersKept.length > 0 ? `; kept ${result.routersKept.join(', ')}` : ''),
+    );
+  }
 } catch (err) {
   console.error(`routes teardown failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# kwok, helm) from pinned sources through the Go module proxy and caches the binaries outside the
+# kwok, helm) and promtool (the chart's alert rules) from pinned sources through the Go module proxy and caches the binaries outside the
 # checkout, keyed by version, so a fresh clone on the same machine (which is what CI is) reuses
 # them. Only missing binaries are built. Prints the bin directory.
 set -euo pipefail
@@ -9,11 +9,16 @@ K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
 HELM_VERSION="${HELM_VERSION:-v3.21.4}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+# github.com/prometheus/prometheus publishes Prometheus 3.x as Go module versions v0.3xx.y:
+# v0.316.0 is Prometheus v3.16.0.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 CACHE_ROOT="${OXIDE_CCM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oxide-ccm}"
 BIN_DIR="$CACHE_ROOT/testbin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 # kwok is its own module with its own k8s.io requirements, independent of K8S_VERSION: one build
 # serves every Kubernetes version's bin dir (linked into each).
 KWOK_DIR="$CACHE_ROOT/testbin/kwok-$KWOK_VERSION"
+# promtool, like kwok, does not depend on the Kubernetes version: one build, linked into each dir.
+PROMTOOL_DIR="$CACHE_ROOT/testbin/promtool-$PROMETHEUS_VERSION"
 KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 # k8s.io/kubernetes 1.37 declares go 1.26.0; pick a newer toolchain only if the local one is older.
@@ -91,11 +96,19 @@ build_kwok() {
   rmdir "$KWOK_DIR/.tmp"
 }
 
+build_promtool() {
+  mkdir -p "$PROMTOOL_DIR"
+  GOBIN="$PROMTOOL_DIR/.tmp" go install -trimpath -ldflags='-s -w' \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
+  mv "$PROMTOOL_DIR/.tmp/promtool" "$PROMTOOL_DIR/promtool"
+  rmdir "$PROMTOOL_DIR/.tmp"
+}
+
 build_helm() {
   GOBIN="$BIN_DIR" go install -trimpath -ldflags='-s -w' "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
-mkdir -p "$BIN_DIR" "$KWOK_DIR"
+mkdir -p "$BIN_DIR" "$KWOK_DIR" "$PROMTOOL_DIR"
 timed() {
   local what=$1 start=$SECONDS; shift
   log "building $what (first time only)"
@@ -118,6 +131,13 @@ if [ ! -x "$KWOK_DIR/kwok" ]; then
   exec 8>&-
 fi
 ln -sfn "$KWOK_DIR/kwok" "$BIN_DIR/kwok"
+if [ ! -x "$PROMTOOL_DIR/promtool" ]; then
+  exec 7>"$PROMTOOL_DIR/.lock"
+  flock 7
+  [ -x "$PROMTOOL_DIR/promtool" ] || timed "promtool $PROMETHEUS_VERSION" build_promtool
+  exec 7>&-
+fi
+ln -sfn "$PROMTOOL_DIR/promtool" "$BIN_DIR/promtool"
 if [ "${WITH_HELM:-1}" = 1 ] && [ ! -x "$BIN_DIR/helm" ]; then
   timed "helm $HELM_VERSION" build_helm
 fi

@@ -32,19 +32,19 @@ import {
 import {
   addInstance,
   deleteInstance,
-  type InstanceExternalIp,
   instanceExternalIps,
   type InstanceSeed,
   setRunState,
 } from './db/instances.ts';
 import { addNic, type NicIps, type NicSeed, setNicIps } from './db/nics.ts';
-import { addPool, DEFAULT_POOLS, type PoolState } from './db/pools.ts';
+import { addPool, DEFAULT_POOLS } from './db/pools.ts';
 import { isUuid, pick, pickTop } from './db/select.ts';
 import { addProject, DEFAULT_PROJECT, newUser } from './db/session.ts';
+import type { InstanceExternalIp, PoolState, Silo } from './db/types.ts';
 import { addSubnet, addVpc, DEFAULT_VPC, firewallRules, type SubnetSpec } from './db/vpcs.ts';
 import type { Seed } from './seed.ts';
 
-export class SimDb {
+export class SimDb implements Silo {
   readonly siloId = randomUUID();
   readonly siloName = 'sim-silo';
   readonly user: CurrentUser;

@@ -12,6 +12,7 @@ import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
 import type { OxideSettings } from './config/oxide.ts';
 import type { ControllerContext } from './controllers/controller.ts';
+import { controllerRunning } from './controllers/metrics.ts';
 import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
 import { ClusterIdReader } from './kube/cluster-id.ts';
@@ -20,12 +21,12 @@ import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
 import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
-import { controllerRunning } from './metrics.ts';
+import { registry } from './metrics-registry.ts';
 import type { ControllerName } from './names.ts';
 import { ROUTE_CONTROLLER } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
-import { OxideStartup } from './oxide/startup.ts';
+import { OxideStartup, ProjectCheckError } from './oxide/startup.ts';
 import type { StartupBackoff } from './oxide/startup.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
 import { serveSecurePort } from './server/secure-port.ts';
@@ -45,18 +46,28 @@ export interface AppConfig {
 /** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
 export const EXIT_FAILURE = 1;
 
-/** One line an operator can act on, for a failed startup check. */
-export function describeOxideFailure(err: unknown, settings: OxideSettings, what: string): string {
+/**
+ * One line an operator can act on, for a failed startup check. A project's check (with several
+ * projects, each is checked) names that project.
+ */
+export function describeOxideFailure(
+  outer: unknown,
+  settings: OxideSettings,
+  what: string,
+): string {
+  const project = outer instanceof ProjectCheckError ? outer.project : settings.project;
+  const err = outer instanceof ProjectCheckError ? outer.cause : outer;
   const base = err instanceof Error ? err.message : String(err);
   if (!isOxideError(err)) return `${what} failed: ${base}`;
+  const several = (settings.projects?.length ?? 1) > 1;
   switch (err.kind) {
     case 'auth':
       // 403: the token was accepted (/v1/me answered), but not for this operation.
       if (err.status === 403)
-        return `Oxide API at ${settings.host} forbade ${err.operation} to this token (403): it lacks a permission on project ${JSON.stringify(settings.project)} or the silo: ${base}`;
+        return `Oxide API at ${settings.host} forbade ${err.operation} to this token (403): it lacks a permission on project ${JSON.stringify(project)} or the silo${several ? ' (the token needs access to every configured project)' : ''}: ${base}`;
       return `Oxide API at ${settings.host} rejected the token (${err.status}); check OXIDE_TOKEN: ${base}`;
     case 'not_found':
-      return `Oxide project ${JSON.stringify(settings.project)} not found at ${settings.host} (or not visible to this token): ${base}`;
+      return `Oxide project ${JSON.stringify(project)} not found at ${settings.host} (or not visible to this token)${several ? '; every configured project must exist' : ''}: ${base}`;
     case 'unavailable':
       return `cannot reach the Oxide API at ${settings.host}: ${base}`;
     default:
@@ -209,6 +220,7 @@ function serve(
         // the project (cloud/oxide/shared-name.ts): on standbys too, it is the same cluster.
         cluster,
       },
+      metrics: registry,
     },
     (kubeconfig) => delegationClient(options, kubeconfig),
     log,
@@ -258,6 +270,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       log,
       (err) => describeOxideFailure(err, oxide, 'Oxide startup check'),
       config.oxideStartupBackoff,
+      oxide.projects ?? [oxide.project],
     );
     const identity = new ClusterIdReader(kube, log);
     let sharedName: SharedNameWatch | undefined;
@@ -288,7 +301,12 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     if (checked === 'aborted') return 0;
     if (checked === 'fatal') return EXIT_FAILURE;
     log.info(
-      { host: oxide.host, project: oxide.project, apiVersion: client.apiVersion },
+      {
+        host: oxide.host,
+        project: oxide.project,
+        ...((oxide.projects?.length ?? 1) > 1 ? { projects: oxide.projects } : {}),
+        apiVersion: client.apiVersion,
+      },
       'Oxide API reachable, token and project valid',
     );
 
@@ -296,7 +314,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     if (id === undefined) return 0;
     const cluster: ClusterIdentity = { name: options.clusterName, id };
     log.info({ clusterName: cluster.name, clusterId: cluster.id }, 'cluster identity');
-    sharedName = new SharedNameWatch(cluster, oxide.project, log);
+    sharedName = new SharedNameWatch(cluster, log);
     // Never a silent tug of war: while the project's records show another cluster under this
     // name, this one does not start (nothing of either is touched) and says why.
     const recheckMs = config.sharedNameRecheckMs ?? 30_000;
@@ -308,7 +326,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
     for (;;) {
       try {
         refused = await sharedName.check(
-          client,
+          (oxide.projects ?? [oxide.project]).map((p) => client.forProject(p)),
           routesOn ? { vpc: options.oxideRoutesVpc } : undefined,
           signal,
         );
@@ -325,6 +343,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       client,
       cluster,
       sharedName,
+      ...(oxide.projects ? { projects: oxide.projects } : {}),
       loadBalancerFirewall: options.oxideLoadBalancerFirewall,
       // validateOptions refused anything else.
       ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)

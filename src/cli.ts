@@ -34,7 +34,7 @@ export async function runCli(
     io.stdout.write(versionText());
     return 0;
   }
-  const oxide = loadOxideConfig(env, cmd.options.cloudConfig);
+  const oxide = loadOxideConfig(env, cmd.options.cloudConfig, cmd.options.oxideProjects);
   const problems = [...cmd.errors, ...oxide.errors];
   if (problems.length > 0 || !oxide.settings) {
     const secrets = [env['OXIDE_TOKEN']].filter((s): s is string => Boolean(s));

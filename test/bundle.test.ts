@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -74,4 +74,34 @@ test('every bundled package has a licence, an npm integrity and its licence text
     readFileSync(join(repoRoot, 'LICENSE'), 'utf8'),
     /^Mozilla Public License Version 2\.0\n/,
   );
+});
+
+test('kubernetes_build_info: the bundle carries its commit and the commit time; a run from source says nothing', async () => {
+  // A bundle of a tiny entry that prints the family, built the way the image's bundle is.
+  const entry = join(dir, 'build-info.ts');
+  writeFileSync(
+    entry,
+    `import { registry } from ${JSON.stringify(join(repoRoot, 'src', 'metrics-registry.ts'))};\n` +
+      `console.log(await registry.getSingleMetricAsString('kubernetes_build_info'));\n`,
+  );
+  const outfile = join(dir, 'build-info.mjs');
+  await run(
+    process.execPath,
+    [join(repoRoot, 'hack', 'bundle.ts'), '--entry', entry, '--outfile', outfile],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, SOURCE_DATE_EPOCH: '1765000000' },
+    },
+  );
+  const git = async (...args: string[]) =>
+    (await run('git', args, { cwd: repoRoot })).stdout.trim();
+  const commit = await git('rev-parse', 'HEAD');
+  const dirty = (await git('status', '--porcelain', '--untracked-files=no')) !== '';
+  const bundled = (await run(process.execPath, [outfile])).stdout;
+  assert.match(bundled, new RegExp(`git_commit="${commit}"`));
+  assert.match(bundled, new RegExp(`git_tree_state="${dirty ? 'dirty' : 'clean'}"`));
+  assert.match(bundled, /build_date="2025-12-06T05:46:40Z"/);
+
+  const source = (await run(process.execPath, [entry])).stdout;
+  assert.match(source, /git_commit="",git_tree_state="",build_date=""/);
 });

@@ -54,7 +54,7 @@ test('manifests/ is the current render of the chart (run `make manifest`)', asyn
 test('values reach the render: image, replicas, extra args, secret, leader election', async () => {
   const text = await renderManifest(
     '--set',
-    'image.repository=registry.example/occm,image.tag=9.9.9-rc.1,replicaCount=2',
+    'image.repository=registry.example/occm,image.tag=9.9.9-rc.1,replicaCount=1',
     '--set',
     'secretName=rack-creds,clusterName=prod,leaderElection.enabled=false',
     '--set-json',
@@ -72,7 +72,7 @@ test('values reach the render: image, replicas, extra args, secret, leader elect
   const deployment = find(objects, 'Deployment', NAME) as unknown as RenderedDeployment;
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
-  assert.equal(deployment.spec.replicas, 2);
+  assert.equal(deployment.spec.replicas, 1);
   assert.equal(container?.image, 'registry.example/occm:9.9.9-rc.1');
   assert.deepEqual(container?.command, ['/usr/bin/oxide-cloud-controller-manager']);
   assert.deepEqual(container?.args, [
@@ -104,9 +104,17 @@ test('values reach the render: image, replicas, extra args, secret, leader elect
   await kubectl(kubeconfig, ['apply', '--dry-run=server', '-f', '-'], text);
 });
 
-test('helm lint --strict passes', async () => {
+test('helm lint --strict passes, with the defaults and with every optional object on', async () => {
   const out = await helm('lint', '--strict', CHART_DIR);
   assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  const all = await helm(
+    'lint',
+    '--strict',
+    CHART_DIR,
+    '--set',
+    'podMonitor.enabled=true,dashboard.enabled=true,prometheusRule.enabled=true,replicaCount=2',
+  );
+  assert.match(all, /1 chart\(s\) linted, 0 chart\(s\) failed/);
 });
 
 test('the release version agrees everywhere it is written', () => {
@@ -279,17 +287,62 @@ test('the Go chart keys are honoured as deprecated aliases; a new key set by the
   }
 });
 
-test('values.schema.json rejects wrong types and values', async () => {
-  for (const bad of ['replicaCount=-1', 'image.pullPolicy=Sometimes', 'securePort=70000']) {
-    await assert.rejects(
-      renderManifest('--set', bad),
-      /don't meet the specifications of the schema/,
-    );
+test('values.schema.json rejects typos, wrong types and values', async () => {
+  const schemaError = /don't meet the specifications of the schema/;
+  for (const bad of [
+    'replicaCount=-1',
+    'image.pullPolicy=Sometimes',
+    'securePort=70000',
+    // Typos, at the top level and inside every object the chart reads.
+    'replicaCont=2',
+    'image.tga=1.0',
+    'leaderElection.enable=true',
+    'podMonitor.enable=true',
+    'dashboard.enable=true',
+    'prometheusRule.enable=true',
+    'serviceAccount.nmae=x',
+    'rbac.crate=false',
+    'podDisruptionBudget.minAvailable=1',
+    'securityContext.readOnlyRootFileSystem=false',
+    'podSecurityContext.runAsUsr=1000',
+    'resources.limit.memory=1Gi',
+    'deployment.replica=2',
+    // Wrong types and values.
+    'podMonitor.interval=soon',
+    'prometheusRule.servicePendingFor=15 minutes',
+    'prometheusRule.oxideErrorRatio=2',
+    'podDisruptionBudget.maxUnavailable=0',
+  ]) {
+    await assert.rejects(renderManifest('--set', bad), schemaError, bad);
+  }
+  for (const bad of [
+    'leaderElection={"enabled":"yes"}',
+    'rbac={"create":"no"}',
+    'podLabels={"team":1}',
+    'tolerations=[{"key":"a","operator":"Maybe"}]',
+    'extraEnv=[{"name":"A","vaule":"b"}]',
+    'podMonitor.authorization={"type":"Bearer","credentials":{"name":"s"}}',
+  ]) {
+    await assert.rejects(renderManifest('--set-json', bad), schemaError, bad);
   }
   await assert.rejects(
     renderManifest('--set-json', 'leaderElection={"enabled":"yes"}'),
     /leaderElection\/enabled/,
   );
+});
+
+test('more than one replica without leader election fails to render, saying why', async () => {
+  await assert.rejects(
+    renderManifest('--set', 'replicaCount=3,leaderElection.enabled=false'),
+    /replicaCount is 3 but leaderElection.enabled is false: every replica would run the controllers at once/,
+  );
+  // Also through the Go chart's key.
+  await assert.rejects(
+    renderManifest('--set', 'deployment.replicas=2,leaderElection.enabled=false'),
+    /replicaCount is 2 but leaderElection.enabled is false/,
+  );
+  const d = find(parseManifest(await renderManifest('--set', 'replicaCount=3')), 'Deployment');
+  assert.equal((d as unknown as RenderedDeployment).spec.replicas, 3);
 });
 
 test('names follow the Go chart: <release>-oxide-cloud-controller-manager, system: RBAC, Secret', async () => {
@@ -301,6 +354,7 @@ test('names follow the Go chart: <release>-oxide-cloud-controller-manager, syste
     `ClusterRoleBinding/${full}:system:auth-delegator`,
     `ClusterRoleBinding/system:${full}`,
     `Deployment/${full}`,
+    `PodDisruptionBudget/${full}`,
     `Role/${full}:leader-election`,
     `RoleBinding/${full}:extension-apiserver-authentication-reader`,
     `RoleBinding/${full}:leader-election`,
@@ -318,4 +372,275 @@ test('names follow the Go chart: <release>-oxide-cloud-controller-manager, syste
   // A release named like the chart is not doubled, as in the Go chart.
   const same = parseManifest(await helm('template', `my-${NAME}`, CHART_DIR));
   assert.equal(find(same, 'Deployment').metadata.name, `my-${NAME}`);
+});
+
+/** Every value set away from its default; the test below checks each reaches the render. */
+const EVERY_VALUE = {
+  replicaCount: 2,
+  image: { repository: 'registry.example/occm', tag: '1.2.3', pullPolicy: 'Always' },
+  imagePullSecrets: [{ name: 'pull' }],
+  secretName: 'rack',
+  clusterName: 'prod',
+  leaderElection: { enabled: true, resourceNamespace: 'ccm', resourceName: 'occm-lease' },
+  securePort: 10300,
+  extraArgs: ['--v=4'],
+  extraEnv: [{ name: 'OXIDE_CA_CERT_FILE', value: '/etc/oxide/ca.pem' }],
+  extraVolumes: [{ name: 'ca', configMap: { name: 'rack-ca' } }],
+  extraVolumeMounts: [{ name: 'ca', mountPath: '/etc/oxide' }],
+  resources: { requests: { cpu: '100m', memory: '200Mi' }, limits: { memory: '500Mi' } },
+  priorityClassName: 'occm-critical',
+  nodeSelector: { 'node-role.kubernetes.io/control-plane': '' },
+  // Helm merges maps with values.yaml's: null removes the default's preference.
+  affinity: {
+    nodeAffinity: null,
+    podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [] },
+  },
+  tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }],
+  podLabels: { team: 'platform' },
+  podAnnotations: { 'example.com/scrape': 'no' },
+  podSecurityContext: {
+    runAsNonRoot: true,
+    runAsUser: 1001,
+    runAsGroup: 1001,
+    seccompProfile: { type: 'RuntimeDefault' },
+  },
+  securityContext: {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL', 'NET_RAW'] },
+  },
+  rbac: { create: false },
+  serviceAccount: { create: true, name: 'occm-sa', annotations: { 'example.com/role': 'ccm' } },
+  podDisruptionBudget: { enabled: true, maxUnavailable: '50%' },
+  podMonitor: {
+    enabled: true,
+    namespace: 'monitoring',
+    labels: { release: 'prom' },
+    interval: '15s',
+    scrapeTimeout: '10s',
+    tlsConfig: { insecureSkipVerify: false, ca: { secret: { name: 'ca', key: 'ca.crt' } } },
+    authorization: { type: 'Bearer', credentials: { name: 'prom-occm', key: 'token' } },
+    relabelings: [{ action: 'replace', targetLabel: 'cluster', replacement: 'prod' }],
+    metricRelabelings: [{ action: 'drop', sourceLabels: ['__name__'], regex: 'nodejs_.*' }],
+  },
+  dashboard: {
+    enabled: true,
+    namespace: 'monitoring',
+    labels: { grafana_dashboard: '1', extra: 'x' },
+    annotations: { grafana_folder: 'Kubernetes' },
+  },
+  prometheusRule: {
+    enabled: true,
+    namespace: 'monitoring',
+    labels: { release: 'prom' },
+    additionalLabels: { team: 'platform' },
+    selector: 'namespace="kube-system"',
+    nodeUninitializedFor: '20m',
+    servicePendingFor: '25m',
+    workqueueStuckFor: '30m',
+    oxideErrorRatio: 0.2,
+  },
+  name: 'occm',
+};
+
+/** Leaf paths of a values tree (arrays and empty maps are leaves). */
+function leafPaths(value: unknown, prefix = ''): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [prefix];
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return [prefix];
+  return entries.flatMap(([k, v]) => leafPaths(v, prefix ? `${prefix}.${k}` : k));
+}
+
+test('a render with every value set: each one reaches its object', async () => {
+  const defaults = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as object;
+  // Every value of values.yaml is set here (the chart's own maps key by key, Kubernetes objects
+  // such as affinity or resources whole), so a new value without a test fails this line.
+  const own = new Set(['image', 'leaderElection', 'rbac', 'serviceAccount', 'podDisruptionBudget']);
+  for (const k of ['podMonitor', 'dashboard', 'prometheusRule']) own.add(k);
+  const key = (path: string): string => {
+    const [first = '', second] = path.split('.');
+    return own.has(first) && second ? `${first}.${second}` : first;
+  };
+  const covered = new Set(leafPaths(EVERY_VALUE).map(key));
+  for (const path of leafPaths(defaults).map(key)) {
+    assert.ok(covered.has(path), `${path} is set by EVERY_VALUE`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'occm-chart-'));
+  try {
+    const file = join(dir, 'every.yaml');
+    writeFileSync(file, JSON.stringify(EVERY_VALUE));
+    const text = await helm('template', 'edge', CHART_DIR, '--namespace', 'ccm', '-f', file);
+    const objects = parseManifest(text);
+    const full = 'edge-occm';
+    assert.deepEqual(
+      objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(),
+      [
+        `ConfigMap/monitoring/${full}-dashboard`,
+        `Deployment/ccm/${full}`,
+        `PodDisruptionBudget/ccm/${full}`,
+        `PodMonitor/monitoring/${full}`,
+        `PrometheusRule/monitoring/${full}`,
+        'ServiceAccount/ccm/occm-sa',
+      ],
+      'rbac.create=false: no ClusterRole, Role or binding',
+    );
+    const d = find(objects, 'Deployment') as unknown as {
+      spec: {
+        replicas: number;
+        selector: { matchLabels: Record<string, string> };
+        template: {
+          metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+          spec: Record<string, unknown> & {
+            containers: (Record<string, unknown> & { args: string[]; env: { name: string }[] })[];
+          };
+        };
+      };
+    };
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0];
+    assert.equal(d.spec.replicas, 2);
+    assert.deepEqual(d.spec.selector.matchLabels, {
+      'app.kubernetes.io/name': 'occm',
+      'app.kubernetes.io/instance': 'edge',
+    });
+    assert.equal(d.spec.template.metadata.labels['team'], 'platform');
+    assert.deepEqual(d.spec.template.metadata.annotations, { 'example.com/scrape': 'no' });
+    assert.equal(c?.['image'], 'registry.example/occm:1.2.3');
+    assert.equal(c?.['imagePullPolicy'], 'Always');
+    assert.deepEqual(pod['imagePullSecrets'], [{ name: 'pull' }]);
+    assert.deepEqual(c?.args, [
+      '--cloud-provider=oxide',
+      '--cluster-name=prod',
+      '--leader-elect=true',
+      '--leader-elect-resource-namespace=ccm',
+      '--leader-elect-resource-name=occm-lease',
+      '--secure-port=10300',
+      '--v=4',
+    ]);
+    assert.deepEqual(c?.['resources'], EVERY_VALUE.resources);
+    assert.deepEqual(c?.['securityContext'], EVERY_VALUE.securityContext);
+    assert.deepEqual(c?.['volumeMounts'], EVERY_VALUE.extraVolumeMounts);
+    assert.equal(c?.env.at(-1)?.name, 'OXIDE_CA_CERT_FILE');
+    assert.deepEqual(pod['securityContext'], EVERY_VALUE.podSecurityContext);
+    assert.equal(pod['serviceAccountName'], 'occm-sa');
+    assert.equal(pod['priorityClassName'], 'occm-critical');
+    assert.deepEqual(pod['nodeSelector'], EVERY_VALUE.nodeSelector);
+    assert.deepEqual(pod['affinity'], {
+      podAntiAffinity: EVERY_VALUE.affinity.podAntiAffinity,
+    });
+    assert.deepEqual(pod['tolerations'], EVERY_VALUE.tolerations);
+    assert.deepEqual(pod['volumes'], EVERY_VALUE.extraVolumes);
+    const env = c?.env as { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[];
+    assert.equal(env[0]?.valueFrom?.secretKeyRef?.name, 'rack');
+    const sa = find(objects, 'ServiceAccount') as unknown as {
+      metadata: { annotations: Record<string, string> };
+    };
+    assert.deepEqual(sa.metadata.annotations, { 'example.com/role': 'ccm' });
+    const pdb = find(objects, 'PodDisruptionBudget') as unknown as {
+      spec: { maxUnavailable: string; selector: { matchLabels: Record<string, string> } };
+    };
+    assert.equal(pdb.spec.maxUnavailable, '50%');
+    assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels);
+    const pm = find(objects, 'PodMonitor') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: { podMetricsEndpoints: Record<string, unknown>[] };
+    };
+    assert.equal(pm.metadata.labels['release'], 'prom');
+    const endpoint = pm.spec.podMetricsEndpoints[0];
+    for (const key of [
+      'interval',
+      'scrapeTimeout',
+      'tlsConfig',
+      'authorization',
+      'relabelings',
+      'metricRelabelings',
+    ] as const) {
+      assert.deepEqual(endpoint?.[key], EVERY_VALUE.podMonitor[key], `podMonitor.${key}`);
+    }
+    const cm = find(objects, 'ConfigMap') as unknown as {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+    };
+    assert.equal(cm.metadata.labels['extra'], 'x');
+    assert.deepEqual(cm.metadata.annotations, { grafana_folder: 'Kubernetes' });
+    const rule = find(objects, 'PrometheusRule') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        groups: {
+          rules: { alert: string; expr: string; for: string; labels: Record<string, string> }[];
+        }[];
+      };
+    };
+    assert.equal(rule.metadata.labels['release'], 'prom');
+    const rules = new Map(rule.spec.groups[0]?.rules.map((r) => [r.alert, r]));
+    assert.equal(rules.get('OxideCCMNodesUninitialized')?.for, '20m');
+    assert.equal(rules.get('OxideCCMServicesPendingIngress')?.for, '25m');
+    assert.equal(rules.get('OxideCCMWorkqueueStuck')?.for, '30m');
+    assert.match(rules.get('OxideCCMOxideAPIErrors')?.expr ?? '', /> 0\.2$/);
+    for (const r of rules.values()) {
+      assert.equal(r.labels['team'], 'platform');
+      assert.match(r.expr, /namespace="kube-system"/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Helm labels on every object of a Helm release; the plain manifest carries none of them', async () => {
+  const version = makefileVersion();
+  const objects = parseManifest(
+    await helm(
+      'template',
+      'edge',
+      CHART_DIR,
+      '--set',
+      'dashboard.enabled=true,prometheusRule.enabled=true,podMonitor.enabled=true',
+    ),
+  );
+  for (const o of objects) {
+    const labels = (o.metadata as { labels?: Record<string, string> }).labels ?? {};
+    assert.equal(labels['helm.sh/chart'], `${NAME}-${version}`, `${o.kind} helm.sh/chart`);
+    assert.equal(labels['app.kubernetes.io/managed-by'], 'Helm', `${o.kind} managed-by`);
+    assert.equal(labels['app.kubernetes.io/version'], version, `${o.kind} version`);
+  }
+  const manifest = readFileSync(MANIFEST_PATH, 'utf8');
+  assert.doesNotMatch(manifest, /helm\.sh\/chart|app\.kubernetes\.io\/managed-by/);
+  assert.match(
+    manifest,
+    new RegExp(`app\\.kubernetes\\.io/version: "${version.replace(/\./g, '\\.')}"`),
+  );
+});
+
+test('serviceAccount.create=false uses the named ServiceAccount everywhere; rbac.create=false grants nothing', async () => {
+  const objects = parseManifest(
+    await helm(
+      'template',
+      'edge',
+      CHART_DIR,
+      '--set',
+      'serviceAccount.create=false,serviceAccount.name=existing',
+    ),
+  );
+  assert.equal(
+    objects.some((o) => o.kind === 'ServiceAccount'),
+    false,
+  );
+  const subjects = objects.flatMap((o) =>
+    ((o as { subjects?: { name: string }[] }).subjects ?? []).map((s) => s.name),
+  );
+  assert.ok(subjects.length >= 4, 'the bindings exist');
+  assert.deepEqual([...new Set(subjects)], ['existing']);
+  const none = parseManifest(
+    await helm('template', 'edge', CHART_DIR, '--set', 'rbac.create=false'),
+  );
+  assert.deepEqual(none.map((o) => o.kind).sort(), [
+    'Deployment',
+    'PodDisruptionBudget',
+    'ServiceAccount',
+  ]);
+  // And the PDB can be left out.
+  const noPdb = parseManifest(await renderManifest('--set', 'podDisruptionBudget.enabled=false'));
+  assert.equal(
+    noPdb.some((o) => o.kind === 'PodDisruptionBudget'),
+    false,
+  );
 });

@@ -427,6 +427,8 @@ test('full process: leads, initializes a Node, serves health and metrics, SIGTER
     const metrics = await (
       await fetch(`http://127.0.0.1:${port}/metrics`, { headers: bearer(client) })
     ).text();
+    // process_* and nodejs_* are registered by a process that serves the secure port.
+    assert.match(metrics, /^process_cpu_seconds_total /m);
     assert.match(metrics, new RegExp(`leader_election_master_status\\{name="${lease}"\\} 1`));
     assert.match(
       metrics,

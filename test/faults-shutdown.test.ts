@@ -4,7 +4,7 @@
 // runs with the real provider against a dedicated kube-apiserver and the Oxide simulator.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { oxideMetrics } from '../src/metrics.ts';
+import { oxideMetrics } from '../src/oxide/metrics.ts';
 import { waitFor } from './harness/context.ts';
 import { World } from './harness/faults-world.ts';
 

@@ -1,18 +1,30 @@
-// The one-way layering of docs/architecture.md, checked on the import specifiers of every product
-// file (src/, tests excluded): the image is built from src/ alone, so nothing there may reach the
-// simulator, the tests, the benchmarks or hack/; controllers know Kubernetes and reach the cloud
-// only through src/cloud/provider.ts; the Oxide provider knows Oxide and not how Kubernetes
-// objects are watched or reconciled.
+// The one-way layering of docs/architecture.md, checked on the real import graph of every product
+// file (src/, tests and fixtures excluded) and of the simulator (sim/): the bundler's runtime
+// imports plus the compiler's type-only ones (test/harness/import-graph.ts). Every rule is also run
+// on a synthetic graph that breaks it, so a rule that can no longer fail is caught too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { posix } from 'node:path';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  importGraph,
+  longFiles,
+  ruleViolations,
+  unitCycles,
+  areaOf,
+  unreachable,
+} from './harness/import-graph.ts';
+import type { ImportGraph, LayerRule } from './harness/import-graph.ts';
 import { repoRoot } from './harness/testbin.ts';
 
-interface Rule {
-  from: string;
-  forbids: (target: string) => boolean;
-  why: string;
+/** The composition root: it wires the layers, and no layer knows it. */
+const COMPOSITION_ROOT = ['src/main.ts', 'src/cli.ts', 'src/app.ts', 'src/metrics-registry.ts'];
+
+interface Rule extends LayerRule {
+  /** An import this rule refuses and one it lets through, run on a synthetic graph. */
+  refuses: [string, string];
+  allows: [string, string];
 }
 
 const RULES: Rule[] = [
@@ -20,180 +32,166 @@ const RULES: Rule[] = [
     from: 'src/',
     forbids: (t) => !t.startsWith('src/'),
     why: 'product code is bundled from src/ alone (no sim/, test/, bench/, hack/)',
+    refuses: ['src/oxide/client.ts', 'sim/server.ts'],
+    allows: ['src/oxide/client.ts', 'src/oxide/errors.ts'],
   },
   {
     from: 'src/controllers/',
     forbids: (t) => t.startsWith('src/cloud/oxide/') || t.startsWith('src/oxide/'),
-    why: 'controllers reach the cloud through src/cloud/provider.ts only',
+    why: 'controllers know Kubernetes and reach the cloud through src/cloud/provider.ts only',
+    refuses: ['src/controllers/node/controller.ts', 'src/oxide/instances.ts'],
+    allows: ['src/controllers/node/controller.ts', 'src/cloud/provider.ts'],
   },
   {
-    from: 'src/cloud/oxide/',
-    forbids: (t) => t.startsWith('src/kube/informer') || t.startsWith('src/controllers/'),
-    why: 'the Oxide provider does not know informers or controllers',
+    from: 'src/cloud/',
+    forbids: (t) =>
+      ['src/kube/informer.ts', 'src/kube/informers.ts', 'src/kube/workqueue.ts'].includes(t) ||
+      t.startsWith('src/controllers/'),
+    why: 'the provider knows neither informers, queues nor controllers',
+    refuses: ['src/cloud/oxide/instances.ts', 'src/kube/informers.ts'],
+    allows: ['src/cloud/oxide/instances.ts', 'src/kube/well-known.ts'],
+  },
+  {
+    from: 'src/cloud/provider.ts',
+    forbids: (t) => t.startsWith('src/cloud/oxide/') || t.startsWith('src/oxide/'),
+    why: 'the contract between controllers and a cloud names no Oxide type',
+    refuses: ['src/cloud/provider.ts', 'src/cloud/oxide/provider.ts'],
+    allows: ['src/cloud/provider.ts', 'src/names.ts'],
+  },
+  {
+    from: 'src/oxide/',
+    forbids: (t) => ['src/kube/', 'src/cloud/', 'src/controllers/'].some((p) => t.startsWith(p)),
+    why: 'the Oxide client knows neither Kubernetes, the provider nor controllers',
+    refuses: ['src/oxide/inventory.ts', 'src/cloud/oxide/provider-id.ts'],
+    allows: ['src/oxide/inventory.ts', 'src/util/ttl-cache.ts'],
+  },
+  {
+    from: 'src/kube/',
+    forbids: (t) => ['src/controllers/', 'src/cloud/', 'src/oxide/'].some((p) => t.startsWith(p)),
+    why: 'our client-go knows neither controllers nor any cloud',
+    refuses: ['src/kube/informers.ts', 'src/controllers/runner.ts'],
+    allows: ['src/kube/informers.ts', 'src/log.ts'],
+  },
+  {
+    from: 'src/util/',
+    forbids: (t) => !t.startsWith('src/util/'),
+    why: 'util/ is layer-free: it imports nothing of ours outside util/',
+    refuses: ['src/util/ttl-cache.ts', 'src/log.ts'],
+    allows: ['src/util/ttl-cache.ts', 'src/util/abort.ts'],
+  },
+  {
+    from: (f) => f.startsWith('src/') && !COMPOSITION_ROOT.includes(f),
+    forbids: (t) => COMPOSITION_ROOT.includes(t),
+    why: 'only the composition root (main, cli, app, metrics-registry) imports itself',
+    refuses: ['src/server/server.ts', 'src/metrics-registry.ts'],
+    allows: ['src/app.ts', 'src/metrics-registry.ts'],
   },
 ];
 
-/**
- * The module specifiers a TypeScript source imports or re-exports, statically or with a dynamic
- * import() of a string literal, in source order. Comments are skipped; string and template
- * contents are kept apart so an import written inside one is not taken for code.
- */
-function importSpecifiers(source: string): string[] {
-  const code = blankCommentsAndStrings(source);
-  const specs: string[] = [];
-  const patterns = [
-    // import x from '…', import type { … } from '…', export * from '…', export { … } from '…'
-    /\b(?:import|export)\b[^;'"`()]*?\bfrom\s*(['"])/g,
-    // import '…' (for its side effects)
-    /\bimport\s*(['"])/g,
-    // import('…')
-    /\bimport\s*\(\s*(['"`])/g,
-  ];
-  const found: { at: number; spec: string }[] = [];
-  for (const re of patterns) {
-    for (const m of code.matchAll(re)) {
-      const quoteAt = m.index + m[0].length - 1;
-      const end = source.indexOf(m[1] as string, quoteAt + 1);
-      found.push({ at: quoteAt, spec: source.slice(quoteAt + 1, end) });
-    }
-  }
-  for (const f of found.sort((a, b) => a.at - b.at)) specs.push(f.spec);
-  return specs;
-}
+// The unit of the cycle check is the area (src/kube, src/cloud, sim/db, …, or a file directly in
+// src/ or sim/). Inside an area a subfolder may use its parent's files (load-balancer/ uses
+// ../provider-id.ts): the areas are the layers, their subfolders are steps of one job.
 
-/**
- * The source with comments and the insides of string, template and regular-expression literals
- * replaced by spaces (quotes stay, offsets are unchanged), so patterns only ever match code.
- */
-function blankCommentsAndStrings(src: string): string {
-  const out = src.split('');
-  const blank = (from: number, to: number): void => {
-    for (let k = from; k < to; k++) if (out[k] !== '\n') out[k] = ' ';
-  };
-  // Where `/` starts a regular expression rather than a division.
-  const regexMay = (i: number): boolean => {
-    let j = i - 1;
-    while (j >= 0 && /\s/.test(src[j] as string)) j--;
-    if (j < 0) return true;
-    if ('(,=:[!&|?{};+-*%<>~^'.includes(src[j] as string)) return true;
-    const word = /([A-Za-z]+)$/.exec(src.slice(Math.max(0, j - 10), j + 1))?.[1];
-    return (
-      word !== undefined && /^(return|typeof|case|in|of|void|delete|throw|new|else|do)$/.test(word)
-    );
-  };
-  const templateDepth: number[] = [];
-  let braces = 0;
-  let i = 0;
-  const skipQuoted = (quote: string): void => {
-    const start = i + 1;
-    i++;
-    while (i < src.length && src[i] !== quote) {
-      if (src[i] === '\\') i++;
-      else if (quote === '`' && src[i] === '$' && src[i + 1] === '{') {
-        blank(start, i);
-        templateDepth.push(braces);
-        i += 2;
-        return;
-      }
-      i++;
-    }
-    blank(start, i);
-    i++;
-  };
-  while (i < src.length) {
-    const c = src[i];
-    const next = src[i + 1];
-    if (c === '/' && next === '/') {
-      const end = src.indexOf('\n', i);
-      const stop = end === -1 ? src.length : end;
-      blank(i, stop);
-      i = stop;
-    } else if (c === '/' && next === '*') {
-      const end = src.indexOf('*/', i + 2);
-      const stop = end === -1 ? src.length : end + 2;
-      blank(i, stop);
-      i = stop;
-    } else if (c === "'" || c === '"' || c === '`') {
-      skipQuoted(c);
-    } else if (c === '}' && templateDepth.at(-1) === braces) {
-      // back inside a template literal after its ${…}
-      templateDepth.pop();
-      skipQuoted('`');
-    } else if (c === '/' && regexMay(i)) {
-      const start = i + 1;
-      i++;
-      let inClass = false;
-      while (i < src.length && src[i] !== '\n' && (inClass || src[i] !== '/')) {
-        if (src[i] === '\\') i++;
-        else if (src[i] === '[') inClass = true;
-        else if (src[i] === ']') inClass = false;
-        i++;
-      }
-      blank(start, i);
-      i++;
-    } else {
-      if (c === '{') braces++;
-      if (c === '}') braces--;
-      i++;
-    }
-  }
-  return out.join('');
-}
-
-function productFiles(dir = 'src'): string[] {
-  const files: string[] = [];
-  for (const e of readdirSync(posix.join(repoRoot, dir), { withFileTypes: true })) {
-    const path = posix.join(dir, e.name);
-    if (e.isDirectory()) files.push(...productFiles(path));
-    else if (/\.(m|c)?[jt]s$/.test(e.name) && !/\.test\.[jt]s$/.test(e.name)) files.push(path);
-  }
-  return files;
-}
-
-test('the import scanner finds static, type-only, re-exported and dynamic imports, not comments or strings', () => {
-  const source = [
-    "import a from './a.ts';",
-    "import type { B } from '../b.ts';",
-    'import {',
-    '  c,',
-    '  type D,',
-    "} from '../../c/d.ts';",
-    "import './side-effect.ts';",
-    "export * from './e.ts';",
-    "export { f } from './f.ts';",
-    "// import g from './commented.ts';",
-    "/* import('./block-commented.ts') */",
-    'const s = "import h from \'./in-a-string.ts\'";',
-    "const t = `import('./in-a-template.ts') ${s.replace(/'/g, '`')}`;",
-    "const m = await import('./dynamic.ts');",
-    'const n = await import(`./dynamic-template.ts`);',
-  ].join('\n');
-  assert.deepEqual(importSpecifiers(source), [
-    './a.ts',
-    '../b.ts',
-    '../../c/d.ts',
-    './side-effect.ts',
-    './e.ts',
-    './f.ts',
-    './dynamic.ts',
-    './dynamic-template.ts',
-  ]);
+const synthetic = (edges: [string, string][]): ImportGraph => ({
+  files: [...new Set(edges.flat())].sort(),
+  edges: edges.map(([from, to]) => ({ from, to, kind: 'runtime' })),
 });
 
-test('product files import along the layers only', () => {
-  const files = productFiles();
-  assert.ok(files.length > 50, `found only ${files.length} product files under src/`);
-  const violations: string[] = [];
-  for (const file of files) {
-    for (const spec of importSpecifiers(readFileSync(posix.join(repoRoot, file), 'utf8'))) {
-      if (!spec.startsWith('.')) continue; // packages and node: built-ins
-      const target = posix.normalize(posix.join(posix.dirname(file), spec));
-      for (const rule of RULES) {
-        if (file.startsWith(rule.from) && rule.forbids(target)) {
-          violations.push(`${file} imports ${target}: ${rule.why}`);
-        }
-      }
-    }
+// ---- each rule, shown to fail --------------------------------------------------------------------
+
+test('each layering rule refuses the import it names and lets the neighbouring one through', () => {
+  for (const rule of RULES) {
+    assert.equal(ruleViolations(synthetic([rule.refuses]), [rule]).length, 1, rule.why);
+    assert.deepEqual(ruleViolations(synthetic([rule.allows]), [rule]), [], rule.why);
   }
-  assert.deepEqual(violations, []);
+});
+
+test('a circle between areas is found; one within an area, or a one-way chain, is not', () => {
+  assert.deepEqual(
+    unitCycles(
+      synthetic([
+        ['sim/db.ts', 'sim/db/vpcs.ts'],
+        ['sim/db/vpcs.ts', 'sim/db.ts'],
+        ['src/kube/client.ts', 'src/server/tls.ts'],
+        ['src/server/authn.ts', 'src/kube/client.ts'],
+      ]),
+      areaOf,
+    ),
+    [
+      ['sim/db', 'sim/db.ts'],
+      ['src/kube', 'src/server'],
+    ],
+  );
+  assert.deepEqual(
+    unitCycles(
+      synthetic([
+        ['src/cloud/oxide/provider.ts', 'src/cloud/oxide/load-balancer/placement.ts'],
+        ['src/cloud/oxide/load-balancer/placement.ts', 'src/cloud/oxide/provider-id.ts'],
+        ['src/app.ts', 'src/kube/client.ts'],
+        ['src/kube/client.ts', 'src/log.ts'],
+      ]),
+      areaOf,
+    ),
+    [],
+  );
+});
+
+test('a product file that src/main.ts does not reach is found', () => {
+  const graph = synthetic([
+    ['src/main.ts', 'src/app.ts'],
+    ['src/app.ts', 'src/kube/client.ts'],
+    ['src/kube/orphan.ts', 'src/kube/client.ts'],
+  ]);
+  assert.deepEqual(unreachable(graph, 'src/main.ts', 'src/'), ['src/kube/orphan.ts']);
+});
+
+test('the graph has type-only imports (which esbuild erases) and skips fixtures and tests', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'layering-'));
+  try {
+    mkdirSync(join(dir, 'src', 'fixtures'), { recursive: true });
+    cpSync(join(repoRoot, 'tsconfig.json'), join(dir, 'tsconfig.json'));
+    symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
+    writeFileSync(join(dir, 'src', 'a.ts'), "import type { B } from './b.ts';\nexport let a: B;\n");
+    writeFileSync(
+      join(dir, 'src', 'b.ts'),
+      "import { c } from './c.ts';\nexport type B = 1;\nc();\n",
+    );
+    writeFileSync(join(dir, 'src', 'c.ts'), 'export const c = (): void => undefined;\n');
+    writeFileSync(join(dir, 'src', 'c.test.ts'), "import { c } from './c.ts';\nc();\n");
+    writeFileSync(join(dir, 'src', 'fixtures', 'f.ts'), "import { c } from '../c.ts';\nc();\n");
+    const graph = await importGraph(dir, ['src']);
+    assert.deepEqual(graph.files, ['src/a.ts', 'src/b.ts', 'src/c.ts']);
+    assert.deepEqual(graph.edges, [
+      { from: 'src/a.ts', to: 'src/b.ts', kind: 'type' },
+      { from: 'src/b.ts', to: 'src/c.ts', kind: 'runtime' },
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- the repository --------------------------------------------------------------------------------
+
+const graph = await importGraph(repoRoot, ['src', 'sim']);
+
+test('product files and the simulator import along the layers only', () => {
+  assert.ok(graph.files.filter((f) => f.startsWith('src/')).length > 50, 'src/ scanned');
+  assert.deepEqual(ruleViolations(graph, RULES), []);
+});
+
+test('no circle between areas (each folder of src/ and sim/, each file directly in them)', () => {
+  assert.deepEqual(unitCycles(graph, areaOf), []);
+});
+
+test('every product file is reached from src/main.ts (no dead code or fixture in the product set)', () => {
+  assert.deepEqual(unreachable(graph, 'src/main.ts', 'src/'), []);
+});
+
+test('import-graph numbers', () => {
+  const product = graph.files.filter((f) => f.startsWith('src/'));
+  const edges = graph.edges.filter((e) => e.from.startsWith('src/'));
+  const long = longFiles(repoRoot, product, 300);
+  console.log(
+    `product files: ${product.length}; imports between them: ${edges.length} (type-only: ${edges.filter((e) => e.kind === 'type').length}); over 300 lines: ${long.length} (${long.join(', ')}); arrows back up: ${ruleViolations(graph, RULES).length}; circles between areas: ${unitCycles(graph, areaOf).length}`,
+  );
 });

@@ -70,8 +70,8 @@ test('every object is accepted by the apiserver and exists afterwards', async ()
   const out = await applyManifest(kubeconfig);
   assert.equal(
     objects.length,
-    8,
-    'SA, ClusterRole, 2 ClusterRoleBindings, Role, 2 RoleBindings, Deployment',
+    9,
+    'PDB, SA, ClusterRole, 2 ClusterRoleBindings, Role, 2 RoleBindings, Deployment',
   );
   for (const obj of objects) {
     const kind = obj.kind.toLowerCase();

@@ -21,7 +21,7 @@ import { runApp } from '../src/app.ts';
 import { defaultOptions } from '../src/config/options.ts';
 import { resolveControllers } from '../src/config/controllers.ts';
 import { silentLogger } from '../src/log.ts';
-import { reconcileMetrics } from '../src/metrics.ts';
+import { reconcileMetrics } from '../src/controllers/metrics.ts';
 import { API_VERSION } from '../src/oxide/api-version.ts';
 import { OxideClient } from '../src/oxide/client.ts';
 import { waitFor } from './harness/context.ts';

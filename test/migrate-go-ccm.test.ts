@@ -216,7 +216,7 @@ async function shipped(selector: string): Promise<Obj[]> {
       (out) => (JSON.parse(out) as { items: Obj[] }).items,
     );
   return [
-    ...(await list('serviceaccounts,deployments,roles,rolebindings', ['-A'])),
+    ...(await list('serviceaccounts,deployments,poddisruptionbudgets,roles,rolebindings', ['-A'])),
     ...(await list('clusterroles,clusterrolebindings', [])),
   ];
 }
@@ -257,6 +257,7 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
   const out = await k('apply', '-f', MANIFEST_PATH);
   // As shown in docs/migrating-from-go-ccm.md: the Go objects configured, only ours created.
   assert.deepEqual(out.trim().split('\n'), [
+    `poddisruptionbudget.policy/${NAME} created`,
     `serviceaccount/${NAME} configured`,
     `clusterrole.rbac.authorization.k8s.io/system:${NAME} configured`,
     `clusterrolebinding.rbac.authorization.k8s.io/${NAME}:system:auth-delegator created`,
@@ -296,6 +297,7 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
   const extra = ids(back).filter((id) => !ids(goObjects).includes(id));
   assert.deepEqual(extra, [
     `ClusterRoleBinding//${NAME}:system:auth-delegator`,
+    `PodDisruptionBudget/kube-system/${NAME}`,
     `Role/kube-system/${NAME}:leader-election`,
     `RoleBinding/kube-system/${NAME}:extension-apiserver-authentication-reader`,
     `RoleBinding/kube-system/${NAME}:leader-election`,

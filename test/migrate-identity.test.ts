@@ -13,7 +13,7 @@ import { OxideLoadBalancer } from '../src/cloud/oxide/load-balancer/load-balance
 import { OxideCloudProvider } from '../src/cloud/oxide/provider.ts';
 import { UNKNOWN_CLUSTER_ID, clusterIdIn } from '../src/cloud/oxide/cluster.ts';
 import { OxideClient } from '../src/oxide/client.ts';
-import { reconcileMetrics } from '../src/metrics.ts';
+import { reconcileMetrics } from '../src/controllers/metrics.ts';
 import { waitFor } from './harness/context.ts';
 import { ensureNamespace, loadBalancer, runCcm, startCluster } from './harness/two-clusters.ts';
 

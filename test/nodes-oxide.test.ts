@@ -2,12 +2,13 @@
 // over HTTP and the real kube-apiserver: what a cluster sees when kubelets register.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { CoreV1EventList, V1Node } from '@kubernetes/client-node';
+import type { CoreV1EventList, V1Node, V1NodeList } from '@kubernetes/client-node';
 import type { Simulator } from '../sim/server.ts';
 import { NodeLifecycleController } from '../src/controllers/node-lifecycle/controller.ts';
 import { NodeController } from '../src/controllers/node/controller.ts';
 import type { KubeClient } from '../src/kube/client.ts';
 import { TAINT_SHUTDOWN, TAINT_UNINITIALIZED } from '../src/kube/well-known.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { kubectl } from './harness/delivery.ts';
 import { waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
@@ -277,4 +278,30 @@ test('Oxide 500, 503, 429 and timeouts while an instance is unreachable never de
     query: { fieldSelector: `involvedObject.name=${name},reason=DeletingNode` },
   });
   assert.equal(events.items.length > 0, true);
+});
+
+test('oxide_ccm_nodes counts the Nodes by the uninitialized taint, as the API has them', async () => {
+  // One Node no instance answers to (stays uninitialized) and one that initializes.
+  const stuck = uniqueName('no-instance');
+  const ok = uniqueName('counted');
+  sim.db.addInstance({ name: ok, nics: [{ primary: true, v4: '172.30.0.99' }] });
+  await createKubeletNode(kube, stuck);
+  await createKubeletNode(kube, ok);
+  await initializedNode(ok);
+  const gauge = registry.getSingleMetric('oxide_ccm_nodes');
+  assert.ok(gauge);
+  await waitFor('the gauge to match the API', async () => {
+    const nodes = (await kube.get<V1NodeList>('/api/v1/nodes')).items;
+    const want = {
+      initialized: nodes.filter(isInitialized).length,
+      uninitialized: nodes.filter((n) => !isInitialized(n)).length,
+    };
+    const { values } = await gauge.get();
+    const got = Object.fromEntries(values.map((v) => [String(v.labels['state']), v.value]));
+    return want.uninitialized >= 1 &&
+      got['initialized'] === want.initialized &&
+      got['uninitialized'] === want.uninitialized
+      ? true
+      : undefined;
+  });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ServiceController } from '../src/controllers/service/controller.ts';
-import { registry } from '../src/metrics.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { FakeCloud } from './fake/cloud.ts';
 import { testContext, waitFor } from './harness/context.ts';
 import { testKube, uniqueName } from './harness/kube.ts';
@@ -24,7 +24,7 @@ test('service_controller_* follow updateLoadBalancer calls and sweeps', async ()
   const ns = uniqueName('svcm');
   await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
   const cloud = new FakeCloud();
-  const ctx = testContext(kube, cloud, 'test');
+  const ctx = testContext(kube, cloud, 'test', kube, { namespace: ns });
   const { informers } = ctx;
   const controller = new ServiceController(ctx, {
     workers: 1,
@@ -32,7 +32,6 @@ test('service_controller_* follow updateLoadBalancer calls and sweeps', async ()
     nodeSyncDebounceMs: 20,
     retryBaseMs: 100,
     retryMaxMs: 200,
-    namespace: ns,
   });
   const node = uniqueName('svcm-node');
   await createKubeletNode(kube, node, { initialized: true, providerID: `fake://${node}` });

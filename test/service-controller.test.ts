@@ -12,6 +12,7 @@ import { LOAD_BALANCER_CLEANUP_FINALIZER } from '../src/controllers/service/pred
 import { KubeClient, isNotFound } from '../src/kube/client.ts';
 import type { PatchType, RequestOptions } from '../src/kube/client.ts';
 import { LABEL_EXCLUDE_FROM_LB } from '../src/kube/well-known.ts';
+import { registry } from '../src/metrics-registry.ts';
 import { SERVICE_CONTROLLER } from '../src/names.ts';
 import { FakeCloud } from './fake/cloud.ts';
 import { testContext, waitFor as pollUntil } from './harness/context.ts';
@@ -113,7 +114,7 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
   const nodePrefix = uniqueName('lbn');
   const cloud = new TargetingCloud(kube, nodePrefix);
   // The controller's requests go through the counting client; events through the shared one.
-  const ctx = testContext(client, cloud, 'test', kube);
+  const ctx = testContext(client, cloud, 'test', kube, { namespace: ns });
   const { informers } = ctx;
   const controller = new ServiceController(ctx, {
     workers: 2,
@@ -121,7 +122,6 @@ async function startEnv(options: Partial<ServiceControllerOptions> = {}): Promis
     nodeSyncDebounceMs: 20,
     retryBaseMs: 200,
     retryMaxMs: 1_000,
-    namespace: ns,
     ...options,
   });
   const abort = new AbortController();
@@ -253,6 +253,31 @@ describe('service controller', { timeout: 60_000 }, () => {
     await waitFor('re-ensure finished', () => env.controller.idle());
     assert.equal(env.client.statusPatches.length, 1);
     await stopEnv(env);
+  });
+
+  it('oxide_ccm_load_balancer_services counts its Services with and without an address', async () => {
+    const env = await startEnv();
+    await createNode(env, 'a', '10.9.9.1');
+    await createService(env.ns, 'web');
+    await waitFor('ingress', async () => ingressOf(await getService(env.ns, 'web')).length > 0);
+    env.cloud.failNext(
+      'ensureLoadBalancer',
+      new InvalidServiceConfigError('annotation oxide.computer/floating-ip-version: "v5"'),
+    );
+    await createService(env.ns, 'bad');
+    // Neither another class's Service nor a ClusterIP one is this controller's.
+    await createService(env.ns, 'other', { loadBalancerClass: 'example.com/other' });
+    await createService(env.ns, 'plain', { type: 'ClusterIP' });
+    await waitFor('the invalid Service refused', async () => (await reasons(env.ns, 'bad')).length);
+    const gauge = registry.getSingleMetric('oxide_ccm_load_balancer_services');
+    assert.ok(gauge);
+    const counts = async () =>
+      Object.fromEntries(
+        (await gauge.get()).values.map((v) => [String(v.labels['state']), v.value]),
+      );
+    assert.deepEqual(await counts(), { ingress: 1, pending: 1 });
+    await stopEnv(env);
+    assert.deepEqual(await counts(), {}, 'a stopped controller reports nothing');
   });
 
   it('handles its own loadBalancerClass and ignores other classes and types', async () => {

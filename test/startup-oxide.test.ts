@@ -56,6 +56,8 @@ interface Tuning {
   port?: number;
   oxideRequestTimeoutMs?: number;
   oxideStartupBackoff?: AppConfig['oxideStartupBackoff'];
+  /** Every configured project (--oxide-projects); default: `project` alone. */
+  projects?: string[];
 }
 
 /** For the tests of a down, slow or failing API: each retry comes sooner. */
@@ -88,7 +90,14 @@ async function start(host: string, token: string, project: string, tuning: Tunin
           : { oxideRequestTimeoutMs: tuning.oxideRequestTimeoutMs }),
       },
       controllers: [NODE_CONTROLLER],
-      oxide: { host, token, project, region: '', zone: '' },
+      oxide: {
+        host,
+        token,
+        project,
+        ...(tuning.projects ? { projects: tuning.projects } : {}),
+        region: '',
+        zone: '',
+      },
       oxideStartupBackoff: tuning.oxideStartupBackoff,
     },
     log,
@@ -186,6 +195,43 @@ test('401 and a missing project stop the start at once (exit 1): retrying cannot
     const noProject = await start(sim.url, sim.token, 'nope');
     assert.equal(await noProject.exited, 1);
     assert.match(noProject.lines().at(-1)?.msg ?? '', /Oxide project "nope" not found/);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('several projects: each is checked, and the one the token cannot read is named (exit 1)', async () => {
+  const sim = await startSimulator({ seed: { project: 'k8s' } });
+  sim.db.addProject('other');
+  const both = (projects: string[]) => start(sim.url, sim.token, 'k8s', { ...QUICK, projects });
+  try {
+    const missing = await both(['k8s', 'nope']);
+    assert.equal(await missing.exited, 1);
+    assert.match(missing.lines().at(-1)?.msg ?? '', /Oxide project "nope" not found/);
+    // A token without a role on the second project: Oxide answers 403 on its view.
+    sim.faults.add({ path: '/v1/projects/other', status: 403 });
+    const forbidden = await both(['k8s', 'other']);
+    assert.equal(await forbidden.exited, 1);
+    assert.match(
+      forbidden.lines().at(-1)?.msg ?? '',
+      /forbade project_view to this token \(403\): it lacks a permission on project "other" or the silo \(the token needs access to every configured project\)/,
+    );
+    sim.faults.clear();
+    const twice = await both(['k8s', sim.db.project('k8s').id]);
+    assert.equal(await twice.exited, 1);
+    assert.match(twice.lines().at(-1)?.msg ?? '', /are the same project/);
+    // Both readable: it starts, having viewed each project once.
+    sim.requests.reset();
+    const ok = await both(['k8s', 'other']);
+    await until('ready', async () =>
+      (await probe(ok.port, '/readyz')).status === 200 ? true : undefined,
+    );
+    const viewed = sim.requests.entries
+      .filter((e) => e.operationId === 'project_view')
+      .map((e) => e.path);
+    assert.deepEqual(viewed, ['/v1/projects/k8s', '/v1/projects/other']);
+    ok.stop.abort();
+    assert.equal(await ok.exited, 0);
   } finally {
     await sim.stop();
   }

@@ -2,7 +2,7 @@
 // a time within their project, deleted only when detached.
 import { randomUUID } from 'node:crypto';
 import type { FloatingIp } from '@oxide/api';
-import type { SimDb } from '../db.ts';
+import type { Silo } from './types.ts';
 import { alreadyExists, invalidRequest } from '../errors.ts';
 import { type Family, familyOf } from '../ip.ts';
 import { stackParts } from './nics.ts';
@@ -39,7 +39,7 @@ export interface FloatingIpSpec {
 
 const MAX_EXTERNAL_IPS = 32;
 
-export function createFloatingIp(db: SimDb, spec: FloatingIpSpec): FloatingIp {
+export function createFloatingIp(db: Silo, spec: FloatingIpSpec): FloatingIp {
   const project = db.project(spec.project ?? db.defaultProject);
   checkName(spec.name);
   if (db.floatingIps.some((f) => f.projectId === project.id && f.name === spec.name)) {
@@ -68,7 +68,7 @@ export function createFloatingIp(db: SimDb, spec: FloatingIpSpec): FloatingIp {
 
 /** Attaches to an instance (name in the FIP's project, or id); a no-op when already there. */
 export function attachFloatingIp(
-  db: SimDb,
+  db: Silo,
   fipNameOrId: string,
   instanceNameOrId: string,
 ): FloatingIp {
@@ -106,7 +106,7 @@ export function attachFloatingIp(
   return fip;
 }
 
-export function detachFloatingIp(db: SimDb, fipNameOrId: string): FloatingIp {
+export function detachFloatingIp(db: Silo, fipNameOrId: string): FloatingIp {
   const fip = db.findFloatingIp(fipNameOrId);
   if (fip.instanceId) {
     fip.instanceId = null;
@@ -115,7 +115,7 @@ export function detachFloatingIp(db: SimDb, fipNameOrId: string): FloatingIp {
   return fip;
 }
 
-export function deleteFloatingIp(db: SimDb, fipNameOrId: string): void {
+export function deleteFloatingIp(db: Silo, fipNameOrId: string): void {
   const fip = db.findFloatingIp(fipNameOrId);
   if (fip.instanceId) {
     throw invalidRequest('Floating IP cannot be deleted while attached to an instance');

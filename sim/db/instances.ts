@@ -2,7 +2,7 @@
 // its NICs (nics.ts) and, optionally, an ephemeral and a SNAT address from the silo's pools.
 import { randomUUID } from 'node:crypto';
 import type { ExternalIp, Instance, InstanceState } from '@oxide/api';
-import type { SimDb } from '../db.ts';
+import type { InstanceExternalIp, Silo } from './types.ts';
 import { alreadyExists } from '../errors.ts';
 import { addNic, type AddressSeed, type NicSeed } from './nics.ts';
 import { allocateExternal } from './pools.ts';
@@ -23,15 +23,9 @@ export interface InstanceSeed {
   snatIp?: AddressSeed;
 }
 
-/** An ephemeral or SNAT address, owned by one instance (floating IPs live in `floatingIps`). */
-export interface InstanceExternalIp {
-  instanceId: string;
-  view: Extract<ExternalIp, { kind: 'ephemeral' | 'snat' }>;
-}
-
 const GiB = 1024 ** 3;
 
-export function addInstance(db: SimDb, seed: InstanceSeed): Instance {
+export function addInstance(db: Silo, seed: InstanceSeed): Instance {
   const project = db.project(seed.project ?? db.defaultProject);
   checkName(seed.name);
   if (db.instances.some((i) => i.projectId === project.id && i.name === seed.name)) {
@@ -72,7 +66,7 @@ export function addInstance(db: SimDb, seed: InstanceSeed): Instance {
   return instance;
 }
 
-export function setRunState(db: SimDb, nameOrId: string, state: InstanceState): Instance {
+export function setRunState(db: Silo, nameOrId: string, state: InstanceState): Instance {
   const instance = db.findInstance(nameOrId);
   const t = now();
   instance.runState = state;
@@ -82,7 +76,7 @@ export function setRunState(db: SimDb, nameOrId: string, state: InstanceState): 
 }
 
 /** Removes the instance with its NICs and ephemeral/SNAT IPs; its floating IPs are detached. */
-export function deleteInstance(db: SimDb, nameOrId: string): void {
+export function deleteInstance(db: Silo, nameOrId: string): void {
   const instance = db.findInstance(nameOrId);
   remove(db.instances, (i) => i.id === instance.id);
   remove(db.nics, (n) => n.instanceId === instance.id);
@@ -91,7 +85,7 @@ export function deleteInstance(db: SimDb, nameOrId: string): void {
 }
 
 /** Every external address of an instance, as GET /v1/instances/{instance}/external-ips lists them. */
-export function instanceExternalIps(db: SimDb, instanceId: string): ExternalIp[] {
+export function instanceExternalIps(db: Silo, instanceId: string): ExternalIp[] {
   return [
     ...db.externalIps.filter((e) => e.instanceId === instanceId).map((e) => e.view),
     ...db.floatingIps
@@ -101,7 +95,7 @@ export function instanceExternalIps(db: SimDb, instanceId: string): ExternalIp[]
 }
 
 function addExternalIp(
-  db: SimDb,
+  db: Silo,
   instance: Instance,
   kind: 'snat' | 'ephemeral',
   address: string,

@@ -8,7 +8,7 @@ import type {
   PrivateIpv6Stack,
   VpcSubnet,
 } from '@oxide/api';
-import type { SimDb } from '../db.ts';
+import type { Silo } from './types.ts';
 import { alreadyExists, insufficientCapacity, invalidRequest, notFound } from '../errors.ts';
 import { canonicalIp, cidrContains, cidrSize, type Family, firstFree, parseCidr } from '../ip.ts';
 import { checkName, now } from './select.ts';
@@ -44,7 +44,7 @@ const MAX_NICS = 8;
 const RESERVED_LOW = 5n;
 
 export function addNic(
-  db: SimDb,
+  db: Silo,
   instanceNameOrId: string,
   spec: NicSeed = {},
 ): InstanceNetworkInterface {
@@ -82,7 +82,7 @@ export function addNic(
 
 /** Changes a NIC's private addresses (and optionally transit IPs), as an address-change event. */
 export function setNicIps(
-  db: SimDb,
+  db: Silo,
   instanceNameOrId: string,
   change: NicIps,
 ): InstanceNetworkInterface {
@@ -114,14 +114,14 @@ export function stackParts(s: PrivateIpStack): { v4?: PrivateIpv4Stack; v6?: Pri
   return { v4: s.value.v4, v6: s.value.v6 };
 }
 
-function nextMac(db: SimDb): string {
+function nextMac(db: Silo): string {
   const n = db.macSerial++;
   const hex = (v: number): string => v.toString(16).toUpperCase().padStart(2, '0');
   return `A8:40:25:F${(n >> 16) & 0x7}:${hex((n >> 8) & 0xff)}:${hex(n & 0xff)}`;
 }
 
 function buildStack(
-  db: SimDb,
+  db: Silo,
   subnet: VpcSubnet,
   nic: InstanceNetworkInterface,
   v4: string | null,
@@ -147,7 +147,7 @@ function buildStack(
 }
 
 function privateIp(
-  db: SimDb,
+  db: Silo,
   subnet: VpcSubnet,
   nic: InstanceNetworkInterface,
   family: Family,

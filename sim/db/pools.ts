@@ -2,7 +2,7 @@
 // floating IPs, and instances' ephemeral and SNAT addresses.
 import { randomUUID } from 'node:crypto';
 import type { SiloIpPool } from '@oxide/api';
-import type { SimDb } from '../db.ts';
+import type { PoolState, Silo } from './types.ts';
 import { alreadyExists, insufficientCapacity, invalidRequest, notFound } from '../errors.ts';
 import { canonicalIp, type Family, familyOf, firstFree, toBigInt } from '../ip.ts';
 import { checkName, now } from './select.ts';
@@ -30,11 +30,6 @@ export const DEFAULT_POOLS: readonly PoolSeed[] = [
   },
 ];
 
-export interface PoolState {
-  pool: SiloIpPool;
-  ranges: { first: string; last: string }[];
-}
-
 /** Where a new external address comes from: an explicit address, a pool, or a default pool. */
 export interface ExternalAddressSpec {
   ip?: string;
@@ -43,7 +38,7 @@ export interface ExternalAddressSpec {
 }
 
 export function addPool(
-  db: SimDb,
+  db: Silo,
   name: string,
   version: Family,
   ranges: { first: string; last: string }[],
@@ -77,13 +72,13 @@ export function addPool(
   return pool;
 }
 
-function usedExternal(db: SimDb): Set<string> {
+function usedExternal(db: Silo): Set<string> {
   return new Set([...db.floatingIps.map((f) => f.ip), ...db.externalIps.map((e) => e.view.ip)]);
 }
 
 /** Picks the pool and address for a new external IP, following FloatingIpCreate's allocator. */
 export function allocateExternal(
-  db: SimDb,
+  db: Silo,
   spec: ExternalAddressSpec,
 ): { pool: SiloIpPool; ip: string } {
   const used = usedExternal(db);

@@ -2,7 +2,7 @@
 // project is created with its default VPC, as Nexus does.
 import { randomUUID } from 'node:crypto';
 import type { CurrentUser, Project } from '@oxide/api';
-import type { SimDb } from '../db.ts';
+import type { Silo } from './types.ts';
 import { alreadyExists } from '../errors.ts';
 import { checkName, now } from './select.ts';
 import { createVpc } from './vpcs.ts';
@@ -24,7 +24,7 @@ export function newUser(siloId: string, siloName: string): CurrentUser {
   };
 }
 
-export function addProject(db: SimDb, name: string): Project {
+export function addProject(db: Silo, name: string): Project {
   checkName(name);
   if (db.projects.some((p) => p.name === name)) throw alreadyExists('project', name);
   const t = now();

@@ -3,7 +3,7 @@
 // firewall rules (inbound SSH, ICMP and intra-VPC traffic only).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Vpc, VpcFirewallRule, VpcSubnet } from '@oxide/api';
-import type { SimDb } from '../db.ts';
+import type { Silo } from './types.ts';
 import { alreadyExists } from '../errors.ts';
 import { systemRouter, subnetRoute } from './routers.ts';
 import { checkName, isUuid, now } from './select.ts';
@@ -28,7 +28,7 @@ function ulaPrefix(): string {
 
 /** A VPC with its default subnet, system router and firewall rules, stored in `db`. */
 export function createVpc(
-  db: SimDb,
+  db: Silo,
   projectId: string,
   t: Date,
   name = DEFAULT_VPC,
@@ -67,7 +67,7 @@ export function createVpc(
 }
 
 /** Another VPC (like the default one: a subnet `default` with `ipv4Block`, a system router). */
-export function addVpc(db: SimDb, name: string, ipv4Block: string, project: string): Vpc {
+export function addVpc(db: Silo, name: string, ipv4Block: string, project: string): Vpc {
   checkName(name);
   const p = db.project(project);
   if (db.vpcs.some((v) => v.projectId === p.id && v.name === name)) {
@@ -77,7 +77,7 @@ export function addVpc(db: SimDb, name: string, ipv4Block: string, project: stri
 }
 
 /** A subnet in a project's default VPC (its system router gets the subnet route, as in Nexus). */
-export function addSubnet(db: SimDb, spec: SubnetSpec): VpcSubnet {
+export function addSubnet(db: Silo, spec: SubnetSpec): VpcSubnet {
   const vpc = db.vpc(DEFAULT_VPC, { project: spec.project ?? db.defaultProject });
   checkName(spec.name);
   if (db.subnets.some((s) => s.vpcId === vpc.id && s.name === spec.name)) {
@@ -102,7 +102,7 @@ export function addSubnet(db: SimDb, spec: SubnetSpec): VpcSubnet {
 }
 
 /** The VPC's firewall rules (name in the default project, or id). */
-export function firewallRules(db: SimDb, vpcNameOrId: string): VpcFirewallRule[] {
+export function firewallRules(db: Silo, vpcNameOrId: string): VpcFirewallRule[] {
   const vpc = isUuid(vpcNameOrId)
     ? db.vpc(vpcNameOrId, {})
     : db.vpc(vpcNameOrId, { project: db.defaultProject });

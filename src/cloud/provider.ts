@@ -44,11 +44,6 @@ export interface Instances {
   instanceShutdown(node: V1Node, signal?: AbortSignal): Promise<boolean>;
   /** Everything the node controller writes to an uninitialized Node. */
   instanceMetadata(node: V1Node, signal?: AbortSignal): Promise<InstanceMetadata>;
-  /**
-   * A periodic address resync pass starts: what the pass reads must be as of now, not from a
-   * view cached before it (optional; a provider that caches nothing omits it).
-   */
-  resyncStarted?(): void;
 }
 
 /**

@@ -332,6 +332,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Which floating IPs a Service may use through the annotation oxide.computer/floating-ip-name: "marked" (only a floating IP whose description contains k8s-service=<cluster-name>/<namespace>/<name> of that Service) or "none" (the annotation is refused). Anyone who can create a Service can write the annotation (ours, not upstream).',
   },
   {
+    name: 'oxide-projects',
+    type: 'list',
+    key: 'oxideProjects',
+    help: 'Oxide projects (names or ids, comma-separated) whose instances may be Nodes of this cluster; the first is the default project (floating IPs of Services without the annotation oxide.computer/project). Empty: OXIDE_PROJECT, which may itself be such a list (ours, not upstream).',
+  },
+  {
     name: 'oxide-routes-vpc',
     type: 'string',
     key: 'oxideRoutesVpc',

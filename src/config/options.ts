@@ -56,6 +56,8 @@ export interface CcmOptions {
   authorizationWebhookCacheUnauthorizedTtlMs: number;
   oxideLoadBalancerFirewall: boolean;
   oxideLoadBalancerNamedFloatingIps: string;
+  /** --oxide-projects: every project holding Nodes, default first; empty: OXIDE_PROJECT. */
+  oxideProjects: string[];
   /** --oxide-routes-vpc; empty: each Node's primary-NIC VPC. */
   oxideRoutesVpc: string;
   oxideRequestTimeoutMs: number;
@@ -118,6 +120,7 @@ export const defaultOptions = (): CcmOptions => ({
   authorizationWebhookCacheUnauthorizedTtlMs: 10_000,
   oxideLoadBalancerFirewall: false,
   oxideLoadBalancerNamedFloatingIps: 'marked',
+  oxideProjects: [],
   oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
   verbosity: 0,

@@ -28,6 +28,7 @@ test('env only', () => {
     host: 'https://rack.example.com',
     token: TOKEN,
     project: 'k8s',
+    projects: ['k8s'],
     region: '',
     zone: '',
   });
@@ -119,6 +120,7 @@ test('--cloud-config YAML; env wins over it', () => {
     host: 'https://file.example.com',
     token: TOKEN,
     project: 'from-file',
+    projects: ['from-file'],
     ca: PEM,
     region: 'r1',
     zone: 'z1',
@@ -222,4 +224,26 @@ test('host shapes', () => {
   assert.match(normalizeHost(`${'a'.repeat(64)}.example`).problem ?? '', /63 per label/);
   assert.equal(normalizeHost(`${'a'.repeat(63)}.example`).problem, undefined);
   assert.ok((normalizeHost(`https://rack/${'p'.repeat(100_000)}`).problem ?? '').length < 200);
+});
+
+test('several projects: --oxide-projects, or a comma-separated OXIDE_PROJECT; the default first', () => {
+  const env = { OXIDE_HOST: 'https://r', OXIDE_TOKEN: TOKEN };
+  const flag = loadOxideConfig(env, '', ['a', 'b']);
+  assert.deepEqual(flag.errors, []);
+  assert.equal(flag.settings?.project, 'a');
+  assert.deepEqual(flag.settings?.projects, ['a', 'b']);
+  const list = loadOxideConfig({ ...env, OXIDE_PROJECT: ' a, b ,' }, '');
+  assert.deepEqual(list.errors, []);
+  assert.deepEqual(list.settings?.projects, ['a', 'b']);
+  assert.equal(list.settings?.project, 'a');
+  // The flag wins, but the Secret's project stays the default: existing floating IPs are there.
+  const agree = loadOxideConfig({ ...env, OXIDE_PROJECT: 'a' }, '', ['a', 'b']);
+  assert.deepEqual(agree.settings?.projects, ['a', 'b']);
+  assert.deepEqual(loadOxideConfig({ ...env, OXIDE_PROJECT: 'b' }, '', ['a', 'b']).errors, [
+    '--oxide-projects starts with "a" but OXIDE_PROJECT names "b": the default project must be the same in both (existing floating IPs live there); put it first in --oxide-projects',
+  ]);
+  assert.deepEqual(loadOxideConfig(env, '', ['a', 'Bad_Name', 'a']).errors, [
+    'Oxide project "Bad_Name" from --oxide-projects is neither an Oxide name nor an id',
+    'Oxide project "a" is listed twice in --oxide-projects',
+  ]);
 });

@@ -17,7 +17,10 @@ export interface OxideSettings {
   /** Normalized: scheme://host[:port], no trailing slash. */
   host: string;
   token: string;
+  /** The default project: the first of `projects`. */
   project: string;
+  /** Every project holding the cluster's Nodes, default first, each once; omitted: `project`. */
+  projects?: string[];
   /** PEM bundle of extra trusted CAs, for racks with private certificates. */
   ca?: string;
   region: string;
@@ -177,7 +180,56 @@ export function normalizeHost(text: string): { host?: string; problem?: string }
   return { host: url.origin };
 }
 
-export function validateOxideConfig(raw: RawOxideConfig): {
+/** A comma-separated list of projects: items trimmed, empty ones dropped. */
+export function splitProjects(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * The projects, default first: --oxide-projects when given, else OXIDE_PROJECT (or its file,
+ * or cloud-config `project`), which may be a comma-separated list too, so a Secret-only
+ * deployment can name several. Both given: they must agree on the default project, since the
+ * floating IPs of existing Services live there.
+ */
+function validateProjects(
+  raw: RawOxideConfig,
+  flag: readonly string[],
+  errors: string[],
+): string[] {
+  const fromSetting = raw.project ? splitProjects(raw.project.value) : [];
+  const source = flag.length > 0 ? '--oxide-projects' : (raw.project?.source ?? '');
+  const projects = flag.length > 0 ? [...flag] : fromSetting;
+  if (projects.length === 0) {
+    errors.push('Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)');
+    return [];
+  }
+  if (flag.length > 0 && raw.project && fromSetting[0] !== flag[0]) {
+    errors.push(
+      `--oxide-projects starts with ${quote(flag[0] ?? '')} but ${raw.project.source} names ` +
+        `${quote(fromSetting[0] ?? '')}: the default project must be the same in both ` +
+        '(existing floating IPs live there); put it first in --oxide-projects',
+    );
+  }
+  const seen = new Set<string>();
+  for (const project of projects) {
+    if (project.length > 63 || (!NAME.test(project) && !UUID.test(project)))
+      errors.push(
+        `Oxide project ${quote(project)} from ${source} is neither an Oxide name nor an id`,
+      );
+    else if (seen.has(project.toLowerCase()))
+      errors.push(`Oxide project ${quote(project)} is listed twice in ${source}`);
+    seen.add(project.toLowerCase());
+  }
+  return projects;
+}
+
+export function validateOxideConfig(
+  raw: RawOxideConfig,
+  projectsFlag: readonly string[] = [],
+): {
   settings?: OxideSettings;
   errors: string[];
 } {
@@ -199,15 +251,7 @@ export function validateOxideConfig(raw: RawOxideConfig): {
     );
   else if (/\s/.test(raw.token.value))
     errors.push(`Oxide token from ${raw.token.source} contains whitespace; check the Secret`);
-  if (!raw.project?.value)
-    errors.push('Oxide project is not set: set OXIDE_PROJECT (or project in --cloud-config)');
-  else if (
-    raw.project.value.length > 63 ||
-    (!NAME.test(raw.project.value) && !UUID.test(raw.project.value))
-  )
-    errors.push(
-      `Oxide project ${quote(raw.project.value)} from ${raw.project.source} is neither an Oxide name nor an id`,
-    );
+  const projects = validateProjects(raw, projectsFlag, errors);
   if (raw.ca && !raw.ca.value.includes('-----BEGIN CERTIFICATE-----'))
     errors.push(`CA bundle ${raw.ca.source} contains no PEM certificate`);
   if (errors.length > 0) return { errors };
@@ -215,7 +259,8 @@ export function validateOxideConfig(raw: RawOxideConfig): {
     settings: {
       host,
       token: raw.token?.value ?? '',
-      project: raw.project?.value ?? '',
+      project: projects[0] ?? '',
+      projects,
       ...(raw.ca ? { ca: raw.ca.value } : {}),
       region: raw.region?.value ?? '',
       zone: raw.zone?.value ?? '',
@@ -231,9 +276,10 @@ export function validateOxideConfig(raw: RawOxideConfig): {
 export function loadOxideConfig(
   env: NodeJS.ProcessEnv,
   cloudConfigPath: string,
+  projectsFlag: readonly string[] = [],
 ): { settings?: OxideSettings; errors: string[]; warnings: string[] } {
   const { raw, errors, warnings } = readOxideConfig(env, cloudConfigPath);
-  const validated = validateOxideConfig(raw);
+  const validated = validateOxideConfig(raw, projectsFlag);
   return validated.settings && errors.length === 0
     ? { ...validated, warnings }
     : { errors: [...errors, ...validated.errors], warnings };

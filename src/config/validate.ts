@@ -6,7 +6,7 @@ import {
   isNamedFloatingIpPolicy,
 } from '../cloud/oxide/load-balancer/owner.ts';
 import { LOGGING_FORMATS } from '../log.ts';
-import { tlsPolicy } from '../server/tls-policy.ts';
+import { tlsPolicy } from './tls-policy.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
 import type { CcmOptions } from './options.ts';

@@ -3,7 +3,7 @@
 // backoff; one that returns resets the backoff. Each reconcile gets the run's signal: on shutdown
 // it aborts the reconcile's cloud and apiserver requests in flight instead of waiting them out.
 import type { Logger } from '../log.ts';
-import { reconcileMetrics } from '../metrics.ts';
+import { reconcileMetrics } from './metrics.ts';
 import type { WorkQueue } from '../kube/workqueue.ts';
 
 export interface Reconciler {

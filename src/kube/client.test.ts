@@ -9,10 +9,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { RestConfig } from './kubeconfig.ts';
-import { registry } from '../metrics.ts';
+import { Registry } from 'prom-client';
+import { registerKubeMetrics } from './metrics.ts';
 import { createLogger, setProcessLogger } from '../log.ts';
 import { KubeClient } from './client.ts';
 import { makeCa, opensslCert } from '../../test/harness/certs.ts';
+
+// This layer's families, read as a scrape of the process's registry would show them.
+const registry = new Registry();
+registerKubeMetrics(registry);
 
 async function fakeApiserver(): Promise<{
   url: string;
@@ -181,7 +186,7 @@ test('an apiserver certificate the client does not trust: the error names it (su
 test('aborting a write whose body HTTP/2 flow control holds back leaves the process running', async () => {
   // In a child process: the failure is a native loop that no timer of this process could end.
   // It allocates as it spins, so the child is killed soon after the abort if it does not go on.
-  const script = new URL('./client-h2-abort.child.ts', import.meta.url).pathname;
+  const script = new URL('./fixtures/client-h2-abort.child.ts', import.meta.url).pathname;
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let grace: NodeJS.Timeout | undefined;

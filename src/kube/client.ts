@@ -6,9 +6,9 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Agent, fetch, ProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
-import { linked } from '../abort.ts';
+import { linked } from '../util/abort.ts';
 import { traceRequest } from '../log.ts';
-import { restClientMetrics } from '../metrics.ts';
+import { restClientMetrics } from './metrics.ts';
 import { describingConnector } from '../net/tls-connector.ts';
 import { describeError } from '../util/errors.ts';
 import { Credentials, inClusterConfig, loadKubeconfig } from './kubeconfig.ts';
@@ -372,7 +372,7 @@ export class KubeClient {
  * long-lived session closed and crash the process (TypeError in onHttp2SendPing); a dead
  * connection is caught by request timeouts and the watch deadline instead. undici must be 8.14 or
  * later: 8.13 left an aborted HTTP/2 request whose body was still queued without RST_STREAM, and
- * Node's session then looped on empty DATA frames forever (client-h2-abort.child.ts).
+ * Node's session then looped on empty DATA frames forever (fixtures/client-h2-abort.child.ts).
  */
 function dispatcherFor(config: RestConfig): Dispatcher {
   const tls = {

@@ -3,6 +3,7 @@
 // restarts without another LIST; a broken connection resumes from the last resourceVersion
 // (no LIST); only 410 Gone lists again.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,8 @@ import { waitFor } from '../../test/harness/context.ts';
 import { testKube, uniqueName } from '../../test/harness/kube.ts';
 import { KubeClient } from './client.ts';
 import { Informer } from './informer.ts';
+import { SharedInformers } from './informers.ts';
+import { silentLogger } from '../log.ts';
 
 /**
  * Forwards plain HTTP to the apiserver's HTTPS. Counts collection LISTs and WATCHes under
@@ -267,4 +270,69 @@ test('the transform applies to listed and watched objects', async () => {
   await waitFor('watched', () => informer.get(`${ns}/watched`) !== undefined, 10_000);
   assert.equal(informer.get(`${ns}/listed`)?.data?.['v'], 't1');
   assert.equal(informer.get(`${ns}/watched`)?.data?.['v'], 't2');
+});
+
+test('waitForSync: an aborted signal rejects at once; a settled wait leaves no listener on its signal', async () => {
+  const { informer, start } = await setup();
+  // Settled or not by the time the macrotask queue runs: an already-aborted signal must not
+  // leave its caller waiting for a list that may never come.
+  const outcome = await Promise.race([
+    informer.waitForSync(AbortSignal.abort(new Error('stopped'))).then(
+      () => 'resolved',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    ),
+    new Promise<string>((resolve) => setImmediate(() => resolve('still waiting'))),
+  ]);
+  assert.equal(outcome, 'stopped');
+
+  // One long-lived signal handed to many waits (as a controller's run signal is).
+  const lifetime = new AbortController();
+  aborts.push(lifetime);
+  const waits = Array.from({ length: 20 }, () => informer.waitForSync(lifetime.signal));
+  assert.equal(getEventListeners(lifetime.signal, 'abort').length, 20);
+  // A wait whose own signal aborts first rejects and takes its listener with it.
+  const early = new AbortController();
+  const abandoned = informer.waitForSync(early.signal);
+  early.abort(new Error('gave up'));
+  await assert.rejects(abandoned, /gave up/);
+  assert.equal(getEventListeners(early.signal, 'abort').length, 0);
+
+  await start();
+  await Promise.all(waits);
+  assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
+  await informer.waitForSync(lifetime.signal);
+  assert.equal(getEventListeners(lifetime.signal, 'abort').length, 0);
+});
+
+test('shared informers scoped to a namespace list and watch only its Services', async () => {
+  const [mine, other] = [uniqueName('scoped'), uniqueName('scoped')];
+  const service = { metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } };
+  for (const ns of [mine, other]) {
+    await kube.post('/api/v1/namespaces', { metadata: { name: ns } });
+    await kube.post(`/api/v1/namespaces/${ns}/services`, service);
+  }
+  const informers = new SharedInformers(kube, silentLogger, { namespace: mine });
+  const services = informers.services();
+  const abort = new AbortController();
+  aborts.push(abort);
+  informers.start(abort.signal);
+  runs.push(informers.stopped());
+  await informers.waitForSync(abort.signal);
+  assert.deepEqual(
+    services.list().map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`),
+    [`${mine}/web`],
+  );
+  await kube.post(`/api/v1/namespaces/${other}/services`, {
+    ...service,
+    metadata: { name: 'api' },
+  });
+  await kube.post(`/api/v1/namespaces/${mine}/services`, { ...service, metadata: { name: 'api' } });
+  await waitFor('the watched Service', () => services.get(`${mine}/api`));
+  assert.deepEqual(
+    services
+      .list()
+      .map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)
+      .sort(),
+    [`${mine}/api`, `${mine}/web`],
+  );
 });

@@ -9,6 +9,7 @@
 import { KubeApiError } from './client.ts';
 import type { KubeClient } from './client.ts';
 import { ExponentialBackoff } from './workqueue.ts';
+import { abandonOn } from '../util/abort.ts';
 import { sleep } from '../util/async.ts';
 
 export interface KubeObject {
@@ -78,7 +79,8 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   /** Listing was refused (403) since the last successful list; see optionalWhenForbidden. */
   private forbidden = false;
-  private readonly syncWaiters: (() => void)[] = [];
+  /** waitForSync's callers share it; the first list delivered resolves it. */
+  private readonly firstSync = Promise.withResolvers<void>();
 
   constructor(client: KubeClient, options: InformerOptions<T>) {
     this.client = client;
@@ -101,13 +103,10 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /** Resolves once the first list has been delivered to the handlers. */
+  /** After the first list was delivered; the signal's reason if it aborts first (or had). */
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.syncWaiters.push(resolve);
-      signal?.addEventListener('abort', () => reject(signal.reason as Error));
-    });
+    return abandonOn(this.firstSync.promise, signal);
   }
 
   /** The resourceVersion the store reflects (client-go's LastSyncResourceVersion). */
@@ -170,7 +169,7 @@ export class Informer<T extends KubeObject> {
   private markSynced(): void {
     if (this.synced) return;
     this.synced = true;
-    for (const w of this.syncWaiters.splice(0)) w();
+    this.firstSync.resolve();
   }
 
   private replace(items: T[]): void {

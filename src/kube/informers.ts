@@ -8,17 +8,30 @@ import type { Logger } from '../log.ts';
 
 const PROBE_INTERVAL_MS = 3_000;
 
+export interface SharedInformersOptions {
+  /**
+   * client-go's informers.WithNamespace: namespaced resources (Services, EndpointSlices) are
+   * listed and watched in this namespace only; Nodes stay cluster-wide. Default: every namespace.
+   * Tests that share one apiserver scope their controllers this way.
+   */
+  namespace?: string;
+}
+
 export class SharedInformers {
   private readonly client: KubeClient;
   private readonly log: Logger;
+  /** `/namespaces/<ns>` inserted before a namespaced resource, or nothing. */
+  private readonly scope: string;
   private readonly informers = new Map<string, Informer<KubeObject>>();
   private readonly running: Promise<void>[] = [];
   private signal?: AbortSignal;
   private probedAt = 0;
 
-  constructor(client: KubeClient, log: Logger) {
+  constructor(client: KubeClient, log: Logger, options: SharedInformersOptions = {}) {
     this.client = client;
     this.log = log;
+    this.scope =
+      options.namespace === undefined ? '' : `/namespaces/${encodeURIComponent(options.namespace)}`;
   }
 
   nodes(): Informer<V1Node> {
@@ -26,12 +39,16 @@ export class SharedInformers {
   }
 
   services(): Informer<V1Service> {
-    return this.get<V1Service>('/api/v1/services', slimMetadata);
+    return this.get<V1Service>(`/api/v1${this.scope}/services`, slimMetadata);
   }
 
   /** Optional: without RBAC for them, externalTrafficPolicy: Local targets any eligible Node. */
   endpointSlices(): Informer<V1EndpointSlice> {
-    return this.get<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', slimSlice, true);
+    return this.get<V1EndpointSlice>(
+      `/apis/discovery.k8s.io/v1${this.scope}/endpointslices`,
+      slimSlice,
+      true,
+    );
   }
 
   /** Starts every informer requested so far (and any requested later). */

@@ -5,9 +5,14 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testKube, uniqueName } from '../../test/harness/kube.ts';
 import { silentLogger } from '../log.ts';
-import { registry } from '../metrics.ts';
+import { Registry } from 'prom-client';
+import { registerKubeMetrics } from './metrics.ts';
 import { LeaderElector, LeaderFence, microTime } from './leader-election.ts';
 import type { KubeClient } from './client.ts';
+
+// This layer's families, read as a scrape of the process's registry would show them.
+const registry = new Registry();
+registerKubeMetrics(registry);
 
 const LEASE_MS = 3000;
 const RETRY_MS = 500;

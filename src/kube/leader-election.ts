@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient } from './client.ts';
 import { isConflict, isNotFound } from './client.ts';
-import { leaderMetrics } from '../metrics.ts';
+import { leaderMetrics } from './metrics.ts';
 import type { Logger } from '../log.ts';
 
 /** client-go's JitterFactor for the acquire loop. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { registry } from '../metrics.ts';
+import { Registry } from 'prom-client';
+import { registerKubeMetrics } from './metrics.ts';
 import {
   BucketBackoff,
   CONTROLLER_RETRY_MAX_MS,
@@ -8,6 +9,10 @@ import {
   ExponentialBackoff,
   WorkQueue,
 } from './workqueue.ts';
+
+// This layer's families, read as a scrape of the process's registry would show them.
+const registry = new Registry();
+registerKubeMetrics(registry);
 
 test('a key added many times while waiting is handed out once', async () => {
   const q = new WorkQueue({ name: 'test-dedupe' });

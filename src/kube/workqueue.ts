@@ -2,8 +2,8 @@
 // queue: a key waiting is stored once however often it is added, a key is never handed to two
 // workers at once (an add while it is processed is replayed after done()), failed keys come back
 // after the rate limiter's delay, and addAfter schedules a key for later.
-import { workqueueMetrics, workqueueProbes } from '../metrics.ts';
-import type { WorkqueueProbe } from '../metrics.ts';
+import { workqueueMetrics, workqueueProbes } from './metrics.ts';
+import type { WorkqueueProbe } from './metrics.ts';
 
 export interface Backoff {
   /** Delay before the next retry of key; grows with each call until forget(key). */

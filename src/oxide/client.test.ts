@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { generate } from 'selfsigned';
 import { startSimulator } from '../../sim/server.ts';
-import { registry } from '../metrics.ts';
+import { oxideMetrics } from './metrics.ts';
 import { createLogger, setProcessLogger } from '../log.ts';
 import { OxideClient } from './client.ts';
 import { OxideError } from './errors.ts';
@@ -152,7 +152,7 @@ describe('custom CA', () => {
 
 describe('metrics', () => {
   async function count(operation: string, status: string): Promise<number> {
-    const metric = await registry.getSingleMetric('oxide_api_requests_total')?.get();
+    const metric = await oxideMetrics.requests.get();
     const value = metric?.values.find(
       (v) => v.labels['operation'] === operation && v.labels['status'] === status,
     );
@@ -224,6 +224,34 @@ describe('readiness', () => {
     assert.ok(!(client.unreachable(later(31_000)) ?? '').includes(sim.token));
     await viewProject(client);
     assert.equal(client.unreachable(later(60_000)), undefined);
+    await client.close();
+  });
+});
+
+describe('another project on the same transport', () => {
+  it('forProject: its own project selector, one readiness and one connection pool for all', async () => {
+    sim.db.addProject('second');
+    const client = new OxideClient({
+      host: sim.url,
+      token: sim.token,
+      project: 'k8s',
+      maxRetries: 0,
+    });
+    const second = client.forProject('second');
+    assert.equal(client.forProject('k8s'), client);
+    assert.equal(client.forProject('second'), second, 'one client per project');
+    assert.equal((await viewProject(second)).name, 'second');
+    assert.equal((await viewProject(client)).name, 'k8s');
+    // A failure seen through one project's client is the transport's: readiness sees it on both.
+    const later = (ms: number): number => performance.now() + ms;
+    sim.faults.add({ operation: 'project_view', status: 503, times: 1 });
+    await assert.rejects(viewProject(second));
+    assert.match(client.unreachable(later(31_000)) ?? '', /HTTP 503/);
+    await viewProject(client);
+    assert.equal(second.unreachable(later(60_000)), undefined);
+    // Closing a project's client leaves the shared pool to its maker.
+    await second.close();
+    assert.equal((await viewProject(client)).name, 'k8s');
     await client.close();
   });
 });

@@ -2,10 +2,13 @@
 // retries for transient failures only, one metric sample per attempt, and typed errors from
 // errors.ts. The client is the transport only: each Oxide resource's calls are free functions
 // taking the client, one file per resource (instances.ts, floating-ips.ts, vpcs.ts, ...), named
-// after the operation and passing its OpenAPI operationId to `call`/`listAll`.
+// after the operation and passing its OpenAPI operationId to `call`/`listAll`. A client is scoped
+// to one project (the calls that take a project selector use `client.project`); `forProject`
+// gives another project's client on the same transport (SDK, TLS pool, retry budget, fence,
+// readiness), so a cluster spanning projects has one connection pool and one health.
 import type { Api, ApiResult } from '@oxide/api';
-import { linked } from '../abort.ts';
-import { oxideMetrics } from '../metrics.ts';
+import { linked } from '../util/abort.ts';
+import { oxideMetrics } from './metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import type { OxideError } from './errors.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, listAll } from './paginate.ts';
@@ -61,6 +64,15 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 /** How long failures must last before readiness reports the Oxide API unreachable. */
 const UNREACHABLE_AFTER_MS = 30_000;
 
+/** Monotonic times of the last usable answer and of failures, shared by every project's client. */
+class Health {
+  answeredAt = performance.now();
+  failedAt = 0;
+  /** Start of the current run of failures (the first failure after the last answer). */
+  failingSince = 0;
+  lastFailure = '';
+}
+
 export class OxideClient {
   readonly project: string;
   readonly pageSize: number;
@@ -69,18 +81,32 @@ export class OxideClient {
   private readonly token: string;
   private readonly retry: RetryOptions;
   /** One for the whole client: nested and concurrent calls cannot stack retries. */
-  private readonly retryBudget = new RetryBudget();
+  private readonly retryBudget: RetryBudget;
   private readonly tls: TlsDispatcher;
   private readonly fence: Fence | undefined;
-  /** Monotonic times of the last usable answer and of the last failure, for readiness. */
-  private answeredAt = performance.now();
-  private failedAt = 0;
-  /** Start of the current run of failures (the first failure after the last answer). */
-  private failingSince = 0;
-  private lastFailure = '';
+  private readonly health: Health;
+  /** Whether this client made the transport (and so closes it); false for forProject's. */
+  private readonly ownsTransport: boolean;
+  private readonly scoped = new Map<string, OxideClient>();
 
-  constructor(options: OxideClientOptions) {
+  /** `transportOf`: internal, for forProject (share that client's transport). */
+  constructor(options: OxideClientOptions, transportOf?: OxideClient) {
     this.project = options.project;
+    if (transportOf) {
+      this.token = transportOf.token;
+      this.timeoutMs = transportOf.timeoutMs;
+      this.pageSize = transportOf.pageSize;
+      this.retry = transportOf.retry;
+      this.retryBudget = transportOf.retryBudget;
+      this.fence = transportOf.fence;
+      this.tls = transportOf.tls;
+      this.api = transportOf.api;
+      this.health = transportOf.health;
+      this.ownsTransport = false;
+      return;
+    }
+    this.ownsTransport = true;
+    this.health = new Health();
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, options.pageSize ?? DEFAULT_PAGE_SIZE));
@@ -89,6 +115,7 @@ export class OxideClient {
       ...options.retry,
       maxRetries: options.maxRetries ?? DEFAULT_RETRY.maxRetries,
     };
+    this.retryBudget = new RetryBudget();
     this.fence = options.fence;
     this.tls = tlsDispatcher({ ca: options.ca, caCertPath: options.caCertPath });
     // The SDK's own api-version is the newest document it was generated from; baseParams
@@ -105,14 +132,29 @@ export class OxideClient {
   }
 
   /**
+   * The client of another project on this client's transport (one per project, kept: a handful
+   * of configured projects).
+   */
+  forProject(project: string): OxideClient {
+    if (project === this.project) return this;
+    let client = this.scoped.get(project);
+    if (!client) {
+      client = new OxideClient({ host: '', token: '', project }, this);
+      this.scoped.set(project, client);
+    }
+    return client;
+  }
+
+  /**
    * For /readyz: a reason when every request for a while has failed for want of a usable answer
    * (no connection, timeout, 5xx, token rejected); undefined while the API answers.
    */
   unreachable(now = performance.now()): string | undefined {
-    if (this.failedAt <= this.answeredAt || now - this.failingSince < UNREACHABLE_AFTER_MS) {
+    const h = this.health;
+    if (h.failedAt <= h.answeredAt || now - h.failingSince < UNREACHABLE_AFTER_MS) {
       return undefined;
     }
-    return `no usable answer from the Oxide API for ${Math.round((now - this.failingSince) / 1000)}s: ${this.lastFailure}`;
+    return `no usable answer from the Oxide API for ${Math.round((now - h.failingSince) / 1000)}s: ${h.lastFailure}`;
   }
 
   /** The API version this build sends in the `api-version` header. */
@@ -164,7 +206,7 @@ export class OxideClient {
       const result = await fn(this.api, { signal });
       status = result.response.status;
       if (result.type === 'success') {
-        this.answeredAt = performance.now();
+        this.health.answeredAt = performance.now();
         return result.data;
       }
       const error = errorFromResult(operation, result, this.token);
@@ -182,21 +224,22 @@ export class OxideClient {
   }
 
   private note(err: OxideError): void {
+    const h = this.health;
     if (
       err.kind === 'unavailable' ||
       err.kind === 'auth' ||
       (err.kind === 'retryable' && err.status !== 429)
     ) {
-      if (this.failedAt <= this.answeredAt) this.failingSince = performance.now();
-      this.failedAt = performance.now();
-      this.lastFailure = err.message;
+      if (h.failedAt <= h.answeredAt) h.failingSince = performance.now();
+      h.failedAt = performance.now();
+      h.lastFailure = err.message;
     } else {
-      this.answeredAt = performance.now();
+      h.answeredAt = performance.now();
     }
   }
 
-  /** Releases the connection pool. */
+  /** Releases the connection pool (the transport's maker only: forProject's share it). */
   async close(): Promise<void> {
-    await this.tls.close();
+    if (this.ownsTransport) await this.tls.close();
   }
 }

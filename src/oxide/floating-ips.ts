@@ -4,6 +4,7 @@
 import type { AddressAllocator, FloatingIp } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
+import { countCacheLookups } from './metrics.ts';
 
 /** Every FIP of the project; each carries `instanceId`, so one list answers "where is it?". */
 export function listFloatingIps(client: OxideClient, signal?: AbortSignal): Promise<FloatingIp[]> {
@@ -161,7 +162,7 @@ export class FloatingIpView {
   constructor(client: OxideClient, options: FloatingIpViewOptions = {}) {
     this.client = client;
     this.cache = new TtlCache({
-      name: 'floating_ips',
+      onLookup: countCacheLookups('floating_ips'),
       ttlMs: options.ttlMs ?? FLOATING_IP_VIEW_TTL_MS,
     });
   }

@@ -13,6 +13,7 @@ import { listSubnets } from './subnets.ts';
 import { listVpcs } from './vpcs.ts';
 import { Semaphore } from '../util/async.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
+import { countCacheLookups } from './metrics.ts';
 
 export interface InstanceInventoryOptions {
   /** How long an instance snapshot answers lookups; default 2 s. */
@@ -73,6 +74,8 @@ export class InstanceSnapshot {
 /** Every NIC of the project by instance id, each instance's NICs in the API's (name) order. */
 export class NicSnapshot {
   readonly startedAt: number;
+  /** Instances this view answered an `advance` lookup for: it has nothing newer for them. */
+  readonly advanced = new Set<string>();
   private readonly byInstance = new Map<string, InstanceNetworkInterface[]>();
 
   constructor(nics: readonly InstanceNetworkInterface[], startedAt: number) {
@@ -93,6 +96,15 @@ export class NicSnapshot {
   }
 }
 
+export interface NicLookupOptions {
+  /**
+   * Never answer this instance twice from one view: a lookup for an instance the cached view
+   * already answered this way waits for a newer walk, which every such lookup joins (a pass over
+   * all Nodes re-reads their addresses from one walk that started after the pass did).
+   */
+  advance?: boolean;
+}
+
 export class InstanceInventory {
   private readonly client: OxideClient;
   private readonly perInstance: Semaphore;
@@ -107,10 +119,14 @@ export class InstanceInventory {
     this.client = client;
     this.perInstance = new Semaphore(options.concurrency ?? 16);
     this.ttlMs = options.ttlMs ?? 2_000;
-    this.instances = new TtlCache({ name: 'instances', ttlMs: this.ttlMs, dropAtExpiry: true });
+    this.instances = new TtlCache({
+      onLookup: countCacheLookups('instances'),
+      ttlMs: this.ttlMs,
+      dropAtExpiry: true,
+    });
     this.nicTtlMs = options.nicTtlMs ?? 60_000;
     this.nicView = new TtlCache({
-      name: 'network_interfaces',
+      onLookup: countCacheLookups('network_interfaces'),
       ttlMs: this.nicTtlMs,
       dropAtExpiry: true,
     });
@@ -143,20 +159,31 @@ export class InstanceInventory {
    * instance is not in it, from a view started after this call; when not there either (no NIC
    * in a subnet of the project's VPCs, or the walk failed), from the instance's own list.
    */
-  async nics(instanceId: string, signal?: AbortSignal): Promise<InstanceNetworkInterface[]> {
+  async nics(
+    instanceId: string,
+    signal?: AbortSignal,
+    options: NicLookupOptions = {},
+  ): Promise<InstanceNetworkInterface[]> {
     const asked = performance.now();
     try {
       // As snapshot(): a walk in flight for longer than the TTL is not joined.
-      let view = await this.nicView.get('project', this.loadNics, {
-        notBefore: asked - this.nicTtlMs,
-        signal,
-      });
+      const current = (): Promise<NicSnapshot> =>
+        this.nicView.get('project', this.loadNics, { notBefore: asked - this.nicTtlMs, signal });
+      let view = await current();
+      // The value only, not a walk in flight: that one started after this view and is joined.
+      for (let i = 0; options.advance && view.advanced.has(instanceId) && i < 3; i++) {
+        if (this.nicView.peek('project') === view) this.nicView.delete('project');
+        view = await current();
+      }
       let found = view.of(instanceId);
       if (!found && view.startedAt < asked) {
         view = await this.nicView.get('project', this.loadNics, { notBefore: asked, signal });
         found = view.of(instanceId);
       }
-      if (found) return found;
+      if (found) {
+        if (options.advance) view.advanced.add(instanceId);
+        return found;
+      }
     } catch {
       // The per-instance list below decides; it reports its own errors (an abort included).
     }
@@ -171,11 +198,6 @@ export class InstanceInventory {
     this.nicView
       .get('project', this.loadNics, { notBefore: performance.now() - this.nicTtlMs })
       .catch(() => undefined);
-  }
-
-  /** NIC lookups from now on read a view taken from now on (one walk, shared). */
-  expireNics(): void {
-    this.nicView.invalidate('project');
   }
 
   externalIps(instanceId: string, signal?: AbortSignal): Promise<ExternalIp[]> {

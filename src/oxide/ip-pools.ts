@@ -2,6 +2,7 @@
 import type { SiloIpPool } from '@oxide/api';
 import type { OxideClient } from './client.ts';
 import { TtlCache } from '../util/ttl-cache.ts';
+import { countCacheLookups } from './metrics.ts';
 
 export function viewIpPool(
   client: OxideClient,
@@ -25,7 +26,7 @@ export class IpPoolCache {
 
   constructor(client: OxideClient, ttlMs = 60_000) {
     this.client = client;
-    this.cache = new TtlCache({ name: 'ip_pools', ttlMs });
+    this.cache = new TtlCache({ onLookup: countCacheLookups('ip_pools'), ttlMs });
   }
 
   /** `signal` ends this caller's wait only: the lookup is shared with concurrent callers. */

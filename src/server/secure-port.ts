@@ -1,6 +1,7 @@
 // The secure port as the flags configure it: TLS (operator files, self-signed, or plain HTTP
 // with --metrics-plain-http), delegated authentication and authorization, and the bind retried
 // while another process holds the port (listen-retry.ts). The caller brings the checks.
+import type { Registry } from 'prom-client';
 import type { CcmOptions } from '../config/options.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
@@ -10,12 +11,15 @@ import type { RetryingServer } from './listen-retry.ts';
 import { startServer } from './server.ts';
 import type { Check } from './server.ts';
 import { readTlsFiles, selfSignedTls } from './tls.ts';
-import { tlsPolicy } from './tls-policy.ts';
+import { tlsPolicy } from '../config/tls-policy.ts';
+import { registerProcessMetrics } from '../process-metrics.ts';
 
 export interface SecurePortChecks {
   healthChecks: Record<string, Check>;
   /** Checked on /readyz after the health checks. */
   readyChecks: Record<string, Check>;
+  /** What /metrics serves (the process's families are added to it here, once serving). */
+  metrics: Registry;
 }
 
 /**
@@ -29,6 +33,8 @@ export async function serveSecurePort(
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   if (options.securePort === 0) return undefined;
+  // process_* and nodejs_* only in a process that serves them (--secure-port 0 does not).
+  registerProcessMetrics(checks.metrics);
   // validateOptions refused names that do not map, so only upstream's warnings are left here.
   const { policy, warnings } = tlsPolicy(options.tlsMinVersion, options.tlsCipherSuites);
   for (const w of warnings) log.warn(w);
@@ -68,6 +74,7 @@ export async function serveSecurePort(
           ...(policy ? { tlsPolicy: policy } : {}),
           healthChecks: checks.healthChecks,
           readyChecks: checks.readyChecks,
+          metrics: checks.metrics,
           guard,
           log,
         }),

@@ -8,12 +8,17 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import { registerProcessMetrics, registry } from '../metrics.ts';
 import type { Logger } from '../log.ts';
 import type { Refusal, RequestGuard } from './delegation.ts';
 import type { TlsMaterial } from './tls.ts';
-import { defaultTlsPolicy } from './tls-policy.ts';
-import type { TlsPolicy } from './tls-policy.ts';
+import { defaultTlsPolicy } from '../config/tls-policy.ts';
+import type { TlsPolicy } from '../config/tls-policy.ts';
+
+/** The part of a prom-client Registry that /metrics reads. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 /** A named check: undefined when healthy, else the reason (one line, no secrets). */
 export type Check = () => string | undefined;
@@ -30,6 +35,8 @@ export interface ServerOptions {
   readyChecks: Record<string, Check>;
   /** Authenticates and authorizes every request before it is routed. */
   guard: RequestGuard;
+  /** What /metrics serves: the registry the composition root filled (src/metrics-registry.ts). */
+  metrics: MetricsSource;
   log: Logger;
 }
 
@@ -116,8 +123,8 @@ async function handle(
       checkResponse(res, { ...options.healthChecks, ...options.readyChecks }, verbose, 'readyz');
       return;
     case '/metrics': {
-      const body = await registry.metrics();
-      res.setHeader('content-type', registry.contentType);
+      const body = await options.metrics.metrics();
+      res.setHeader('content-type', options.metrics.contentType);
       res.end(body);
       return;
     }
@@ -129,8 +136,6 @@ async function handle(
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  // Node process metrics (process_*, nodejs_*) in the shared registry; once per process.
-  registerProcessMetrics();
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res, options).catch((err: unknown) => {
       options.log.error({ err: String(err), path: req.url }, 'serving request failed');

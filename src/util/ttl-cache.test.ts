@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cacheMetrics } from '../metrics.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 function clock(): { now: () => number; advance(ms: number): void } {
@@ -166,19 +165,6 @@ test('dropAtExpiry: the value is dropped when its TTL ends, not on the next acce
   c.advance(100);
   timers[0]?.fn();
   assert.equal(cache.size, 0);
-});
-
-test('a named cache counts its lookups in oxide_ccm_cache_requests_total', async () => {
-  const count = async (status: string): Promise<number> =>
-    (await cacheMetrics.requests.get()).values.find(
-      (v) => v.labels.cache === 'ttl_cache_test' && v.labels.status === status,
-    )?.value ?? 0;
-  const cache = new TtlCache<string, number>({ name: 'ttl_cache_test', ttlMs: 60_000 });
-  await cache.get('k', () => Promise.resolve(1));
-  await cache.get('k', () => Promise.resolve(2));
-  await cache.get('k', () => Promise.resolve(3));
-  assert.equal(await count('miss'), 1);
-  assert.equal(await count('hit'), 2);
 });
 
 test("a caller's abort ends only its wait: the shared load goes on, answers the others and is kept", async () => {

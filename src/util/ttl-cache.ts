@@ -1,11 +1,10 @@
 // The one cache type: values by key that answer for a TTL counted from when their load started
 // (so a value never answers later than ttlMs after the read that produced it), concurrent asks
 // for a key sharing one load (single flight), failed loads never kept (the next ask loads
-// again), an optional bound on entries (oldest first out), and hit/miss counts (in
-// oxide_ccm_cache_requests_total when named). Callers that need more (the floating-IP view's
-// write-through) build it on top.
-import { abandonOn } from '../abort.ts';
-import { cacheMetrics } from '../metrics.ts';
+// again), an optional bound on entries (oldest first out), and hit/miss counts (each lookup told
+// to the owner's onLookup, which feeds its layer's metric). Callers that need more (the
+// floating-IP view's write-through) build it on top.
+import { abandonOn } from './abort.ts';
 
 export interface TtlCacheOptions<V> {
   /** How long a value answers, in ms from its load's start; per value when a function. 0: never kept. */
@@ -19,8 +18,6 @@ export interface TtlCacheOptions<V> {
    * hold it: true uses an unref'd timer; tests pass their own scheduler.
    */
   dropAtExpiry?: boolean | ((drop: () => void, afterMs: number) => void);
-  /** Counts lookups in oxide_ccm_cache_requests_total{cache=name}; none: not counted there. */
-  name?: string;
   /** Told of every get(): 'hit' when answered without starting a load (joining one counts). */
   onLookup?: (result: 'hit' | 'miss') => void;
 }
@@ -79,17 +76,7 @@ export class TtlCache<K, V> {
         : typeof drop === 'function'
           ? drop
           : undefined;
-    const counted = options.name;
-    const hit = counted === undefined ? undefined : cacheMetrics.requests.labels(counted, 'hit');
-    const miss = counted === undefined ? undefined : cacheMetrics.requests.labels(counted, 'miss');
-    const told = options.onLookup;
-    this.onLookup =
-      hit && miss
-        ? (result) => {
-            (result === 'hit' ? hit : miss).inc();
-            told?.(result);
-          }
-        : told;
+    this.onLookup = options.onLookup;
   }
 
   /** Lookups answered without starting a load, and lookups that started one. */

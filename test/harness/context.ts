@@ -5,23 +5,27 @@ import type { ControllerContext } from '../../src/controllers/controller.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { KubeEventRecorder } from '../../src/kube/events.ts';
 import { SharedInformers } from '../../src/kube/informers.ts';
+import type { SharedInformersOptions } from '../../src/kube/informers.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
 
 /**
  * `events` is the client events are written with (default `kube`): a test counting the
- * controller's own requests writes events with another one.
+ * controller's own requests writes events with another one. `informers` scopes the shared
+ * informers (a namespace, so a Service controller sees only its test's Services while other
+ * test files share the apiserver).
  */
 export function testContext(
   kube: KubeClient,
   cloud: CloudProvider,
   clusterName = 'kubernetes',
   events: KubeClient = kube,
+  informers: SharedInformersOptions = {},
 ): ControllerContext {
   const log = process.env['TEST_LOG'] ? createLogger({ verbosity: 4 }) : silentLogger;
   return {
     kube,
     cloud,
-    informers: new SharedInformers(kube, log),
+    informers: new SharedInformers(kube, log, informers),
     recorder: (component, kind) =>
       new KubeEventRecorder(events, component, 'test-host', log, { kind }),
     log,

@@ -41,7 +41,23 @@ export class ControlPlane {
     this.options = options;
   }
 
+  /**
+   * A port picked free can be taken before etcd or kube-apiserver binds it (another test file's
+   * child, or an outgoing connection's ephemeral port; seen in a full run): start again on new
+   * ports, three times at most.
+   */
   async start(): Promise<ControlPlaneInfo> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.startOnce();
+      } catch (err) {
+        if (attempt >= 3 || !String(err).includes('address already in use')) throw err;
+        await this.stop();
+      }
+    }
+  }
+
+  private async startOnce(): Promise<ControlPlaneInfo> {
     killOnExit(this);
     const dir = mkdtempSync(join(tmpdir(), 'oxide-ccm-cp-'));
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];

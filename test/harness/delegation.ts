@@ -6,6 +6,7 @@ import type { KubeClient } from '../../src/kube/client.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Delegation } from '../../src/server/delegation.ts';
 import type { DelegationOptions } from '../../src/server/delegation.ts';
+import { registry } from '../../src/metrics-registry.ts';
 import { startServer } from '../../src/server/server.ts';
 import type { RunningServer } from '../../src/server/server.ts';
 import type { TlsMaterial } from '../../src/server/tls.ts';
@@ -65,6 +66,7 @@ export async function guardedPort(
     healthChecks: { ping: () => undefined },
     readyChecks: {},
     guard,
+    metrics: registry,
     log: silentLogger,
   });
   // One agent per request: each may present a different client certificate.

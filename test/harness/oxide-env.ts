@@ -10,6 +10,7 @@ import type { KubeClient } from '../../src/kube/client.ts';
 import { OxideClient } from '../../src/oxide/client.ts';
 import type { OxideClientOptions } from '../../src/oxide/client.ts';
 import { testContext } from './context.ts';
+import type { SharedInformersOptions } from '../../src/kube/informers.ts';
 
 /** One retry with short backoff, so a test sees an injected failure in milliseconds. */
 export const QUICK_RETRIES = {
@@ -27,7 +28,14 @@ export interface OxideEnvOptions {
   clientOptions?: Omit<OxideClientOptions, 'host' | 'token' | 'project'>;
   /** Instance inventory cache lifetime; default the product's. */
   inventoryTtlMs?: number;
+  /**
+   * Every configured project (--oxide-projects), the seed's first; default the seed's alone.
+   * The test adds the others to the simulator (sim.db.addProject) before Nodes use them.
+   */
+  projects?: string[];
   clusterName?: string;
+  /** Scope of the shared informers (a namespace); default the product's, every namespace. */
+  informers?: SharedInformersOptions;
 }
 
 /** Anything run until the env's signal aborts: a controller or a standalone Informer. */
@@ -60,9 +68,16 @@ export async function startOxideEnv(options: OxideEnvOptions): Promise<OxideEnv>
   const cloud = new OxideCloudProvider({
     cluster: { name: 'kubernetes', id: 'cluster-a' },
     client,
+    ...(options.projects ? { projects: options.projects } : {}),
     inventory: options.inventoryTtlMs === undefined ? undefined : { ttlMs: options.inventoryTtlMs },
   });
-  const ctx = testContext(options.kube, cloud, options.clusterName);
+  const ctx = testContext(
+    options.kube,
+    cloud,
+    options.clusterName,
+    options.kube,
+    options.informers,
+  );
   const abort = new AbortController();
   const running: Promise<void>[] = [];
   return {

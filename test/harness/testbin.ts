@@ -1,5 +1,5 @@
 // Locates (building on first use) the pinned test binaries: etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler, kubectl, kwok, helm.
+// kube-controller-manager, kube-scheduler, kubectl, kwok, helm, promtool.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,7 +26,8 @@ export type TestBinary =
   | 'kube-scheduler'
   | 'kubectl'
   | 'kwok'
-  | 'helm';
+  | 'helm'
+  | 'promtool';
 
 export function testbin(name: TestBinary): string {
   const path = join(testbinDir(), name);

@@ -26,8 +26,23 @@ const noExecPlugin =
   'no exec credential plugin: the CCM authenticates with its service-account token or the kubeconfig user';
 const noTransportCache =
   'client-go caches TLS transports per config; we hold one undici connection pool per client and nothing to cache';
-const noDelegatedAuth =
-  'registered by the k8s.io/apiserver libraries upstream links for its secure port (delegated authentication and authorization, audit, encryption config); we serve the port without them (see docs/configuration.md)';
+// The k8s.io/apiserver libraries upstream links for its secure port register these; we serve
+// the same port with delegated authentication and authorization of our own (src/server/), so
+// each says what it counts and why ours has nothing to count or counts it another way.
+const noAudit =
+  'audit events of the k8s.io/apiserver libraries: the secure port keeps no audit log';
+const noEncryption =
+  "the apiserver's encryption at rest (KMS envelope, data keys): the CCM stores nothing";
+const noApiObjects =
+  'declarative validation of API objects the server stores: the secure port serves no API objects';
+const noAggregation =
+  'discovery of aggregated APIs: the secure port serves none (only health, readiness and metrics)';
+const noCertExpiry =
+  "the expiry of client certificates k8s.io/apiserver's x509 authenticator accepted; ours (src/server/authn.ts) verifies them but does not record their expiry";
+const noWebhookX509 =
+  'requests to (or connections refused by) webhooks whose serving certificate has a SHA-1 signature or no SAN; our TokenReview and SubjectAccessReview calls go through our Kubernetes client (src/kube/client.ts), which does not count them';
+const noFilterMetrics =
+  "counted by k8s.io/apiserver's authentication and authorization HTTP filters; our guard (src/server/delegation.ts) records the delegated review requests (apiserver_delegated_*) and the token cache (authentication_token_cache_request_total) instead";
 const noComponentBaseRegistry =
   "component-base's metric registry bookkeeping (--disabled-metrics, --show-hidden-metrics-for-version, which we accept and ignore)";
 
@@ -291,34 +306,34 @@ export const UPSTREAM_CCM_FAMILIES: readonly UpstreamFamily[] = [
   // k8s.io/apiserver libraries of upstream's secure port
   ...(
     [
-      ['apiserver_audit_event_total', 'counter'],
-      ['apiserver_audit_requests_rejected_total', 'counter'],
-      ['apiserver_client_certificate_expiration_seconds', 'histogram'],
-      ['apiserver_envelope_encryption_dek_cache_fill_percent', 'gauge'],
-      ['apiserver_storage_data_key_generation_duration_seconds', 'histogram'],
-      ['apiserver_storage_data_key_generation_failures_total', 'counter'],
-      ['apiserver_storage_envelope_transformation_cache_misses_total', 'counter'],
-      ['apiserver_validation_declarative_validation_mismatch_total', 'counter'],
-      ['apiserver_validation_declarative_validation_panic_total', 'counter'],
-      ['apiserver_validation_duplicate_validation_error_total', 'counter'],
-      ['apiserver_webhooks_x509_insecure_sha1_total', 'counter'],
-      ['apiserver_webhooks_x509_missing_san_total', 'counter'],
-      ['aggregator_discovery_aggregation_count_total', 'counter'],
-      ['aggregator_discovery_nopeer_requests_total', 'counter'],
-      ['aggregator_discovery_peer_aggregated_cache_hits_total', 'counter'],
-      ['aggregator_discovery_peer_aggregated_cache_misses_total', 'counter'],
-      ['authenticated_user_requests', 'counter'],
-      ['authentication_attempts', 'counter'],
-      ['authentication_duration_seconds', 'histogram'],
-      ['authorization_attempts_total', 'counter'],
-      ['authorization_duration_seconds', 'histogram'],
+      ['apiserver_audit_event_total', 'counter', noAudit],
+      ['apiserver_audit_requests_rejected_total', 'counter', noAudit],
+      ['apiserver_client_certificate_expiration_seconds', 'histogram', noCertExpiry],
+      ['apiserver_envelope_encryption_dek_cache_fill_percent', 'gauge', noEncryption],
+      ['apiserver_storage_data_key_generation_duration_seconds', 'histogram', noEncryption],
+      ['apiserver_storage_data_key_generation_failures_total', 'counter', noEncryption],
+      ['apiserver_storage_envelope_transformation_cache_misses_total', 'counter', noEncryption],
+      ['apiserver_validation_declarative_validation_mismatch_total', 'counter', noApiObjects],
+      ['apiserver_validation_declarative_validation_panic_total', 'counter', noApiObjects],
+      ['apiserver_validation_duplicate_validation_error_total', 'counter', noApiObjects],
+      ['apiserver_webhooks_x509_insecure_sha1_total', 'counter', noWebhookX509],
+      ['apiserver_webhooks_x509_missing_san_total', 'counter', noWebhookX509],
+      ['aggregator_discovery_aggregation_count_total', 'counter', noAggregation],
+      ['aggregator_discovery_nopeer_requests_total', 'counter', noAggregation],
+      ['aggregator_discovery_peer_aggregated_cache_hits_total', 'counter', noAggregation],
+      ['aggregator_discovery_peer_aggregated_cache_misses_total', 'counter', noAggregation],
+      ['authenticated_user_requests', 'counter', noFilterMetrics],
+      ['authentication_attempts', 'counter', noFilterMetrics],
+      ['authentication_duration_seconds', 'histogram', noFilterMetrics],
+      ['authorization_attempts_total', 'counter', noFilterMetrics],
+      ['authorization_duration_seconds', 'histogram', noFilterMetrics],
     ] as const
-  ).map(([name, type]): UpstreamFamily => ({
+  ).map(([name, type, why]): UpstreamFamily => ({
     name,
     type,
     source: 'k8s.io/apiserver (secure serving libraries)',
     mirrored: false,
-    why: noDelegatedAuth,
+    why,
   })),
 ];
 

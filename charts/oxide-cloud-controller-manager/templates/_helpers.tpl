@@ -27,10 +27,17 @@ app.kubernetes.io/name: {{ include "occm.appName" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/*
+Every object's labels: the selector labels plus Helm's conventional ones, as the Go chart sets
+them. hack/render-manifest.sh drops helm.sh/chart and app.kubernetes.io/managed-by from the plain
+manifest, whose objects Helm does not manage.
+*/}}
 {{- define "occm.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "occm.selectorLabels" . }}
 app.kubernetes.io/component: cloud-controller-manager
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/*
@@ -91,16 +98,69 @@ tolerations:
     effect: NoExecute
   - key: CriticalAddonsOnly
     operator: Exists
+podLabels: {}
 podAnnotations: {}
+podSecurityContext:
+  runAsNonRoot: true
+  runAsUser: 65532
+  runAsGroup: 65532
+  seccompProfile:
+    type: RuntimeDefault
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities:
+    drop: [ALL]
+rbac:
+  create: true
+serviceAccount:
+  create: true
+  name: ''
+  annotations: {}
+podDisruptionBudget:
+  enabled: true
+  maxUnavailable: 1
+podMonitor:
+  enabled: false
+  namespace: ''
+  labels: {}
+  interval: 30s
+  scrapeTimeout: ''
+  tlsConfig:
+    insecureSkipVerify: true
+  authorization: {}
+  relabelings: []
+  metricRelabelings: []
+dashboard:
+  enabled: false
+  namespace: ''
+  labels:
+    grafana_dashboard: '1'
+  annotations: {}
+prometheusRule:
+  enabled: false
+  namespace: ''
+  labels: {}
+  additionalLabels: {}
+  selector: ''
+  nodeUninitializedFor: 15m
+  servicePendingFor: 15m
+  workqueueStuckFor: 15m
+  oxideErrorRatio: 0.1
 {{- end -}}
 
-{{/* Fills keys missing in .v from .d, recursing into maps present in both (Helm's coalescing). */}}
+{{/*
+Fills keys missing in .v from .d, recursing into maps present in both (Helm's coalescing), except
+into the keys in .opaque: Kubernetes objects (affinity, resources, security contexts, …) that
+are whole values, where a key the operator removed with null must stay removed.
+*/}}
 {{- define "occm.fill" -}}
 {{- $v := .v -}}
+{{- $opaque := .opaque | default list -}}
 {{- range $key, $default := .d -}}
 {{- if not (hasKey $v $key) -}}
 {{- $_ := set $v $key $default -}}
-{{- else if and (kindIs "map" $default) (kindIs "map" (get $v $key)) -}}
+{{- else if and (kindIs "map" $default) (kindIs "map" (get $v $key)) (not (has $key $opaque)) -}}
 {{- include "occm.fill" (dict "v" (get $v $key) "d" $default) -}}
 {{- end -}}
 {{- end -}}
@@ -119,7 +179,8 @@ operator set wins):
 {{- define "occm.values" -}}
 {{- $d := include "occm.defaults" . | fromYaml -}}
 {{- $v := deepCopy .Values.AsMap -}}
-{{- include "occm.fill" (dict "v" $v "d" $d) -}}
+{{- $opaque := list "resources" "nodeSelector" "affinity" "podLabels" "podAnnotations" "podSecurityContext" "securityContext" -}}
+{{- include "occm.fill" (dict "v" $v "d" $d "opaque" $opaque) -}}
 {{- $go := $v.deployment | default dict -}}
 {{- $goImage := $go.image | default dict -}}
 {{- if and (hasKey $go "replicas") (eq (toString $v.replicaCount) (toString $d.replicaCount)) -}}
@@ -134,6 +195,9 @@ operator set wins):
 {{- if and $go.imagePullPolicy (eq $v.image.pullPolicy $d.image.pullPolicy) -}}
 {{- $_ := set $v.image "pullPolicy" $go.imagePullPolicy -}}
 {{- end -}}
+{{- if and (gt (int $v.replicaCount) 1) (not $v.leaderElection.enabled) -}}
+{{- fail (printf "replicaCount is %v but leaderElection.enabled is false: every replica would run the controllers at once and fight over the same Nodes, load balancers and routes. Enable leader election or set replicaCount to 1." $v.replicaCount) -}}
+{{- end -}}
 {{- toYaml $v -}}
 {{- end -}}
 
@@ -141,6 +205,12 @@ operator set wins):
 {{- define "occm.secretName" -}}
 {{- $v := include "occm.values" . | fromYaml -}}
 {{- $v.secretName | default (include "occm.name" .) -}}
+{{- end -}}
+
+{{/* The ServiceAccount the pod runs as: serviceAccount.name, else occm.name. */}}
+{{- define "occm.serviceAccountName" -}}
+{{- $v := include "occm.values" . | fromYaml -}}
+{{- $v.serviceAccount.name | default (include "occm.name" .) -}}
 {{- end -}}
 
 {{- define "occm.image" -}}

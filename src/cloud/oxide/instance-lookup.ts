@@ -1,21 +1,21 @@
 // The one way to find a Node's instance, shared by every capability that needs it (Instances,
 // routes): by providerID when the Node has one (the identity the node controller wrote), else by
-// Node name = instance name or hostname in the project. Existence is denied only on a 404 from a
-// direct view. A view by id reaches every project the token can see, so an instance of another
-// project is refused (ForeignInstanceError): such a Node is never initialized, never deleted
-// because of it, and never the target of a route.
+// Node name = instance name or hostname in every configured project. Existence is denied only on
+// a 404 from a direct view. An instance UUID is global and a view by id reaches every project the
+// token can see, so the instance's own project_id says which configured project it is in; an
+// instance of a project not configured is refused (ForeignInstanceError): such a Node is never
+// initialized, never deleted because of it, and never the target of a route. A name matching
+// instances in two projects is ambiguous (an error, never a guess).
 import type { Instance } from '@oxide/api';
-import type { OxideClient } from '../../oxide/client.ts';
 import { isNotFound } from '../../oxide/errors.ts';
 import { viewInstanceById, viewInstanceByName } from '../../oxide/instances.ts';
-import type { InstanceInventory } from '../../oxide/inventory.ts';
-import { viewProject } from '../../oxide/projects.ts';
-import { TtlCache } from '../../util/ttl-cache.ts';
+import type { InstanceSnapshot } from '../../oxide/inventory.ts';
 import { InstanceNotFoundError } from '../provider.ts';
+import type { OxideProject, OxideProjects } from './projects.ts';
 import { parseProviderID } from './provider-id.ts';
 
 /**
- * The Node's providerID names an instance outside the configured project: the node controller
+ * The Node's providerID names an instance outside the configured projects: the node controller
  * reports it as a Warning event and leaves the Node uninitialized; the lifecycle controller sees
  * an error, never "gone"; the route controller creates no route and records a Warning.
  */
@@ -32,30 +32,40 @@ export class AmbiguousInstanceError extends Error {
 export interface NodeRef {
   name: string | undefined;
   providerID: string | undefined;
+  /**
+   * The project the Node was initialized in (its oxide.computer/project label), if any: only a
+   * hint of which project's list to read first, never trusted on its own.
+   */
+  project?: string | undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A Node's instance and the configured project that holds it. */
+export interface Located {
+  instance: Instance;
+  project: OxideProject;
+}
 
 export class InstanceLookup {
-  private readonly client: OxideClient;
-  private readonly inventory: InstanceInventory;
-  /** The configured project's id, looked up once (only a view by id needs it); failures are not kept. */
-  private readonly projectIds = new TtlCache<string, string>({ ttlMs: Infinity });
+  private readonly projects: OxideProjects;
 
-  constructor(client: OxideClient, inventory: InstanceInventory) {
-    this.client = client;
-    this.inventory = inventory;
+  constructor(projects: OxideProjects) {
+    this.projects = projects;
   }
 
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
   async find(node: NodeRef, signal?: AbortSignal): Promise<Instance> {
+    return (await this.locate(node, signal)).instance;
+  }
+
+  /** The Node's instance and its project; InstanceNotFoundError only after a 404 from a direct view. */
+  async locate(node: NodeRef, signal?: AbortSignal): Promise<Located> {
     const providerID = node.providerID;
     if (!providerID) {
       if (!node.name) throw new Error('Node has no metadata.name');
       return this.findByNodeName(node.name, signal);
     }
     const id = parseProviderID(providerID);
-    const cached = await this.cachedById(id, signal);
+    const cached = await this.cachedById(id, node.project, signal);
     if (cached) return cached;
     try {
       return await this.viewById(id, providerID, signal);
@@ -68,10 +78,14 @@ export class InstanceLookup {
   }
 
   /** Whether the project has an instance of this name: absence from a list is no proof, a 404 is. */
-  async existsByName(name: string, signal?: AbortSignal): Promise<boolean> {
-    if ((await this.inventory.snapshot(signal)).byName(name)) return true;
+  async existsByName(
+    name: string,
+    project: OxideProject = this.projects.default,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    if ((await project.inventory.snapshot(signal)).byName(name)) return true;
     try {
-      await viewInstanceByName(this.client, name, signal);
+      await viewInstanceByName(project.client, name, signal);
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -80,70 +94,95 @@ export class InstanceLookup {
   }
 
   /**
-   * The instance from the shared inventory (one project's list), or undefined when it is not
-   * there or the list failed: a view by id decides then, so a failing list endpoint does not
-   * block id lookups.
+   * The instance from a project's shared inventory (one list per project), the hinted project
+   * first; undefined when it is in none of them or the lists failed: a view by id decides then,
+   * so a failing list endpoint does not block id lookups.
    */
-  private async cachedById(id: string, signal?: AbortSignal): Promise<Instance | undefined> {
-    try {
-      return (await this.inventory.snapshot(signal)).byId(id);
-    } catch {
-      signal?.throwIfAborted();
-      return undefined;
+  private async cachedById(
+    id: string,
+    hint: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Located | undefined> {
+    const hinted = hint === undefined ? undefined : this.projects.get(hint);
+    const order = hinted
+      ? [hinted, ...this.projects.all.filter((p) => p !== hinted)]
+      : this.projects.all;
+    for (const project of order) {
+      try {
+        const instance = (await project.inventory.snapshot(signal)).byId(id);
+        if (instance) return { instance, project };
+      } catch {
+        signal?.throwIfAborted();
+      }
     }
+    return undefined;
   }
 
-  /** A view by id reaches every project the token can see: only the configured one is accepted. */
-  private async viewById(id: string, providerID: string, signal?: AbortSignal): Promise<Instance> {
-    const instance = await viewInstanceById(this.client, id, signal);
-    if (instance.projectId !== (await this.configuredProjectId(signal))) {
+  /** A view by id reaches every project the token can see: only configured ones are accepted. */
+  private async viewById(id: string, providerID: string, signal?: AbortSignal): Promise<Located> {
+    const instance = await viewInstanceById(this.projects.default.client, id, signal);
+    const project = await this.projects.of(instance, signal);
+    if (!project) {
       throw new ForeignInstanceError(
-        `instance ${id} (${providerID}) is not in project ${this.client.project}; refusing to ` +
+        `instance ${id} (${providerID}) is not in ${this.projects.describe()}; refusing to ` +
           'use it for this Node',
       );
     }
-    return instance;
-  }
-
-  private configuredProjectId(signal?: AbortSignal): Promise<string> {
-    const project = this.client.project;
-    if (UUID.test(project)) return Promise.resolve(project.toLowerCase());
-    return this.projectIds.get(project, async () => (await viewProject(this.client)).id, {
-      signal,
-    });
+    return { instance, project };
   }
 
   /**
-   * Node name = instance name, or = instance hostname. A cached snapshot serves the common
-   * case; no match there is checked against a list started after this call, then a view by
-   * name, before the instance is declared missing.
+   * Node name = instance name, or = instance hostname, in every configured project. Cached
+   * snapshots serve the common case; no match there is checked against lists started after
+   * this call, then a view by name per project, before the instance is declared missing.
    */
-  private async findByNodeName(name: string, signal?: AbortSignal): Promise<Instance> {
+  private async findByNodeName(name: string, signal?: AbortSignal): Promise<Located> {
     // Lists that started after this moment reflect everything true when the caller asked; a
     // burst of lookups shares them instead of each starting its own.
     const asked = performance.now();
-    let snapshot = await this.inventory.snapshot(signal);
+    const all = this.projects.all;
+    let snapshots = await Promise.all(all.map((p) => p.inventory.snapshot(signal)));
     for (;;) {
-      const candidates = snapshot.matching(name);
+      const candidates = all.flatMap((project, i) =>
+        (snapshots[i] as InstanceSnapshot)
+          .matching(name)
+          .map((instance) => ({ instance, project })),
+      );
       if (candidates.length === 1 && candidates[0]) return candidates[0];
-      if (candidates.length > 1) {
-        const ids = candidates.map((i) => `${i.name} (${i.id})`).join(', ');
-        throw new AmbiguousInstanceError(
-          `Node ${name} is ambiguous: instances ${ids} in project ${this.client.project} match it by name or hostname; set spec.providerID`,
-        );
-      }
-      if (snapshot.startedAt >= asked) break;
-      snapshot = await this.inventory.fresh(asked, signal);
+      if (candidates.length > 1) throw this.ambiguous(name, candidates);
+      if (snapshots.every((s) => s.startedAt >= asked)) break;
+      snapshots = await Promise.all(
+        all.map((p, i) => {
+          const s = snapshots[i] as InstanceSnapshot;
+          return s.startedAt >= asked ? Promise.resolve(s) : p.inventory.fresh(asked, signal);
+        }),
+      );
     }
-    try {
-      return await viewInstanceByName(this.client, name, signal);
-    } catch (err) {
-      if (isNotFound(err)) {
-        throw new InstanceNotFoundError(
-          `no instance named ${name} or with hostname ${name} in project ${this.client.project}`,
-        );
+    const found: Located[] = [];
+    for (const project of all) {
+      try {
+        found.push({ instance: await viewInstanceByName(project.client, name, signal), project });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
       }
-      throw err;
     }
+    if (found.length === 1 && found[0]) return found[0];
+    if (found.length > 1) throw this.ambiguous(name, found);
+    throw new InstanceNotFoundError(
+      `no instance named ${name} or with hostname ${name} in ${this.projects.describe()}`,
+    );
+  }
+
+  private ambiguous(name: string, candidates: readonly Located[]): AmbiguousInstanceError {
+    const several = this.projects.several;
+    const ids = candidates
+      .map(
+        ({ instance: i, project: p }) =>
+          `${i.name} (${i.id}${several ? ` in project ${p.name}` : ''})`,
+      )
+      .join(', ');
+    return new AmbiguousInstanceError(
+      `Node ${name} is ambiguous: instances ${ids} in ${this.projects.describe()} match it by name or hostname; set spec.providerID`,
+    );
   }
 }

@@ -8,6 +8,7 @@ import { OxideClient } from '../../oxide/client.ts';
 import type { OxideClientOptions } from '../../oxide/client.ts';
 import { OxideError } from '../../oxide/errors.ts';
 import { InstanceNotFoundError } from '../provider.ts';
+import type { InstanceMetadata } from '../provider.ts';
 import { AmbiguousInstanceError } from './instance-lookup.ts';
 import { OxideCloudProvider } from './provider.ts';
 import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
@@ -383,6 +384,33 @@ describe('inventory', () => {
     assert.equal(sim.requests.count('vpc_subnet_list_network_interfaces'), 2);
     // Ephemeral and SNAT addresses exist only per instance.
     assert.equal(sim.requests.count('instance_external_ip_list'), 100);
+  });
+
+  it('metadata read again (a resync pass) comes from one newer NIC walk, shared; a first read from the cached one', async () => {
+    for (let i = 0; i <= 20; i++) {
+      sim.db.addInstance({ name: `again-${i}`, hostname: `again-${i}`, nics: [{ v4: 'auto' }] });
+    }
+    const instances = provider(counting, 2_000).instances();
+    const pass = (): Promise<InstanceMetadata[]> =>
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) => instances.instanceMetadata(node(`again-${i}`))),
+      );
+    await pass();
+    // A Node's first read: the walk the others started answers it (NIC views live 60 s).
+    sim.requests.reset();
+    await instances.instanceMetadata(node('again-20'));
+    assert.equal(sim.requests.count('vpc_list'), 0);
+
+    sim.db.setNicIps('again-7', { v4: '172.30.3.77' });
+    sim.requests.reset();
+    const again = await pass();
+    // One walk (vpc_list once) for the 20 re-reads, though the first walk's view is still cached.
+    assert.equal(sim.requests.count('vpc_list'), 1);
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    assert.ok(
+      again[7]?.nodeAddresses.some((a) => a.address === '172.30.3.77'),
+      JSON.stringify(again[7]?.nodeAddresses),
+    );
   });
 
   it('a burst of lookups for missing Nodes shares one fresh list before the views by name', async () => {

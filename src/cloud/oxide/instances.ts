@@ -1,21 +1,21 @@
 // The Instances capability: finds a Node's instance through the shared lookup
-// (instance-lookup.ts: by providerID, else by Node name = instance name or hostname; another
-// project's instance refused) and answers exists / shutdown / metadata. Existence is denied only
+// (instance-lookup.ts: by providerID, else by Node name = instance name or hostname in every
+// configured project; an unconfigured project's instance refused) and answers exists / shutdown
+// / metadata, reading NICs from the instance's own project's inventory. Existence is denied only
 // on a 404 from a direct view; everything else throws.
 import type { V1Node } from '@kubernetes/client-node';
 import type { Instance } from '@oxide/api';
 import { isNotFound } from '../../oxide/errors.ts';
-import type { InstanceInventory } from '../../oxide/inventory.ts';
-import type { OxideClient } from '../../oxide/client.ts';
 import { InstanceNotFoundError } from '../provider.ts';
 import type { InstanceMetadata, Instances } from '../provider.ts';
 import { InstanceLookup } from './instance-lookup.ts';
-import { instanceMetadata } from './metadata.ts';
+import type { Located } from './instance-lookup.ts';
+import { ADDITIONAL_LABELS, instanceMetadata } from './metadata.ts';
+import type { OxideProjects } from './projects.ts';
 import { isShutdown } from './run-state.ts';
 
 export interface OxideInstancesOptions {
-  client: OxideClient;
-  inventory: InstanceInventory;
+  projects: OxideProjects;
   /** The lookup shared with the other capabilities; its own when omitted. */
   lookup?: InstanceLookup;
   region?: string;
@@ -23,16 +23,14 @@ export interface OxideInstancesOptions {
 }
 
 export class OxideInstances implements Instances {
-  private readonly client: OxideClient;
-  private readonly inventory: InstanceInventory;
+  private readonly projects: OxideProjects;
   private readonly lookup: InstanceLookup;
   private readonly region: string;
   private readonly zone: string;
 
   constructor(options: OxideInstancesOptions) {
-    this.client = options.client;
-    this.inventory = options.inventory;
-    this.lookup = options.lookup ?? new InstanceLookup(options.client, options.inventory);
+    this.projects = options.projects;
+    this.lookup = options.lookup ?? new InstanceLookup(options.projects);
     this.region = options.region ?? '';
     this.zone = options.zone ?? '';
   }
@@ -52,30 +50,44 @@ export class OxideInstances implements Instances {
   }
 
   async instanceMetadata(node: V1Node, signal?: AbortSignal): Promise<InstanceMetadata> {
-    // The project's NIC walk overlaps the instance lookup: the first Node waits for one, not both.
-    this.inventory.prefetchNics();
-    const instance = await this.find(node, signal);
+    // The project's NIC walk overlaps the instance lookup: the first Node waits for one, not
+    // both. With several projects only the one the Node names (its label) is walked ahead.
+    this.prefetchNics(node);
+    const { instance, project } = await this.locate(node, signal);
     const [nics, externalIps] = await Promise.all([
-      this.inventory.nics(instance.id, signal),
-      this.inventory.externalIps(instance.id, signal),
+      // A Node's addresses are read at initialization, then by every periodic resync: each read
+      // comes from a newer NIC walk of its project than the last one did (shared by the whole
+      // pass), so an address change shows at the next resync and never waits for the view's TTL.
+      project.inventory.nics(instance.id, signal, { advance: true }),
+      project.inventory.externalIps(instance.id, signal),
     ]);
     return instanceMetadata(instance, nics, externalIps, {
       region: this.region,
       zone: this.zone,
-      project: this.client.project,
+      project: project.name,
     });
   }
 
-  /** A resync pass reads NICs from one fresh walk of the project's subnets, shared by the pass. */
-  resyncStarted(): void {
-    this.inventory.expireNics();
+  /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
+  async find(node: V1Node, signal?: AbortSignal): Promise<Instance> {
+    return (await this.locate(node, signal)).instance;
   }
 
-  /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
-  find(node: V1Node, signal?: AbortSignal): Promise<Instance> {
-    return this.lookup.find(
-      { name: node.metadata?.name, providerID: node.spec?.providerID },
+  private locate(node: V1Node, signal?: AbortSignal): Promise<Located> {
+    return this.lookup.locate(
+      {
+        name: node.metadata?.name,
+        providerID: node.spec?.providerID,
+        project: node.metadata?.labels?.[ADDITIONAL_LABELS.project],
+      },
       signal,
     );
+  }
+
+  private prefetchNics(node: V1Node): void {
+    const hinted = this.projects.several
+      ? this.projects.get(node.metadata?.labels?.[ADDITIONAL_LABELS.project] ?? '')
+      : this.projects.default;
+    hinted?.inventory.prefetchNics();
   }
 }

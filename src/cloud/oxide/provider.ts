@@ -1,25 +1,32 @@
-// The Oxide CloudProvider: one client and one instance inventory shared by every capability, and
-// one instance lookup (instance-lookup.ts) shared by the two that find a Node's instance
-// (instances, routes). Load balancers and routes are added by their own modules.
+// The Oxide CloudProvider: the configured projects (projects.ts: per project a client scope and
+// an instance inventory) shared by every capability, and one instance lookup (instance-lookup.ts)
+// shared by those that find a Node's instance (instances, routes, and load-balancer placement
+// with several projects). Load balancers and routes are added by their own modules.
 import { PROVIDER_NAME } from '../../names.ts';
 import type { OxideClient } from '../../oxide/client.ts';
-import { InstanceInventory } from '../../oxide/inventory.ts';
-import type { InstanceInventoryOptions } from '../../oxide/inventory.ts';
+import type { InstanceInventory, InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
 import type { ClusterIdentity } from './cluster.ts';
 import { InstanceLookup } from './instance-lookup.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
 import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
+import { OxideProjects } from './projects.ts';
 import { OxideRoutes } from './routes/routes.ts';
 import type { SharedNameWatch } from './shared-name.ts';
 
 export interface OxideCloudProviderOptions {
+  /** The default project's client (its project is the first of `projects`). */
   client: OxideClient;
   /** This cluster (cluster.ts): its identity goes into every ownership record. */
   cluster: ClusterIdentity;
   /** Told when records show another cluster under this cluster's name (shared-name.ts). */
   sharedName?: SharedNameWatch;
+  /**
+   * Every project holding the cluster's Nodes (--oxide-projects), the default first; default:
+   * the client's project alone.
+   */
+  projects?: readonly string[];
   /** Written to topology.kubernetes.io/region when set; Oxide itself has no regions. */
   region?: string;
   /** Written to topology.kubernetes.io/zone when set; Oxide itself has no zones. */
@@ -35,38 +42,46 @@ export interface OxideCloudProviderOptions {
 
 export class OxideCloudProvider implements CloudProvider {
   readonly client: OxideClient;
-  readonly inventory: InstanceInventory;
+  readonly projects: OxideProjects;
   private readonly instancesImpl: OxideInstances;
   private readonly loadBalancerImpl: OxideLoadBalancer;
   private readonly routesImpl: OxideRoutes;
 
   constructor(options: OxideCloudProviderOptions) {
     this.client = options.client;
-    this.inventory = new InstanceInventory(options.client, options.inventory);
-    const lookup = new InstanceLookup(this.client, this.inventory);
+    const names = options.projects?.length ? options.projects : [options.client.project];
+    this.projects = new OxideProjects(
+      options.client.forProject(names[0] ?? ''),
+      names,
+      options.inventory,
+    );
+    const lookup = new InstanceLookup(this.projects);
     this.instancesImpl = new OxideInstances({
-      client: this.client,
-      inventory: this.inventory,
+      projects: this.projects,
       lookup,
       ...(options.region !== undefined ? { region: options.region } : {}),
       ...(options.zone !== undefined ? { zone: options.zone } : {}),
     });
     this.loadBalancerImpl = new OxideLoadBalancer({
-      client: this.client,
+      projects: this.projects,
+      lookup,
       cluster: options.cluster,
       ...(options.sharedName ? { sharedName: options.sharedName } : {}),
-      inventory: this.inventory,
       firewall: options.loadBalancerFirewall ?? false,
       ...(options.namedFloatingIps ? { namedFloatingIps: options.namedFloatingIps } : {}),
     });
     this.routesImpl = new OxideRoutes({
-      client: this.client,
-      inventory: this.inventory,
+      projects: this.projects,
       lookup,
       cluster: options.cluster,
       sharedName: options.sharedName,
       ...(options.routesVpc !== undefined ? { vpc: options.routesVpc } : {}),
     });
+  }
+
+  /** The default project's inventory. */
+  get inventory(): InstanceInventory {
+    return this.projects.default.inventory;
   }
 
   providerName(): string {

@@ -18,18 +18,22 @@ import { routerIdentity, routerOwnership } from './routes/ownership.ts';
 
 export class SharedNameWatch {
   private readonly cluster: ClusterIdentity;
-  private readonly project: string;
   private readonly log: Logger;
-  /** Per kind of record (floating IPs, routers): the other identity seen last, if any. */
+  /**
+   * Per place records were read (a project's floating IPs, a VPC's routers): the other identity
+   * seen last there, if any.
+   */
   private readonly others = new Map<string, string>();
 
-  constructor(cluster: ClusterIdentity, project: string, log: Logger) {
+  constructor(cluster: ClusterIdentity, log: Logger) {
     this.cluster = cluster;
-    this.project = project;
     this.log = log;
   }
 
-  /** What the latest look at records of `kind` found: another identity under this name, or none. */
+  /**
+   * What the latest look at records in `kind` (`floating IPs in project "p"`, `router in VPC v`)
+   * found: another identity under this name, or none.
+   */
   seen(kind: string, otherId: string | undefined): void {
     const before = this.others.get(kind);
     if (otherId === before) return;
@@ -49,19 +53,29 @@ export class SharedNameWatch {
   }
 
   /**
-   * Looks at the project's records now and returns the problem, if any: one floating-IP list,
-   * and with `routes` the routers of the VPC named (--oxide-routes-vpc) or of every VPC of the
-   * project (one list each), since a cluster with routes and no LoadBalancer yet has only a
-   * router to show. The start-up check; the route steps report their router as they find it.
+   * Looks at each project's records now (a client per configured project) and returns the
+   * problem, if any: one floating-IP list, and with `routes` the routers of the VPC named
+   * (--oxide-routes-vpc) or of every VPC of the project (one list each), since a cluster with
+   * routes and no LoadBalancer yet has only a router to show. The start-up check; the load
+   * balancer and the route steps report what they read later.
    */
   async check(
-    client: OxideClient,
+    clients: readonly OxideClient[],
     routes: { vpc?: string | undefined } | undefined,
     signal?: AbortSignal,
   ): Promise<string | undefined> {
+    for (const client of clients) await this.checkProject(client, routes, signal);
+    return this.problem();
+  }
+
+  private async checkProject(
+    client: OxideClient,
+    routes: { vpc?: string | undefined } | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const fips = await listFloatingIps(client, signal);
     this.seen(
-      'floating IPs',
+      `floating IPs in project ${JSON.stringify(client.project)}`,
       otherIdentityNamed(
         fips.map((f) => ownerOf(f.description)),
         this.cluster,
@@ -78,22 +92,20 @@ export class SharedNameWatch {
         this.seen(`router in VPC ${vpc.id}`, named && routerIdentity(named));
       }
     }
-    return this.problem();
   }
 
   private describe(kind: string, otherId: string): string {
     if (this.cluster.id === UNKNOWN_CLUSTER_ID) {
       return (
-        `records in Oxide project ${JSON.stringify(this.project)} (its ${kind}) name a cluster ` +
-        `identity (cluster-id=${otherId}) under --cluster-name ${JSON.stringify(this.cluster.name)}, ` +
+        `records (${kind}) name a cluster identity (cluster-id=${otherId}) under ` +
+        `--cluster-name ${JSON.stringify(this.cluster.name)}, ` +
         "and this cluster's identity is unknown (it cannot read namespace kube-system): grant " +
         'get on namespaces/kube-system (the chart and manifest do) or set --cluster-id'
       );
     }
     return (
       `another cluster (cluster-id=${otherId}) uses --cluster-name ${JSON.stringify(this.cluster.name)} ` +
-      `in Oxide project ${JSON.stringify(this.project)} (its ${kind}; this cluster is ` +
-      `cluster-id=${this.cluster.id}): give each cluster its own --cluster-name ` +
+      `(its ${kind}; this cluster is cluster-id=${this.cluster.id}): give each cluster its own --cluster-name ` +
       "(docs/clusters.md); neither touches the other's objects meanwhile"
     );
   }

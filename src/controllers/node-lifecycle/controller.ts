@@ -19,7 +19,7 @@ import {
   TAINT_UNINITIALIZED,
 } from '../../kube/well-known.ts';
 import type { Logger } from '../../log.ts';
-import { reconcileMetrics } from '../../metrics.ts';
+import { reconcileMetrics } from '../metrics.ts';
 import { NODE_LIFECYCLE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { errorMessage, eventMessage } from '../runner.ts';

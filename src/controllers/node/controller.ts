@@ -21,10 +21,11 @@ import {
 } from '../../kube/well-known.ts';
 import { WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
-import { nodeMetrics } from '../../metrics.ts';
+import { nodeMetrics } from './metrics.ts';
 import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
+import { countNodes, reportNodes } from '../state-metrics.ts';
 import { desiredNodeAddresses } from './addresses.ts';
 import { desiredLabels } from './labels.ts';
 
@@ -69,6 +70,7 @@ export class NodeController implements Controller {
   async run(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => this.queue.shutDown(), { once: true });
     await this.nodes.waitForSync(signal);
+    reportNodes(() => countNodes(this.nodes.list()), signal);
     await Promise.all([
       runWorkers(
         this.queue,
@@ -107,7 +109,6 @@ export class NodeController implements Controller {
     for (;;) {
       await sleep(this.options.statusUpdateFrequencyMs, signal);
       if (signal.aborted) return;
-      this.instances.resyncStarted?.();
       for (const node of this.nodes.list()) {
         const name = node.metadata?.name ?? '';
         if (!hasTaint(node, TAINT_UNINITIALIZED) && node.spec?.providerID) {

@@ -31,7 +31,7 @@ import { objectKey } from '../../kube/informer.ts';
 import { ExponentialBackoff, WorkQueue } from '../../kube/workqueue.ts';
 import type { Logger } from '../../log.ts';
 import { V } from '../../log.ts';
-import { serviceControllerMetrics } from '../../metrics.ts';
+import { serviceControllerMetrics } from './metrics.ts';
 import { SERVICE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
@@ -46,6 +46,7 @@ import {
   serviceFingerprint,
   wantsLoadBalancer,
 } from './predicates.ts';
+import { countServices, reportServices } from '../state-metrics.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
 import { compareNames } from '../../util/compare.ts';
 
@@ -59,11 +60,6 @@ export interface ServiceControllerOptions {
   /** Per-Service retry backoff; upstream 5 s doubling to 300 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /**
-   * Only Services in this namespace (default: all). For tests and setups that run several
-   * controllers against one apiserver.
-   */
-  namespace?: string;
 }
 
 /** How one reconcile ended: the `result` field of its log line. */
@@ -115,9 +111,7 @@ export class ServiceController implements Controller {
   private readonly nodes: Informer<V1Node>;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly queue: WorkQueue;
-  private readonly options: Required<Omit<ServiceControllerOptions, 'namespace'>> & {
-    namespace: string | undefined;
-  };
+  private readonly options: Required<ServiceControllerOptions>;
   private readonly synced = new Map<string, Synced>();
   /** Per Service key, the provider warnings of its last sync (reason + message), each recorded once. */
   private readonly warned = new Map<string, Set<string>>();
@@ -145,7 +139,6 @@ export class ServiceController implements Controller {
       nodeSyncDebounceMs: options.nodeSyncDebounceMs ?? 200,
       retryBaseMs: options.retryBaseMs ?? 5_000,
       retryMaxMs: options.retryMaxMs ?? 300_000,
-      namespace: options.namespace,
     };
     this.queue = new WorkQueue({
       name: SERVICE_CONTROLLER.workqueue ?? SERVICE_CONTROLLER.name,
@@ -206,6 +199,10 @@ export class ServiceController implements Controller {
       throw err;
     }
     this.started = true;
+    reportServices(
+      () => countServices(this.services.list().filter((svc) => this.serves(svc))),
+      signal,
+    );
     const periodic = setInterval(() => {
       this.sweeps += 1;
       this.sweep();
@@ -489,13 +486,14 @@ export class ServiceController implements Controller {
     return key;
   }
 
+  /** A Service this controller gives a load balancer now: its class, not deleting. */
+  private serves(svc: V1Service): boolean {
+    return (
+      !svc.metadata?.deletionTimestamp && wantsLoadBalancer(svc, this.balancer.loadBalancerClass)
+    );
+  }
+
   private relevant(svc: V1Service): boolean {
-    if (
-      this.options.namespace !== undefined &&
-      svc.metadata?.namespace !== this.options.namespace
-    ) {
-      return false;
-    }
     return (
       wantsLoadBalancer(svc, this.balancer.loadBalancerClass) ||
       hasFinalizer(svc) ||

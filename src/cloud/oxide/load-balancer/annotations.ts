@@ -79,12 +79,29 @@ export const FIREWALL: AnnotationDeclaration = {
     'or when this turns `false`.',
 };
 
+export const PROJECT: AnnotationDeclaration = {
+  name: 'oxide.computer/project',
+  type: 'Oxide project name or UUID, one of `--oxide-projects`',
+  default: 'the default project (the first of `--oxide-projects`, else `OXIDE_PROJECT`)',
+  description:
+    'The project whose floating IPs serve the Service. A floating IP attaches only to an ' +
+    'instance of its own project, so the Service is placed only on Nodes whose instance is in ' +
+    'that project (the Node label `oxide.computer/project` shows which); ' +
+    'when none of them is eligible the Service gets a Warning event `UnAvailableLoadBalancer` ' +
+    'naming the project. The value must be one of the configured projects, written as ' +
+    'configured; any other is refused with a Warning event and nothing is created. The other ' +
+    'annotations (pool, address, a named floating IP) are read in that project. Changing it ' +
+    'moves the Service: its floating IPs in the other configured projects are deleted and new ' +
+    'ones are created in this one (a new address).',
+};
+
 export const ALL_ANNOTATIONS: readonly AnnotationDeclaration[] = [
   FLOATING_IP,
   FLOATING_IP_POOL,
   FLOATING_IP_VERSION,
   FLOATING_IP_NAME,
   FIREWALL,
+  PROJECT,
 ];
 
 export type AnnotationResult<T> = { value: T } | { error: string };
@@ -159,6 +176,13 @@ export function readFirewall(annotations: Annotations): AnnotationResult<boolean
   return invalid(FIREWALL, value, 'must be "true" or "false"');
 }
 
+/** Whether the project is configured is the load balancer's to decide; here only its syntax. */
+export function readProject(annotations: Annotations): AnnotationResult<string | undefined> {
+  const value = raw(annotations, PROJECT);
+  if (value === undefined) return { value };
+  return isNameOrId(value) ? { value } : invalid(PROJECT, value, 'not an Oxide name or UUID');
+}
+
 /** Every annotation the load balancer reads, read at once: each a typed value or its error. */
 export interface LoadBalancerAnnotations {
   floatingIp: AnnotationResult<string | undefined>;
@@ -166,6 +190,7 @@ export interface LoadBalancerAnnotations {
   version: AnnotationResult<IpVersion | undefined>;
   floatingIpName: AnnotationResult<string | undefined>;
   firewall: AnnotationResult<boolean | undefined>;
+  project: AnnotationResult<string | undefined>;
 }
 
 /** The annotation prefix the Oxide provider owns: a key under it that it does not read is a typo. */
@@ -189,13 +214,14 @@ export function readAnnotations(annotations: Annotations): LoadBalancerAnnotatio
     version: readFloatingIpVersion(annotations),
     floatingIpName: readFloatingIpName(annotations),
     firewall: readFirewall(annotations),
+    project: readProject(annotations),
   };
 }
 
 const BEHAVIOUR = [
   '## What the load balancer does',
   '',
-  '- **Names.** One floating IP per Service in the project, named',
+  '- **Names.** One floating IP per Service in its project (`oxide.computer/project`), named',
   '  `<cluster-name>-<namespace>-<name>` cut to 63 characters with trailing `-` trimmed (exactly as',
   '  the Go CCM v0.7.1). A dual-stack Service (`ipFamilyPolicy` `PreferDualStack`/`RequireDualStack`',
   '  with two `ipFamilies`) gets a second floating IP for its second family, named',

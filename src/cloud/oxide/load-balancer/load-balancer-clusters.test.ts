@@ -97,8 +97,8 @@ beforeEach(() => {
 });
 
 test('one --cluster-name, two clusters, same/web in both: each its own FIP, neither touches the other', async () => {
-  const watchA = new SharedNameWatch(A, 'k8s', silentLogger);
-  const watchB = new SharedNameWatch(B, 'k8s', silentLogger);
+  const watchA = new SharedNameWatch(A, silentLogger);
+  const watchB = new SharedNameWatch(B, silentLogger);
   const lbA = provider(A, 'a1', watchA);
   const lbB = provider(B, 'b1', watchB);
   const webA = service('same', 'web', true);

@@ -426,8 +426,12 @@ test('lastNodes is bounded: Nodes no FIP points at are dropped', async () => {
   }));
   await lb.updateLoadBalancer(CLUSTER, svc, [node('n1'), ...many]);
   await lb.updateLoadBalancer(CLUSTER, svc, [node('n1')]);
-  // The status step's memory of Nodes (private: status.ts).
-  const { ingress } = lb as unknown as { ingress: { lastNodes: Map<string, V1Node> } };
+  // The status step's memory of Nodes (private: status.ts), in the default project's scope.
+  const { ingress } = (
+    lb as unknown as {
+      scopes: { forService(p: undefined): { ingress: { lastNodes: Map<string, V1Node> } } };
+    }
+  ).scopes.forService(undefined);
   const size = ingress.lastNodes.size;
   assert.ok(size <= 1 + 64, `lastNodes has ${size} entries`);
   await lb.ensureLoadBalancerDeleted(CLUSTER, svc);

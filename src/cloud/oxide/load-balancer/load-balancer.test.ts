@@ -569,7 +569,8 @@ describe('one floating-IP view shared by all reconciles', () => {
   });
 
   test('a FIP a user deletes is re-created once the TTL has passed', async () => {
-    const ttlMs = 100;
+    // Long enough that the second ensure lands inside it on a loaded machine (100 ms did not).
+    const ttlMs = 1500;
     const short = newProvider(ttlMs);
     const svc = service('vanish');
     await short.ensureLoadBalancer(CLUSTER, svc, [node('n3')]);

@@ -3,13 +3,15 @@
 // annotations, status), plus healthy-target failover, spread, dual-stack, firewall rules and a
 // user-owned FIP. ensureLoadBalancer is a pipeline, one file per step:
 //   1. spec.ts         the Service's annotations and fields, read once; may reject the Service
+//      project-scope.ts  its project (oxide.computer/project) and the Nodes in that project
 //   2. ownership.ts    which of the project's FIPs are the Service's; refuses what is another's
 //   3. floating-ips.ts drop stale FIPs; per FIP: claim, create or recreate
 //   4. placement.ts    choose the FIP's target Node and attach it there
 //   5. firewall.ts     the Service's VPC firewall rules
 //   6. status.ts       the FIPs, then the targets' InternalIPs
 // Everything that can reject the Service (steps 1 and 2) runs before the first write. A FIP is
-// created (3) before it can be placed (4).
+// created (3) before it can be placed (4). With several projects a Service's FIPs live in its
+// project, and the FIPs it still owns in the others (its annotation changed) are removed.
 // Ownership, never the name, decides what a Service may use, detach or delete: a FIP is the
 // Service's when its description carries the Service's UID (written at creation, or once when a
 // Go CCM FIP of the Service's generated name is claimed; owner.ts) and no other cluster's
@@ -19,41 +21,43 @@ import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { silentLogger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
-import { InstanceInventory } from '../../../oxide/inventory.ts';
 import type { LoadBalancer, LoadBalancerStatus, LoadBalancerWarning } from '../../provider.ts';
-import { parseProviderID } from '../provider-id.ts';
 import type { ClusterIdentity } from '../cluster.ts';
+import type { InstanceLookup } from '../instance-lookup.ts';
 import type { SharedNameWatch } from '../shared-name.ts';
-import { LoadBalancerFirewall } from './firewall.ts';
-import { FloatingIps, replaceIn } from './floating-ips.ts';
+import { OxideProjects } from '../projects.ts';
+import { parseProviderID } from '../provider-id.ts';
+import { replaceIn } from './floating-ips.ts';
 import type { NamedFloatingIpPolicy } from './owner.ts';
 import { planDeletion, planFloatingIps } from './ownership.ts';
-import type { PlanContext } from './ownership.ts';
-import { candidatesOf, Placement } from './placement.ts';
+import { candidatesOf } from './placement.ts';
 import type { Candidate } from './placement.ts';
+import { NoNodeInProjectError, ProjectLoadBalancers } from './project-scope.ts';
+import type { ProjectLoadBalancer } from './project-scope.ts';
 import { deletionSpec, LOAD_BALANCER_CLASS, loadBalancerSpec } from './spec.ts';
 import type { DeletionSpec, SpecDefaults } from './spec.ts';
-import { IngressStatus } from './status.ts';
-import { PrimaryNics } from './target-nics.ts';
 import { outsideClusterWarnings, unknownAnnotationWarning } from './warnings.ts';
 
 export interface OxideLoadBalancerOptions {
-  client: OxideClient;
   /**
    * This cluster: its identity goes into every record and decides which records are its own
    * (cluster.ts). The name here is the --cluster-name; calls pass it too, as upstream's do.
    */
   cluster: ClusterIdentity;
-  /** Told when the project's records show another cluster under this cluster's name. */
-  sharedName?: SharedNameWatch;
+  /** Told when a project's records show another cluster under this cluster's name. */
+  sharedName?: SharedNameWatch | undefined;
+  /** The configured projects (the provider's); one project of `client` when omitted. */
+  projects?: OxideProjects;
+  /** Used only when `projects` is omitted. */
+  client?: OxideClient;
+  /** The provider's shared instance lookup: with several projects, which Node is in which. */
+  lookup?: InstanceLookup;
   /** Default of annotation oxide.computer/firewall. */
   firewall?: boolean;
   /** Which FIPs oxide.computer/floating-ip-name may name (--oxide-lb-named-floating-ips). */
   namedFloatingIps?: NamedFloatingIpPolicy;
   logger?: Logger;
   poolCacheTtlMs?: number;
-  /** The provider's shared instance and NIC views; its own when omitted. */
-  inventory?: InstanceInventory;
   firewallSnapshotTtlMs?: number;
   /**
    * How long one FIP list serves every reconcile (ms; 0 lists on each). Bounds how late a change
@@ -69,39 +73,32 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly defaults: SpecDefaults;
   private readonly clusterId: string;
   private readonly log: Logger;
-  private readonly planContext: PlanContext;
-  private readonly fips: FloatingIps;
-  private readonly placement: Placement;
-  private readonly firewall: LoadBalancerFirewall;
-  private readonly ingress = new IngressStatus();
+  private readonly scopes: ProjectLoadBalancers;
   private nodeLister: (() => readonly V1Node[]) | undefined;
 
   constructor(options: OxideLoadBalancerOptions) {
-    const { client } = options;
     this.defaults = {
       firewall: options.firewall ?? false,
       namedFloatingIps: options.namedFloatingIps ?? 'marked',
     };
     this.clusterId = options.cluster.id;
     this.log = options.logger ?? silentLogger;
-    const { sharedName } = options;
-    this.planContext = {
-      project: client.project,
-      log: this.log,
-      sharedName: sharedName && ((other) => sharedName.seen('floating IPs', other)),
-    };
-    const nics = new PrimaryNics(options.inventory ?? new InstanceInventory(client));
-    this.fips = new FloatingIps(client, this.log, {
+    let projects = options.projects;
+    if (!projects) {
+      if (!options.client) throw new Error('OxideLoadBalancer needs projects or a client');
+      projects = new OxideProjects(options.client);
+    }
+    this.scopes = new ProjectLoadBalancers(projects, options.lookup, this.log, {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,
+      firewallSnapshotTtlMs: options.firewallSnapshotTtlMs,
+      cluster: options.cluster,
+      sharedName: options.sharedName,
     });
-    this.placement = new Placement(client, this.log, nics, this.fips);
-    this.firewall = new LoadBalancerFirewall(
-      client,
-      nics,
-      options.cluster,
-      options.firewallSnapshotTtlMs,
-    );
+  }
+
+  private cluster(name: string): ClusterIdentity {
+    return { name, id: this.clusterId };
   }
 
   setNodeLister(list: () => readonly V1Node[]): void {
@@ -146,19 +143,26 @@ export class OxideLoadBalancer implements LoadBalancer {
 
   /**
    * Lists afresh rather than from the view: it is the last call for the Service, and a FIP created
-   * elsewhere within the view's TTL (a previous leader's) would otherwise leak.
+   * elsewhere within the view's TTL (a previous leader's) would otherwise leak. Every configured
+   * project is looked at: the annotation may have changed since the FIPs were made.
    */
-  ensureLoadBalancerDeleted(
+  async ensureLoadBalancerDeleted(
     clusterName: string,
     service: V1Service,
     signal?: AbortSignal,
   ): Promise<LoadBalancerWarning[]> {
     const spec = deletionSpec(this.cluster(clusterName), service, this.defaults);
-    return this.fips.withView((fips) => this.deleteFrom(fips, spec, signal), true, signal);
-  }
-
-  private cluster(name: string): ClusterIdentity {
-    return { name, id: this.clusterId };
+    const warnings: LoadBalancerWarning[] = [];
+    for (const scope of this.scopes.all()) {
+      warnings.push(
+        ...(await scope.fips.withView(
+          (fips) => this.deleteFrom(scope, fips, spec, signal),
+          true,
+          signal,
+        )),
+      );
+    }
+    return warnings;
   }
 
   private async sync(
@@ -168,38 +172,48 @@ export class OxideLoadBalancer implements LoadBalancer {
     nodes: V1Node[],
     signal: AbortSignal | undefined,
   ): Promise<LoadBalancerStatus> {
-    // 1. Spec.
+    // 1. Spec, its project and the Nodes there.
     const spec = loadBalancerSpec(this.cluster(clusterName), service, this.defaults);
-    const candidates = candidatesOf(nodes, this.log);
-    this.ingress.remember(candidates);
-    for (const d of spec.floatingIps) await this.fips.checkPoolFamily(d, signal);
+    const scope = this.scopes.forService(spec.project);
+    const eligible = candidatesOf(nodes, this.log);
+    const candidates = await this.scopes.candidatesIn(scope, eligible, signal);
+    if (candidates.length === 0 && eligible.length > 0) {
+      throw new NoNodeInProjectError(scope.project.name, eligible.length);
+    }
+    const { fips: ops, placement, firewall, ingress } = scope;
+    ingress.remember(candidates);
+    for (const d of spec.floatingIps) await ops.checkPoolFamily(d, signal);
+    const moved =
+      mode === 'ensure' ? await this.dropInOtherProjects(scope, clusterName, service, signal) : [];
 
-    return this.fips.withView(
+    return ops.withView(
       async (fips) => {
         // 2. Ownership: every refusal (another Service's FIP or address) is thrown here.
         const { planned, stale, held } = planFloatingIps(spec, fips, {
-          ...this.planContext,
-          onNode: this.onNode(candidates),
+          ...scope.planContext,
+          // Every eligible Node is the cluster's, whatever its project.
+          onNode: this.onNode(eligible),
         });
         // 3. Floating IPs: what the Service no longer uses goes, then each it uses exists.
-        if (mode === 'ensure') await this.fips.dropStale(stale, fips, signal);
+        if (mode === 'ensure') await ops.dropStale(stale, fips, signal);
         const placed: FloatingIp[] = [];
         for (const p of planned) {
-          const fip = await this.fips.realize(p, spec.ref, fips, mode === 'ensure', signal);
+          const fip = await ops.realize(p, spec.ref, fips, mode === 'ensure', signal);
           // 4. Placement.
-          const next = await this.placement.place(fip, spec.ref.uid, candidates, fips, signal);
+          const next = await placement.place(fip, spec.ref.uid, candidates, fips, signal);
           replaceIn(fips, fip, next);
           placed.push(next);
         }
         // 5. Firewall: rules named after the primary FIP.
-        await this.firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed, signal);
+        await firewall.sync(spec.firewall, placed[0]?.name ?? spec.baseName, placed, signal);
         // 6. Status.
-        this.ingress.prune(candidates, this.fips.current(fips));
+        ingress.prune(candidates, ops.current(fips));
         const warnings = [
           ...unknownAnnotationWarning(spec.unknownAnnotations),
           ...outsideClusterWarnings(held),
+          ...moved,
         ];
-        return { ...this.ingress.of(placed), ...(warnings.length > 0 ? { warnings } : {}) };
+        return { ...ingress.of(placed), ...(warnings.length > 0 ? { warnings } : {}) };
       },
       false,
       signal,
@@ -207,23 +221,51 @@ export class OxideLoadBalancer implements LoadBalancer {
   }
 
   /**
+   * What the Service owns in the other configured projects (it named another project before) is
+   * deleted as on Service deletion. From each project's shared view: nothing listed per Service.
+   */
+  private async dropInOtherProjects(
+    keep: ProjectLoadBalancer,
+    clusterName: string,
+    service: V1Service,
+    signal: AbortSignal | undefined,
+  ): Promise<LoadBalancerWarning[]> {
+    const spec = deletionSpec(this.cluster(clusterName), service, this.defaults);
+    const warnings: LoadBalancerWarning[] = [];
+    for (const scope of this.scopes.all()) {
+      if (scope === keep) continue;
+      warnings.push(
+        ...(await scope.fips.withView(
+          (fips) => this.deleteFrom(scope, fips, spec, signal, true),
+          false,
+          signal,
+        )),
+      );
+    }
+    return warnings;
+  }
+
+  /**
    * Only what the Service owns (ownership.ts): its FIPs are released, a user's FIP marked for it
    * is detached, never deleted. The firewall goes first: the attachments tell which VPC holds
-   * the rules.
+   * the rules. `ifOwned`: nothing at all when the Service has no FIP in this project.
    */
   private async deleteFrom(
+    scope: ProjectLoadBalancer,
     fips: readonly FloatingIp[],
     spec: DeletionSpec,
     signal: AbortSignal | undefined,
+    ifOwned = false,
   ): Promise<LoadBalancerWarning[]> {
     const { owned, named, held, ruleNames } = planDeletion(spec, fips, {
-      ...this.planContext,
+      ...scope.planContext,
       onNode: this.onNode([]),
     });
+    if (ifOwned && owned.length === 0 && !named) return outsideClusterWarnings(held);
     const attached = named ? [...owned, named] : owned;
-    await this.firewall.remove(ruleNames, spec.firewall, attached, signal);
-    for (const fip of owned) await this.fips.releaseOwned(fip, spec.ref, signal);
-    if (named?.instanceId) await this.fips.detachUserOwned(named, signal);
+    await scope.firewall.remove(ruleNames, spec.firewall, attached, signal);
+    for (const fip of owned) await scope.fips.releaseOwned(fip, spec.ref, signal);
+    if (named?.instanceId) await scope.fips.detachUserOwned(named, signal);
     return outsideClusterWarnings(held);
   }
 }

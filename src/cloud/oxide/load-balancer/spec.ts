@@ -83,6 +83,8 @@ export interface LoadBalancerSpec {
   floatingIps: DesiredFloatingIp[];
   /** Undefined: no rules wanted (and any left over are removed). */
   firewall: FirewallSpec | undefined;
+  /** oxide.computer/project; undefined: the default project. */
+  project: string | undefined;
   /** `oxide.computer/` annotation keys nothing reads (typos), sorted. */
   unknownAnnotations: string[];
 }
@@ -133,6 +135,7 @@ export function loadBalancerSpec(
 ): LoadBalancerSpec {
   const annotations = readAnnotations(service.metadata?.annotations);
   const baseName = loadBalancerName(cluster.name, service);
+  const project = unwrap(annotations.project);
   const floatingIps = desiredFloatingIps(service, baseName, annotations, defaults);
   // Source ranges are checked only when rules are wanted, after the floating IPs.
   const firewall =
@@ -142,6 +145,7 @@ export function loadBalancerSpec(
     baseName,
     floatingIps,
     firewall,
+    project,
     unknownAnnotations: unknownAnnotations(service.metadata?.annotations),
   };
 }

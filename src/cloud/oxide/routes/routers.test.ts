@@ -58,7 +58,7 @@ test('ensures that join a lookup finding no router share one creation; later fin
 
 test("a router of this cluster's name that another cluster's record names is never used; v0.8's is upgraded once", async () => {
   const vpcId = (await viewVpcByName(client, 'default')).id;
-  const watch = new SharedNameWatch({ name: 'two', id: 'cluster-a' }, 'k8s', silentLogger);
+  const watch = new SharedNameWatch({ name: 'two', id: 'cluster-a' }, silentLogger);
   const theirs = await createRouter(
     client,
     vpcId,

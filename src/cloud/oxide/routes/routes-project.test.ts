@@ -86,3 +86,53 @@ test("a providerID naming another project's instance: refused, no router, route 
     [['own', '10.244.1.0/24']],
   );
 });
+
+test('two configured projects: each Node’s route on its own project’s VPC router; a deleted target is a blackhole there only', async () => {
+  const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    projects: ['k8s', 'other'],
+    inventory: { ttlMs: 0 },
+  }).routes();
+  const route = (node: string, id: string, cidr: string) => ({
+    name: '',
+    targetNode: node,
+    targetProviderID: `oxide://${id}`,
+    destinationCIDR: cidr,
+    blackhole: false,
+  });
+  await routes.createRoute('kubernetes', 'own', route('own', ownId, '10.244.1.0/24'));
+  await routes.createRoute('kubernetes', 'theirs', route('theirs', theirsId, '10.244.2.0/24'));
+  // One router per project's VPC, each holding only its project's Node.
+  const vpcOf = (project: string) =>
+    sim.db.vpcs.find((v) => v.projectId === sim.db.project(project).id && v.name === 'default');
+  for (const [project, node] of [
+    ['k8s', 'own'],
+    ['other', 'theirs'],
+  ] as const) {
+    const router = sim.db.routers.find(
+      (r) => r.vpcId === vpcOf(project)?.id && r.name === 'kubernetes-pods',
+    );
+    assert.ok(router, `router in ${project}`);
+    const held = sim.db.routes.filter((r) => r.vpcRouterId === router.id);
+    assert.deepEqual(
+      held.map((r) => r.target),
+      [{ type: 'instance', value: node }],
+    );
+  }
+  const listed = async () =>
+    (await routes.listRoutes('kubernetes'))
+      .map((r) => [r.targetNode, r.destinationCIDR, r.blackhole])
+      .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+  assert.deepEqual(await listed(), [
+    ['own', '10.244.1.0/24', false],
+    ['theirs', '10.244.2.0/24', false],
+  ]);
+  // The route target is an instance name, resolved in its router's project: deleting `theirs`
+  // in `other` makes only that route a blackhole (no instance of that name in k8s decides).
+  sim.db.deleteInstance(theirsId);
+  assert.deepEqual(await listed(), [
+    ['own', '10.244.1.0/24', false],
+    ['theirs', '10.244.2.0/24', true],
+  ]);
+});

@@ -11,11 +11,14 @@
 // listRoutes reads our router in every VPC that may hold one (vpcs.ts) and only the routes whose
 // record marks them as ours (table.ts); the route controller diffs them against the Nodes. What
 // is ours is decided in ownership.ts alone, so nothing we did not create is listed or deleted.
+// With several projects the pipeline runs per project: a VPC belongs to one project, so each
+// project has its own VPCs (vpcs.ts), and so its own router and routes for its Nodes; routers
+// and subnets are then addressed by id, which needs no project.
 import type { OxideClient } from '../../../oxide/client.ts';
 import { isOxideError } from '../../../oxide/errors.ts';
-import type { InstanceInventory } from '../../../oxide/inventory.ts';
 import type { Route, RouteWarning, Routes } from '../../provider.ts';
 import { InstanceLookup } from '../instance-lookup.ts';
+import type { OxideProject, OxideProjects } from '../projects.ts';
 import { SubnetAttachments } from './attachment.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { SharedNameWatch } from '../shared-name.ts';
@@ -26,11 +29,13 @@ import { RouteVpcs } from './vpcs.ts';
 import { RouteWarnings } from './warnings.ts';
 
 export interface OxideRoutesOptions {
-  client: OxideClient;
-  inventory: InstanceInventory;
+  projects: OxideProjects;
   /** The lookup shared with the other capabilities; its own when omitted. */
   lookup?: InstanceLookup;
-  /** VPC (name) holding the routes; default: the VPCs of the target instances' primary NICs. */
+  /**
+   * VPC (name, in each project) holding the routes; default: the VPCs of the target instances'
+   * primary NICs.
+   */
   vpc?: string;
   /** This cluster: its identity is in its routers' records (ownership.ts). */
   cluster: ClusterIdentity;
@@ -40,9 +45,11 @@ export interface OxideRoutesOptions {
 
 export class OxideRoutes implements Routes {
   private readonly client: OxideClient;
+  private readonly projects: OxideProjects;
   private readonly targets: RouteTargets;
   private readonly routers: Routers;
-  private readonly vpcs: RouteVpcs;
+  /** Per project (by name as configured): the VPCs that hold its routes. */
+  private readonly vpcs = new Map<string, RouteVpcs>();
   private readonly attachments: SubnetAttachments;
   private readonly warnings = new RouteWarnings();
   /**
@@ -52,37 +59,39 @@ export class OxideRoutes implements Routes {
   private routeRouter = new Map<string, string>();
 
   constructor(options: OxideRoutesOptions) {
-    const { client, inventory } = options;
-    this.client = client;
-    this.targets = new RouteTargets(
-      options.lookup ?? new InstanceLookup(client, inventory),
-      inventory,
-    );
-    this.routers = new Routers(client, options.cluster.id, options.sharedName);
-    this.vpcs = new RouteVpcs(client, this.routers, options.vpc);
-    this.attachments = new SubnetAttachments(client);
+    const { projects } = options;
+    this.projects = projects;
+    this.client = projects.default.client;
+    this.targets = new RouteTargets(options.lookup ?? new InstanceLookup(projects));
+    this.routers = new Routers(this.client, options.cluster.id, options.sharedName);
+    for (const p of projects.all) {
+      this.vpcs.set(p.name, new RouteVpcs(p.client, this.routers, options.vpc));
+    }
+    this.attachments = new SubnetAttachments(this.client);
   }
 
   async listRoutes(clusterName: string, signal?: AbortSignal): Promise<Route[]> {
     const routes: Route[] = [];
     const routeRouter = new Map<string, string>();
-    for (const vpcId of await this.vpcs.all(clusterName, signal)) {
-      const router = await this.routers.find(clusterName, vpcId, signal);
-      if (!router) continue;
-      const ours = await listOurRoutes(this.client, router, clusterName, signal);
-      if (!ours) {
-        this.routers.forget(vpcId);
-        continue;
-      }
-      for (const { route, owner, targetInstance } of ours) {
-        routeRouter.set(route.name, router.id);
-        routes.push({
-          name: route.name,
-          targetNode: owner.nodeName,
-          destinationCIDR:
-            route.destination.type === 'ip_net' ? route.destination.value : owner.cidr,
-          blackhole: await this.targets.isGone(targetInstance, signal),
-        });
+    for (const project of this.projects.all) {
+      for (const vpcId of await this.vpcsOf(project).all(clusterName, signal)) {
+        const router = await this.routers.find(clusterName, vpcId, signal);
+        if (!router) continue;
+        const ours = await listOurRoutes(this.client, router, clusterName, signal);
+        if (!ours) {
+          this.routers.forget(vpcId);
+          continue;
+        }
+        for (const { route, owner, targetInstance } of ours) {
+          routeRouter.set(route.name, router.id);
+          routes.push({
+            name: route.name,
+            targetNode: owner.nodeName,
+            destinationCIDR:
+              route.destination.type === 'ip_net' ? route.destination.value : owner.cidr,
+            blackhole: await this.targets.isGone(targetInstance, project, signal),
+          });
+        }
       }
     }
     this.routeRouter = routeRouter;
@@ -95,10 +104,10 @@ export class OxideRoutes implements Routes {
     route: Route,
     signal?: AbortSignal,
   ): Promise<void> {
-    // 1. Target: refused here when it is another project's, before anything is written.
+    // 1. Target: refused here when it is in no configured project, before anything is written.
     const target = await this.targets.resolve(route, signal);
-    // 2. VPC, 3. router, 4. subnet attachment.
-    const vpcId = await this.vpcs.of(target.nic, signal);
+    // 2. VPC (in the target's project), 3. router, 4. subnet attachment.
+    const vpcId = await this.vpcsOf(target.project).of(target.nic, signal);
     const router = await this.routers.ensure(clusterName, vpcId, signal);
     await this.attachments.ensure(target.nic.subnetId, router, signal);
     // 5. The route.
@@ -130,6 +139,12 @@ export class OxideRoutes implements Routes {
     }
     await removeRoute(this.client, routerId, route.name, signal);
     this.routeRouter.delete(route.name);
+  }
+
+  private vpcsOf(project: OxideProject): RouteVpcs {
+    const vpcs = this.vpcs.get(project.name);
+    if (!vpcs) throw new Error(`project ${project.name} is not configured`);
+    return vpcs;
   }
 
   /** Warnings from createRoute since the last call (the route controller turns them into events). */
