@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
 import { UNKNOWN_CLUSTER_ID } from './cloud/oxide/cluster.ts';
 import type { ClusterIdentity } from './cloud/oxide/cluster.ts';
-import { SharedNameWatch } from './cloud/oxide/shared-name.ts';
+import { SharedNameWatch } from './cloud/oxide/same-name.ts';
 import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer/owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
@@ -216,9 +216,9 @@ function serve(
         // answer from the Oxide API for 31s: …").
         oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
         informerSync: () => (standby() ? undefined : work.informerHealth()),
-        // The cluster identity not read yet, or another cluster under this --cluster-name in
-        // the project (cloud/oxide/shared-name.ts): on standbys too, it is the same cluster.
-        cluster,
+        // The leader's: the cluster identity not read yet, or another cluster under this
+        // --cluster-name in a project (cloud/oxide/same-name.ts).
+        cluster: () => (standby() ? undefined : cluster()),
       },
       metrics: registry,
     },
@@ -310,55 +310,68 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       'Oxide API reachable, token and project valid',
     );
 
-    const id = options.clusterId || (await identity.read(signal, UNKNOWN_CLUSTER_ID));
-    if (id === undefined) return 0;
-    const cluster: ClusterIdentity = { name: options.clusterName, id };
-    log.info({ clusterName: cluster.name, clusterId: cluster.id }, 'cluster identity');
-    sharedName = new SharedNameWatch(cluster, log);
-    // Never a silent tug of war: while the project's records show another cluster under this
-    // name, this one does not start (nothing of either is touched) and says why.
-    const recheckMs = config.sharedNameRecheckMs ?? 30_000;
-    // The routers are looked at only where the route controller will run.
-    const routesOn =
-      config.controllers.some((c) => c.name === ROUTE_CONTROLLER.name) &&
-      options.allocateNodeCidrs &&
-      options.configureCloudRoutes;
-    for (;;) {
-      try {
-        refused = await sharedName.check(
-          (oxide.projects ?? [oxide.project]).map((p) => client.forProject(p)),
-          routesOn ? { vpc: options.oxideRoutesVpc } : undefined,
-          signal,
-        );
-      } catch (err) {
-        if (signal.aborted) return 0;
-        refused = `cannot check the project's records for another cluster of this name (retrying): ${err instanceof Error ? err.message : String(err)}`;
-        log.warn(refused);
+    // The leader's first step (standbys wait for the Lease, not for these): the cluster's
+    // identity, read once per process, then the look for another cluster under this name. The
+    // provider is made from them; undefined when the signal ended the wait.
+    let cloud: OxideCloudProvider | undefined;
+    const prepare = async (s: AbortSignal): Promise<OxideCloudProvider | undefined> => {
+      if (cloud) return cloud;
+      const id = options.clusterId || (await identity.read(s, UNKNOWN_CLUSTER_ID));
+      if (id === undefined) return undefined;
+      const cluster: ClusterIdentity = { name: options.clusterName, id };
+      log.info({ clusterName: cluster.name, clusterId: cluster.id }, 'cluster identity');
+      const watch = new SharedNameWatch(cluster, log);
+      sharedName = watch;
+      // Never a silent tug of war: while the project's records show another cluster under this
+      // name, this one does not start (nothing of either is touched) and says why.
+      const recheckMs = config.sharedNameRecheckMs ?? 30_000;
+      // The routers are looked at only where the route controller will run.
+      const routesOn =
+        config.controllers.some((c) => c.name === ROUTE_CONTROLLER.name) &&
+        options.allocateNodeCidrs &&
+        options.configureCloudRoutes;
+      for (;;) {
+        try {
+          refused = await watch.check(
+            (oxide.projects ?? [oxide.project]).map((p) => client.forProject(p)),
+            routesOn ? { vpc: options.oxideRoutesVpc } : undefined,
+            s,
+          );
+        } catch (err) {
+          if (s.aborted) return undefined;
+          refused = `cannot check the project's records for another cluster of this name (retrying): ${err instanceof Error ? err.message : String(err)}`;
+          log.warn(refused);
+        }
+        if (refused === undefined) break;
+        await sleep(recheckMs, s);
+        if (s.aborted) return undefined;
       }
-      if (refused === undefined) break;
-      await sleep(recheckMs, signal);
-      if (signal.aborted) return 0;
-    }
-    const cloud = new OxideCloudProvider({
-      client,
-      cluster,
-      sharedName,
-      ...(oxide.projects ? { projects: oxide.projects } : {}),
-      loadBalancerFirewall: options.oxideLoadBalancerFirewall,
-      // validateOptions refused anything else.
-      ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
-        ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
-        : {}),
-      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
-      ...(oxide.region ? { region: oxide.region } : {}),
-      ...(oxide.zone ? { zone: oxide.zone } : {}),
-    });
+      cloud = new OxideCloudProvider({
+        client,
+        cluster,
+        sharedName: watch,
+        ...(oxide.projects ? { projects: oxide.projects } : {}),
+        loadBalancerFirewall: options.oxideLoadBalancerFirewall,
+        // validateOptions refused anything else.
+        ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
+          ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
+          : {}),
+        ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
+        ...(oxide.region ? { region: oxide.region } : {}),
+        ...(oxide.zone ? { zone: oxide.zone } : {}),
+      });
+      return cloud;
+    };
+    const lead = async (s: AbortSignal): Promise<void> => {
+      const prepared = await prepare(s);
+      if (prepared) await work.run(s, prepared);
+    };
 
     if (!elector) {
-      await work.run(signal, cloud);
+      await lead(signal);
       return 0;
     }
-    const outcome = await elector.run(signal, { onStartedLeading: (s) => work.run(s, cloud) });
+    const outcome = await elector.run(signal, { onStartedLeading: lead });
     return outcome === 'lost' ? EXIT_FAILURE : 0;
   } finally {
     await server?.close();

@@ -13,14 +13,14 @@ import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
 import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
 import { OxideProjects } from './projects.ts';
 import { OxideRoutes } from './routes/routes.ts';
-import type { SharedNameWatch } from './shared-name.ts';
+import type { SharedNameWatch } from './same-name.ts';
 
 export interface OxideCloudProviderOptions {
   /** The default project's client (its project is the first of `projects`). */
   client: OxideClient;
   /** This cluster (cluster.ts): its identity goes into every ownership record. */
   cluster: ClusterIdentity;
-  /** Told when records show another cluster under this cluster's name (shared-name.ts). */
+  /** Told when records show another cluster under this cluster's name (same-name.ts). */
   sharedName?: SharedNameWatch;
   /**
    * Every project holding the cluster's Nodes (--oxide-projects), the default first; default:

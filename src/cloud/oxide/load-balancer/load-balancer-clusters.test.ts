@@ -12,7 +12,7 @@ import { OxideClient } from '../../../oxide/client.ts';
 import { silentLogger } from '../../../log.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import { formatProviderID } from '../provider-id.ts';
-import { SharedNameWatch } from '../shared-name.ts';
+import { SharedNameWatch } from '../same-name.ts';
 import { firewallRuleBase } from './firewall-rules.ts';
 import { OxideLoadBalancer } from './load-balancer.ts';
 

@@ -24,7 +24,7 @@ import type { OxideClient } from '../../../oxide/client.ts';
 import type { LoadBalancer, LoadBalancerStatus, LoadBalancerWarning } from '../../provider.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { InstanceLookup } from '../instance-lookup.ts';
-import type { SharedNameWatch } from '../shared-name.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { OxideProjects } from '../projects.ts';
 import { parseProviderID } from '../provider-id.ts';
 import { replaceIn } from './floating-ips.ts';

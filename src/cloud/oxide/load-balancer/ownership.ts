@@ -54,7 +54,7 @@ export interface PlanContext {
   log: Logger;
   /**
    * Told, at each plan, which other cluster identity records of the project name under this
-   * cluster's name (undefined: none): two clusters share the --cluster-name (shared-name.ts).
+   * cluster's name (undefined: none): two clusters share the --cluster-name (same-name.ts).
    */
   sharedName?: ((otherId: string | undefined) => void) | undefined;
   /** Whether an instance is a Node of this cluster; absent: every instance may be. */

@@ -11,7 +11,7 @@ import type { InstanceLookup } from '../instance-lookup.ts';
 import { ADDITIONAL_LABELS } from '../metadata.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { OxideProject, OxideProjects } from '../projects.ts';
-import type { SharedNameWatch } from '../shared-name.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { PROJECT } from './annotations.ts';
 import { LoadBalancerFirewall } from './firewall.ts';
 import { FloatingIps } from './floating-ips.ts';

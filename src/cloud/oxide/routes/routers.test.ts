@@ -10,7 +10,7 @@ import { createRouter, listRouters } from '../../../oxide/routers.ts';
 import { viewVpcByName } from '../../../oxide/vpcs.ts';
 import { Routers } from './routers.ts';
 import { routerDescription, routerName } from './names.ts';
-import { SharedNameWatch } from '../shared-name.ts';
+import { SharedNameWatch } from '../same-name.ts';
 import { silentLogger } from '../../../log.ts';
 
 let sim: Simulator;

@@ -13,7 +13,7 @@ import { createRouter, listRouters, updateRouterDescription } from '../../../oxi
 import { TtlCache } from '../../../util/ttl-cache.ts';
 import { CLUSTER_ID_TOKEN, UNKNOWN_CLUSTER_ID } from '../cluster.ts';
 import type { ClusterIdentity } from '../cluster.ts';
-import type { SharedNameWatch } from '../shared-name.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { routerDescription, routerName } from './names.ts';
 import { routerIdentity, routerOwnership } from './ownership.ts';
 

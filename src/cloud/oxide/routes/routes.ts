@@ -21,7 +21,7 @@ import { InstanceLookup } from '../instance-lookup.ts';
 import type { OxideProject, OxideProjects } from '../projects.ts';
 import { SubnetAttachments } from './attachment.ts';
 import type { ClusterIdentity } from '../cluster.ts';
-import type { SharedNameWatch } from '../shared-name.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { Routers } from './routers.ts';
 import { listOurRoutes, removeRoute, writeRoute } from './table.ts';
 import { RouteTargets } from './targets.ts';
@@ -39,7 +39,7 @@ export interface OxideRoutesOptions {
   vpc?: string;
   /** This cluster: its identity is in its routers' records (ownership.ts). */
   cluster: ClusterIdentity;
-  /** Told when a router of this cluster's name names another cluster (shared-name.ts). */
+  /** Told when a router of this cluster's name names another cluster (same-name.ts). */
   sharedName?: SharedNameWatch | undefined;
 }
 

@@ -10,7 +10,7 @@ import { createRouter } from '../../oxide/routers.ts';
 import { viewVpcByName } from '../../oxide/vpcs.ts';
 import { ownedDescription } from './load-balancer/owner.ts';
 import { routerDescription, routerName } from './routes/names.ts';
-import { SharedNameWatch } from './shared-name.ts';
+import { SharedNameWatch } from './same-name.ts';
 
 const A = { name: 'kubernetes', id: 'cluster-a' };
 const B = { name: 'kubernetes', id: 'cluster-b' };
