@@ -132,3 +132,44 @@ test('a writer that replaces the rules right after our write is detected and mer
   assert.equal(await fw.reconcile(vpcId, 'k8s-lb-svc1', [rule('k8s-lb-svc1-tcp', '80')]), false);
   assert.equal(sim.requests.count(), 0);
 });
+
+test('a removal in a VPC another writer uses is read again, and repeated when an old copy brought the rules back', async () => {
+  const mine = new FirewallManager(client, { cluster: CLUSTER, ttlMs: 0, settleMs: 50 });
+  const other = new FirewallManager(client, {
+    cluster: { name: 'kubernetes', id: 'cluster-b' },
+    ttlMs: 0,
+  });
+  await mine.reconcile(vpcId, 'k8s-lb-gone', [rule('k8s-lb-gone-tcp', '80')]);
+  // Alone in the VPC so far: a removal is not read again.
+  sim.requests.reset();
+  await mine.reconcile(vpcId, 'k8s-lb-gone', []);
+  assert.equal(sim.requests.count('vpc_firewall_rules_view'), 2, 'read and verify only');
+  await mine.reconcile(vpcId, 'k8s-lb-gone', [rule('k8s-lb-gone-tcp', '80')]);
+  // The other cluster writes its rule: from now on the VPC is shared.
+  await other.reconcile(vpcId, 'k8s-lb-theirs', [
+    { ...rule('k8s-lb-theirs-tcp', '81'), description: 'x cluster-id=cluster-b' },
+  ]);
+  // Its next write, read before our removal, lands just after it: an old copy with our rule.
+  const stale = structuredClone(sim.db.firewallRules(vpcId));
+  const originalSet = sim.db.rules.set.bind(sim.db.rules);
+  let resent = false;
+  sim.db.rules.set = (key, value) => {
+    originalSet(key, value);
+    if (!resent && !value.some((r) => r.name === 'k8s-lb-gone-tcp')) {
+      resent = true;
+      setTimeout(() => originalSet(key, stale), 10);
+    }
+    return sim.db.rules;
+  };
+  try {
+    sim.requests.reset();
+    assert.equal(await mine.reconcile(vpcId, 'k8s-lb-gone', []), true);
+  } finally {
+    sim.db.rules.set = originalSet;
+  }
+  assert.ok(resent);
+  const names = sim.db.firewallRules(vpcId).map((r) => r.name);
+  assert.ok(!names.includes('k8s-lb-gone-tcp'), 'removed again after the old copy landed');
+  assert.ok(names.includes('k8s-lb-theirs-tcp'), "the other's rule kept");
+  assert.equal(sim.requests.count('vpc_firewall_rules_update'), 2);
+});
