@@ -450,5 +450,7 @@ test(`churn in both (${CHURN} LoadBalancer Services each, firewall on half, rout
     `churn ${CHURN}/cluster: ${JSON.stringify(sim.requests.byOperation())}; ` +
       `writes a=${writesBy('cluster-a').length} b=${writesBy('cluster-b').length}`,
   );
-  assert.equal(created, 2 * CHURN, 'one floating IP per Service, never a second');
+  // At most one per Service (a second one is also caught by the sampler); svc-0 and svc-1 are
+  // deleted right after their creation and may go before their floating IP is made.
+  assert.ok(created <= 2 * CHURN && created >= 2 * (CHURN - 2), `${created} floating IPs created`);
 });
