@@ -57,10 +57,8 @@ demo: deps testbin ## See the CCM work, no rack needed (simulator + local cluste
 metrics-doc: deps ## Regenerate docs/metrics.md from the metric registry
 	$(NODE) hack/metrics-doc.ts
 
-bench: deps testbin ## Run benchmarks (tables: workload, calls, time, memory)
-	@for f in $(sort $(wildcard bench/*.bench.ts)); do \
-	  echo "== $$f"; $(NODE) $$f || exit 1; \
-	done
+bench: deps testbin ## Run benchmarks as one run: tables, targets judged, machine named (BENCH_DOC=1 writes docs/benchmarks.md)
+	$(NODE) hack/bench.ts
 
 clean: ## Remove build output (the test binary cache stays; see docs/operations.md)
 	rm -rf dist

@@ -359,6 +359,11 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
         ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
         ...(oxide.region ? { region: oxide.region } : {}),
         ...(oxide.zone ? { zone: oxide.zone } : {}),
+        // A failed NIC walk is tried again once per address refresh.
+        inventory: {
+          walkRetryMs: options.nodeStatusUpdateFrequencyMs,
+          log: log.named('oxide-inventory'),
+        },
       });
       return cloud;
     };

@@ -12,7 +12,10 @@ const registered = new WeakSet<Registry>();
 export function registerProcessMetrics(registry: Registry): void {
   if (registered.has(registry)) return;
   registered.add(registry);
-  collectDefaultMetrics({ register: registry });
+  // The event-loop delay histogram (nodejs_eventloop_lag_*) samples every 100 ms, not
+  // prom-client's default 10 ms: waking the process 100 times a second cost ~1.5 s of CPU per 10
+  // idle minutes on the 2-core bench machine, half of an idle CCM's budget (docs/benchmarks.md).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   new Gauge({
     name: 'process_virtual_memory_max_bytes',
     help: 'Maximum amount of virtual memory available in bytes.',

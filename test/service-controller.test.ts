@@ -476,6 +476,38 @@ describe('service controller', { timeout: 60_000 }, () => {
     await stopEnv(env);
   });
 
+  it('re-syncs nothing for Node changes no load balancer reads (ExternalIP, Hostname, labels)', async () => {
+    // No debounce: each Node change would be a sweep of its own.
+    const env = await startEnv({ nodeSyncDebounceMs: 0 });
+    const node = await createNode(env, 'a', '10.9.7.1');
+    await createService(env.ns, 's0');
+    await waitFor('ensured', () => lbNodes(env, 's0')?.length === 1);
+    await waitFor('controller idle', () => env.controller.idle());
+    const updates = (): number =>
+      env.cloud.callsOf('updateLoadBalancer').filter((c) => c.target === `${env.ns}/s0`).length;
+    const before = updates();
+    // What an address refresh writes after the floating IP was attached, and a label it sets.
+    await setNodeReady(kube, node, true, [
+      { type: 'InternalIP', address: '10.9.7.1' },
+      { type: 'ExternalIP', address: '203.0.113.5' },
+      { type: 'Hostname', address: node },
+    ]);
+    await kube.patch(`/api/v1/nodes/${node}`, 'merge', {
+      metadata: { labels: { 'node.kubernetes.io/instance-type': '4-16' } },
+    });
+    // An InternalIP change (published in the Service's status) does re-sync: once it has, the
+    // changes before it have been seen too.
+    await setNodeReady(kube, node, true, [{ type: 'InternalIP', address: '10.9.7.2' }]);
+    const svc = await waitFor('status follows the new InternalIP', async () => {
+      const s = await getService(env.ns, 's0');
+      return ingressOf(s).some((i) => i.ip === '10.9.7.2') ? s : undefined;
+    });
+    assert.ok(svc);
+    await waitFor('controller idle', () => env.controller.idle());
+    assert.equal(updates() - before, 1, 'one update: the InternalIP change only');
+    await stopEnv(env);
+  });
+
   it('folds a burst of Node changes into one update per Service', async () => {
     const env = await startEnv({ nodeSyncDebounceMs: 300 });
     const nodes: string[] = [];

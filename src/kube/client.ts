@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { Agent, fetch, ProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
-import { linked } from '../util/abort.ts';
+import { linked, timeoutSignal } from '../util/abort.ts';
 import { traceRequest } from '../log.ts';
 import { restClientMetrics } from './metrics.ts';
 import { describingConnector } from '../net/tls-connector.ts';
@@ -159,10 +159,12 @@ export class KubeClient {
 
   request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     // A caller's signal (a controller's shutdown) adds to the per-request timeout, never lifts it.
-    const timeout = AbortSignal.timeout(30_000);
-    const own = options.signal ? [options.signal, timeout] : [timeout];
+    const timeout = timeoutSignal(30_000);
+    const own = options.signal ? [options.signal, timeout.signal] : [timeout.signal];
     const fenced = this.fence ? [...own, this.fence.signal] : own;
-    return linked(fenced, (signal) => this.send<T>(method, path, options, signal));
+    return linked(fenced, (signal) => this.send<T>(method, path, options, signal)).finally(
+      timeout.done,
+    );
   }
 
   private async send<T>(

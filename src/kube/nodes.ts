@@ -49,6 +49,3 @@ export function patchNodeAddresses(
     { signal },
   );
 }
-
-export const sameAddresses = (a: V1NodeAddress[] = [], b: V1NodeAddress[] = []): boolean =>
-  a.length === b.length && a.every((x, i) => x.type === b[i]?.type && x.address === b[i]?.address);

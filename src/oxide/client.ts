@@ -7,7 +7,7 @@
 // gives another project's client on the same transport (SDK, TLS pool, retry budget, fence,
 // readiness), so a cluster spanning projects has one connection pool and one health.
 import type { Api, ApiResult } from '@oxide/api';
-import { linked } from '../util/abort.ts';
+import { linked, timeoutSignal } from '../util/abort.ts';
 import { oxideMetrics } from './metrics.ts';
 import { errorFromResult, errorFromThrown } from './errors.ts';
 import type { OxideError } from './errors.ts';
@@ -198,8 +198,8 @@ export class OxideClient {
 
   private async attempt<T>(operation: string, fn: ApiCall<T>, outer?: AbortSignal): Promise<T> {
     this.fence?.assertLeading();
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
+    const timeout = timeoutSignal(this.timeoutMs);
+    const signal = outer ? AbortSignal.any([outer, timeout.signal]) : timeout.signal;
     const started = performance.now();
     let status = 0;
     try {
@@ -214,10 +214,17 @@ export class OxideClient {
       throw error;
     } catch (err) {
       if (outer?.aborted) throw outer.reason;
-      const error = errorFromThrown(operation, err, timeout.aborted, this.timeoutMs, this.token);
+      const error = errorFromThrown(
+        operation,
+        err,
+        timeout.signal.aborted,
+        this.timeoutMs,
+        this.token,
+      );
       this.note(error);
       throw error;
     } finally {
+      timeout.done();
       oxideMetrics.requests.inc({ operation, status: String(status) });
       oxideMetrics.duration.observe({ operation }, (performance.now() - started) / 1000);
     }

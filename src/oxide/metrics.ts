@@ -1,7 +1,7 @@
 // The Oxide client's families: API requests by OpenAPI operationId, and lookups in the shared
 // caches in front of the API. Declared here beside the client; the composition root registers
 // them (src/metrics-registry.ts).
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { secondsBuckets } from '../util/buckets.ts';
 
@@ -40,6 +40,24 @@ export const cacheMetrics = {
   }),
 };
 
+/**
+ * The project-wide NIC walk of the instance inventory (src/oxide/inventory.ts): when Oxide
+ * refuses it, NIC lookups fall back to one list per instance (docs/troubleshooting.md).
+ */
+export const inventoryMetrics = {
+  nicWalkFallback: new Gauge({
+    name: 'oxide_ccm_nic_walk_fallback',
+    help: "1 while NIC lookups read each instance's own list because the walk of the project's VPC subnets (vpc_list, vpc_subnet_list, vpc_subnet_list_network_interfaces) failed; 0 while the walk answers",
+    registers: [],
+  }),
+  nicWalkFailures: new Counter({
+    name: 'oxide_ccm_nic_walk_failures_total',
+    help: "Failed walks of the project's VPC subnets for NICs, by the failing operation and HTTP status (0 = no response)",
+    labelNames: ['operation', 'status'],
+    registers: [],
+  }),
+};
+
 /** A TtlCache's onLookup that counts its lookups as `cache` (label children resolved once). */
 export function countCacheLookups(cache: string): (result: 'hit' | 'miss') => void {
   const hit = cacheMetrics.requests.labels(cache, 'hit');
@@ -49,6 +67,6 @@ export function countCacheLookups(cache: string): (result: 'hit' | 'miss') => vo
 
 /** The families above, into the process's registry (called once, at the composition root). */
 export function registerOxideMetrics(registry: Registry): void {
-  for (const group of [oxideMetrics, cacheMetrics])
+  for (const group of [oxideMetrics, cacheMetrics, inventoryMetrics])
     for (const metric of Object.values(group)) registry.registerMetric(metric);
 }

@@ -49,3 +49,19 @@ export function abandonOn<T>(work: Promise<T>, signal: AbortSignal | undefined):
     );
   });
 }
+
+/**
+ * A signal that aborts after `ms` with a TimeoutError (as AbortSignal.timeout's), and `done()`
+ * to call when the work settled. Unlike AbortSignal.timeout, the timer ends with the work: that
+ * one stays scheduled for its whole timeout and then builds a DOMException, stack included, for
+ * a signal nobody listens to any more, so every request of a burst cost a timer for 30 s and an
+ * exception after it.
+ */
+export function timeoutSignal(ms: number): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, ms);
+  timer.unref();
+  return { signal: controller.signal, done: () => clearTimeout(timer) };
+}

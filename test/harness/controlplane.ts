@@ -26,7 +26,36 @@ export interface ControlPlaneOptions {
    * starts its own control plane then exits normally and the exit hook kills both.
    */
   detachFromProcess?: boolean;
+  /**
+   * Write an audit log of every write (not get/list/watch, nothing in kube-node-lease, where
+   * kubelets renew their Leases), for benchmarks that count a process's writes as the apiserver
+   * saw them: auditWrites() reads it.
+   */
+  auditWrites?: boolean;
 }
+
+/** One write as the apiserver's audit log records it. */
+export interface AuditedWrite {
+  verb: string;
+  /** "nodes", "nodes/status", "events", … */
+  resource: string;
+  userAgent: string;
+  /** Milliseconds since the epoch, when the request arrived. */
+  at: number;
+}
+
+const AUDIT_POLICY = [
+  'apiVersion: audit.k8s.io/v1',
+  'kind: Policy',
+  'omitStages: [RequestReceived, ResponseStarted]',
+  'rules:',
+  '- level: None',
+  '  verbs: [get, list, watch]',
+  '- level: None',
+  '  namespaces: [kube-node-lease]',
+  '- level: Metadata',
+  '',
+].join('\n');
 
 export class ControlPlane {
   private readonly options: ControlPlaneOptions;
@@ -119,6 +148,15 @@ export class ControlPlane {
       '--profiling=false',
       '--v=1',
     ];
+    if (this.options.auditWrites) {
+      writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
+      this.apiserverArgs.push(
+        `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+        `--audit-log-path=${join(dir, 'audit.log')}`,
+        '--audit-log-format=json',
+        '--audit-log-mode=blocking',
+      );
+    }
     this.apiLog = apiLog;
     this.apiserver = this.spawnApiserver();
     if (this.options.detachFromProcess) this.etcd.unref();
@@ -148,6 +186,37 @@ export class ControlPlane {
     this.info = { server, token, kubeconfig, dir };
     await this.waitReady(server, token);
     return this.info;
+  }
+
+  /** The writes audited so far (auditWrites), from `since` (ms since the epoch) on. */
+  auditWrites(since = 0): AuditedWrite[] {
+    if (!this.info) return [];
+    let text: string;
+    try {
+      text = readFileSync(join(this.info.dir, 'audit.log'), 'utf8');
+    } catch {
+      return [];
+    }
+    const out: AuditedWrite[] = [];
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const e = JSON.parse(line) as {
+        verb?: string;
+        userAgent?: string;
+        requestReceivedTimestamp?: string;
+        objectRef?: { resource?: string; subresource?: string };
+      };
+      const at = Date.parse(e.requestReceivedTimestamp ?? '');
+      if (at < since) continue;
+      const ref = e.objectRef ?? {};
+      out.push({
+        verb: e.verb ?? '',
+        resource: `${ref.resource ?? ''}${ref.subresource ? `/${ref.subresource}` : ''}`,
+        userAgent: e.userAgent ?? '',
+        at,
+      });
+    }
+    return out;
   }
 
   private spawnApiserver(): ChildProcess {

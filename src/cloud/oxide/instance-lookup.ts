@@ -39,6 +39,13 @@ export interface NodeRef {
   project?: string | undefined;
 }
 
+/**
+ * What the caller reads from the instance: 'state' its run state (a snapshot no older than the
+ * inventory's TTL), 'identity' only which instance it is, its hostname and size (a snapshot up
+ * to the inventory's identityTtlMs old).
+ */
+export type LookupNeed = 'state' | 'identity';
+
 /** A Node's instance and the configured project that holds it. */
 export interface Located {
   instance: Instance;
@@ -53,19 +60,19 @@ export class InstanceLookup {
   }
 
   /** The Node's instance; InstanceNotFoundError only after a 404 from a direct view. */
-  async find(node: NodeRef, signal?: AbortSignal): Promise<Instance> {
-    return (await this.locate(node, signal)).instance;
+  async find(node: NodeRef, signal?: AbortSignal, need: LookupNeed = 'state'): Promise<Instance> {
+    return (await this.locate(node, signal, need)).instance;
   }
 
   /** The Node's instance and its project; InstanceNotFoundError only after a 404 from a direct view. */
-  async locate(node: NodeRef, signal?: AbortSignal): Promise<Located> {
+  async locate(node: NodeRef, signal?: AbortSignal, need: LookupNeed = 'state'): Promise<Located> {
     const providerID = node.providerID;
     if (!providerID) {
       if (!node.name) throw new Error('Node has no metadata.name');
-      return this.findByNodeName(node.name, signal);
+      return this.findByNodeName(node.name, signal, need);
     }
     const id = parseProviderID(providerID);
-    const cached = await this.cachedById(id, node.project, signal);
+    const cached = await this.cachedById(id, node.project, signal, need);
     if (cached) return cached;
     try {
       return await this.viewById(id, providerID, signal);
@@ -101,7 +108,8 @@ export class InstanceLookup {
   private async cachedById(
     id: string,
     hint: string | undefined,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    need: LookupNeed,
   ): Promise<Located | undefined> {
     const hinted = hint === undefined ? undefined : this.projects.get(hint);
     const order = hinted
@@ -109,7 +117,7 @@ export class InstanceLookup {
       : this.projects.all;
     for (const project of order) {
       try {
-        const instance = (await project.inventory.snapshot(signal)).byId(id);
+        const instance = (await snapshotOf(project, signal, need)).byId(id);
         if (instance) return { instance, project };
       } catch {
         signal?.throwIfAborted();
@@ -136,12 +144,18 @@ export class InstanceLookup {
    * snapshots serve the common case; no match there is checked against lists started after
    * this call, then a view by name per project, before the instance is declared missing.
    */
-  private async findByNodeName(name: string, signal?: AbortSignal): Promise<Located> {
+  private async findByNodeName(
+    name: string,
+    signal: AbortSignal | undefined,
+    need: LookupNeed,
+  ): Promise<Located> {
     // Lists that started after this moment reflect everything true when the caller asked; a
     // burst of lookups shares them instead of each starting its own.
     const asked = performance.now();
     const all = this.projects.all;
-    let snapshots = await Promise.all(all.map((p) => p.inventory.snapshot(signal)));
+    // A name maps to an instance for as long as the instance lives: for identity an older
+    // snapshot answers when it has the name, a fresher one is taken when it does not.
+    let snapshots = await Promise.all(all.map((p) => snapshotOf(p, signal, need)));
     for (;;) {
       const candidates = all.flatMap((project, i) =>
         (snapshots[i] as InstanceSnapshot)
@@ -185,4 +199,15 @@ export class InstanceLookup {
       `Node ${name} is ambiguous: instances ${ids} in ${this.projects.describe()} match it by name or hostname; set spec.providerID`,
     );
   }
+}
+
+/** The project's instance snapshot, as fresh as `need` asks. */
+function snapshotOf(
+  project: OxideProject,
+  signal: AbortSignal | undefined,
+  need: LookupNeed,
+): Promise<InstanceSnapshot> {
+  return need === 'identity'
+    ? project.inventory.identities(signal)
+    : project.inventory.snapshot(signal);
 }

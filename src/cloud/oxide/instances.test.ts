@@ -13,6 +13,9 @@ import { AmbiguousInstanceError } from './instance-lookup.ts';
 import { OxideCloudProvider } from './provider.ts';
 import { listInstances, viewInstanceByName } from '../../oxide/instances.ts';
 import { viewCurrentUser, viewProject } from '../../oxide/projects.ts';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../log.ts';
+import { inventoryMetrics } from '../../oxide/metrics.ts';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -384,6 +387,137 @@ describe('inventory', () => {
     assert.equal(sim.requests.count('vpc_subnet_list_network_interfaces'), 2);
     // Ephemeral and SNAT addresses exist only per instance.
     assert.equal(sim.requests.count('instance_external_ip_list'), 100);
+  });
+
+  it('an address refresh costs list pages, not a call per Node; a floating IP shows at the next refresh', async () => {
+    for (let i = 0; i < 100; i++) {
+      sim.db.addInstance({
+        name: `rf-${i}`,
+        hostname: `rf-${i}`,
+        nics: [{ v4: 'auto' }],
+        ...(i === 0 ? { ephemeralIp: 'auto' } : {}),
+      });
+    }
+    const p = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client: client(counting),
+      inventory: { ttlMs: 2_000, instanceIpTtlMs: 60_000 },
+    });
+    const instances = p.instances();
+    const all = (): Promise<Awaited<ReturnType<typeof instances.instanceMetadata>>[]> =>
+      Promise.all(
+        Array.from({ length: 100 }, (_, i) => instances.instanceMetadata(node(`rf-${i}`))),
+      );
+    const externals = (m: { nodeAddresses: { type: string; address: string }[] }): string[] =>
+      m.nodeAddresses.filter((a) => a.type === 'ExternalIP').map((a) => a.address);
+    const first = await all();
+    const ephemeral = externals(first[0]!);
+    assert.equal(ephemeral.length, 1, 'the ephemeral IP from the instance list');
+    const fip = sim.db.createFloatingIp({ name: 'rf-fip', instance: 'rf-1' });
+    // A refresh: every Node again.
+    sim.requests.reset();
+    const refreshed = await all();
+    assert.equal(sim.requests.count('instance_external_ip_list'), 0);
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    const fipLists = sim.requests.entries.filter((e) => e.operationId === 'floating_ip_list');
+    assert.equal(fipLists.filter((e) => !e.query.includes('page_token')).length, 1, 'one list');
+    assert.ok(sim.requests.count() <= 10, `${sim.requests.count()} calls for 100 Nodes`);
+    assert.deepEqual(externals(refreshed[0]!), ephemeral, 'the ephemeral IP, cached');
+    assert.deepEqual(externals(refreshed[1]!), [fip.ip], 'the new floating IP, from the list');
+    assert.deepEqual(externals(refreshed[2]!), []);
+  });
+
+  it('lookups of identity share one list for identityTtlMs; a run-state lookup takes a fresh one', async () => {
+    for (let i = 0; i < 5; i++) {
+      sim.db.addInstance({ name: `id-${i}`, hostname: `id-${i}`, nics: [{ v4: 'auto' }] });
+    }
+    const p = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client: client(counting),
+      inventory: { ttlMs: 20, identityTtlMs: 60_000 },
+    });
+    const instances = p.instances();
+    const scans = (): number =>
+      sim.requests.entries.filter(
+        (e) => e.operationId === 'instance_list' && !e.query.includes('page_token'),
+      ).length;
+    sim.requests.reset();
+    // Nodes joining slowly (a low --kube-api-qps): each lookup comes after the state TTL.
+    for (let i = 0; i < 5; i++) {
+      await instances.instanceMetadata(node(`id-${i}`));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.equal(scans(), 1, 'one list for five Nodes met over 150 ms');
+    // Whether an instance is shut down is its state: older than ttlMs will not do.
+    await instances.instanceShutdown(node('id-0'));
+    assert.equal(scans(), 2);
+  });
+
+  it('a refused NIC walk: per-instance lists, at most 2 calls per Node, retried once per period, logged once', async () => {
+    for (let i = 0; i < 50; i++) {
+      sim.db.addInstance({ name: `fb-${i}`, hostname: `fb-${i}`, nics: [{ v4: 'auto' }] });
+    }
+    const lines: Record<string, unknown>[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+    });
+    const log = createLogger({ format: 'json', errorStream: stream });
+    const p = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client: client(counting),
+      inventory: { ttlMs: 2_000, walkRetryMs: 60_000, log },
+    });
+    const instances = p.instances();
+    const fallback = async (): Promise<number> =>
+      (await inventoryMetrics.nicWalkFallback.get()).values[0]?.value ?? -1;
+    sim.faults.add({ operation: 'vpc_list', status: 403 });
+    try {
+      sim.requests.reset();
+      const first = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => instances.instanceMetadata(node(`fb-${i}`))),
+      );
+      assert.equal(new Set(first.map((m) => m.providerID)).size, 50);
+      assert.ok(first.every((m) => m.nodeAddresses.some((a) => a.type === 'InternalIP')));
+      assert.equal(sim.requests.count('vpc_list'), 1, 'the refused walk is tried once');
+      assert.equal(sim.requests.count('instance_network_interface_list'), 50);
+      const calls = sim.requests.count();
+      assert.ok(calls <= 2 * 50 + 3, `${calls} Oxide calls for 50 Nodes`);
+      assert.equal(await fallback(), 1);
+      // A resync pass in the same period reads each Node's own list again and does not try the
+      // walk again; other lookups (a load balancer's target) answer from those lists.
+      sim.requests.reset();
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => instances.instanceMetadata(node(`fb-${i}`))),
+      );
+      assert.equal(sim.requests.count('vpc_list'), 0);
+      assert.equal(sim.requests.count('instance_network_interface_list'), 50);
+      sim.requests.reset();
+      const id = sim.db.findInstance('fb-0').id;
+      assert.ok((await p.inventory.nics(id)).length > 0);
+      assert.equal(sim.requests.count(), 0, 'cached as the walk would be');
+      const warnings = lines.filter((l) =>
+        String(l['msg']).startsWith("cannot list the project's NICs"),
+      );
+      assert.equal(warnings.length, 1, 'one warning for the change of state');
+      assert.equal(warnings[0]?.['operation'], 'vpc_list');
+      assert.equal(warnings[0]?.['status'], 403);
+    } finally {
+      sim.faults.clear();
+    }
+    // The walk works again: once the retry period is over it is used, and the change is logged.
+    const healed = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client: client(counting),
+      inventory: { ttlMs: 2_000, walkRetryMs: 0, log },
+    });
+    sim.faults.add({ operation: 'vpc_list', status: 403, times: 1 });
+    sim.requests.reset();
+    await healed.instances().instanceMetadata(node('fb-1'));
+    assert.equal(sim.requests.count('vpc_list'), 2, 'refused, then tried again');
+    assert.equal(sim.requests.count('instance_network_interface_list'), 0);
+    assert.equal(await fallback(), 0);
+    assert.ok(lines.some((l) => String(l['msg']).startsWith("listing the project's NICs again")));
   });
 
   it('metadata read again (a resync pass) comes from one newer NIC walk, shared; a first read from the cached one', async () => {

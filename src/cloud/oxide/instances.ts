@@ -9,7 +9,7 @@ import { isNotFound } from '../../oxide/errors.ts';
 import { InstanceNotFoundError } from '../provider.ts';
 import type { InstanceMetadata, Instances } from '../provider.ts';
 import { InstanceLookup } from './instance-lookup.ts';
-import type { Located } from './instance-lookup.ts';
+import type { Located, LookupNeed } from './instance-lookup.ts';
 import { ADDITIONAL_LABELS, instanceMetadata } from './metadata.ts';
 import type { OxideProjects } from './projects.ts';
 import { isShutdown } from './run-state.ts';
@@ -53,11 +53,13 @@ export class OxideInstances implements Instances {
     // The project's NIC walk overlaps the instance lookup: the first Node waits for one, not
     // both. With several projects only the one the Node names (its label) is walked ahead.
     this.prefetchNics(node);
-    const { instance, project } = await this.locate(node, signal);
+    // Identity, hostname and size only: a snapshot up to identityTtlMs old will do.
+    const { instance, project } = await this.locate(node, signal, 'identity');
     const [nics, externalIps] = await Promise.all([
       // A Node's addresses are read at initialization, then by every periodic resync: each read
-      // comes from a newer NIC walk of its project than the last one did (shared by the whole
-      // pass), so an address change shows at the next resync and never waits for the view's TTL.
+      // comes from a newer NIC walk (and floating-IP list) of its project than the last one did
+      // (shared by the whole pass), so an address change shows at the next resync and never
+      // waits for a view's TTL.
       project.inventory.nics(instance.id, signal, { advance: true }),
       project.inventory.externalIps(instance.id, signal),
     ]);
@@ -73,7 +75,7 @@ export class OxideInstances implements Instances {
     return (await this.locate(node, signal)).instance;
   }
 
-  private locate(node: V1Node, signal?: AbortSignal): Promise<Located> {
+  private locate(node: V1Node, signal?: AbortSignal, need: LookupNeed = 'state'): Promise<Located> {
     return this.lookup.locate(
       {
         name: node.metadata?.name,
@@ -81,6 +83,7 @@ export class OxideInstances implements Instances {
         project: node.metadata?.labels?.[ADDITIONAL_LABELS.project],
       },
       signal,
+      need,
     );
   }
 

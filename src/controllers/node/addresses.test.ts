@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeAddress } from '../../cloud/provider.ts';
-import { desiredAddresses, parseProvidedNodeIPs } from './addresses.ts';
+import { desiredAddresses, nodeAddressesChanged, parseProvidedNodeIPs } from './addresses.ts';
 import { desiredLabels } from './labels.ts';
 
 const cloud: NodeAddress[] = [
@@ -76,4 +76,21 @@ test('labels: GA and beta pairs only when non-empty; reserved domains and overwr
     'failure-domain.beta.kubernetes.io/region': 'r1',
     'oxide.computer/project': 'k8s',
   });
+});
+
+test('the same addresses in another order are no change; any other difference is', () => {
+  const fip = { type: 'ExternalIP', address: '203.0.113.9' };
+  const current = [...cloud, fip];
+  const reordered = [...cloud.slice(0, 4), fip, cloud[4]!];
+  assert.equal(nodeAddressesChanged(current, reordered), false);
+  assert.equal(nodeAddressesChanged(current, cloud), true);
+  assert.equal(nodeAddressesChanged(cloud, [...cloud.slice(0, 4), fip]), true);
+  assert.equal(nodeAddressesChanged(undefined, cloud), true);
+  assert.equal(
+    nodeAddressesChanged(
+      cloud,
+      cloud.map((a) => (a.type === 'Hostname' ? { ...a, type: 'InternalIP' } : a)),
+    ),
+    true,
+  );
 });

@@ -3,6 +3,7 @@ import type { V1Node, V1NodeAddress } from '@kubernetes/client-node';
 import { isIP } from 'node:net';
 import type { NodeAddress } from '../../cloud/provider.ts';
 import { ANNOTATION_PROVIDED_NODE_IP } from '../../kube/well-known.ts';
+import { compareNames } from '../../util/compare.ts';
 
 export type AddressResult = { addresses: V1NodeAddress[] } | { error: string };
 
@@ -83,3 +84,20 @@ export const desiredNodeAddresses = (fromCloud: NodeAddress[], node: V1Node): Ad
     node.status?.addresses,
     node.metadata?.annotations?.[ANNOTATION_PROVIDED_NODE_IP],
   );
+
+/**
+ * Whether writing `desired` would change the Node's addresses: the same type/address pairs in
+ * any order count as unchanged, as upstream's nodeAddressesChangeDetected. The API does not
+ * specify the order of an instance's external IPs (a floating IP and an ephemeral one may come
+ * back either way round), and a refresh that only reordered them must not write the Node.
+ */
+export function nodeAddressesChanged(
+  current: readonly V1NodeAddress[] = [],
+  desired: readonly V1NodeAddress[],
+): boolean {
+  if (current.length !== desired.length) return true;
+  const key = (a: V1NodeAddress): string => `${a.type}\u0000${a.address}`;
+  const left = current.map(key).sort(compareNames);
+  const right = desired.map(key).sort(compareNames);
+  return left.some((k, i) => k !== right[i]);
+}

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import type { CoreV1EventList, V1Node } from '@kubernetes/client-node';
 import { FakeCloud } from '../../../test/fake/cloud.ts';
 import type { FakeInstance } from '../../../test/fake/cloud.ts';
+import type { NodeAddress } from '../../cloud/provider.ts';
 import { testContext, waitFor } from '../../../test/harness/context.ts';
 import { createKubeletNode, getNode } from '../../../test/harness/nodes.ts';
 import { testKube, uniqueName } from '../../../test/harness/kube.ts';
@@ -202,4 +203,34 @@ test('the periodic resync picks up changed addresses of an initialized Node', as
     { type: 'Hostname', address: name },
     { type: 'InternalIP', address: '172.30.2.20' },
   ]);
+});
+
+test('a resync that finds the same addresses in another order writes nothing and records no event', async () => {
+  const name = uniqueName('node-steady');
+  const addresses: NodeAddress[] = [
+    { type: 'Hostname', address: name },
+    { type: 'InternalIP', address: '172.30.0.30' },
+    { type: 'ExternalIP', address: '203.0.113.30' },
+    { type: 'ExternalIP', address: '203.0.113.31' },
+  ];
+  cloud.instancesByNode.set(name, instance(name, { nodeAddresses: addresses }));
+  await createKubeletNode(kube, name);
+  await waitFor('initialized', async () => initialized(await getNode(kube, name)));
+  // The floating IP and the ephemeral one come back the other way round from now on.
+  const swapped = [addresses[0]!, addresses[1]!, addresses[3]!, addresses[2]!];
+  cloud.instancesByNode.set(name, instance(name, { nodeAddresses: swapped }));
+  const calls = (): number =>
+    cloud.callsOf('instanceMetadata').filter((c) => c.target === name).length;
+  const seen = calls();
+  await waitFor('two resyncs read the swapped order', () => calls() >= seen + 2, 20_000);
+  const nodeRequests = controllerKube.requests.filter((r) => r.includes(`/nodes/${name}`));
+  assert.deepEqual(nodeRequests, [
+    `PATCH /api/v1/nodes/${name}/status`,
+    `PUT /api/v1/nodes/${name}`,
+  ]);
+  assert.deepEqual((await getNode(kube, name)).status?.addresses, addresses);
+  assert.deepEqual(
+    (await eventsFor(name)).map((e) => e.reason),
+    ['Synced'],
+  );
 });

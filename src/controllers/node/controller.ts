@@ -12,7 +12,7 @@ import { NODE_KIND } from '../../kube/events.ts';
 import { FreshObjects } from '../../kube/fresh.ts';
 import type { Informer } from '../../kube/informer.ts';
 import { sleep } from '../../util/async.ts';
-import { patchNodeAddresses, sameAddresses, updateNode } from '../../kube/nodes.ts';
+import { patchNodeAddresses, updateNode } from '../../kube/nodes.ts';
 import {
   hasTaint,
   LABEL_INSTANCE_TYPE,
@@ -26,7 +26,7 @@ import { NODE_CONTROLLER } from '../../names.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { eventMessage, runWorkers } from '../runner.ts';
 import { countNodes, reportNodes } from '../state-metrics.ts';
-import { desiredNodeAddresses } from './addresses.ts';
+import { desiredNodeAddresses, nodeAddressesChanged } from './addresses.ts';
 import { desiredLabels } from './labels.ts';
 
 export interface NodeControllerOptions {
@@ -178,13 +178,13 @@ export class NodeController implements Controller {
     );
   }
 
-  /** Writes the addresses when they differ from the Node's; the written Node, if it wrote. */
+  /** Writes the addresses when they differ from the Node's (in any order); the written Node, if it wrote. */
   private async writeAddresses(
     node: V1Node,
     addresses: V1NodeAddress[],
     signal: AbortSignal | undefined,
   ): Promise<V1Node | undefined> {
-    if (sameAddresses(node.status?.addresses, addresses)) return undefined;
+    if (!nodeAddressesChanged(node.status?.addresses, addresses)) return undefined;
     return patchNodeAddresses(this.ctx.kube, node.metadata?.name ?? '', addresses, signal);
   }
 

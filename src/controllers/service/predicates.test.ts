@@ -65,6 +65,19 @@ describe('isEligibleNode', () => {
     b.status!.addresses![0]!.address = '10.0.0.2';
     assert.notEqual(nodeFingerprint(a), nodeFingerprint(b));
   });
+
+  it('fingerprint ignores what no load balancer reads: ExternalIP, Hostname, other labels', () => {
+    const a = healthy();
+    const b = healthy();
+    b.status!.addresses!.push(
+      { type: 'ExternalIP', address: '203.0.113.7' },
+      { type: 'Hostname', address: 'n1' },
+    );
+    b.metadata!.labels!['node.kubernetes.io/instance-type'] = '4-16';
+    assert.equal(nodeFingerprint(a), nodeFingerprint(b));
+    b.spec!.providerID = 'oxide://i-2';
+    assert.notEqual(nodeFingerprint(a), nodeFingerprint(b));
+  });
 });
 
 describe('wantsLoadBalancer', () => {

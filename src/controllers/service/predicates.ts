@@ -56,14 +56,19 @@ export function isEligibleNode(node: V1Node): boolean {
 }
 
 /**
- * What a provider may read from a Node it is handed: a change here means load balancers must be
- * re-synced (a Node became (in)eligible, or the addresses/providerID a target is published with
- * moved). Heartbeats and other status churn do not change it.
+ * What a load balancer depends on in a Node: a change here means load balancers must be
+ * re-synced. As upstream's shouldSyncUpdatedNode: eligibility (labels, taints, Ready, deletion)
+ * and providerID; beyond upstream, the InternalIPs, because the provider publishes the target's
+ * InternalIPs in the Service's status. Not the other addresses: the address refresh writes a
+ * floating IP as its Node's ExternalIP after we attach it, and re-syncing every Service for that
+ * (or for a Hostname, a label no predicate reads, a heartbeat) changes nothing.
  */
 export function nodeFingerprint(node: V1Node): string {
   if (!isEligibleNode(node)) return '';
-  const addresses = (node.status?.addresses ?? []).map((a) => `${a.type}=${a.address}`);
-  return JSON.stringify([node.spec?.providerID, addresses, node.metadata?.labels ?? {}]);
+  const internal: string[] = [];
+  for (const a of node.status?.addresses ?? [])
+    if (a.type === 'InternalIP') internal.push(a.address);
+  return JSON.stringify([node.spec?.providerID, internal]);
 }
 
 /**

@@ -3,6 +3,8 @@
 // dual-stack, user FIPs, firewall, convergence after faults), with the calls each step costs.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../../log.ts';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { startSimulator } from '../../../../sim/server.ts';
 import type { Simulator } from '../../../../sim/server.ts';
@@ -627,5 +629,32 @@ describe('one floating-IP view shared by all reconciles', () => {
     assert.equal(sim.requests.count('floating_ip_list'), scan);
     assert.equal(sim.requests.count('floating_ip_attach'), 2, 'refused (400), then after detach');
     await fresh.ensureLoadBalancerDeleted(CLUSTER, svc);
+  });
+
+  test('one Node list handed to many Services is read once, not once per Service', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    const logged = new OxideLoadBalancer({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client,
+      floatingIpTtlMs: VIEW_TTL_MS,
+      logger: createLogger({ format: 'json', errorStream: stream }),
+    });
+    // The list a sweep hands every Service, with one Node the provider cannot use.
+    const nodes = [
+      ...['n1', 'n2'].map(node),
+      { metadata: { name: 'foreign' }, spec: { providerID: 'aws:///i-1' } },
+    ];
+    const services = Array.from({ length: 5 }, (_, i) => service(`sweep-${i}`));
+    for (const svc of services) await logged.ensureLoadBalancer(CLUSTER, svc, nodes);
+    for (const svc of services) await logged.updateLoadBalancer(CLUSTER, svc, nodes);
+    const skipped = (): number =>
+      lines.filter((l) => l.includes('skipping Node without an Oxide providerID')).length;
+    assert.equal(skipped(), 1, 'the list is read once for all 10 calls');
+    // A new list (a Node changed) is read again.
+    await logged.updateLoadBalancer(CLUSTER, services[0]!, [...nodes]);
+    assert.equal(skipped(), 2);
+    for (const svc of services) await logged.ensureLoadBalancerDeleted(CLUSTER, svc);
   });
 });

@@ -118,8 +118,9 @@ export class ProjectLoadBalancers {
     scope: ProjectLoadBalancer,
     candidates: readonly Candidate[],
     signal?: AbortSignal,
-  ): Promise<Candidate[]> {
-    if (!this.projects.several || !this.lookup) return [...candidates];
+  ): Promise<readonly Candidate[]> {
+    // One project: the list itself, so what is kept per list (load-balancer.ts) is kept.
+    if (!this.projects.several || !this.lookup) return candidates;
     const lookup = this.lookup;
     const kept: Candidate[] = [];
     for (const c of candidates) {

@@ -16,10 +16,14 @@ export class IngressStatus {
    * status still needs that Node's InternalIPs. Bounded: see prune.
    */
   private readonly lastNodes = new Map<string, V1Node>();
+  /** The candidate list remembered last: the same list again (the next Service) adds nothing. */
+  private remembered: readonly Candidate[] | undefined;
 
   /** The Nodes handed to this reconcile. */
   remember(candidates: readonly Candidate[]): void {
+    if (candidates === this.remembered) return;
     for (const c of candidates) this.lastNodes.set(c.instanceId, c.node);
+    this.remembered = candidates;
   }
 
   /**
