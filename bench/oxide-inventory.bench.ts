@@ -28,7 +28,10 @@ async function run(n: number, byProviderID: boolean): Promise<Row> {
   const sim = await startSimulator({ seed: { project: 'k8s', instances }, latencyMs: LATENCY_MS });
   try {
     const client = new OxideClient({ host: sim.url, token: sim.token, project: sim.project });
-    const provider = new OxideCloudProvider({ client });
+    const provider = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client,
+    });
     const instancesApi = provider.instances();
     let nodes: V1Node[] = instances.map((i) => ({ metadata: { name: i.name } }));
     if (byProviderID) {

@@ -43,7 +43,11 @@ async function run(c: Case): Promise<Record<string, string | number>> {
       );
     }
     const client = new OxideClient({ host: sim.url, token: sim.token, project: 'p0' });
-    const instances = new OxideCloudProvider({ client, projects }).instances();
+    const instances = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client,
+      projects,
+    }).instances();
     sim.requests.reset();
     const started = performance.now();
     await Promise.all(nodes.map((node) => instances.instanceMetadata(node)));

@@ -11,6 +11,8 @@ export interface LoggedRequest {
   principal?: string | undefined;
   /** Date.now() when it arrived. */
   at?: number;
+  /** The id of the object a create (201) made. */
+  created?: string;
 }
 
 export class RequestLog {
@@ -18,6 +20,18 @@ export class RequestLog {
 
   record(entry: LoggedRequest): void {
     this.entries.push(entry);
+  }
+
+  /** Adds what the answer told (the created object's id) to an entry already recorded. */
+  annotate(entry: LoggedRequest, extra: Pick<LoggedRequest, 'created'>): void {
+    Object.assign(entry, extra);
+  }
+
+  /** Which principal created each object (by id), from the creates recorded. */
+  creators(): Map<string, string | undefined> {
+    const out = new Map<string, string | undefined>();
+    for (const e of this.entries) if (e.created !== undefined) out.set(e.created, e.principal);
+    return out;
   }
 
   /** Requests for one operationId, or all requests when omitted. */

@@ -53,6 +53,11 @@ export interface Simulator {
   addToken(principal: string, token?: string): string;
   /** From now on the token is answered 401 (a revoked or rotated credential). */
   revokeToken(token: string): void;
+  /**
+   * The principal of the request whose handler is running now, for hooks a test puts on `db`
+   * (which cluster's CCM rewrote a VPC's firewall rules); undefined outside a handler.
+   */
+  handling(): string | undefined;
   /** Closes the server and every socket, including requests held by `timeout` faults. */
   stop(): Promise<void>;
 }
@@ -140,6 +145,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const token = opts.token ?? `oxide-token-${randomBytes(20).toString('hex')}`;
   const closing = new AbortController();
   const principals = new Map<string, string>([[token, 'default']]);
+  // Handlers run synchronously: set around each one, read by test hooks on db.
+  let handling: string | undefined;
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -169,14 +176,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const operationId = match.kind === 'route' ? match.route.operationId : undefined;
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const principal = bearer === undefined ? undefined : principals.get(bearer);
-    requests.record({
+    const entry = {
       operationId: operationId ?? UNMATCHED,
       method,
       path: url.pathname,
       query: url.search,
       principal,
       at: Date.now(),
-    });
+    };
+    requests.record(entry);
     const text = await readBody(req);
     if (opts.latencyMs) await sleep(opts.latencyMs);
 
@@ -202,12 +210,22 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       throw new ApiError(405, undefined, 'Method Not Allowed');
     checkVersion(req.headers['api-version'], apiVersion);
     if (match.route.auth && principal === undefined) throw unauthorized();
-    const reply = match.route.handle({
-      db,
-      params: match.params,
-      query: url.searchParams,
-      body: parseBody(text),
-    });
+    handling = principal;
+    let reply;
+    try {
+      reply = match.route.handle({
+        db,
+        params: match.params,
+        query: url.searchParams,
+        body: parseBody(text),
+      });
+    } finally {
+      handling = undefined;
+    }
+    // What a create made, so a test can tell whose an object is from the log alone.
+    const created =
+      reply.status === 201 ? (reply.body as { id?: unknown } | undefined)?.id : undefined;
+    if (typeof created === 'string') requests.annotate(entry, { created });
     send(res, requestId, reply.status, reply.body);
   }
 
@@ -247,6 +265,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     revokeToken(revoked) {
       principals.delete(revoked);
     },
+    handling: () => handling,
     stop: () =>
       new Promise<void>((resolve) => {
         closing.abort(new Error('simulator stopped'));

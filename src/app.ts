@@ -4,6 +4,9 @@
 // signals and process.exit.
 import { hostname } from 'node:os';
 import { OxideCloudProvider } from './cloud/oxide/provider.ts';
+import { UNKNOWN_CLUSTER_ID } from './cloud/oxide/cluster.ts';
+import type { ClusterIdentity } from './cloud/oxide/cluster.ts';
+import { SharedNameWatch } from './cloud/oxide/same-name.ts';
 import { isNamedFloatingIpPolicy } from './cloud/oxide/load-balancer/owner.ts';
 import type { CloudProvider } from './cloud/provider.ts';
 import type { CcmOptions } from './config/options.ts';
@@ -12,6 +15,7 @@ import type { ControllerContext } from './controllers/controller.ts';
 import { controllerRunning } from './controllers/metrics.ts';
 import { buildControllers } from './controllers/registry.ts';
 import { KubeClient } from './kube/client.ts';
+import { ClusterIdReader } from './kube/cluster-id.ts';
 import { KubeEventRecorder } from './kube/events.ts';
 import { SharedInformers } from './kube/informers.ts';
 import { LeaderElector, LeaderFence } from './kube/leader-election.ts';
@@ -19,6 +23,7 @@ import type { Fence } from './kube/client.ts';
 import type { Logger } from './log.ts';
 import { registry } from './metrics-registry.ts';
 import type { ControllerName } from './names.ts';
+import { ROUTE_CONTROLLER } from './names.ts';
 import { OxideClient } from './oxide/client.ts';
 import { isOxideError } from './oxide/errors.ts';
 import { OxideStartup, ProjectCheckError } from './oxide/startup.ts';
@@ -26,6 +31,7 @@ import type { StartupBackoff } from './oxide/startup.ts';
 import type { RetryingServer } from './server/listen-retry.ts';
 import { serveSecurePort } from './server/secure-port.ts';
 import { userAgent } from './version.ts';
+import { sleep } from './util/async.ts';
 
 export interface AppConfig {
   options: CcmOptions;
@@ -33,6 +39,8 @@ export interface AppConfig {
   oxide: OxideSettings;
   /** How the start-up Oxide check backs off while the API is down (tests shorten it). */
   oxideStartupBackoff?: StartupBackoff;
+  /** How often a start refused for a shared cluster name looks again (ms; tests shorten it). */
+  sharedNameRecheckMs?: number;
 }
 
 /** Exit codes: 0 clean shutdown, 1 startup failure (see oxide/startup.ts) or lost leadership. */
@@ -93,20 +101,12 @@ class LeaderWork {
   /** Controllers whose run() threw: /healthz fails so the kubelet restarts the process. */
   readonly failed: string[] = [];
   private readonly kube: KubeClient;
-  private readonly cloud: CloudProvider;
   private readonly config: AppConfig;
   private readonly log: Logger;
   private readonly fence: Fence | undefined;
 
-  constructor(
-    kube: KubeClient,
-    cloud: CloudProvider,
-    config: AppConfig,
-    log: Logger,
-    fence: Fence | undefined,
-  ) {
+  constructor(kube: KubeClient, config: AppConfig, log: Logger, fence: Fence | undefined) {
     this.kube = kube;
-    this.cloud = cloud;
     this.config = config;
     this.log = log;
     this.fence = fence;
@@ -118,7 +118,7 @@ class LeaderWork {
     return this.informers.health();
   }
 
-  async run(signal: AbortSignal): Promise<void> {
+  async run(signal: AbortSignal, cloud: CloudProvider): Promise<void> {
     // Named loggers: the klog header's source says which part logged (docs/operations.md#logs).
     const informers = new SharedInformers(this.kube, this.log.named('informers'));
     this.informers = informers;
@@ -128,7 +128,7 @@ class LeaderWork {
     const events = loadKube(this.config.options, this.fence);
     const contextFor = (): ControllerContext => ({
       kube: loadKube(this.config.options, this.fence),
-      cloud: this.cloud,
+      cloud,
       informers,
       recorder: (component, kind) =>
         new KubeEventRecorder(events, component, host, this.log.named('events'), { kind }),
@@ -194,6 +194,7 @@ function serve(
   work: LeaderWork,
   oxide: OxideClient,
   startup: OxideStartup,
+  cluster: () => string | undefined,
   log: Logger,
 ): Promise<RetryingServer | undefined> {
   const standby = (): boolean => elector !== undefined && !elector.isLeader();
@@ -215,6 +216,9 @@ function serve(
         // answer from the Oxide API for 31s: …").
         oxide: () => startup.notReady ?? (standby() ? undefined : oxide.unreachable()),
         informerSync: () => (standby() ? undefined : work.informerHealth()),
+        // The leader's: the cluster identity not read yet, or another cluster under this
+        // --cluster-name in a project (cloud/oxide/same-name.ts).
+        cluster: () => (standby() ? undefined : cluster()),
       },
       metrics: registry,
     },
@@ -247,24 +251,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       );
       return EXIT_FAILURE;
     }
-    const cloud = new OxideCloudProvider({
-      client,
-      ...(oxide.projects ? { projects: oxide.projects } : {}),
-      loadBalancerFirewall: options.oxideLoadBalancerFirewall,
-      // validateOptions refused anything else.
-      ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
-        ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
-        : {}),
-      ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
-      ...(oxide.region ? { region: oxide.region } : {}),
-      ...(oxide.zone ? { zone: oxide.zone } : {}),
-      // A failed NIC walk is tried again once per address refresh.
-      inventory: {
-        walkRetryMs: options.nodeStatusUpdateFrequencyMs,
-        log: log.named('oxide-inventory'),
-      },
-    });
-    const work = new LeaderWork(kube, cloud, config, log, fence);
+    const work = new LeaderWork(kube, config, log, fence);
     const elector = options.leaderElect
       ? new LeaderElector({
           kube,
@@ -285,9 +272,24 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       config.oxideStartupBackoff,
       oxide.projects ?? [oxide.project],
     );
+    const identity = new ClusterIdReader(kube, log);
+    let sharedName: SharedNameWatch | undefined;
+    let refused: string | undefined;
+    const clusterCheck = (): string | undefined =>
+      (options.clusterId === '' ? identity.notReady : undefined) ??
+      refused ??
+      sharedName?.problem();
     // Serving comes first, so that /healthz and /readyz answer while the Oxide API is down.
     try {
-      server = await serve(options, elector, work, client, startup, log.named('server'));
+      server = await serve(
+        options,
+        elector,
+        work,
+        client,
+        startup,
+        clusterCheck,
+        log.named('server'),
+      );
     } catch (err) {
       log.error(
         `cannot serve on ${options.bindAddress}:${options.securePort}: ${err instanceof Error ? err.message : String(err)}`,
@@ -308,11 +310,73 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
       'Oxide API reachable, token and project valid',
     );
 
+    // The leader's first step (standbys wait for the Lease, not for these): the cluster's
+    // identity, read once per process, then the look for another cluster under this name. The
+    // provider is made from them; undefined when the signal ended the wait.
+    let cloud: OxideCloudProvider | undefined;
+    const prepare = async (s: AbortSignal): Promise<OxideCloudProvider | undefined> => {
+      if (cloud) return cloud;
+      const id = options.clusterId || (await identity.read(s, UNKNOWN_CLUSTER_ID));
+      if (id === undefined) return undefined;
+      const cluster: ClusterIdentity = { name: options.clusterName, id };
+      log.info({ clusterName: cluster.name, clusterId: cluster.id }, 'cluster identity');
+      const watch = new SharedNameWatch(cluster, log);
+      sharedName = watch;
+      // Never a silent tug of war: while the project's records show another cluster under this
+      // name, this one does not start (nothing of either is touched) and says why.
+      const recheckMs = config.sharedNameRecheckMs ?? 30_000;
+      // The routers are looked at only where the route controller will run.
+      const routesOn =
+        config.controllers.some((c) => c.name === ROUTE_CONTROLLER.name) &&
+        options.allocateNodeCidrs &&
+        options.configureCloudRoutes;
+      for (;;) {
+        try {
+          refused = await watch.check(
+            (oxide.projects ?? [oxide.project]).map((p) => client.forProject(p)),
+            routesOn ? { vpc: options.oxideRoutesVpc } : undefined,
+            s,
+          );
+        } catch (err) {
+          if (s.aborted) return undefined;
+          refused = `cannot check the project's records for another cluster of this name (retrying): ${err instanceof Error ? err.message : String(err)}`;
+          log.warn(refused);
+        }
+        if (refused === undefined) break;
+        await sleep(recheckMs, s);
+        if (s.aborted) return undefined;
+      }
+      cloud = new OxideCloudProvider({
+        client,
+        cluster,
+        sharedName: watch,
+        ...(oxide.projects ? { projects: oxide.projects } : {}),
+        loadBalancerFirewall: options.oxideLoadBalancerFirewall,
+        // validateOptions refused anything else.
+        ...(isNamedFloatingIpPolicy(options.oxideLoadBalancerNamedFloatingIps)
+          ? { namedFloatingIps: options.oxideLoadBalancerNamedFloatingIps }
+          : {}),
+        ...(options.oxideRoutesVpc !== '' ? { routesVpc: options.oxideRoutesVpc } : {}),
+        ...(oxide.region ? { region: oxide.region } : {}),
+        ...(oxide.zone ? { zone: oxide.zone } : {}),
+        // A failed NIC walk is tried again once per address refresh.
+        inventory: {
+          walkRetryMs: options.nodeStatusUpdateFrequencyMs,
+          log: log.named('oxide-inventory'),
+        },
+      });
+      return cloud;
+    };
+    const lead = async (s: AbortSignal): Promise<void> => {
+      const prepared = await prepare(s);
+      if (prepared) await work.run(s, prepared);
+    };
+
     if (!elector) {
-      await work.run(signal);
+      await lead(signal);
       return 0;
     }
-    const outcome = await elector.run(signal, { onStartedLeading: (s) => work.run(s) });
+    const outcome = await elector.run(signal, { onStartedLeading: lead });
     return outcome === 'lost' ? EXIT_FAILURE : 0;
   } finally {
     await server?.close();

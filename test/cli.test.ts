@@ -112,6 +112,24 @@ test('usage errors: all reported, one line each, exit 2, token never printed', a
   assert.ok(!r.stderr.includes(token));
 });
 
+test("--cluster-name 'a b' or of 300 characters: refused at start, one line, exit 2", async () => {
+  const env = {
+    OXIDE_HOST: 'http://127.0.0.1:1',
+    OXIDE_TOKEN: 'oxide-token-t',
+    OXIDE_PROJECT: 'p',
+  };
+  const spaced = await run(['--cloud-provider=oxide', '--cluster-name', 'a b'], env);
+  assert.equal(spaced.code, 2);
+  assert.deepEqual(spaced.stderr.trimEnd().split('\n'), [
+    `error: --cluster-name "a b" cannot start an Oxide name: it must begin with a lowercase ASCII letter and contain only ASCII letters, digits and '-'`,
+    "Run 'oxide-cloud-controller-manager --help' for usage.",
+  ]);
+  const long = await run(['--cloud-provider=oxide', `--cluster-name=${'a'.repeat(300)}`], env);
+  assert.equal(long.code, 2);
+  assert.match(long.stderr, /^error: --cluster-name "a{77}\.\.\." is 300 characters; at most 58 /);
+  assert.equal(long.stderr.trimEnd().split('\n').length, 2);
+});
+
 test('missing Oxide settings exit 1 with one line per setting', async () => {
   const r = await run(['--cloud-provider', 'oxide']);
   assert.equal(r.code, 1);

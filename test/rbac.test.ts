@@ -31,6 +31,8 @@ const allowed: Access[] = [
     resource: 'endpointslices',
     group: 'discovery.k8s.io',
   })),
+  // The cluster identity (src/kube/cluster-id.ts): the namespace kube-system, nothing else.
+  { verb: 'get', resource: 'namespaces', namespace: 'kube-system', name: 'kube-system' },
   { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: 'kube-system' },
   ...['get', 'update'].map((verb) => ({
     verb,
@@ -81,6 +83,9 @@ const denied: Access[] = [
     namespace: 'default',
     name: 'extension-apiserver-authentication',
   },
+  { verb: 'get', resource: 'namespaces', namespace: 'default', name: 'default' },
+  { verb: 'list', resource: 'namespaces' },
+  { verb: 'update', resource: 'namespaces', namespace: 'kube-system', name: 'kube-system' },
   { verb: 'create', resource: 'pods', namespace: 'default' },
   { verb: 'create', resource: 'pods', subresource: 'eviction', namespace: 'default' },
   { verb: 'delete', resource: 'events', namespace: 'default' },
@@ -163,6 +168,22 @@ test('as the service account for real: nodes readable, secrets and other leases 
   const as = [`--as=${SERVICE_ACCOUNT_USER}`, '--as-group=system:serviceaccounts'];
   await kubectl(kubeconfig, [...as, 'get', 'nodes', '-o', 'name']);
   await kubectl(kubeconfig, [...as, 'get', 'endpointslices', '-A', '-o', 'name']);
+  // The cluster identity's one read.
+  assert.match(
+    await kubectl(kubeconfig, [
+      ...as,
+      'get',
+      'namespace',
+      'kube-system',
+      '-o',
+      'jsonpath={.metadata.uid}',
+    ]),
+    /^[0-9a-f-]{36}$/,
+  );
+  await assert.rejects(
+    kubectl(kubeconfig, [...as, 'get', 'namespace', 'default']),
+    /Forbidden|forbidden/,
+  );
   await assert.rejects(
     kubectl(kubeconfig, [...as, '-n', 'kube-system', 'get', 'secrets']),
     /Forbidden|forbidden/,

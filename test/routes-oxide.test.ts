@@ -249,7 +249,10 @@ test('routes in a non-default VPC: a restarted provider still lists them, so sta
   assert.equal(routesTo(name).length, 0, 'nothing in the default VPC');
 
   // A fresh provider is what a restarted CCM has: it has created nothing yet.
-  const restarted = new OxideCloudProvider({ client: env.client }).routes();
+  const restarted = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client: env.client,
+  }).routes();
   assert.ok(restarted);
   const listed = await restarted.listRoutes(CLUSTER);
   const blue = listed.filter((r) => r.targetNode === name);

@@ -30,7 +30,10 @@ before(async () => {
 
 /** The route provider as one cluster's CCM has it (it caches its router per VPC). */
 function routesOf(): Routes {
-  const r = new OxideCloudProvider({ client }).routes();
+  const r = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+  }).routes();
   assert.ok(r);
   return r;
 }
@@ -58,8 +61,20 @@ test('removes one cluster’s routes, subnet attachment and router; dry run chan
   assert.equal(routesOn('prod-pods').length, 2);
   assert.equal(subnet('default')?.customRouterId, router('prod-pods')?.id);
 
+  // Without the identity its router's record names, nothing is removed, and the log says how.
+  const lines: string[] = [];
+  const blind = await teardownRoutes(client, {
+    clusterName: 'prod',
+    vpcs: ['default'],
+    log: (line) => lines.push(line),
+  });
+  assert.deepEqual(blind.routersDeleted, []);
+  assert.equal(routesOn('prod-pods').length, 2);
+  assert.match(lines.join('\n'), /pass --cluster-id=cluster-a if it is/);
+
   const dry = await teardownRoutes(client, {
     clusterName: 'prod',
+    clusterId: 'cluster-a',
     vpcs: ['default'],
     dryRun: true,
   });
@@ -67,7 +82,11 @@ test('removes one cluster’s routes, subnet attachment and router; dry run chan
   assert.deepEqual(dry.subnetsDetached, ['default']);
   assert.equal(routesOn('prod-pods').length, 2, 'dry run deletes nothing');
 
-  const done = await teardownRoutes(client, { clusterName: 'prod', vpcs: ['default'] });
+  const done = await teardownRoutes(client, {
+    clusterName: 'prod',
+    clusterId: 'cluster-a',
+    vpcs: ['default'],
+  });
   assert.deepEqual(done.routersDeleted, ['prod-pods']);
   assert.equal(router('prod-pods'), undefined);
   assert.equal(sim.db.routes.filter((r) => r.description.includes('cluster=prod ')).length, 0);
@@ -89,7 +108,7 @@ test('a route that is not ours keeps the router and its attachment (CLI, credent
   });
   const { stdout } = await promisify(execFile)(
     `${repoRoot}/node_modules/.bin/node`,
-    ['hack/routes-teardown.ts', '--cluster-name=dev', '--vpc=default'],
+    ['hack/routes-teardown.ts', '--cluster-name=dev', '--cluster-id=cluster-a', '--vpc=default'],
     {
       cwd: repoRoot,
       env: { ...process.env, OXIDE_HOST: sim.url, OXIDE_TOKEN: sim.token, OXIDE_PROJECT: 'k8s' },

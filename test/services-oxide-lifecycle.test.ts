@@ -59,7 +59,7 @@ test('create: Go CCM name and description, attached, exact status, finalizer, ev
   // The Go CCM's text, then the owner record (docs/annotations.md, Ownership).
   assert.equal(
     f.description,
-    `${DESCRIPTION} service-uid=${svc.metadata?.uid} service=${CLUSTER}/lc/web`,
+    `${DESCRIPTION} service-uid=${svc.metadata?.uid} service=${CLUSTER}/lc/web cluster-id=cluster-a`,
   );
   assert.match(f.ip, /^198\.51\.100\./);
   const target = instanceName(env, f.instanceId);
@@ -262,7 +262,7 @@ test('dual-stack Service: one FIP per family, both in status, v6 on the v6 Node'
   assert.match(fips[1]?.ip ?? '', /^2001:db8:100::/);
   assert.equal(
     fips[1]?.description,
-    `${DESCRIPTION} service-uid=${svc.metadata?.uid} service=${CLUSTER}/lc/dual`,
+    `${DESCRIPTION} service-uid=${svc.metadata?.uid} service=${CLUSTER}/lc/dual cluster-id=cluster-a`,
   );
   assert.equal(instanceName(env, fips[1]?.instanceId), 'nb');
   const ingress = svc.status?.loadBalancer?.ingress ?? [];

@@ -38,7 +38,11 @@ function startCcm(): Ccm {
     timeoutMs: 2000,
     ...QUICK_RETRIES,
   });
-  const cloud = new OxideCloudProvider({ client, inventory: { ttlMs: 200 } });
+  const cloud = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    inventory: { ttlMs: 200 },
+  });
   const ctx = testContext(kube, cloud, CLUSTER);
   const abort = new AbortController();
   const nodes = new NodeController(ctx, { workers: 2, statusUpdateFrequencyMs: 1000 });

@@ -12,10 +12,18 @@ import {
 import { detachSubnetRouter, listSubnets } from '../../src/oxide/subnets.ts';
 import { viewVpcByName } from '../../src/oxide/vpcs.ts';
 import { routerDescription, routerName } from '../../src/cloud/oxide/routes/names.ts';
-import { isOurRouter, ourRoute, subnetAttachment } from '../../src/cloud/oxide/routes/ownership.ts';
+import {
+  ourRoute,
+  routerIdentity,
+  routerOwnership,
+  subnetAttachment,
+} from '../../src/cloud/oxide/routes/ownership.ts';
+import { UNKNOWN_CLUSTER_ID } from '../../src/cloud/oxide/cluster.ts';
 
 export interface TeardownOptions {
   clusterName: string;
+  /** The cluster identity its router's record names; empty: only a router without one (v0.8). */
+  clusterId?: string;
   /** VPC names to clean; the CCM's --oxide-routes-vpc, or every VPC the Nodes were in. */
   vpcs: string[];
   /** Only say what would be removed. */
@@ -44,13 +52,24 @@ export async function teardownRoutes(
     routersKept: [],
   };
   const name = routerName(options.clusterName);
+  const cluster = { name: options.clusterName, id: options.clusterId ?? UNKNOWN_CLUSTER_ID };
   for (const vpcName of options.vpcs) {
     const vpc = await viewVpcByName(client, vpcName);
-    const router = (await listRouters(client, vpc.id)).find(
-      (r) =>
-        isOurRouter(r, options.clusterName) &&
-        r.description === routerDescription(options.clusterName),
+    const named = (await listRouters(client, vpc.id)).find(
+      (r) => routerOwnership(r, cluster) !== undefined,
     );
+    // Exactly our record (with this identity, or v0.8's without one): never another cluster's.
+    const router = [routerDescription(cluster), routerDescription({ ...cluster, id: '' })].includes(
+      named?.description ?? '',
+    )
+      ? named
+      : undefined;
+    if (named && !router) {
+      log(
+        `vpc ${vpcName}: router ${name} is not this cluster's (its record: ${JSON.stringify(named.description)}` +
+          `${routerIdentity(named) ? `; pass --cluster-id=${routerIdentity(named)} if it is` : ''})`,
+      );
+    }
     if (!router) {
       log(`vpc ${vpcName}: no router ${name} of cluster ${options.clusterName}`);
       continue;

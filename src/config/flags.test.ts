@@ -66,6 +66,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     'https://10.0.0.1:6443',
     '--cluster-name',
     'prod',
+    '--cluster-id=prod-1',
     '--controllers=cloud-node,-service',
     '--leader-elect=false',
     '--leader-elect-lease-duration',
@@ -159,6 +160,7 @@ test('every flag in both --flag value and --flag=value forms', () => {
     kubeconfig: '/k',
     master: 'https://10.0.0.1:6443',
     clusterName: 'prod',
+    clusterId: 'prod-1',
     controllers: ['cloud-node', '-service'],
     leaderElect: false,
     leaderElectLeaseDurationMs: 30_000,
@@ -387,6 +389,32 @@ test('--oxide-lb-named-floating-ips: marked (default) or none', () => {
   assert.deepEqual(readCommandLine([...base, '--oxide-lb-named-floating-ips=any']).errors, [
     '--oxide-lb-named-floating-ips "any" is not one of "marked", "none"',
   ]);
+});
+
+test('--cluster-name starts Oxide names; --cluster-id is a DNS label', () => {
+  assert.deepEqual(readCommandLine([...base, '--cluster-name=prod-EU1']).errors, []);
+  assert.deepEqual(readCommandLine([...base, '--cluster-name', 'a b']).errors, [
+    `--cluster-name "a b" cannot start an Oxide name: it must begin with a lowercase ASCII letter and contain only ASCII letters, digits and '-'`,
+  ]);
+  assert.deepEqual(readCommandLine([...base, `--cluster-name=${'a'.repeat(300)}`]).errors, [
+    `--cluster-name "${'a'.repeat(77)}..." is 300 characters; at most 58 (Oxide names have at most 63, and the CCM names objects <cluster-name>-pods and <cluster-name>-<namespace>-<service>)`,
+  ]);
+  assert.deepEqual(readCommandLine([...base, `--cluster-name=${'a'.repeat(58)}`]).errors, []);
+  assert.match(readCommandLine([...base, '--cluster-name=1abc']).errors.join(), /cannot start/);
+  assert.match(readCommandLine([...base, '--cluster-name=']).errors.join(), /must not be empty/);
+
+  assert.equal(readCommandLine(base).options.clusterId, '', 'default: the kube-system UID');
+  assert.deepEqual(
+    readCommandLine([...base, '--cluster-id=0c6f7c1e-7d1a-4e43-9a57-2f1f3b0f0a01']).errors,
+    [],
+  );
+  assert.deepEqual(readCommandLine([...base, '--cluster-id=Prod 1']).errors, [
+    `--cluster-id "Prod 1" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit)`,
+  ]);
+  assert.match(
+    readCommandLine([...base, `--cluster-id=${'a'.repeat(64)}`]).errors.join(),
+    /at most 63/,
+  );
 });
 
 test('leader election timing relations, as client-go checks them', () => {

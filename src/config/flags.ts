@@ -56,7 +56,13 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'cluster-name',
     type: 'string',
     key: 'clusterName',
-    help: 'Name of the cluster; the provider uses it to name and find the cloud resources it creates for this cluster.',
+    help: 'Name of the cluster; the provider uses it to name and find the cloud resources it creates for this cluster. It starts Oxide names: a lowercase letter, then letters, digits and -, at most 58 characters.',
+  },
+  {
+    name: 'cluster-id',
+    type: 'string',
+    key: 'clusterId',
+    help: "Identity of the cluster written into the ownership record of every Oxide object the CCM creates, so that clusters sharing a project never touch each other's objects, even under one --cluster-name. Empty: the UID of the kube-system namespace. A DNS label; set it only to keep an identity across a rebuilt cluster, or to tell apart clusters restored from one etcd (ours, not upstream).",
   },
   {
     name: 'controllers',

@@ -6,6 +6,8 @@ export interface CcmOptions {
   kubeconfig: string;
   master: string;
   clusterName: string;
+  /** --cluster-id; empty: the kube-system namespace's UID (read at start). */
+  clusterId: string;
   /** Raw --controllers entries; resolveControllers() turns them into controller names. */
   controllers: string[];
   leaderElect: boolean;
@@ -83,6 +85,7 @@ export const defaultOptions = (): CcmOptions => ({
   kubeconfig: '',
   master: '',
   clusterName: 'kubernetes',
+  clusterId: '',
   controllers: ['*'],
   leaderElect: true,
   leaderElectLeaseDurationMs: 15_000,

@@ -1,5 +1,6 @@
 // Checks across flags that the parser cannot make one flag at a time. Each problem is one line.
 import { isIP } from 'node:net';
+import { clusterIdProblem, clusterNameProblem } from '../cloud/oxide/cluster.ts';
 import {
   NAMED_FLOATING_IP_POLICIES,
   isNamedFloatingIpPolicy,
@@ -36,7 +37,10 @@ export function validateOptions(o: CcmOptions): string[] {
     errors.push(
       `--cloud-provider ${quote(o.cloudProvider)} is not supported: this cloud-controller-manager only implements "${PROVIDER_NAME}"`,
     );
-  if (o.clusterName === '') errors.push('--cluster-name must not be empty');
+  const nameProblem = clusterNameProblem(o.clusterName);
+  if (nameProblem) errors.push(nameProblem);
+  const idProblem = o.clusterId === '' ? undefined : clusterIdProblem(o.clusterId);
+  if (idProblem) errors.push(idProblem);
   if (!(LOGGING_FORMATS as readonly string[]).includes(o.loggingFormat))
     errors.push(
       `--logging-format ${quote(o.loggingFormat)} is not supported; use ${LOGGING_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}`,

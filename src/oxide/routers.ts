@@ -87,3 +87,18 @@ export async function deleteRouter(
     signal,
   );
 }
+
+/** Rewrites a router's description (its ownership record), nothing else. */
+export function updateRouterDescription(
+  client: OxideClient,
+  routerId: string,
+  description: string,
+  signal?: AbortSignal,
+): Promise<VpcRouter> {
+  return client.call(
+    'vpc_router_update',
+    (api, params) =>
+      api.methods.vpcRouterUpdate({ path: { router: routerId }, body: { description } }, params),
+    signal,
+  );
+}

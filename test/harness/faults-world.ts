@@ -81,6 +81,7 @@ export class World {
     const world = new World(cp, kube, sim, client);
     process.on('unhandledRejection', world.onRejection);
     const cloud = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
       client,
       loadBalancerFirewall: true,
       inventory: { ttlMs: 500 },

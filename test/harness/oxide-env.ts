@@ -66,6 +66,7 @@ export async function startOxideEnv(options: OxideEnvOptions): Promise<OxideEnv>
     ...options.clientOptions,
   });
   const cloud = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
     client,
     ...(options.projects ? { projects: options.projects } : {}),
     inventory: options.inventoryTtlMs === undefined ? undefined : { ttlMs: options.inventoryTtlMs },

@@ -17,7 +17,11 @@ const clients: OxideClient[] = [];
 function provider(project: string): OxideCloudProvider {
   const client = new OxideClient({ host: sim.url, token: sim.token, project, maxRetries: 0 });
   clients.push(client);
-  return new OxideCloudProvider({ client, inventory: { ttlMs: 0 } });
+  return new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    inventory: { ttlMs: 0 },
+  });
 }
 
 const node = (name: string, id: string): V1Node => ({

@@ -40,7 +40,11 @@ function client(overrides: Partial<OxideClientOptions> = {}): OxideClient {
 
 /** A provider whose inventory never serves stale state, so each test sees the sim as it is. */
 function provider(overrides: Partial<OxideClientOptions> = {}, ttlMs = 0) {
-  return new OxideCloudProvider({ client: client(overrides), inventory: { ttlMs } });
+  return new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client: client(overrides),
+    inventory: { ttlMs },
+  });
 }
 
 /** The v6 address the simulator allocated (VPC prefixes are random ULAs, as in Nexus). */
@@ -395,6 +399,7 @@ describe('inventory', () => {
       });
     }
     const p = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
       client: client(counting),
       inventory: { ttlMs: 2_000, instanceIpTtlMs: 60_000 },
     });
@@ -427,6 +432,7 @@ describe('inventory', () => {
       sim.db.addInstance({ name: `id-${i}`, hostname: `id-${i}`, nics: [{ v4: 'auto' }] });
     }
     const p = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
       client: client(counting),
       inventory: { ttlMs: 20, identityTtlMs: 60_000 },
     });
@@ -458,6 +464,7 @@ describe('inventory', () => {
     });
     const log = createLogger({ format: 'json', errorStream: stream });
     const p = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
       client: client(counting),
       inventory: { ttlMs: 2_000, walkRetryMs: 60_000, log },
     });
@@ -500,6 +507,7 @@ describe('inventory', () => {
     }
     // The walk works again: once the retry period is over it is used, and the change is logged.
     const healed = new OxideCloudProvider({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
       client: client(counting),
       inventory: { ttlMs: 2_000, walkRetryMs: 0, log },
     });

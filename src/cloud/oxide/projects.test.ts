@@ -25,7 +25,12 @@ function provider(projects: string[], ttlMs = 0): OxideCloudProvider {
     maxRetries: 0,
   });
   clients.push(client);
-  return new OxideCloudProvider({ client, projects, inventory: { ttlMs } });
+  return new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    projects,
+    inventory: { ttlMs },
+  });
 }
 
 const node = (name: string, providerID?: string, project?: string): V1Node => ({

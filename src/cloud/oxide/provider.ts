@@ -6,16 +6,22 @@ import { PROVIDER_NAME } from '../../names.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import type { InstanceInventory, InstanceInventoryOptions } from '../../oxide/inventory.ts';
 import type { CloudProvider, Instances, LoadBalancer, Routes } from '../provider.ts';
+import type { ClusterIdentity } from './cluster.ts';
 import { InstanceLookup } from './instance-lookup.ts';
 import { OxideInstances } from './instances.ts';
 import { OxideLoadBalancer } from './load-balancer/load-balancer.ts';
 import type { NamedFloatingIpPolicy } from './load-balancer/owner.ts';
 import { OxideProjects } from './projects.ts';
 import { OxideRoutes } from './routes/routes.ts';
+import type { SharedNameWatch } from './same-name.ts';
 
 export interface OxideCloudProviderOptions {
   /** The default project's client (its project is the first of `projects`). */
   client: OxideClient;
+  /** This cluster (cluster.ts): its identity goes into every ownership record. */
+  cluster: ClusterIdentity;
+  /** Told when records show another cluster under this cluster's name (same-name.ts). */
+  sharedName?: SharedNameWatch;
   /**
    * Every project holding the cluster's Nodes (--oxide-projects), the default first; default:
    * the client's project alone.
@@ -59,12 +65,16 @@ export class OxideCloudProvider implements CloudProvider {
     this.loadBalancerImpl = new OxideLoadBalancer({
       projects: this.projects,
       lookup,
+      cluster: options.cluster,
+      ...(options.sharedName ? { sharedName: options.sharedName } : {}),
       firewall: options.loadBalancerFirewall ?? false,
       ...(options.namedFloatingIps ? { namedFloatingIps: options.namedFloatingIps } : {}),
     });
     this.routesImpl = new OxideRoutes({
       projects: this.projects,
       lookup,
+      cluster: options.cluster,
+      sharedName: options.sharedName,
       ...(options.routesVpc !== undefined ? { vpc: options.routesVpc } : {}),
     });
   }

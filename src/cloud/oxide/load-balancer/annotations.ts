@@ -52,7 +52,10 @@ export const FLOATING_IP_NAME: AnnotationDeclaration = {
   description:
     'Use a floating IP an Oxide user of the project made for this Service: its description must ' +
     'contain the word `k8s-service=<cluster-name>/<namespace>/<name>` naming this Service (and ' +
-    'no other `k8s-service=`), and must not be a floating IP the CCM manages. Anything else (a ' +
+    'no other `k8s-service=`), and must not be a floating IP the CCM manages. With several ' +
+    "clusters in the project, add `cluster-id=<the cluster's kube-system UID>` to the " +
+    'description to name the cluster too; without it the mark is refused while two clusters ' +
+    'share the cluster name ([clusters.md](clusters.md)). Anything else (a ' +
     "floating IP that does not exist, another Service's, one not marked for this Service) is " +
     'refused with one message, so the annotation cannot be used to learn which floating IPs ' +
     'exist. The flag `--oxide-lb-named-floating-ips` decides: `marked` (default) as above, ' +
@@ -70,8 +73,9 @@ export const FIREWALL: AnnotationDeclaration = {
   description:
     'Manage VPC firewall rules that allow the Service ports (TCP and UDP; SCTP cannot be ' +
     'expressed in Oxide rules) to the target instances, restricted to ' +
-    '`spec.loadBalancerSourceRanges` when set. Only rules named `k8s-lb-<hash>-<protocol>` are ' +
-    'ever written; every other rule of the VPC is preserved. Rules are removed with the Service ' +
+    '`spec.loadBalancerSourceRanges` when set. Only rules named `k8s-lb-<hash>-<protocol>` whose ' +
+    "description names this cluster's identity (or none, written before identities) are ever " +
+    'written; every other rule of the VPC is preserved. Rules are removed with the Service ' +
     'or when this turns `false`.',
 };
 
@@ -272,9 +276,12 @@ const BEHAVIOUR = [
   'Oxide users can write, together with the Service **UID**, which the apiserver assigns.',
   '',
   '- **Owner record.** A floating IP the CCM creates has the description',
-  '  `Managed by oxide-cloud-controller-manager. service-uid=<UID> service=<cluster>/<namespace>/<name>`:',
-  "  the Go CCM's text, then the owner. The UID decides; the rest is for operators (and see orphans",
-  '  below). A floating IP serves the Service whose UID it carries and no other.',
+  '  `Managed by oxide-cloud-controller-manager. service-uid=<UID> service=<cluster>/<namespace>/<name> cluster-id=<identity>`:',
+  "  the Go CCM's text, then the owner, then the cluster's identity (the `kube-system` namespace's",
+  '  UID). The UID decides within a cluster and the identity between clusters; the rest is for',
+  '  operators (and see orphans below). A floating IP serves the Service whose UID it carries and no',
+  '  other, and never a Service of another cluster ([clusters.md](clusters.md): several clusters in',
+  '  one project, records written by v0.8 without the identity, upgraded with one write).',
   "- **Go CCM floating IPs** (description exactly the Go CCM's `Managed by",
   '  oxide-cloud-controller-manager.`, also written by this CCM before owner records) are adopted',
   '  **once**: by the first Service that reconciles with that generated name and was created',
@@ -291,7 +298,9 @@ const BEHAVIOUR = [
   "- **Orphans.** A floating IP whose record names this Service's cluster, namespace and name but",
   '  another UID belonged to an earlier Service of that name whose deletion the CCM missed (its',
   '  finalizer removed by hand; two Services of one name cannot exist at once): the new Service',
-  '  takes it over, so the address is not lost.',
+  "  takes it over, so the address is not lost. Only when the record names this cluster's identity,",
+  '  or none while no other cluster uses this `--cluster-name` in the project',
+  '  ([clusters.md](clusters.md)).',
   "- **Everything else is someone else's**: another UID, a description that starts like ours but",
   '  has no readable owner, or any other description (a floating IP made in Oxide for other use).',
   '  A generated name held by one makes the Service use its alternative name; nothing of it is',

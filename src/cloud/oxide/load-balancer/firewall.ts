@@ -5,6 +5,7 @@
 // are removed.
 import type { FloatingIp } from '@oxide/api';
 import type { OxideClient } from '../../../oxide/client.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 import { desiredFirewallRules, firewallRuleBase } from './firewall-rules.ts';
 import type { FirewallSpec } from './spec.ts';
 import type { PrimaryNics } from './target-nics.ts';
@@ -13,10 +14,17 @@ import { FirewallManager } from './vpc-firewall.ts';
 export class LoadBalancerFirewall {
   private readonly nics: PrimaryNics;
   private readonly vpcs: FirewallManager;
+  private readonly cluster: ClusterIdentity;
 
-  constructor(client: OxideClient, nics: PrimaryNics, snapshotTtlMs: number | undefined) {
+  constructor(
+    client: OxideClient,
+    nics: PrimaryNics,
+    cluster: ClusterIdentity,
+    snapshotTtlMs: number | undefined,
+  ) {
     this.nics = nics;
-    this.vpcs = new FirewallManager(client, { ttlMs: snapshotTtlMs });
+    this.cluster = cluster;
+    this.vpcs = new FirewallManager(client, { cluster, ttlMs: snapshotTtlMs });
   }
 
   /** `primaryName`: the name of the Service's primary FIP, after which its rules are named. */
@@ -36,7 +44,9 @@ export class LoadBalancerFirewall {
       }
     }
     for (const [vpc, ips] of ipsByVpc) {
-      const desired = firewall ? desiredFirewallRules(firewall, primaryName, ips) : [];
+      const desired = firewall
+        ? desiredFirewallRules(firewall, primaryName, ips, this.cluster)
+        : [];
       await this.vpcs.reconcile(vpc, ruleBase, desired, signal);
     }
     // Leftovers: firewall turned off, or the target moved to another VPC.

@@ -25,7 +25,7 @@ import { TtlCache } from '../../../util/ttl-cache.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import { FLOATING_IP_POOL } from './annotations.ts';
 import type { Planned } from './ownership.ts';
-import { FloatingIpConflictError, ownedDescription, relationOf } from './owner.ts';
+import { FloatingIpConflictError, needsRecord, ownedDescription, relationOf } from './owner.ts';
 import type { ServiceRef } from './owner.ts';
 import { canonicalIp, familyOf } from './spec.ts';
 import { StaleViewError, staleView } from './stale-view.ts';
@@ -158,8 +158,9 @@ export class FloatingIps {
   }
 
   /**
-   * Writes this Service's UID into a Go CCM FIP's (or an orphan's) description, then reads it
-   * back: Oxide has no conditional update, so of two claimants from two processes (leader
+   * Writes this Service's record into a Go CCM FIP's (or an orphan's) description, or into its
+   * own FIP's whose record an earlier version wrote (one write, on upgrade), then reads it back:
+   * Oxide has no conditional update, so of two claimants from two processes (leader
    * election excludes that, but a split brain must not share a FIP) only the last writer goes
    * on. Within this process concurrent claims of one FIP share one claim (the first caller's;
    * it runs unbound by any caller's signal, the client's fence still ends it), and each caller
@@ -184,7 +185,8 @@ export class FloatingIps {
   private async claimOnce(fip: FloatingIp, ref: ServiceRef): Promise<FloatingIp> {
     const current = await this.viewForClaim(fip.id);
     const before = relationOf(current.description, ref);
-    if (before !== 'unclaimed' && before !== 'orphan') return current;
+    const upgrade = before === 'mine' && needsRecord(current.description, ref);
+    if (before !== 'unclaimed' && before !== 'orphan' && !upgrade) return current;
     await updateFloatingIpDescription(this.client, fip.id, ownedDescription(ref));
     const after = await this.viewForClaim(fip.id);
     this.view.put(after);

@@ -35,7 +35,11 @@ function service(name: string, annotations: Record<string, string> = {}): V1Serv
 
 /** A provider that sees every change at once (no FIP view TTL), knowing the cluster's Nodes. */
 function provider(): OxideLoadBalancer {
-  const lb = new OxideLoadBalancer({ client, floatingIpTtlMs: 0 });
+  const lb = new OxideLoadBalancer({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    floatingIpTtlMs: 0,
+  });
   lb.setNodeLister(() => ['n1', 'n2'].map(node));
   return lb;
 }

@@ -46,7 +46,12 @@ function service(
   };
 }
 
-const provider = () => new OxideLoadBalancer({ client, floatingIpTtlMs: 60_000 });
+const provider = () =>
+  new OxideLoadBalancer({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    floatingIpTtlMs: 60_000,
+  });
 const named = (name: string) => sim.db.floatingIps.find((f) => f.name === name);
 const snapshot = () => structuredClone(sim.db.floatingIps);
 const writes = () =>
@@ -195,7 +200,11 @@ describe('oxide.computer/floating-ip-name cannot take what is not marked for the
   });
 
   test('--oxide-lb-named-floating-ips=none refuses the annotation before any call', async () => {
-    const lb = new OxideLoadBalancer({ client, namedFloatingIps: 'none' });
+    const lb = new OxideLoadBalancer({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
+      client,
+      namedFloatingIps: 'none',
+    });
     const svc = service('shop', 'web', { 'oxide.computer/floating-ip-name': 'shop-ip' });
     sim.requests.reset();
     await assert.rejects(

@@ -74,7 +74,12 @@ before(async () => {
     project: 'a',
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
   });
-  cloud = new OxideCloudProvider({ client, projects: ['a', 'b'], inventory: { ttlMs: 0 } });
+  cloud = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    projects: ['a', 'b'],
+    inventory: { ttlMs: 0 },
+  });
 });
 
 after(async () => {

@@ -69,7 +69,11 @@ const instanceName = (id: string | null | undefined) =>
 /** A TTL no test outlasts, so "within the TTL" is deterministic; expiry is tested with a short one. */
 const VIEW_TTL_MS = 60_000;
 const newProvider = (floatingIpTtlMs = VIEW_TTL_MS) =>
-  new OxideLoadBalancer({ client, floatingIpTtlMs });
+  new OxideLoadBalancer({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    floatingIpTtlMs,
+  });
 /** One provider for the whole file, as the controller has: its caches carry across calls. */
 let provider: OxideLoadBalancer;
 const lb = () => provider;
@@ -117,7 +121,7 @@ describe('Go CCM parity', () => {
     assert.ok(f);
     assert.equal(
       f.description,
-      `Managed by oxide-cloud-controller-manager. service-uid=${svc.metadata?.uid} service=kubernetes/default/web`,
+      `Managed by oxide-cloud-controller-manager. service-uid=${svc.metadata?.uid} service=kubernetes/default/web cluster-id=cluster-a`,
     );
     assert.equal(instanceName(f.instanceId), 'n1');
     assert.deepEqual(status, {
@@ -663,6 +667,7 @@ describe('one floating-IP view shared by all reconciles', () => {
     const stream = new PassThrough();
     stream.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
     const logged = new OxideLoadBalancer({
+      cluster: { name: 'kubernetes', id: 'cluster-a' },
       client,
       floatingIpTtlMs: VIEW_TTL_MS,
       logger: createLogger({ format: 'json', errorStream: stream }),

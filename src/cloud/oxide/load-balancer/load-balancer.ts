@@ -14,7 +14,8 @@
 // project, and the FIPs it still owns in the others (its annotation changed) are removed.
 // Ownership, never the name, decides what a Service may use, detach or delete: a FIP is the
 // Service's when its description carries the Service's UID (written at creation, or once when a
-// Go CCM FIP of the Service's generated name is claimed; owner.ts).
+// Go CCM FIP of the Service's generated name is claimed; owner.ts) and no other cluster's
+// identity (cluster.ts).
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
@@ -26,7 +27,9 @@ import type {
   LoadBalancerWarning,
   NodeOutage,
 } from '../../provider.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 import type { InstanceLookup } from '../instance-lookup.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { OxideProjects } from '../projects.ts';
 import { parseProviderID } from '../provider-id.ts';
 import { replaceIn } from './floating-ips.ts';
@@ -42,6 +45,13 @@ import type { DeletionSpec, SpecDefaults } from './spec.ts';
 import { outsideClusterWarnings, unknownAnnotationWarning } from './warnings.ts';
 
 export interface OxideLoadBalancerOptions {
+  /**
+   * This cluster: its identity goes into every record and decides which records are its own
+   * (cluster.ts). The name here is the --cluster-name; calls pass it too, as upstream's do.
+   */
+  cluster: ClusterIdentity;
+  /** Told when a project's records show another cluster under this cluster's name. */
+  sharedName?: SharedNameWatch | undefined;
   /** The configured projects (the provider's); one project of `client` when omitted. */
   projects?: OxideProjects;
   /** Used only when `projects` is omitted. */
@@ -67,6 +77,7 @@ type Mode = 'ensure' | 'update';
 export class OxideLoadBalancer implements LoadBalancer {
   readonly loadBalancerClass = LOAD_BALANCER_CLASS;
   private readonly defaults: SpecDefaults;
+  private readonly clusterId: string;
   private readonly log: Logger;
   private readonly scopes: ProjectLoadBalancers;
   private readonly projects: OxideProjects;
@@ -84,6 +95,7 @@ export class OxideLoadBalancer implements LoadBalancer {
       firewall: options.firewall ?? false,
       namedFloatingIps: options.namedFloatingIps ?? 'marked',
     };
+    this.clusterId = options.cluster.id;
     this.log = options.logger ?? silentLogger;
     let projects = options.projects;
     if (!projects) {
@@ -95,7 +107,13 @@ export class OxideLoadBalancer implements LoadBalancer {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,
       firewallSnapshotTtlMs: options.firewallSnapshotTtlMs,
+      cluster: options.cluster,
+      sharedName: options.sharedName,
     });
+  }
+
+  private cluster(name: string): ClusterIdentity {
+    return { name, id: this.clusterId };
   }
 
   setNodeLister(list: () => readonly V1Node[]): void {
@@ -158,7 +176,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     service: V1Service,
     signal?: AbortSignal,
   ): Promise<LoadBalancerWarning[]> {
-    const spec = deletionSpec(clusterName, service, this.defaults);
+    const spec = deletionSpec(this.cluster(clusterName), service, this.defaults);
     const warnings: LoadBalancerWarning[] = [];
     for (const scope of this.scopes.all()) {
       warnings.push(
@@ -180,7 +198,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     signal: AbortSignal | undefined,
   ): Promise<LoadBalancerStatus> {
     // 1. Spec, its project and the Nodes there.
-    const spec = loadBalancerSpec(clusterName, service, this.defaults);
+    const spec = loadBalancerSpec(this.cluster(clusterName), service, this.defaults);
     const scope = this.scopes.forService(spec.project);
     let eligible = this.candidatesByNodes.get(nodes);
     if (!eligible) {
@@ -241,7 +259,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     service: V1Service,
     signal: AbortSignal | undefined,
   ): Promise<LoadBalancerWarning[]> {
-    const spec = deletionSpec(clusterName, service, this.defaults);
+    const spec = deletionSpec(this.cluster(clusterName), service, this.defaults);
     const warnings: LoadBalancerWarning[] = [];
     for (const scope of this.scopes.all()) {
       if (scope === keep) continue;
@@ -269,6 +287,7 @@ export class OxideLoadBalancer implements LoadBalancer {
     ifOwned = false,
   ): Promise<LoadBalancerWarning[]> {
     const { owned, named, held, ruleNames } = planDeletion(spec, fips, {
+      ...scope.planContext,
       onNode: this.onNode([]),
     });
     if (ifOwned && owned.length === 0 && !named) return outsideClusterWarnings(held);

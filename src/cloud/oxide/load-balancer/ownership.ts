@@ -15,11 +15,14 @@ import {
   USER_FIP_MARK,
   markedFor,
   mayClaimUnclaimed,
-  relationOf,
+  needsRecord,
+  otherIdentityNamed,
+  ownerOf,
+  relationOfOwner,
   roleNames,
   roleOf,
 } from './owner.ts';
-import type { Relation, Role, ServiceRef } from './owner.ts';
+import type { Owner, Relation, Role, ServiceRef } from './owner.ts';
 import { canonicalIp } from './spec.ts';
 import type { DeletionSpec, DesiredFloatingIp, LoadBalancerSpec } from './spec.ts';
 import { staleView } from './stale-view.ts';
@@ -29,7 +32,10 @@ export interface Planned {
   d: DesiredFloatingIp;
   /** The existing FIP the Service uses; undefined: create one named `createName`. */
   fip: FloatingIp | undefined;
-  /** Claim it before use: a Go CCM FIP of the Service's name, or an orphan of its name. */
+  /**
+   * Write the Service's record into it before use: a Go CCM FIP of the Service's name, an orphan
+   * of its name, or its own FIP whose record an earlier version wrote (once, on upgrade).
+   */
   claim: boolean;
   createName: string;
 }
@@ -46,8 +52,47 @@ export interface PlanContext {
   /** The Oxide project, named in refusals. */
   project: string;
   log: Logger;
+  /**
+   * Told, at each plan, which other cluster identity records of the project name under this
+   * cluster's name (undefined: none): two clusters share the --cluster-name (same-name.ts).
+   */
+  sharedName?: ((otherId: string | undefined) => void) | undefined;
   /** Whether an instance is a Node of this cluster; absent: every instance may be. */
   onNode?: ((instanceId: string) => boolean) | undefined;
+}
+
+/**
+ * Relations of every FIP to the Service, and whether the cluster name is shared with another
+ * cluster (then records without an identity are nobody's to take: owner.ts relationOf).
+ */
+function relations(
+  fips: readonly FloatingIp[],
+  ref: ServiceRef,
+  ctx: Pick<PlanContext, 'sharedName'>,
+): { rel: (f: FloatingIp) => Relation; shared: boolean } {
+  const owners = fips.map(recordOf);
+  const other = otherIdentityNamed(owners, ref.cluster);
+  ctx.sharedName?.(other);
+  const shared = other !== undefined;
+  const relation = new Map<string, Relation>(
+    fips.map((f, i) => [f.id, relationOfOwner(owners[i]!, ref, shared)]),
+  );
+  return { rel: (f) => relation.get(f.id) ?? 'other', shared };
+}
+
+/**
+ * Each FIP's record, read once per FIP object: the view hands every reconcile the same objects
+ * until it lists again (or a write replaces one), so a pass over N Services reads each record
+ * once, not N times.
+ */
+const records = new WeakMap<FloatingIp, Owner>();
+function recordOf(fip: FloatingIp): Owner {
+  let owner = records.get(fip);
+  if (owner === undefined) {
+    owner = ownerOf(fip.description);
+    records.set(fip, owner);
+  }
+  return owner;
 }
 
 /**
@@ -78,17 +123,14 @@ export function planFloatingIps(
   ctx: PlanContext,
 ): Plan {
   const { ref } = spec;
-  const relation = new Map<string, Relation>(
-    fips.map((f) => [f.id, relationOf(f.description, ref)]),
-  );
-  const rel = (f: FloatingIp): Relation => relation.get(f.id) ?? 'other';
+  const { rel, shared } = relations(fips, ref, ctx);
   const names = serviceNames(spec.baseName, ref.uid);
   const recorded = fips.filter((f) => rel(f) === 'mine' || rel(f) === 'orphan');
   const held = recorded.filter((f) => heldOutside(f, names, ctx));
   const own = recorded.filter((f) => !held.includes(f));
   const used = new Set<string>();
   const planned = spec.floatingIps.map((d): Planned => {
-    if (!d.owned) return planNamed(d, ref, fips, rel, ctx);
+    if (!d.owned) return planNamed(d, ref, fips, rel, shared, ctx);
     const names = roleNames(spec.baseName, d.role, ref.uid);
     // Its own FIP of this role, whatever its name: a UID match before an orphan, plain first.
     const rank = (f: FloatingIp) => (rel(f) === 'mine' ? 0 : 2) + (f.name === names.plain ? 0 : 1);
@@ -97,7 +139,8 @@ export function planFloatingIps(
       .sort((a, b) => rank(a) - rank(b))[0];
     let result: Planned;
     if (pick) {
-      result = { d, fip: pick, claim: rel(pick) === 'orphan', createName: pick.name };
+      const claim = rel(pick) === 'orphan' || needsRecord(pick.description, ref);
+      result = { d, fip: pick, claim, createName: pick.name };
     } else {
       const atPlain = fips.find((f) => f.name === names.plain);
       if (!atPlain) {
@@ -154,6 +197,7 @@ function planNamed(
   ref: ServiceRef,
   fips: readonly FloatingIp[],
   rel: (f: FloatingIp) => Relation,
+  shared: boolean,
   ctx: PlanContext,
 ): Planned {
   const fip = fips.find((f) => f.name === d.name || f.id === d.name);
@@ -164,7 +208,7 @@ function planNamed(
     'description';
   // The user may have just made it: the retry on a fresh list tells.
   if (!fip) throw staleView(new Error(message));
-  if (rel(fip) !== 'user' || !markedFor(fip.description, ref)) {
+  if (rel(fip) !== 'user' || !markedFor(fip.description, ref, shared)) {
     ctx.log.info(
       { service: ref.key, floatingIp: fip.name, relation: rel(fip) },
       'refused floating IP named by annotation',
@@ -193,21 +237,21 @@ export interface DeletionPlan {
 export function planDeletion(
   spec: DeletionSpec,
   fips: readonly FloatingIp[],
-  ctx: Pick<PlanContext, 'onNode'> = {},
+  ctx: Pick<PlanContext, 'sharedName' | 'onNode'> = {},
 ): DeletionPlan {
   const { ref, baseName: base } = spec;
   const roles: Role[] = ['primary', 'v4', 'v6'];
   const plain = new Set(roles.map((r) => roleNames(base, r, ref.uid).plain));
+  const { rel, shared } = relations(fips, ref, ctx);
   const names = serviceNames(base, ref.uid);
   const held: FloatingIp[] = [];
   const owned = fips.filter((f) => {
-    const rel = relationOf(f.description, ref);
-    if (rel === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
-    if (rel !== 'mine' && rel !== 'orphan') return false;
+    if (rel(f) === 'unclaimed') return plain.has(f.name) && mayClaimUnclaimed(f.timeCreated, ref);
+    if (rel(f) !== 'mine' && rel(f) !== 'orphan') return false;
     if (heldOutside(f, names, ctx)) held.push(f);
     return !held.includes(f);
   });
-  const named = namedFip(fips, ref, spec.floatingIpName);
+  const named = namedFip(fips, ref, spec.floatingIpName, rel, shared);
 
   // Rules are named after the primary FIP: its alternative name is this Service's alone, the
   // plain one only when no one else's FIP holds it.
@@ -224,12 +268,14 @@ function namedFip(
   fips: readonly FloatingIp[],
   ref: ServiceRef,
   name: string | undefined,
+  rel: (f: FloatingIp) => Relation,
+  shared: boolean,
 ): FloatingIp | undefined {
   if (name === undefined) return undefined;
   return fips.find(
     (f) =>
       (f.name === name || f.id === name) &&
-      relationOf(f.description, ref) === 'user' &&
-      markedFor(f.description, ref),
+      rel(f) === 'user' &&
+      markedFor(f.description, ref, shared),
   );
 }

@@ -9,7 +9,9 @@ import { InstanceNotFoundError, InvalidServiceConfigError } from '../../provider
 import { ForeignInstanceError } from '../instance-lookup.ts';
 import type { InstanceLookup } from '../instance-lookup.ts';
 import { ADDITIONAL_LABELS } from '../metadata.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 import type { OxideProject, OxideProjects } from '../projects.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { PROJECT } from './annotations.ts';
 import { LoadBalancerFirewall } from './firewall.ts';
 import { FloatingIps } from './floating-ips.ts';
@@ -23,6 +25,10 @@ export interface ProjectScopeOptions {
   poolCacheTtlMs?: number | undefined;
   floatingIpTtlMs?: number | undefined;
   firewallSnapshotTtlMs?: number | undefined;
+  /** This cluster: its identity in records (cluster.ts). */
+  cluster: ClusterIdentity;
+  /** Told when this project's floating IPs show another cluster under this cluster's name. */
+  sharedName?: SharedNameWatch | undefined;
 }
 
 /** One project's floating IPs, placement, firewall and status memory. */
@@ -37,14 +43,27 @@ export class ProjectLoadBalancer {
   constructor(project: OxideProject, log: Logger, options: ProjectScopeOptions) {
     this.project = project;
     const { client } = project;
-    this.planContext = { project: project.name, log };
+    const { sharedName } = options;
+    this.planContext = {
+      project: project.name,
+      log,
+      sharedName:
+        sharedName &&
+        ((other) =>
+          sharedName.seen(`floating IPs in project ${JSON.stringify(project.name)}`, other)),
+    };
     const nics = new PrimaryNics(project.inventory);
     this.fips = new FloatingIps(client, log, {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,
     });
     this.placement = new Placement(client, log, nics, this.fips);
-    this.firewall = new LoadBalancerFirewall(client, nics, options.firewallSnapshotTtlMs);
+    this.firewall = new LoadBalancerFirewall(
+      client,
+      nics,
+      options.cluster,
+      options.firewallSnapshotTtlMs,
+    );
   }
 }
 

@@ -5,6 +5,7 @@ import { InvalidServiceConfigError } from '../../provider.ts';
 import { deletionSpec, loadBalancerSpec, SOURCE_RANGES_ANNOTATION } from './spec.ts';
 
 const DEFAULTS = { firewall: false, namedFloatingIps: 'marked' } as const;
+const C = { name: 'c', id: 'cluster-a' };
 
 function service(annotations: Record<string, string>, sourceRanges?: string[]): V1Service {
   return {
@@ -26,14 +27,14 @@ function service(annotations: Record<string, string>, sourceRanges?: string[]): 
 
 test('one read gives the owner, the floating IPs and the firewall rules wanted', () => {
   const spec = loadBalancerSpec(
-    'c',
+    C,
     service({
       'oxide.computer/firewall': 'true',
       [SOURCE_RANGES_ANNOTATION]: ' 203.0.113.0/24, ',
     }),
     DEFAULTS,
   );
-  assert.deepEqual(spec.ref, { uid: 'u-1', key: 'c/ns/web', created: undefined });
+  assert.deepEqual(spec.ref, { uid: 'u-1', key: 'c/ns/web', cluster: C, created: undefined });
   assert.equal(spec.baseName, 'c-ns-web');
   assert.deepEqual(spec.floatingIps, [
     {
@@ -52,9 +53,9 @@ test('one read gives the owner, the floating IPs and the firewall rules wanted',
 
 test('source ranges are read only when rules are wanted', () => {
   const bad = service({}, ['10.0.0.0/33']);
-  assert.equal(loadBalancerSpec('c', bad, DEFAULTS).firewall, undefined);
+  assert.equal(loadBalancerSpec(C, bad, DEFAULTS).firewall, undefined);
   assert.throws(
-    () => loadBalancerSpec('c', bad, { ...DEFAULTS, firewall: true }),
+    () => loadBalancerSpec(C, bad, { ...DEFAULTS, firewall: true }),
     (err: Error) =>
       err instanceof InvalidServiceConfigError &&
       /spec\.loadBalancerSourceRanges/.test(err.message),
@@ -67,9 +68,9 @@ test('deletion reads an invalid annotation as unset, so the Service can still go
     'oxide.computer/floating-ip-name': 'ends-with-',
     'oxide.computer/floating-ip': 'not-an-ip',
   });
-  assert.throws(() => loadBalancerSpec('c', svc, DEFAULTS), InvalidServiceConfigError);
-  assert.deepEqual(deletionSpec('c', svc, { firewall: true }), {
-    ref: { uid: 'u-1', key: 'c/ns/web', created: undefined },
+  assert.throws(() => loadBalancerSpec(C, svc, DEFAULTS), InvalidServiceConfigError);
+  assert.deepEqual(deletionSpec(C, svc, { firewall: true }), {
+    ref: { uid: 'u-1', key: 'c/ns/web', cluster: C, created: undefined },
     baseName: 'c-ns-web',
     firewall: true,
     floatingIpName: undefined,
@@ -78,8 +79,8 @@ test('deletion reads an invalid annotation as unset, so the Service can still go
     'oxide.computer/firewall': 'false',
     'oxide.computer/floating-ip-name': 'mine',
   });
-  assert.deepEqual(deletionSpec('c', named, { firewall: true }).firewall, false);
-  assert.equal(deletionSpec('c', named, { firewall: true }).floatingIpName, 'mine');
+  assert.deepEqual(deletionSpec(C, named, { firewall: true }).firewall, false);
+  assert.equal(deletionSpec(C, named, { firewall: true }).floatingIpName, 'mine');
 });
 
 test('spec.loadBalancerIP and the annotation are compared as addresses, not as text', () => {
@@ -88,7 +89,7 @@ test('spec.loadBalancerIP and the annotation are compared as addresses, not as t
     if (s.spec) s.spec.loadBalancerIP = specIp;
     return s;
   };
-  const ip = (s: V1Service) => loadBalancerSpec('c', s, DEFAULTS).floatingIps[0]?.allocation;
+  const ip = (s: V1Service) => loadBalancerSpec(C, s, DEFAULTS).floatingIps[0]?.allocation;
   assert.deepEqual(ip(svc('::ffff:192.0.2.10', '192.0.2.10')), {
     type: 'explicit',
     ip: '192.0.2.10',
@@ -108,7 +109,7 @@ test('spec.loadBalancerIP and the annotation are compared as addresses, not as t
 
 test('source ranges: zone ids and mapped IPv4 are not CIDRs; a long one is echoed cut', () => {
   const spec = (ranges: string[]) =>
-    loadBalancerSpec('c', service({}, ranges), { ...DEFAULTS, firewall: true });
+    loadBalancerSpec(C, service({}, ranges), { ...DEFAULTS, firewall: true });
   for (const bad of ['fe80::%eth0/64', '::ffff:10.0.0.0/104']) {
     assert.throws(() => spec([bad]), InvalidServiceConfigError, bad);
   }

@@ -7,6 +7,7 @@ import type { V1Service } from '@kubernetes/client-node';
 import { parseIp } from '../../../net/ip.ts';
 import { quote } from '../../../util/quote.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 import {
   FLOATING_IP,
   FLOATING_IP_NAME,
@@ -128,19 +129,19 @@ function dualStackFamilies(service: V1Service): [IpVersion, IpVersion] | undefin
 
 /** Throws InvalidServiceConfigError naming the annotation or field at fault. */
 export function loadBalancerSpec(
-  clusterName: string,
+  cluster: ClusterIdentity,
   service: V1Service,
   defaults: SpecDefaults,
 ): LoadBalancerSpec {
   const annotations = readAnnotations(service.metadata?.annotations);
-  const baseName = loadBalancerName(clusterName, service);
+  const baseName = loadBalancerName(cluster.name, service);
   const project = unwrap(annotations.project);
   const floatingIps = desiredFloatingIps(service, baseName, annotations, defaults);
   // Source ranges are checked only when rules are wanted, after the floating IPs.
   const firewall =
     (unwrap(annotations.firewall) ?? defaults.firewall) ? firewallSpec(service) : undefined;
   return {
-    ref: serviceRef(clusterName, service),
+    ref: serviceRef(cluster, service),
     baseName,
     floatingIps,
     firewall,
@@ -264,14 +265,14 @@ export interface DeletionSpec {
 }
 
 export function deletionSpec(
-  clusterName: string,
+  cluster: ClusterIdentity,
   service: V1Service,
   defaults: Pick<SpecDefaults, 'firewall'>,
 ): DeletionSpec {
   const annotations = readAnnotations(service.metadata?.annotations);
   return {
-    ref: serviceRef(clusterName, service),
-    baseName: loadBalancerName(clusterName, service),
+    ref: serviceRef(cluster, service),
+    baseName: loadBalancerName(cluster.name, service),
     firewall: valueOrUnset(annotations.firewall) ?? defaults.firewall,
     floatingIpName: valueOrUnset(annotations.floatingIpName),
   };

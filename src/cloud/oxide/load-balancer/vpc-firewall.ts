@@ -10,22 +10,35 @@
 // - Steady state costs nothing: a snapshot of the VPC's rules (refreshed after every write and at
 //   most `ttlMs` old) answers "already as desired?" without a request; a hand-deleted rule of ours
 //   comes back within the TTL.
+// - Against another writer that removes nothing of ours but resends an old copy of the set (another
+//   cluster sharing the VPC, whose read came before our write): a rule we removed would come back
+//   and, its Service gone, stay. So in a VPC where another writer was seen lately, a removal is
+//   read again after `settleMs` (outside the lock) and repeated when the rules came back.
 import type { VpcFirewallRule, VpcFirewallRuleUpdate } from '@oxide/api';
 import type { OxideClient } from '../../../oxide/client.ts';
-import { replaceFirewallRules, viewFirewallRules } from '../../../oxide/firewall.ts';
+import { replaceFirewallRules, toRuleUpdate, viewFirewallRules } from '../../../oxide/firewall.ts';
+import { sleep } from '../../../util/async.ts';
 import { foreignRules, mergeRules, ownedRules, sameRules } from './firewall-rules.ts';
 import { compareNames } from '../../../util/compare.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 
 /** Oxide's limit per VPC. */
 export const MAX_FIREWALL_RULES = 1024;
 
 export interface FirewallManagerOptions {
-  ttlMs?: number;
+  /** Whose rules these are: another cluster's rules are never replaced (firewall-rules.ts). */
+  cluster: ClusterIdentity;
+  ttlMs?: number | undefined;
   maxAttempts?: number;
+  /** How long after a removal, in a VPC another writer uses, it is read again (ms). */
+  settleMs?: number | undefined;
+  /** How long after another writer was seen a VPC counts as shared (ms). */
+  sharedWindowMs?: number | undefined;
 }
 
 export class FirewallManager {
   private readonly client: OxideClient;
+  private readonly cluster: ClusterIdentity;
   private readonly ttlMs: number;
   private readonly maxAttempts: number;
   /**
@@ -36,11 +49,18 @@ export class FirewallManager {
    */
   private readonly snapshots = new Map<string, { at: number; rules: VpcFirewallRule[] }>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** When (performance.now()) a change by another writer was last seen, per VPC. */
+  private readonly othersSeen = new Map<string, number>();
+  private readonly settleMs: number;
+  private readonly sharedWindowMs: number;
 
-  constructor(client: OxideClient, options: FirewallManagerOptions = {}) {
+  constructor(client: OxideClient, options: FirewallManagerOptions) {
     this.client = client;
+    this.cluster = options.cluster;
     this.ttlMs = options.ttlMs ?? 60_000;
     this.maxAttempts = options.maxAttempts ?? 3;
+    this.settleMs = options.settleMs ?? 3_000;
+    this.sharedWindowMs = options.sharedWindowMs ?? 600_000;
   }
 
   /** VPCs whose rules this process has read: where a Service's leftover rules may be. */
@@ -51,7 +71,7 @@ export class FirewallManager {
   /** Whether the cached snapshot (no request) shows rules of `ruleBase` in the VPC. */
   mayOwnRules(vpcId: string, ruleBase: string): boolean {
     const snap = this.snapshots.get(vpcId);
-    return snap === undefined || ownedRules(snap.rules, ruleBase).length > 0;
+    return snap === undefined || ownedRules(snap.rules, ruleBase, this.cluster).length > 0;
   }
 
   /**
@@ -68,11 +88,38 @@ export class FirewallManager {
     if (
       snap &&
       performance.now() - snap.at < this.ttlMs &&
-      !mergeRules(snap.rules, ruleBase, desired)
+      !mergeRules(snap.rules, ruleBase, desired, this.cluster)
     ) {
       return false;
     }
-    return this.locked(vpcId, () => this.write(vpcId, ruleBase, desired, signal));
+    const wrote = await this.locked(vpcId, () => this.write(vpcId, ruleBase, desired, signal));
+    if (wrote && desired.length === 0 && this.shared(vpcId)) {
+      await this.settle(vpcId, ruleBase, signal);
+    }
+    return wrote;
+  }
+
+  /** Another writer changed the VPC's rules within the shared window. */
+  private shared(vpcId: string): boolean {
+    const seen = this.othersSeen.get(vpcId);
+    return seen !== undefined && performance.now() - seen < this.sharedWindowMs;
+  }
+
+  /**
+   * After removing a Service's rules from a shared VPC: read again once the other writer's
+   * in-flight write (read before ours) has landed, and remove them again if it brought them back.
+   */
+  private async settle(
+    vpcId: string,
+    ruleBase: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      await sleep(this.settleMs, signal);
+      if (signal?.aborted) return;
+      const again = await this.locked(vpcId, () => this.write(vpcId, ruleBase, [], signal));
+      if (!again) return;
+    }
   }
 
   private async write(
@@ -84,7 +131,12 @@ export class FirewallManager {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const at = performance.now();
       const current = await viewFirewallRules(this.client, vpcId, signal);
-      const merged = mergeRules(current, ruleBase, desired);
+      // Changed since our last read or write: someone else writes this VPC's rules.
+      const last = this.snapshots.get(vpcId);
+      if (last && !sameRules(last.rules.map(toRuleUpdate), current.map(toRuleUpdate))) {
+        this.othersSeen.set(vpcId, at);
+      }
+      const merged = mergeRules(current, ruleBase, desired, this.cluster);
       if (!merged) {
         this.snapshots.set(vpcId, { at, rules: current });
         return attempt > 1;
@@ -99,10 +151,12 @@ export class FirewallManager {
       const after = await viewFirewallRules(this.client, vpcId, signal);
       this.snapshots.set(vpcId, { at: verifiedAt, rules: after });
       const sortedDesired = [...desired].sort((a, b) => compareNames(a.name, b.name));
-      if (
-        sameRules(ownedRules(after, ruleBase), sortedDesired) &&
-        sameRules(foreignRules(after, ruleBase), foreignRules(current, ruleBase))
-      ) {
+      const othersKept = sameRules(
+        foreignRules(after, ruleBase, this.cluster),
+        foreignRules(current, ruleBase, this.cluster),
+      );
+      if (!othersKept) this.othersSeen.set(vpcId, verifiedAt);
+      if (sameRules(ownedRules(after, ruleBase, this.cluster), sortedDesired) && othersKept) {
         return true;
       }
     }

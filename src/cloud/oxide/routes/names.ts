@@ -1,7 +1,12 @@
 // Deterministic Oxide names for the cluster's pod router and its routes, and the description
 // that marks a route as ours and says which Node and pod CIDR it serves (Oxide routes have no
-// labels, and the controller maps routes back to Nodes from listRoutes alone).
+// labels, and the controller maps routes back to Nodes from listRoutes alone). The cluster
+// identity (cluster.ts) is in the router's record, after v0.8's text (v0.8 finds the router by
+// name and never reads it); a route is the cluster's because it sits on that router, and its
+// record keeps v0.8's exact format, which v0.8 parses whole, so a rollback still finds it.
 import { createHash } from 'node:crypto';
+import { identityToken } from '../cluster.ts';
+import type { ClusterIdentity } from '../cluster.ts';
 
 const MAX_NAME = 63;
 const MARKER = 'managed by oxide-cloud-controller-manager';
@@ -27,8 +32,9 @@ export function routeName(clusterName: string, nodeName: string, cidr: string): 
   return `${nameStem(clusterName, MAX_NAME - 17)}-${hash}`;
 }
 
-export function routerDescription(clusterName: string): string {
-  return `Pod CIDR routes of Kubernetes cluster ${clusterName}, ${MARKER}`;
+/** The router's record; without a known identity (cluster.ts), v0.8's text. */
+export function routerDescription(cluster: ClusterIdentity): string {
+  return `Pod CIDR routes of Kubernetes cluster ${cluster.name}, ${MARKER}${identityToken(cluster)}`;
 }
 
 export function routeDescription(clusterName: string, nodeName: string, cidr: string): string {

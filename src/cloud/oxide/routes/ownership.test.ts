@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RouterRoute, VpcRouter, VpcSubnet } from '@oxide/api';
 import { routeDescription, routerDescription, routerName } from './names.ts';
-import { isOurRouter, ourRoute, subnetAttachment } from './ownership.ts';
+import { isOurRouter, ourRoute, routerOwnership, subnetAttachment } from './ownership.ts';
 
-const router = (name: string, id = 'r1'): VpcRouter =>
-  ({ id, name, description: routerDescription('kubernetes'), kind: 'custom' }) as VpcRouter;
+const CLUSTER = { name: 'kubernetes', id: 'cluster-a' };
+const router = (name: string, id = 'r1', description = routerDescription(CLUSTER)): VpcRouter =>
+  ({ id, name, description, kind: 'custom' }) as VpcRouter;
 const route = (description: string): RouterRoute =>
   ({
     name: 'x',
@@ -16,9 +17,23 @@ const route = (description: string): RouterRoute =>
 const subnet = (customRouterId?: string): VpcSubnet =>
   ({ id: 's1', name: 'default', customRouterId }) as VpcSubnet;
 
-test("a router is the cluster's by its name, another cluster's is not", () => {
-  assert.equal(isOurRouter(router(routerName('kubernetes')), 'kubernetes'), true);
-  assert.equal(isOurRouter(router(routerName('other')), 'kubernetes'), false);
+test("a router is the cluster's by its name and identity, another cluster's is not", () => {
+  assert.equal(isOurRouter(router(routerName('kubernetes')), CLUSTER), true);
+  assert.equal(isOurRouter(router(routerName('other')), CLUSTER), false);
+  const named = routerName('kubernetes');
+  // Another cluster of the same --cluster-name: its router, never ours.
+  const theirs = router(named, 'r2', routerDescription({ name: 'kubernetes', id: 'cluster-b' }));
+  assert.equal(routerOwnership(theirs, CLUSTER), 'another');
+  assert.equal(isOurRouter(theirs, CLUSTER), false);
+  // v0.8's record (no identity): ours, to upgrade.
+  const v08 = router(named, 'r3', routerDescription({ name: 'kubernetes', id: '' }));
+  assert.equal(
+    v08.description,
+    'Pod CIDR routes of Kubernetes cluster kubernetes, managed by oxide-cloud-controller-manager',
+  );
+  assert.equal(routerOwnership(v08, CLUSTER), 'legacy');
+  assert.equal(routerOwnership(router(named), CLUSTER), 'ours');
+  assert.match(router(named).description, / cluster-id=cluster-a$/);
 });
 
 test("a route is the cluster's only when its record names the cluster", () => {

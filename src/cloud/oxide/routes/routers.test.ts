@@ -6,9 +6,12 @@ import { after, before, test } from 'node:test';
 import { startSimulator } from '../../../../sim/server.ts';
 import type { Simulator } from '../../../../sim/server.ts';
 import { OxideClient } from '../../../oxide/client.ts';
-import { listRouters } from '../../../oxide/routers.ts';
+import { createRouter, listRouters } from '../../../oxide/routers.ts';
 import { viewVpcByName } from '../../../oxide/vpcs.ts';
 import { Routers } from './routers.ts';
+import { routerDescription, routerName } from './names.ts';
+import { SharedNameWatch } from '../same-name.ts';
+import { silentLogger } from '../../../log.ts';
 
 let sim: Simulator;
 let client: OxideClient;
@@ -25,7 +28,7 @@ after(async () => {
 
 test('ensures that join a lookup finding no router share one creation; later finds list nothing', async () => {
   const vpcId = (await viewVpcByName(client, 'default')).id;
-  const routers = new Routers(client);
+  const routers = new Routers(client, 'cluster-a');
   // Requests one lookup makes (a list reads pages until a short one).
   sim.requests.reset();
   await listRouters(client, vpcId);
@@ -51,4 +54,43 @@ test('ensures that join a lookup finding no router share one creation; later fin
   const again = await routers.ensure('c', vpcId);
   assert.notEqual(again.id, ensured[0]?.id);
   assert.equal(sim.requests.count('vpc_router_create'), 2);
+});
+
+test("a router of this cluster's name that another cluster's record names is never used; v0.8's is upgraded once", async () => {
+  const vpcId = (await viewVpcByName(client, 'default')).id;
+  const watch = new SharedNameWatch({ name: 'two', id: 'cluster-a' }, silentLogger);
+  const theirs = await createRouter(
+    client,
+    vpcId,
+    routerName('two'),
+    routerDescription({ name: 'two', id: 'cluster-b' }),
+  );
+  const routers = new Routers(client, 'cluster-a', watch);
+  sim.requests.reset();
+  await assert.rejects(
+    routers.ensure('two', vpcId),
+    /router two-pods in VPC .* belongs to another cluster \(cluster-id=cluster-b\)/,
+  );
+  assert.equal(sim.requests.count('vpc_router_create'), 0);
+  assert.equal(sim.requests.count('vpc_router_update'), 0);
+  assert.match(
+    watch.problem() ?? '',
+    /another cluster \(cluster-id=cluster-b\) uses --cluster-name "two"/,
+  );
+  assert.equal(sim.db.routers.find((r) => r.id === theirs.id)?.description, theirs.description);
+
+  // The same router with v0.8's record: this cluster's, its identity written once.
+  sim.db.routers.find((r) => r.id === theirs.id)!.description = routerDescription({
+    name: 'two',
+    id: '',
+  });
+  const upgraded = new Routers(client, 'cluster-a', watch);
+  sim.requests.reset();
+  const found = await upgraded.find('two', vpcId);
+  assert.equal(found?.id, theirs.id);
+  assert.equal(found?.description, routerDescription({ name: 'two', id: 'cluster-a' }));
+  assert.equal(sim.requests.count('vpc_router_update'), 1);
+  assert.equal(watch.problem(), undefined, 'no other cluster any more');
+  await upgraded.find('two', vpcId);
+  assert.equal(sim.requests.count('vpc_router_update'), 1, 'once');
 });

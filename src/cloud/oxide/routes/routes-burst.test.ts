@@ -30,7 +30,10 @@ after(async () => {
 });
 
 test('routes for Nodes joining together share one router creation and one subnet attachment', async () => {
-  const routes = new OxideCloudProvider({ client }).routes();
+  const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+  }).routes();
   assert.ok(routes);
   sim.requests.reset();
   await Promise.all(
@@ -56,7 +59,10 @@ test('a listing and Nodes joining at once: one router creation, and the listing 
   for (const subnet of sim.db.subnets) {
     if (subnet.customRouterId) await detachSubnetRouter(client, subnet.id);
   }
-  const routes = new OxideCloudProvider({ client }).routes();
+  const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+  }).routes();
   assert.ok(routes);
   sim.requests.reset();
   const create = (i: number) =>

@@ -47,7 +47,11 @@ const WRITES = [
 ];
 
 test("a providerID naming another project's instance: refused, no router, route or attachment written", async () => {
-  const routes = new OxideCloudProvider({ client, inventory: { ttlMs: 0 } }).routes();
+  const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    inventory: { ttlMs: 0 },
+  }).routes();
   sim.requests.reset();
   await assert.rejects(
     routes.createRoute('kubernetes', 'evil', {
@@ -85,6 +89,7 @@ test("a providerID naming another project's instance: refused, no router, route 
 
 test('two configured projects: each Node’s route on its own project’s VPC router; a deleted target is a blackhole there only', async () => {
   const routes = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
     client,
     projects: ['k8s', 'other'],
     inventory: { ttlMs: 0 },

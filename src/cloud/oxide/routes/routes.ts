@@ -20,6 +20,8 @@ import type { Route, RouteWarning, Routes } from '../../provider.ts';
 import { InstanceLookup } from '../instance-lookup.ts';
 import type { OxideProject, OxideProjects } from '../projects.ts';
 import { SubnetAttachments } from './attachment.ts';
+import type { ClusterIdentity } from '../cluster.ts';
+import type { SharedNameWatch } from '../same-name.ts';
 import { Routers } from './routers.ts';
 import { listOurRoutes, removeRoute, writeRoute } from './table.ts';
 import { RouteTargets } from './targets.ts';
@@ -35,6 +37,10 @@ export interface OxideRoutesOptions {
    * primary NICs.
    */
   vpc?: string;
+  /** This cluster: its identity is in its routers' records (ownership.ts). */
+  cluster: ClusterIdentity;
+  /** Told when a router of this cluster's name names another cluster (same-name.ts). */
+  sharedName?: SharedNameWatch | undefined;
 }
 
 export class OxideRoutes implements Routes {
@@ -57,7 +63,7 @@ export class OxideRoutes implements Routes {
     this.projects = projects;
     this.client = projects.default.client;
     this.targets = new RouteTargets(options.lookup ?? new InstanceLookup(projects));
-    this.routers = new Routers(this.client);
+    this.routers = new Routers(this.client, options.cluster.id, options.sharedName);
     for (const p of projects.all) {
       this.vpcs.set(p.name, new RouteVpcs(p.client, this.routers, options.vpc));
     }
