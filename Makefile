@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.package-lock.json
 TEST_FILES ?= $(shell find src sim test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 TEST_CONCURRENCY ?= 2
 
-.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean metrics-doc soak
+.PHONY: help deps testbin test test-unit lint fmt typecheck sim cluster demo bench bundle clean metrics-doc soak failover-soak
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: deps testbin ## Run unit and integration tests (real cluster binaries, Oxi
 
 soak: deps testbin ## Seeded random Node/Service operations under Oxide faults, invariants checked throughout (SEED=n OPS=n MINUTES=n)
 	$(NODE) hack/soak.ts $(if $(SEED),--seed $(SEED)) $(if $(OPS),--ops $(OPS)) $(if $(MINUTES),--minutes $(MINUTES))
+
+failover-soak: deps testbin ## Load-balancer failover no-flap run: 50 Nodes, late Lease renewals, two 20 s apiserver pauses (MINUTES=n, default 30)
+	$(NODE) hack/failover-soak.ts $(if $(MINUTES),--minutes $(MINUTES))
 
 typecheck: deps ## Type-check everything with TypeScript 7's native checker
 	node_modules/.bin/tsc -p tsconfig.json

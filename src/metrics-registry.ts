@@ -1,6 +1,6 @@
 // The process's one Prometheus registry, filled here at the composition root from the families
 // each layer declares beside its code (src/kube/metrics.ts, src/controllers/metrics.ts and each
-// controller's metrics.ts, src/oxide/metrics.ts, src/server/delegated-metrics.ts), as upstream's
+// controller's metrics.ts (the service controller's failover: failover/metrics.ts), src/oxide/metrics.ts, src/server/delegated-metrics.ts), as upstream's
 // packages register theirs into component-base's legacy registry. Where upstream (client-go,
 // component-base, k8s.io/cloud-provider, k8s.io/controller-manager) has a metric for the same
 // thing, ours has its name, labels, label values and buckets, so dashboards and alerts written for
@@ -9,6 +9,7 @@
 import { Gauge, Registry } from 'prom-client';
 import { registerControllerMetrics } from './controllers/metrics.ts';
 import { registerNodeControllerMetrics } from './controllers/node/metrics.ts';
+import { registerFailoverMetrics } from './controllers/service/failover/metrics.ts';
 import { registerServiceControllerMetrics } from './controllers/service/metrics.ts';
 import { registerStateMetrics } from './controllers/state-metrics.ts';
 import { registerKubeMetrics } from './kube/metrics.ts';
@@ -24,6 +25,7 @@ registerKubeMetrics(registry);
 registerControllerMetrics(registry);
 registerNodeControllerMetrics(registry);
 registerServiceControllerMetrics(registry);
+registerFailoverMetrics(registry);
 registerStateMetrics(registry);
 registerOxideMetrics(registry);
 registerDelegatedMetrics(registry);

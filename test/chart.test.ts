@@ -94,9 +94,14 @@ test('values reach the render: image, replicas, extra args, secret, leader elect
   assert.equal(pod.volumes?.[0]?.configMap?.name, 'rack-ca');
   assert.equal(container?.volumeMounts?.[0]?.mountPath, '/etc/oxide');
   assert.deepEqual(pod.nodeSelector, { 'node-role.kubernetes.io/control-plane': '' });
-  // Without leader election there is no Lease to grant access to.
+  // Without leader election there is no Lease to grant access to; the only Role left is the
+  // read-only one for kubelet heartbeats (load-balancer failover).
+  assert.deepEqual(
+    objects.filter((o) => o.kind === 'Role').map((o) => o.metadata.name),
+    [`${NAME}:node-leases`],
+  );
   assert.equal(
-    objects.some((o) => o.kind === 'Role' || o.metadata.name === `${NAME}:leader-election`),
+    objects.some((o) => o.metadata.name === `${NAME}:leader-election`),
     false,
   );
   // And the apiserver accepts the overridden render too.
@@ -356,8 +361,10 @@ test('names follow the Go chart: <release>-oxide-cloud-controller-manager, syste
     `Deployment/${full}`,
     `PodDisruptionBudget/${full}`,
     `Role/${full}:leader-election`,
+    `Role/${full}:node-leases`,
     `RoleBinding/${full}:extension-apiserver-authentication-reader`,
     `RoleBinding/${full}:leader-election`,
+    `RoleBinding/${full}:node-leases`,
     `ServiceAccount/${full}`,
   ]);
   const d = find(objects, 'Deployment') as unknown as RenderedDeployment & {

@@ -70,8 +70,8 @@ test('every object is accepted by the apiserver and exists afterwards', async ()
   const out = await applyManifest(kubeconfig);
   assert.equal(
     objects.length,
-    9,
-    'PDB, SA, ClusterRole, 2 ClusterRoleBindings, Role, 2 RoleBindings, Deployment',
+    11,
+    'PDB, SA, ClusterRole, 2 ClusterRoleBindings, 2 Roles, 3 RoleBindings, Deployment',
   );
   for (const obj of objects) {
     const kind = obj.kind.toLowerCase();
@@ -83,9 +83,11 @@ test('every object is accepted by the apiserver and exists afterwards', async ()
   }
 });
 
-test('namespaced objects live in kube-system', () => {
+test('namespaced objects live in kube-system, the kubelet-heartbeat Role in kube-node-lease', () => {
   for (const obj of objects) {
     if (obj.kind.startsWith('Cluster')) assert.equal(obj.metadata.namespace, undefined);
+    else if (obj.metadata.name.endsWith(':node-leases'))
+      assert.equal(obj.metadata.namespace, 'kube-node-lease', `${obj.kind} ${obj.metadata.name}`);
     else assert.equal(obj.metadata.namespace, 'kube-system', `${obj.kind} ${obj.metadata.name}`);
   }
 });

@@ -263,8 +263,10 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
     `clusterrolebinding.rbac.authorization.k8s.io/${NAME}:system:auth-delegator created`,
     `clusterrolebinding.rbac.authorization.k8s.io/system:${NAME} configured`,
     `role.rbac.authorization.k8s.io/${NAME}:leader-election created`,
+    `role.rbac.authorization.k8s.io/${NAME}:node-leases created`,
     `rolebinding.rbac.authorization.k8s.io/${NAME}:extension-apiserver-authentication-reader created`,
     `rolebinding.rbac.authorization.k8s.io/${NAME}:leader-election created`,
+    `rolebinding.rbac.authorization.k8s.io/${NAME}:node-leases created`,
     `deployment.apps/${NAME} configured`,
   ]);
 
@@ -298,7 +300,9 @@ test('manifest path: kubectl apply of ours over the Go manifest, no orphans; and
   assert.deepEqual(extra, [
     `ClusterRoleBinding//${NAME}:system:auth-delegator`,
     `PodDisruptionBudget/kube-system/${NAME}`,
+    `Role/kube-node-lease/${NAME}:node-leases`,
     `Role/kube-system/${NAME}:leader-election`,
+    `RoleBinding/kube-node-lease/${NAME}:node-leases`,
     `RoleBinding/kube-system/${NAME}:extension-apiserver-authentication-reader`,
     `RoleBinding/kube-system/${NAME}:leader-election`,
   ]);

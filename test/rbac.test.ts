@@ -41,6 +41,13 @@ const allowed: Access[] = [
     namespace: 'kube-system',
     name: 'cloud-controller-manager',
   })),
+  // Load-balancer failover: kubelet heartbeats (src/kube/informers.ts nodeLeases).
+  ...['list', 'watch'].map((verb) => ({
+    verb,
+    resource: 'leases',
+    group: 'coordination.k8s.io',
+    namespace: 'kube-node-lease',
+  })),
   // The secure port's delegated authentication and authorization (src/server/delegation.ts).
   { verb: 'create', resource: 'tokenreviews', group: 'authentication.k8s.io' },
   { verb: 'create', resource: 'subjectaccessreviews', group: 'authorization.k8s.io' },
@@ -93,6 +100,15 @@ const denied: Access[] = [
     name: 'kube-controller-manager',
   },
   { verb: 'delete', resource: 'leases', group: 'coordination.k8s.io', namespace: 'kube-system' },
+  // Heartbeats are read, never written, and only in kube-node-lease.
+  {
+    verb: 'update',
+    resource: 'leases',
+    group: 'coordination.k8s.io',
+    namespace: 'kube-node-lease',
+    name: 'node-a',
+  },
+  { verb: 'list', resource: 'leases', group: 'coordination.k8s.io', namespace: 'kube-system' },
   { verb: 'escalate', resource: 'clusterroles', group: 'rbac.authorization.k8s.io' },
   { verb: 'bind', resource: 'clusterroles', group: 'rbac.authorization.k8s.io' },
 ];

@@ -76,6 +76,18 @@ export interface LoadBalancerStatus {
    * each warning once, and again only after a call without it (quiet at rest).
    */
   warnings?: LoadBalancerWarning[];
+  /**
+   * Names of the Nodes the load balancer sends traffic to now (optional; not written anywhere).
+   * The service controller watches these Nodes' health and moves the load balancer when one
+   * fails, and names them in its failover events.
+   */
+  targetNodes?: string[];
+}
+
+/** A Node the cloud says cannot carry traffic now, and why ("instance stopped"). */
+export interface NodeOutage {
+  node: string;
+  reason: string;
 }
 
 export interface LoadBalancer {
@@ -118,6 +130,14 @@ export interface LoadBalancer {
     nodes: V1Node[],
     signal?: AbortSignal,
   ): Promise<LoadBalancerStatus | void>;
+  /**
+   * Of `nodes`, those whose machine the cloud knows is not running now (optional). Answered from
+   * a view shared by every caller (on Oxide: at most one project-wide instance list per call,
+   * whatever the number of Nodes), never from a guess: a Node the cloud cannot place is not
+   * reported. The service controller asks about the Nodes its load balancers target every
+   * failover period and takes those reported out of the candidates at once.
+   */
+  nodesDown?(nodes: readonly V1Node[], signal?: AbortSignal): Promise<NodeOutage[]>;
   /**
    * Deletes everything the Service owns; succeeds when it is already gone. May return warnings
    * about what it left alone.

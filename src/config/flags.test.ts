@@ -110,6 +110,18 @@ test('every flag in both --flag value and --flag=value forms', () => {
     'k8s,other',
     '--oxide-request-timeout',
     '45s',
+    '--lb-failover=lease,instance-state',
+    '--lb-health-check-port',
+    '10257',
+    '--lb-health-check-interval=5s',
+    '--lb-health-check-timeout',
+    '1s',
+    '--lb-health-check-failures=2',
+    '--lb-lease-stale-after',
+    '15s',
+    '--lb-instance-poll-period=4s',
+    '--lb-failover-settle-time',
+    '1m',
     '--authentication-kubeconfig',
     '/authn',
     '--authentication-skip-lookup',
@@ -199,6 +211,14 @@ test('every flag in both --flag value and --flag=value forms', () => {
     loggingFormat: 'json',
     logJsonSplitStream: true,
     logTextSplitStream: true,
+    lbFailover: ['lease', 'instance-state'],
+    lbHealthCheckPort: 10257,
+    lbHealthCheckIntervalMs: 5_000,
+    lbHealthCheckTimeoutMs: 1_000,
+    lbHealthCheckFailures: 2,
+    lbLeaseStaleAfterMs: 15_000,
+    lbInstancePollPeriodMs: 4_000,
+    lbFailoverSettleTimeMs: 60_000,
   });
   // The table and the test cover the same flags: a new flag must be added here too.
   const covered = new Set(
@@ -350,6 +370,17 @@ test('--cloud-provider is required', () => {
     '--cloud-provider is required and must be "oxide"',
   ]);
   assert.deepEqual(readCommandLine(base).errors, []);
+});
+
+test('--lb-failover: known signals or none, not both', () => {
+  assert.deepEqual(readCommandLine(base).options.lbFailover, ['health-check', 'instance-state']);
+  assert.deepEqual(readCommandLine([...base, '--lb-failover=none']).errors, []);
+  assert.deepEqual(readCommandLine([...base, '--lb-failover=lease,ping']).errors, [
+    '--lb-failover: "ping" is not one of "health-check", "instance-state", "lease", "none"',
+  ]);
+  assert.deepEqual(readCommandLine([...base, '--lb-failover=none,lease']).errors, [
+    '--lb-failover: "none" cannot be combined with a signal',
+  ]);
 });
 
 test('--oxide-lb-named-floating-ips: marked (default) or none', () => {

@@ -61,6 +61,15 @@ export interface CcmOptions {
   /** --oxide-routes-vpc; empty: each Node's primary-NIC VPC. */
   oxideRoutesVpc: string;
   oxideRequestTimeoutMs: number;
+  /** --lb-failover: early failover signals (health-check, instance-state, lease) or none. */
+  lbFailover: string[];
+  lbHealthCheckPort: number;
+  lbHealthCheckIntervalMs: number;
+  lbHealthCheckTimeoutMs: number;
+  lbHealthCheckFailures: number;
+  lbLeaseStaleAfterMs: number;
+  lbInstancePollPeriodMs: number;
+  lbFailoverSettleTimeMs: number;
   verbosity: number;
   /** --logging-format: text (klog) or json (klog's JSON schema). */
   loggingFormat: string;
@@ -123,6 +132,17 @@ export const defaultOptions = (): CcmOptions => ({
   oxideProjects: [],
   oxideRoutesVpc: '',
   oxideRequestTimeoutMs: 10_000,
+  // Chosen by measurement (bench/failover-cost.bench.ts, docs/operations.md): the Lease watch
+  // costs the most at rest and adds least where health checks reach the Nodes, so it is opt-in;
+  // checks every 3 s with 2 failures still move a hung data plane in under 10 s.
+  lbFailover: ['health-check', 'instance-state'],
+  lbHealthCheckPort: 10256,
+  lbHealthCheckIntervalMs: 3_000,
+  lbHealthCheckTimeoutMs: 2_000,
+  lbHealthCheckFailures: 2,
+  lbLeaseStaleAfterMs: 25_000,
+  lbInstancePollPeriodMs: 60_000,
+  lbFailoverSettleTimeMs: 20_000,
   verbosity: 0,
   loggingFormat: 'text',
   logJsonSplitStream: false,

@@ -9,6 +9,7 @@ import { LOGGING_FORMATS } from '../log.ts';
 import { tlsPolicy } from './tls-policy.ts';
 import { PROVIDER_NAME } from '../names.ts';
 import { formatDuration } from './duration.ts';
+import { FAILOVER_SIGNALS } from './failover-signals.ts';
 import type { CcmOptions } from './options.ts';
 import { quote } from '../util/quote.ts';
 
@@ -85,6 +86,17 @@ export function validateOptions(o: CcmOptions): string[] {
     errors.push(
       '--client-ca-file and --requestheader-client-ca-file need client certificates, so HTTPS; they cannot be combined with --metrics-plain-http',
     );
+  const signals = o.lbFailover.filter((s) => s !== 'none');
+  for (const s of signals) {
+    if (!(FAILOVER_SIGNALS as readonly string[]).includes(s))
+      errors.push(
+        `--lb-failover: ${JSON.stringify(s)} is not one of ${[...FAILOVER_SIGNALS, 'none'].map((f) => JSON.stringify(f)).join(', ')}`,
+      );
+  }
+  if (signals.length > 0 && o.lbFailover.includes('none'))
+    errors.push('--lb-failover: "none" cannot be combined with a signal');
+  if (o.lbHealthCheckPort > 65535)
+    errors.push(`--lb-health-check-port ${o.lbHealthCheckPort} is not a port (1-65535)`);
   for (const cidr of o.clusterCidr
     .split(',')
     .map((s) => s.trim())

@@ -19,9 +19,25 @@ import { NodeLifecycleController } from './node-lifecycle/controller.ts';
 import { NodeController } from './node/controller.ts';
 import { RouteController } from './route/controller.ts';
 import { ServiceController } from './service/controller.ts';
+import { FAILOVER_SIGNALS } from '../config/failover-signals.ts';
+import type { FailoverOptions } from './service/failover/failover.ts';
 
 /** Upstream's service controller resyncs every load balancer against the Nodes this often. */
 const SERVICE_NODE_SYNC_PERIOD_MS = 100_000;
+
+/** --lb-failover and its thresholds (validated: only known signal names, or none). */
+function failoverOptions(options: CcmOptions): FailoverOptions {
+  return {
+    signals: new Set(FAILOVER_SIGNALS.filter((s) => options.lbFailover.includes(s))),
+    healthCheckPort: options.lbHealthCheckPort,
+    healthCheckIntervalMs: options.lbHealthCheckIntervalMs,
+    healthCheckTimeoutMs: options.lbHealthCheckTimeoutMs,
+    healthCheckFailures: options.lbHealthCheckFailures,
+    leaseStaleAfterMs: options.lbLeaseStaleAfterMs,
+    instancePollMs: options.lbInstancePollPeriodMs,
+    settleMs: options.lbFailoverSettleTimeMs,
+  };
+}
 
 /** A part of the provider contract; a provider without it gets no controller that drives it. */
 type Capability = 'instances' | 'loadBalancer' | 'routes';
@@ -80,6 +96,7 @@ export const CONTROLLER_INITIALIZERS: readonly ControllerInitializer[] = [
       new ServiceController(ctx, {
         workers: options.concurrentServiceSyncs,
         nodeSyncPeriodMs: SERVICE_NODE_SYNC_PERIOD_MS,
+        failover: failoverOptions(options),
       }),
   },
   {

@@ -46,8 +46,13 @@ export interface KubeClusterOptions {
   statusReportMs?: number;
   /** Node Lease duration; default LEASE_DURATION_SECONDS (benchmarks use kubelet's 40 s). */
   leaseDurationSeconds?: number;
-  /** --node-monitor-grace-period; default NODE_MONITOR_GRACE_PERIOD (upstream: 50s). */
-  nodeMonitorGracePeriod?: string;
+  /**
+   * --node-monitor-grace-period; default NODE_MONITOR_GRACE_PERIOD; null: kube-controller-
+   * manager's own default (production timings).
+   */
+  nodeMonitorGracePeriod?: string | null;
+  /** --node-monitor-period; default NODE_MONITOR_PERIOD; null: its own default (5 s). */
+  nodeMonitorPeriod?: string | null;
   /** Container images each Node reports in status.images, as a kubelet does (size realism). */
   imagesPerNode?: number;
   detachFromProcess?: boolean;
@@ -85,8 +90,14 @@ export async function startKubeCluster(options: KubeClusterOptions): Promise<Kub
         ...KCM_CONTROLLERS,
         ...(options.clusterCIDR ? ['node-ipam-controller'] : []),
       ].join(',')}`,
-      `--node-monitor-period=${NODE_MONITOR_PERIOD}`,
-      `--node-monitor-grace-period=${options.nodeMonitorGracePeriod ?? NODE_MONITOR_GRACE_PERIOD}`,
+      ...(options.nodeMonitorPeriod === null
+        ? []
+        : [`--node-monitor-period=${options.nodeMonitorPeriod ?? NODE_MONITOR_PERIOD}`]),
+      ...(options.nodeMonitorGracePeriod === null
+        ? []
+        : [
+            `--node-monitor-grace-period=${options.nodeMonitorGracePeriod ?? NODE_MONITOR_GRACE_PERIOD}`,
+          ]),
       ...(options.clusterCIDR
         ? [
             '--allocate-node-cidrs=true',

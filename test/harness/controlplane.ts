@@ -241,6 +241,18 @@ export class ControlPlane {
     });
   }
 
+  /**
+   * Freezes kube-apiserver (SIGSTOP) without closing anything: clients' requests and watches
+   * hang, as when an apiserver is overloaded or partitioned. `resumeApiserver` thaws it.
+   */
+  pauseApiserver(): void {
+    this.apiserver?.kill('SIGSTOP');
+  }
+
+  resumeApiserver(): void {
+    this.apiserver?.kill('SIGCONT');
+  }
+
   /** Starts kube-apiserver again on the same port, with the same data; resolves when ready. */
   async startApiserver(): Promise<void> {
     if (!this.info) throw new Error('control plane not started');

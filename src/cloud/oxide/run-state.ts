@@ -37,3 +37,28 @@ export function isShutdown(runState: InstanceState): boolean {
   // Unknown future states are not shut down: never taint on a guess.
   return SHUTDOWN_BY_RUN_STATE[runState] ?? false;
 }
+
+/**
+ * Which run states can carry load-balancer traffic: the guest is up (`running`) or keeps running
+ * while it moves (`migrating`). Every other state means packets NATed to the instance are lost
+ * now, so a floating IP on it moves at once, transitions included (a reboot takes long enough to
+ * be an outage; the settle time keeps the instance from being chosen again until it has been
+ * running for a while).
+ */
+export const SERVING_BY_RUN_STATE: Readonly<Record<InstanceState, boolean>> = {
+  creating: false,
+  starting: false,
+  running: true,
+  stopping: false,
+  stopped: false,
+  rebooting: false,
+  migrating: true,
+  repairing: false,
+  failed: false,
+  destroyed: false,
+};
+
+export function isServing(runState: InstanceState): boolean {
+  // Unknown future states serve: never move traffic on a guess.
+  return SERVING_BY_RUN_STATE[runState] ?? true;
+}

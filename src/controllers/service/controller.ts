@@ -21,6 +21,7 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import type {
   LoadBalancer,
   LoadBalancerIngress,
+  LoadBalancerStatus,
   LoadBalancerWarning,
 } from '../../cloud/provider.ts';
 import { InvalidServiceConfigError } from '../../cloud/provider.ts';
@@ -49,6 +50,9 @@ import {
 import { countServices, reportServices } from '../state-metrics.ts';
 import { addFinalizer, patchIngress, removeFinalizer } from './writes.ts';
 import { compareNames } from '../../util/compare.ts';
+import { Failover } from './failover/failover.ts';
+import type { FailoverOptions } from './failover/failover.ts';
+import { failoverMetrics } from './failover/metrics.ts';
 
 export interface ServiceControllerOptions {
   /** --concurrent-service-syncs. */
@@ -60,6 +64,8 @@ export interface ServiceControllerOptions {
   /** Per-Service retry backoff; upstream 5 s doubling to 300 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Load-balancer failover on early signals (failover/failover.ts); default off. */
+  failover?: FailoverOptions;
 }
 
 /** How one reconcile ended: the `result` field of its log line. */
@@ -92,6 +98,21 @@ interface Synced {
 
 const EMPTY_NODES = '[]';
 
+/** How long a Node's leaving is remembered for the NotReady path's failover latency. */
+const LEFT_AT_KEPT_MS = 600_000;
+
+/** Failover off (only NotReady moves a load balancer); the thresholds are then unused. */
+const NO_FAILOVER: FailoverOptions = {
+  signals: new Set(),
+  healthCheckPort: 10256,
+  healthCheckIntervalMs: 3_000,
+  healthCheckTimeoutMs: 2_000,
+  healthCheckFailures: 2,
+  leaseStaleAfterMs: 25_000,
+  instancePollMs: 60_000,
+  settleMs: 20_000,
+};
+
 /** A sweep (upstream's node sync) in progress: done when each Service it queued was reconciled. */
 interface NodeSync {
   started: number;
@@ -111,7 +132,10 @@ export class ServiceController implements Controller {
   private readonly nodes: Informer<V1Node>;
   private readonly slices: Informer<V1EndpointSlice>;
   private readonly queue: WorkQueue;
-  private readonly options: Required<ServiceControllerOptions>;
+  private readonly options: Required<Omit<ServiceControllerOptions, 'failover'>>;
+  private readonly failover: Failover;
+  /** When an eligible Node was seen to become ineligible or deleted (NotReady path latency). */
+  private readonly leftAt = new Map<string, number>();
   private readonly synced = new Map<string, Synced>();
   /** Per Service key, the provider warnings of its last sync (reason + message), each recorded once. */
   private readonly warned = new Map<string, Set<string>>();
@@ -152,6 +176,18 @@ export class ServiceController implements Controller {
     // do, since a failed Node is not one but its floating IP must move.
     balancer.setNodeLister?.(() => this.nodes.list());
     this.slices = ctx.informers.endpointSlices();
+    const failover = options.failover ?? NO_FAILOVER;
+    this.failover = new Failover(
+      failover,
+      {
+        node: (name) => this.nodes.get(name),
+        eligible: () => this.eligibleNodes(),
+        changed: (names) => this.failoverChanged(names),
+      },
+      balancer,
+      failover.signals.has('lease') ? ctx.informers.nodeLeases() : undefined,
+      this.log.named('failover'),
+    );
     this.services.addHandlers({
       add: (svc) => {
         if (this.relevant(svc)) this.queue.add(objectKey(svc));
@@ -218,13 +254,16 @@ export class ServiceController implements Controller {
     );
     this.sweep();
     this.log.info({ workers: this.options.workers }, 'starting service controller');
-    await runWorkers(
-      this.queue,
-      { name: SERVICE_CONTROLLER.name, reconcile: (key, s) => this.reconcile(key, s) },
-      this.options.workers,
-      this.log,
-      signal,
-    );
+    await Promise.all([
+      runWorkers(
+        this.queue,
+        { name: SERVICE_CONTROLLER.name, reconcile: (key, s) => this.reconcile(key, s) },
+        this.options.workers,
+        this.log,
+        signal,
+      ),
+      this.failover.run(signal),
+    ]);
   }
 
   /** One Service key; throws to be retried with backoff. `signal`: the controller stops. */
@@ -303,6 +342,7 @@ export class ServiceController implements Controller {
       );
       ingress = status.ingress;
       this.warn(key, svc, status.warnings);
+      this.targetsNow(key, current, status);
       current = await this.writeIngress(key, current, ingress, signal);
     } catch (err) {
       if (signal?.aborted) throw err; // stopped, not failed: nothing to tell the Service
@@ -367,6 +407,7 @@ export class ServiceController implements Controller {
         );
       if (status) {
         this.warn(key, svc, status.warnings);
+        this.targetsNow(key, svc, status);
         current = await this.writeIngress(key, current, status.ingress, signal);
       }
     } catch (err) {
@@ -408,6 +449,7 @@ export class ServiceController implements Controller {
       this.warn(key, svc, warnings ?? undefined);
       this.warned.delete(key);
       this.synced.delete(key);
+      this.failover.forget(key);
       if (clearStatus) current = await this.writeIngress(key, current, [], signal);
       if (this.services.get(key))
         current = await this.write(key, current, removeFinalizer(this.kube, current, signal));
@@ -454,18 +496,70 @@ export class ServiceController implements Controller {
    * an endpoint becomes ready (the EndpointSlice change re-queues the Service).
    */
   private candidateNodes(svc: V1Service): V1Node[] {
+    return this.failover.candidates(objectKey(svc), svc, this.eligibleFor(svc));
+  }
+
+  /** Eligible Nodes in name order, the one shared list until a Node change rebuilds it. */
+  private eligibleNodes(): V1Node[] {
     this.eligible ??= this.nodes
       .list()
       .filter(isEligibleNode)
       .sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
-    if (!isLocalTrafficPolicy(svc) || this.eligible.length === 0) return this.eligible;
+    return this.eligible;
+  }
+
+  private eligibleFor(svc: V1Service): V1Node[] {
+    const eligible = this.eligibleNodes();
+    if (!isLocalTrafficPolicy(svc) || eligible.length === 0) return eligible;
     const hosts = endpointNodeNames(
       this.slices.list(),
       svc.metadata?.namespace ?? '',
       svc.metadata?.name ?? '',
     );
-    const local = this.eligible.filter((n) => hosts.has(n.metadata?.name ?? ''));
-    return local.length > 0 ? local : this.eligible;
+    const local = eligible.filter((n) => hosts.has(n.metadata?.name ?? ''));
+    return local.length > 0 ? local : eligible;
+  }
+
+  /**
+   * The provider says where the load balancer sends traffic now. When that left a Node, one
+   * Normal event per move names from, to and why, and the move is counted and timed.
+   */
+  private targetsNow(key: string, svc: V1Service, status: LoadBalancerStatus): void {
+    const now = status.targetNodes;
+    if (!now) return;
+    const before = this.failover.targetsOf(key);
+    const left = before.filter((n) => !now.includes(n));
+    if (left.length > 0 && now.length > 0) {
+      const to = now.filter((n) => !before.includes(n));
+      const attached = performance.now();
+      for (const from of left) {
+        const why = this.failover.whyLeft(from, svc);
+        failoverMetrics.failovers.inc({ reason: why.label });
+        const since = why.since ?? this.leftAt.get(from);
+        if (since !== undefined) {
+          failoverMetrics.detectionToAttach.observe(Math.max(0, attached - since) / 1000);
+        }
+        this.event(
+          svc,
+          'Normal',
+          'MovedLoadBalancer',
+          `Moved load balancer from node ${from} to ${to.length > 0 ? `node ${to.join(', ')}` : 'its other target'}: ${why.text}`,
+        );
+        this.log.info(
+          { service: key, from, to: to.join(','), reason: why.label, detail: why.text },
+          'moved load balancer',
+        );
+      }
+    }
+    this.failover.setTargets(key, svc, now);
+  }
+
+  /** The failover view took these Nodes out or gave them back: re-sync who targets them. */
+  private failoverChanged(names: readonly string[]): void {
+    const set = new Set(names);
+    for (const key of this.synced.keys()) {
+      if (this.failover.targetsOf(key).some((n) => set.has(n))) this.queue.add(key);
+    }
   }
 
   /**
@@ -508,7 +602,10 @@ export class ServiceController implements Controller {
     else this.nodeFingerprints.set(name, fingerprint);
     // An ineligible Node appearing or disappearing changes no candidate set.
     if ((prev ?? '') === (fingerprint ?? '')) return;
+    if (prev && !fingerprint) this.leftAt.set(name, performance.now());
+    else this.leftAt.delete(name);
     this.eligible = undefined;
+    this.failover.nodesChanged();
     if (!this.started || this.sweepTimer) return;
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = undefined;
@@ -541,6 +638,8 @@ export class ServiceController implements Controller {
     this.log
       .v(V.steadyState)
       .info({ services: keys.size }, 'syncing load balancers for all Services');
+    const old = performance.now() - LEFT_AT_KEPT_MS;
+    for (const [name, at] of this.leftAt) if (at < old) this.leftAt.delete(name);
     const sync: NodeSync = {
       started: performance.now(),
       services: keys.size,

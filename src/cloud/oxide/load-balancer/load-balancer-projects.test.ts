@@ -165,3 +165,28 @@ test('the annotation changes from a to b: a’s floating IP goes, b gets one', a
   await lb.ensureLoadBalancerDeleted(CLUSTER, moved);
   assert.equal(fipsOf('web-move').length, 0);
 });
+
+test("nodesDown: each Node's instance is read from its labelled project's list, only those projects listed", async () => {
+  const lb = cloud.loadBalancer();
+  const labelled = (name: string, project: string): V1Node => {
+    const n = node(name);
+    n.metadata = { name, labels: { 'oxide.computer/project': project } };
+    return n;
+  };
+  sim.db.setRunState('b2', 'failed');
+  try {
+    const down = await lb.nodesDown?.([labelled('b1', 'b'), labelled('b2', 'b')]);
+    assert.deepEqual(down, [{ node: 'b2', reason: 'instance failed' }]);
+    // Only project b's instances were listed: its Nodes' label says where to look.
+    const lists = sim.requests.entries.filter((e) => e.operationId === 'instance_list');
+    assert.ok(lists.length > 0);
+    assert.ok(
+      lists.every((e) => e.query.includes('project=b')),
+      lists.map((e) => e.query).join(' '),
+    );
+    // Without a label, the default project's list: b2 is not there, so it is not reported.
+    assert.deepEqual(await lb.nodesDown?.([node('b2')]), []);
+  } finally {
+    sim.db.setRunState('b2', 'running');
+  }
+});

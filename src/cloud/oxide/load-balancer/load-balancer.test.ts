@@ -126,6 +126,7 @@ describe('Go CCM parity', () => {
     assert.equal(instanceName(f.instanceId), 'n1');
     assert.deepEqual(status, {
       ingress: [{ ip: f.ip, ipMode: 'Proxy' }, { ip: '172.30.0.11' }],
+      targetNodes: ['n1'],
     });
     // The target's primary NIC comes from the project's NIC view: one walk of its subnets
     // (the NIC list ends with the empty page Dropshot always sends), shared by later reconciles.
@@ -333,7 +334,37 @@ describe('better than the Go CCM', () => {
     const kept = await lb().ensureLoadBalancer(CLUSTER, svc, []);
     assert.equal(instanceName(fip('kubernetes-default-failover')?.instanceId), now);
     assert.deepEqual(kept, status);
+    assert.deepEqual(status.targetNodes, [now]);
     await lb().ensureLoadBalancerDeleted(CLUSTER, svc);
+  });
+
+  test('nodesDown: Nodes whose instance is not running, from one instance list for all', async () => {
+    const fresh = newProvider();
+    sim.db.setRunState('n2', 'stopped');
+    sim.db.setRunState('n3', 'rebooting');
+    try {
+      sim.requests.reset();
+      const down = await fresh.nodesDown(['n1', 'n2', 'n3', 'd1'].map(node));
+      assert.deepEqual(down, [
+        { node: 'n2', reason: 'instance stopped' },
+        { node: 'n3', reason: 'instance rebooting' },
+      ]);
+      // One list (its pages; Dropshot ends with an empty one), shared by a second caller within
+      // the inventory's TTL.
+      const pages = sim.requests.count('instance_list');
+      assert.deepEqual(await fresh.nodesDown([node('n1')]), []);
+      assert.deepEqual(sim.requests.byOperation(), { instance_list: pages });
+      assert.ok(pages <= 2, `${pages} pages`);
+      // A Node the list cannot place is not reported (absence is not proof).
+      const ghost: V1Node = {
+        metadata: { name: 'ghost' },
+        spec: { providerID: formatProviderID('00000000-0000-4000-8000-000000000000') },
+      };
+      assert.deepEqual(await fresh.nodesDown([ghost]), []);
+    } finally {
+      sim.db.setRunState('n2', 'running');
+      sim.db.setRunState('n3', 'running');
+    }
   });
 
   test('10 Services on 3 Nodes spread, no Node above 5', async () => {

@@ -21,13 +21,19 @@ import type { FloatingIp } from '@oxide/api';
 import type { Logger } from '../../../log.ts';
 import { silentLogger } from '../../../log.ts';
 import type { OxideClient } from '../../../oxide/client.ts';
-import type { LoadBalancer, LoadBalancerStatus, LoadBalancerWarning } from '../../provider.ts';
+import type {
+  LoadBalancer,
+  LoadBalancerStatus,
+  LoadBalancerWarning,
+  NodeOutage,
+} from '../../provider.ts';
 import type { ClusterIdentity } from '../cluster.ts';
 import type { InstanceLookup } from '../instance-lookup.ts';
 import type { SharedNameWatch } from '../same-name.ts';
 import { OxideProjects } from '../projects.ts';
 import { parseProviderID } from '../provider-id.ts';
 import { replaceIn } from './floating-ips.ts';
+import { nodesDown } from './nodes-down.ts';
 import type { NamedFloatingIpPolicy } from './owner.ts';
 import { planDeletion, planFloatingIps } from './ownership.ts';
 import { candidatesOf } from './placement.ts';
@@ -74,6 +80,7 @@ export class OxideLoadBalancer implements LoadBalancer {
   private readonly clusterId: string;
   private readonly log: Logger;
   private readonly scopes: ProjectLoadBalancers;
+  private readonly projects: OxideProjects;
   /**
    * Candidates per Node list handed in: the service controller hands every Service the same
    * list until a Node changes, so a sweep over 200 Services parses 1000 providerIDs once, not
@@ -95,6 +102,7 @@ export class OxideLoadBalancer implements LoadBalancer {
       if (!options.client) throw new Error('OxideLoadBalancer needs projects or a client');
       projects = new OxideProjects(options.client);
     }
+    this.projects = projects;
     this.scopes = new ProjectLoadBalancers(projects, options.lookup, this.log, {
       poolCacheTtlMs: options.poolCacheTtlMs,
       floatingIpTtlMs: options.floatingIpTtlMs,
@@ -151,6 +159,11 @@ export class OxideLoadBalancer implements LoadBalancer {
     signal?: AbortSignal,
   ): Promise<LoadBalancerStatus> {
     return this.sync('update', clusterName, service, nodes, signal);
+  }
+
+  /** Nodes whose instance is not running, from the projects' shared inventories (nodes-down.ts). */
+  nodesDown(nodes: readonly V1Node[], signal?: AbortSignal): Promise<NodeOutage[]> {
+    return nodesDown(this.projects, nodes, this.log, signal);
   }
 
   /**

@@ -40,8 +40,11 @@ export class IngressStatus {
   of(placed: readonly FloatingIp[]): LoadBalancerStatus {
     const ingress: LoadBalancerIngress[] = placed.map((f) => ({ ip: f.ip, ipMode: 'Proxy' }));
     const seen = new Set<string>();
+    const targetNodes: string[] = [];
     for (const fip of placed) {
       const node = fip.instanceId ? this.lastNodes.get(fip.instanceId) : undefined;
+      const name = node?.metadata?.name;
+      if (name && !targetNodes.includes(name)) targetNodes.push(name);
       for (const address of node?.status?.addresses ?? []) {
         if (address.type === 'InternalIP' && !seen.has(address.address)) {
           seen.add(address.address);
@@ -49,6 +52,6 @@ export class IngressStatus {
         }
       }
     }
-    return { ingress };
+    return { ingress, targetNodes };
   }
 }
