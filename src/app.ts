@@ -364,6 +364,7 @@ export async function runApp(config: AppConfig, log: Logger, signal: AbortSignal
           walkRetryMs: options.nodeStatusUpdateFrequencyMs,
           log: log.named('oxide-inventory'),
         },
+        logger: log.named('oxide-load-balancer'),
       });
       return cloud;
     };

@@ -2,6 +2,7 @@
 // an instance inventory) shared by every capability, and one instance lookup (instance-lookup.ts)
 // shared by those that find a Node's instance (instances, routes, and load-balancer placement
 // with several projects). Load balancers and routes are added by their own modules.
+import type { Logger } from '../../log.ts';
 import { PROVIDER_NAME } from '../../names.ts';
 import type { OxideClient } from '../../oxide/client.ts';
 import type { InstanceInventory, InstanceInventoryOptions } from '../../oxide/inventory.ts';
@@ -38,6 +39,8 @@ export interface OxideCloudProviderOptions {
   namedFloatingIps?: NamedFloatingIpPolicy;
   /** VPC (name) for pod-CIDR routes; default: the VPC of each Node's primary NIC. */
   routesVpc?: string;
+  /** Where the load balancer says what it did (created, moved, deleted); default: nowhere. */
+  logger?: Logger;
 }
 
 export class OxideCloudProvider implements CloudProvider {
@@ -69,6 +72,7 @@ export class OxideCloudProvider implements CloudProvider {
       ...(options.sharedName ? { sharedName: options.sharedName } : {}),
       firewall: options.loadBalancerFirewall ?? false,
       ...(options.namedFloatingIps ? { namedFloatingIps: options.namedFloatingIps } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     this.routesImpl = new OxideRoutes({
       projects: this.projects,

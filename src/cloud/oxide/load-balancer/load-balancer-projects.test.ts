@@ -4,10 +4,12 @@
 // first), is placed only on Nodes whose instance is in that project, and a project that is not
 // configured, or that has no eligible Node, is refused before anything is created.
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { after, before, beforeEach, test } from 'node:test';
 import type { V1Node, V1Service } from '@kubernetes/client-node';
 import { startSimulator } from '../../../../sim/server.ts';
 import type { Simulator } from '../../../../sim/server.ts';
+import { createLogger } from '../../../log.ts';
 import { OxideClient } from '../../../oxide/client.ts';
 import { InvalidServiceConfigError } from '../../provider.ts';
 import { OxideCloudProvider } from '../provider.ts';
@@ -189,4 +191,38 @@ test("nodesDown: each Node's instance is read from its labelled project's list, 
   } finally {
     sim.db.setRunState('b2', 'running');
   }
+});
+
+test('the provider hands its logger to the load balancer: what it created is logged', async () => {
+  // Before, the provider built its load balancer without one: in the process, "created floating
+  // IP" and the other lines of the pipeline went nowhere.
+  const stream = new PassThrough();
+  let out = '';
+  stream.on('data', (d: Buffer) => (out += d.toString()));
+  const logged = new OxideCloudProvider({
+    cluster: { name: 'kubernetes', id: 'cluster-a' },
+    client,
+    projects: ['a', 'b'],
+    inventory: { ttlMs: 0 },
+    logger: createLogger({ format: 'json', errorStream: stream }),
+  });
+  const svc = service('logged');
+  const status = await logged.loadBalancer().ensureLoadBalancer(CLUSTER, svc, all());
+  const ip = status.ingress[0]?.ip;
+  assert.ok(ip);
+  const lines = out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { msg?: string; floatingIp?: string; ip?: string });
+  assert.ok(
+    lines.some(
+      (l) =>
+        l.msg === 'created floating IP' &&
+        l.floatingIp === `${CLUSTER}-default-logged` &&
+        l.ip === ip,
+    ),
+    out,
+  );
+  await logged.loadBalancer().ensureLoadBalancerDeleted(CLUSTER, svc);
+  assert.equal(fipsOf('logged').length, 0);
 });
