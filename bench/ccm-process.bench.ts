@@ -51,6 +51,7 @@ import { summarizeHeapSnapshot } from './heap-summary.ts';
 import type { HeapSummary } from './heap-summary.ts';
 import { KubeletLeases } from './kubelet-leases.ts';
 import {
+  BENCH_SUBNET,
   formatOps,
   formatRatio,
   inParallel,
@@ -302,15 +303,15 @@ class Rig {
       seed: { project: 'k8s', pools: BIG_POOLS },
       latencyMs: LATENCY_MS,
     });
-    // The default subnet (/22) holds about 1000 NICs; larger runs use subnets of their own
-    // (a /18 holds 16 000), so the NIC walk covers two subnets.
-    if (instances > 900) this.sim.db.addSubnet({ name: 'bench', ipv4Block: '10.64.0.0/18' });
+    // Every NIC on a loopback subnet of its own (BENCH_SUBNET says why), so the NIC walk covers
+    // two subnets (the default one is empty).
+    this.sim.db.addSubnet(BENCH_SUBNET);
     for (let i = 0; i < instances; i++) {
       this.sim.db.addInstance({
         name: `node-${i}`,
         ncpus: 4,
         memoryGiB: 16,
-        nics: [{ primary: true, v4: 'auto', ...(instances > 900 ? { subnet: 'bench' } : {}) }],
+        nics: [{ primary: true, v4: 'auto', subnet: BENCH_SUBNET.name }],
       });
     }
     this.nodes = new Informer<V1Node>(this.harness, { path: '/api/v1/nodes' });

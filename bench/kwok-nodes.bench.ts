@@ -27,7 +27,16 @@ import { freePort } from '../test/harness/ports.ts';
 import { repoRoot } from '../test/harness/testbin.ts';
 import { CcmUnderBench } from './ccm-process.ts';
 import type { ProcMemory } from './ccm-process.ts';
-import { formatOps, inParallel, machine, printTable, seconds, sumOps, until } from './lib.ts';
+import {
+  BENCH_SUBNET,
+  formatOps,
+  inParallel,
+  machine,
+  printTable,
+  seconds,
+  sumOps,
+  until,
+} from './lib.ts';
 import type { Cell } from './lib.ts';
 import { OXIDE_LATENCY_MS } from './oxide-row.ts';
 import { Scorecard } from './targets.ts';
@@ -101,14 +110,14 @@ async function run(): Promise<{ rows: Record<string, Cell>[]; samples: Record<st
     seed: { project: 'k8s', pools: BIG_POOLS },
     latencyMs: OXIDE_LATENCY_MS,
   });
-  // The default subnet (/22) holds about 1000 NICs.
-  if (NODES > 900) sim.db.addSubnet({ name: 'bench', ipv4Block: '10.64.0.0/18' });
+  // On loopback: BENCH_SUBNET says why.
+  sim.db.addSubnet(BENCH_SUBNET);
   for (const name of names) {
     sim.db.addInstance({
       name,
       ncpus: 4,
       memoryGiB: 16,
-      nics: [{ primary: true, v4: 'auto', ...(NODES > 900 ? { subnet: 'bench' } : {}) }],
+      nics: [{ primary: true, v4: 'auto', subnet: BENCH_SUBNET.name }],
     });
   }
   const cluster = await startKubeCluster({

@@ -231,3 +231,16 @@ export async function runScenarios<S, R>(
     await controlPlane.stop();
   }
 }
+
+/**
+ * A subnet for the simulated instances of a bench whose Nodes are many: a /18 (16 000 addresses)
+ * on loopback. Load-balancer failover's health checks (on by default) go to each target Node's
+ * InternalIP, and this machine's rule is that load stays on loopback: with the simulator's
+ * default subnet (172.30.0.0/22) they left the machine, and where something on the network
+ * answered them (a proxy answering 404 for any address here) every checked Node turned
+ * "failing", Services kept being re-synced and the idle run never went quiet. Nothing listens
+ * on these addresses, so every check is refused at once: the case of a CCM that cannot reach
+ * its Nodes (the checks are then "unanswered" and decide nothing). bench/failover-cost.bench.ts
+ * measures checks that Nodes answer.
+ */
+export const BENCH_SUBNET = { name: 'bench', ipv4Block: '127.64.0.0/18' } as const;
