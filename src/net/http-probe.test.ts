@@ -82,3 +82,23 @@ test('a stopped server and a hung one are failures that were not answered', asyn
     prober.close();
   }
 });
+
+test('a forgotten endpoint has its kept-alive connection closed; checking it again opens a new one', async () => {
+  let closed = 0;
+  const { server, port, connections } = await serve((_req, res) => res.end('ok'));
+  server.on('connection', (socket) => socket.on('close', () => closed++));
+  const prober = new HttpProber({ timeoutMs: 2000 });
+  try {
+    assert.equal((await prober.probe('127.0.0.1', port)).ok, true);
+    assert.equal((await prober.probe('127.0.0.1', port)).ok, true);
+    assert.equal(connections(), 1);
+    prober.forget('127.0.0.1', port);
+    // The server sees the close once the FIN arrives; wait for it, bounded.
+    for (let i = 0; i < 100 && closed === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(closed, 1, 'the forgotten connection was closed');
+    assert.equal((await prober.probe('127.0.0.1', port)).ok, true);
+    assert.equal(connections(), 2);
+  } finally {
+    prober.close();
+  }
+});

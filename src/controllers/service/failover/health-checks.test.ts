@@ -13,16 +13,31 @@ after(() => {
   for (const s of servers) s.close();
 });
 
-async function serve(): Promise<{ server: Server; port: number; requests: () => number }> {
+async function serve(): Promise<{
+  server: Server;
+  port: number;
+  requests: () => number;
+  open: () => number;
+}> {
   let requests = 0;
+  let open = 0;
   const server = createServer((_req, res) => {
     requests++;
     res.setHeader('content-length', 2);
     res.end('{}');
   });
+  server.on('connection', (socket) => {
+    open++;
+    socket.on('close', () => open--);
+  });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port, requests: () => requests };
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    requests: () => requests,
+    open: () => open,
+  };
 }
 
 const until = async (what: string, fn: () => boolean, ms = 10_000): Promise<void> => {
@@ -33,7 +48,7 @@ const until = async (what: string, fn: () => boolean, ms = 10_000): Promise<void
   }
 };
 
-test('one round per interval checks every endpoint; a stopped one fails after the threshold, the other passes, a never-answering one stays unknown; an endpoint taken out is not checked again', async () => {
+test('one round per interval checks every endpoint; a stopped one fails after the threshold, the other passes, a never-answering one stays unknown; an endpoint taken out is not checked again and its connection is closed', async () => {
   const a = await serve();
   const b = await serve();
   const dead = await serve();
@@ -82,6 +97,8 @@ test('one round per interval checks every endpoint; a stopped one fails after th
     const after = b.requests();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(b.requests(), after);
+    // ...and its kept-alive connection is closed, not left open for good.
+    await until('b connection closed', () => b.open() === 0, 2_000);
   } finally {
     checks.stop();
   }

@@ -71,7 +71,10 @@ export class HealthChecks {
     if (this.stopped) return;
     for (const [k, e] of this.endpoints) {
       const w = want.get(k);
-      if (!w || w.host !== e.host) this.endpoints.delete(k);
+      if (!w || w.host !== e.host) {
+        this.endpoints.delete(k);
+        this.prober.forget(e.host, e.port);
+      }
     }
     for (const [k, w] of want) {
       if (this.endpoints.has(k)) continue;
