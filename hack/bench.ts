@@ -24,6 +24,21 @@ const scorecard = join(os.tmpdir(), `oxide-ccm-bench-${process.pid}.jsonl`);
 rmSync(scorecard, { force: true });
 
 const started = new Date();
+
+/** HEAD, and whether the work tree differs from it. */
+function currentCommit(): string {
+  try {
+    let head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root })
+      .toString()
+      .trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root }).toString().trim();
+    if (dirty) head += ' (with uncommitted changes)';
+    return head;
+  } catch {
+    return 'unknown'; // not a git checkout
+  }
+}
+const commitAtStart = currentCommit();
 const loads: number[] = [];
 const sampleLoad = (): void => {
   loads.push(os.loadavg()[0] ?? 0);
@@ -67,20 +82,16 @@ const verdicts: Verdict[] = existsSync(scorecard)
   : [];
 rmSync(scorecard, { force: true });
 
-let commit = 'unknown';
-try {
-  commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root })
-    .toString()
-    .trim();
-  const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root }).toString().trim();
-  if (dirty) commit += ' (with uncommitted changes)';
-} catch {
-  // not a git checkout
-}
+const commit = currentCommit();
+// Named as it was at the start and, if it moved during the run (a commit made while the run
+// went on), as it was at the end: the files before the move ran the first, the later ones the
+// second.
+const commitText =
+  commit === commitAtStart ? commit : `${commitAtStart} at start, ${commit} at end`;
 const minutes = Math.round((Date.now() - started.getTime()) / 6000) / 10;
 const round1 = (n: number): number => Math.round(n * 10) / 10;
 const header = [
-  `Run: ${started.toISOString()} → ${new Date().toISOString()} (${minutes} min), commit ${commit}, ${files.length} bench files.`,
+  `Run: ${started.toISOString()} → ${new Date().toISOString()} (${minutes} min), commit ${commitText}, ${files.length} bench files.`,
   `Machine: ${machine()}, host ${os.hostname()}; load average (1 min) at start ${round1(loads[0] ?? 0)}, at end ${round1(loads.at(-1) ?? 0)}, highest seen ${round1(Math.max(...loads))} (sampled every 10 s; above the CPU count means other processes competed for the CPUs).`,
 ];
 const met = verdicts.filter((v) => v.met === 'yes').length;
