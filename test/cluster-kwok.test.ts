@@ -14,7 +14,6 @@ import type {
   V1EndpointSliceList,
   V1Node,
   V1PodList,
-  V1Service,
 } from '@kubernetes/client-node';
 import type { FloatingIp } from '@oxide/api';
 import type { InstanceSeed, Simulator } from '../sim/server.ts';
@@ -26,7 +25,13 @@ import { startKubeCluster } from './harness/cluster.ts';
 import type { KubeCluster } from './harness/cluster.ts';
 import { waitFor } from './harness/context.ts';
 import { ControlPlane } from './harness/controlplane.ts';
-import { nodeLease, registerKwokNode, startHeartbeats, stopHeartbeats } from './harness/kwok.ts';
+import {
+  createLoadBalancer,
+  nodeLease,
+  registerKwokNode,
+  startHeartbeats,
+  stopHeartbeats,
+} from './harness/kwok.ts';
 import { freePort } from './harness/ports.ts';
 import { repoRoot } from './harness/testbin.ts';
 
@@ -172,20 +177,6 @@ const instanceName = (id: string | null | undefined): string | undefined =>
 const fipHolder = (ns: string, svc: string): string | undefined =>
   instanceName(fipOf(ns, svc)?.instanceId);
 
-function loadBalancer(ns: string, name: string, spec: Partial<V1Service['spec']> = {}) {
-  return kube.post<V1Service>(`/api/v1/namespaces/${ns}/services`, {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name },
-    spec: {
-      type: 'LoadBalancer',
-      selector: { app: name },
-      ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
-      ...spec,
-    },
-  });
-}
-
 test(`1: ${JOINING} kwok Nodes join; the CCM initializes them and KCM removes node.kubernetes.io/not-ready`, async (t) => {
   t.after(() => removeNodes(joinNames));
   const t0 = performance.now();
@@ -241,7 +232,7 @@ test(`1: ${JOINING} kwok Nodes join; the CCM initializes them and KCM removes no
 test('2: a Node stops heartbeating; KCM marks it NotReady and its LoadBalancer fails over', async (t) => {
   await joinNodes(t, ['fo-a', 'fo-b']);
   const ns = await namespace('failover');
-  await loadBalancer(ns, 'web');
+  await createLoadBalancer(kube, ns, 'web');
   const holder = await until('floating IP attached', () => fipHolder(ns, 'web'));
   const other = holder === 'fo-a' ? 'fo-b' : 'fo-a';
 
@@ -305,7 +296,7 @@ test('3: externalTrafficPolicy Local follows pods scheduled by kube-scheduler, E
       },
     },
   });
-  await loadBalancer(ns, 'web', { externalTrafficPolicy: 'Local' });
+  await createLoadBalancer(kube, ns, 'web', { externalTrafficPolicy: 'Local' });
   const servingNode = async (): Promise<string | undefined> => {
     const slices = await kube.get<V1EndpointSliceList>(
       `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,

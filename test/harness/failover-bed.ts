@@ -19,7 +19,7 @@ import { startKubeCluster } from './cluster.ts';
 import type { KubeCluster } from './cluster.ts';
 import { waitFor } from './context.ts';
 import { ControlPlane } from './controlplane.ts';
-import { registerKwokNode, KWOK_LABEL } from './kwok.ts';
+import { createLoadBalancer, registerKwokNode, KWOK_LABEL } from './kwok.ts';
 import { freePort } from './ports.ts';
 import { repoRoot } from './testbin.ts';
 
@@ -284,17 +284,7 @@ export class FailoverBed {
   }
 
   loadBalancer(ns: string, name: string, spec: Partial<V1Service['spec']> = {}) {
-    return this.kube.post<V1Service>(`/api/v1/namespaces/${ns}/services`, {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name },
-      spec: {
-        type: 'LoadBalancer',
-        selector: { app: name },
-        ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
-        ...spec,
-      },
-    });
+    return createLoadBalancer(this.kube, ns, name, spec);
   }
 
   fip(ns: string, svc: string): FloatingIp | undefined {

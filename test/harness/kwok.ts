@@ -13,7 +13,7 @@
 // Lease of a Node whose annotation was removed.)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { V1Lease, V1Node } from '@kubernetes/client-node';
+import type { V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
 import type { KubeClient } from '../../src/kube/client.ts';
 import { ANNOTATION_PROVIDED_NODE_IP, TAINT_UNINITIALIZED } from '../../src/kube/well-known.ts';
 import { Component } from './component.ts';
@@ -266,4 +266,24 @@ export function nodeLease(kube: KubeClient, name: string): Promise<V1Lease | und
       `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${encodeURIComponent(name)}`,
     )
     .catch(() => undefined);
+}
+
+/** A LoadBalancer Service selecting `app: <name>`, port 80 → 8080, with `spec` on top. */
+export function createLoadBalancer(
+  kube: KubeClient,
+  ns: string,
+  name: string,
+  spec: Partial<V1Service['spec']> = {},
+): Promise<V1Service> {
+  return kube.post<V1Service>(`/api/v1/namespaces/${ns}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name },
+    spec: {
+      type: 'LoadBalancer',
+      selector: { app: name },
+      ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
+      ...spec,
+    },
+  });
 }
